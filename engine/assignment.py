@@ -1,0 +1,78 @@
+"""Who may work on a user task, when it is due and how urgent: resolved when the task opens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine.bpmn.parser import UserTask, split_list
+
+_PLACEHOLDER = re.compile(r"\$\{(.*?)\}")
+
+
+@dataclass
+class Assignment:
+    assignee: str | None
+    candidate_users: list[str]
+    candidate_groups: list[str]
+    due_at: datetime | None
+    priority: int
+    fallback: bool = False  # nobody was found; the fallback group got the task
+
+
+def _expand(task, value: str | None) -> list[str]:
+    """Evaluate `${...}` placeholders against the task's data; a list result yields several names."""
+    if not value:
+        return []
+    match = _PLACEHOLDER.fullmatch(value.strip())
+    engine = task.workflow.script_engine
+    if match:
+        result = engine.evaluate(task, match.group(1))
+        if result is None:
+            return []
+        if isinstance(result, (list, tuple, set)):
+            return [str(v) for v in result if v not in (None, "")]
+        return split_list(str(result))
+    text = _PLACEHOLDER.sub(lambda m: str(engine.evaluate(task, m.group(1)) or ""), value)
+    return split_list(text)
+
+
+def _due(task, spec: UserTask, opened: datetime) -> datetime | None:
+    if not spec.due_date:
+        return None
+    match = _PLACEHOLDER.fullmatch(spec.due_date.strip())
+    value = task.workflow.script_engine.evaluate(task, match.group(1)) if match else spec.due_date.strip()
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, timedelta):
+        return opened + value
+    text = str(value)
+    if text.upper().startswith("P"):
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+        return opened + TimerEventDefinition.get_timedelta_from_start(parsed, opened)
+    due = datetime.fromisoformat(text)
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
+
+
+def resolve(task, opened: datetime, default_priority: int, fallback_group: str) -> Assignment:
+    """Resolve a ready user task's assignment from its spec and the task data."""
+    spec: UserTask = task.task_spec
+    assignee = (_expand(task, spec.assignee) or [None])[0]
+    users = [u for v in spec.candidate_users for u in _expand(task, v)]
+    groups = [g for v in spec.candidate_groups for g in _expand(task, v)]
+    if not (assignee or users or groups) and spec.lane:
+        groups = [spec.lane]
+    fallback = not (assignee or users or groups)
+    if fallback:
+        groups = [fallback_group]
+    priority = default_priority
+    if spec.priority:
+        raw = _expand(task, spec.priority)
+        priority = int(raw[0]) if raw else default_priority
+    return Assignment(assignee, list(dict.fromkeys(users)), list(dict.fromkeys(groups)),
+                      _due(task, spec, opened), priority, fallback)

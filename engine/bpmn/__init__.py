@@ -1,0 +1,1 @@
+"""Everything that touches SpiffWorkflow: parsing, validation, the runtime classes, serialization."""

@@ -1,0 +1,231 @@
+"""Task forms read from `camunda:formData`, and validation of submitted data against them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+FIELD_TYPES = frozenset({
+    "string", "text", "long", "double", "boolean", "date", "datetime", "enum",
+    "user", "users", "department", "departments", "file", "files",
+})
+CONSTRAINTS = frozenset({"required", "readonly", "minlength", "maxlength", "min", "max", "pattern"})
+_MULTI = {"users", "departments", "files"}
+
+
+@dataclass
+class FormField:
+    """One field of a task form."""
+
+    id: str
+    type: str
+    label: str = ""
+    default: Any = None
+    required: bool = False
+    readonly: bool = False
+    options: list[tuple[str, str]] = field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    minlength: int | None = None
+    maxlength: int | None = None
+    pattern: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "type": self.type, "label": self.label, "default": self.default,
+            "required": self.required, "readonly": self.readonly,
+            "options": [list(o) for o in self.options], "min": self.min, "max": self.max,
+            "minlength": self.minlength, "maxlength": self.maxlength, "pattern": self.pattern,
+            "properties": dict(self.properties),
+        }
+
+    @classmethod
+    def from_dict(cls, dct: dict) -> FormField:
+        return cls(**{**dct, "options": [tuple(o) for o in dct.get("options", [])]})
+
+
+@dataclass
+class Form:
+    """The fields a user task asks for, in order."""
+
+    fields: list[FormField] = field(default_factory=list)
+    key: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "fields": [f.to_dict() for f in self.fields]}
+
+    @classmethod
+    def from_dict(cls, dct: dict | None) -> Form:
+        dct = dct or {}
+        return cls([FormField.from_dict(f) for f in dct.get("fields", [])], dct.get("key"))
+
+
+def field_from_xml(node, camunda_ns: str) -> tuple[FormField, list[str]]:
+    """Build a field from a `camunda:formField` element; also return the problems found."""
+    problems: list[str] = []
+    fid = node.get("id") or ""
+    ftype = node.get("type") or "string"
+    if not fid:
+        problems.append("form field without an id")
+    if ftype not in FIELD_TYPES:
+        problems.append(f"form field '{fid}' has unknown type '{ftype}' "
+                        f"(known: {', '.join(sorted(FIELD_TYPES))})")
+    fld = FormField(id=fid, type=ftype, label=node.get("label") or fid)
+    raw_default = node.get("defaultValue")
+    for child in node:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag == f"{{{camunda_ns}}}value":
+            fld.options.append((child.get("id") or "", child.get("name") or child.get("id") or ""))
+        elif tag == f"{{{camunda_ns}}}properties":
+            for prop in child:
+                if isinstance(prop.tag, str) and prop.get("id"):
+                    fld.properties[prop.get("id")] = prop.get("value") or ""
+        elif tag == f"{{{camunda_ns}}}validation":
+            for cons in child:
+                if isinstance(cons.tag, str):
+                    problems.extend(_apply_constraint(fld, cons.get("name") or "", cons.get("config")))
+    if ftype == "enum" and not fld.options:
+        problems.append(f"enum field '{fid}' has no options")
+    if raw_default not in (None, ""):
+        try:
+            fld.default = coerce(fld, raw_default)
+        except ValueError as exc:
+            problems.append(f"default value of field '{fid}': {exc}")
+    return fld, problems
+
+
+def _apply_constraint(fld: FormField, name: str, config: str | None) -> list[str]:
+    if name not in CONSTRAINTS:
+        return [f"field '{fld.id}' has unknown constraint '{name}' (known: {', '.join(sorted(CONSTRAINTS))})"]
+    try:
+        if name in ("required", "readonly"):
+            setattr(fld, name, (config or "true").strip().lower() != "false")
+        elif name in ("minlength", "maxlength"):
+            setattr(fld, name, int(config or ""))
+        elif name in ("min", "max"):
+            setattr(fld, name, float(config or ""))
+        else:
+            re.compile(config or "")
+            fld.pattern = config
+    except (ValueError, re.error) as exc:
+        return [f"field '{fld.id}' constraint '{name}' has a bad config '{config}': {exc}"]
+    return []
+
+
+def coerce(fld: FormField, value: Any) -> Any:
+    """Convert one submitted value to the field's type, or raise ValueError with the reason."""
+    if fld.type in _MULTI:
+        items = value if isinstance(value, list) else [v for v in str(value).split(",") if v.strip()]
+        return [str(v).strip() for v in items]
+    if fld.type in ("string", "text", "user", "department", "file"):
+        return str(value)
+    if fld.type == "long":
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"'{value}' is not a whole number")
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"'{value}' is not a whole number") from None
+    if fld.type == "double":
+        try:
+            return float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"'{value}' is not a number") from None
+    if fld.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "on", "yes"):
+            return True
+        if text in ("false", "0", "off", "no", ""):
+            return False
+        raise ValueError(f"'{value}' is not true or false")
+    if fld.type == "date":
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value.isoformat()
+        try:
+            return date.fromisoformat(str(value).strip()).isoformat()
+        except ValueError:
+            raise ValueError(f"'{value}' is not a date (YYYY-MM-DD)") from None
+    if fld.type == "datetime":
+        try:
+            return (value if isinstance(value, datetime) else
+                    datetime.fromisoformat(str(value).strip())).isoformat()
+        except ValueError:
+            raise ValueError(f"'{value}' is not a date and time (ISO 8601)") from None
+    if fld.type == "enum":
+        text = str(value)
+        if text not in {o[0] for o in fld.options}:
+            raise ValueError(f"'{value}' is not one of {', '.join(o[0] for o in fld.options)}")
+        return text
+    return value
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def validate_submission(form: Form, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check submitted data against the form; return (clean values, errors per field id)."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    known = {f.id for f in form.fields}
+    for key in data:
+        if key not in known and form.fields:
+            errors[key] = "not a field of this form"
+    for fld in form.fields:
+        if fld.readonly:
+            continue
+        raw = data.get(fld.id)
+        if _empty(raw):
+            if fld.required:
+                errors[fld.id] = "required"
+            elif fld.type == "boolean" and fld.id in data:
+                clean[fld.id] = False
+            continue
+        try:
+            value = coerce(fld, raw)
+        except ValueError as exc:
+            errors[fld.id] = str(exc)
+            continue
+        problem = _check_limits(fld, value)
+        if problem:
+            errors[fld.id] = problem
+        else:
+            clean[fld.id] = value
+    return clean, errors
+
+
+def _check_limits(fld: FormField, value: Any) -> str | None:
+    if isinstance(value, str) and fld.type not in ("date", "datetime"):
+        if fld.minlength is not None and len(value) < fld.minlength:
+            return f"at least {fld.minlength} characters"
+        if fld.maxlength is not None and len(value) > fld.maxlength:
+            return f"at most {fld.maxlength} characters"
+        if fld.pattern and not re.fullmatch(fld.pattern, value):
+            return f"does not match the pattern {fld.pattern}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if fld.min is not None and value < fld.min:
+            return f"must be at least {_num(fld.min)}"
+        if fld.max is not None and value > fld.max:
+            return f"must be at most {_num(fld.max)}"
+    if fld.type in ("date", "datetime"):
+        # min/max on dates are not numeric; properties 'minDate'/'maxDate' carry ISO bounds.
+        lo, hi = fld.properties.get("minDate"), fld.properties.get("maxDate")
+        if lo and value < lo:
+            return f"must be on or after {lo}"
+        if hi and value > hi:
+            return f"must be on or before {hi}"
+    if isinstance(value, list):
+        if fld.minlength is not None and len(value) < fld.minlength:
+            return f"choose at least {fld.minlength}"
+        if fld.maxlength is not None and len(value) > fld.maxlength:
+            return f"choose at most {fld.maxlength}"
+    return None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)

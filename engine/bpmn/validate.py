@@ -1,0 +1,239 @@
+"""Deploy-time validation: every problem names its file, element id and line; nothing is stored."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
+from SpiffWorkflow.specs.ExclusiveChoice import ExclusiveChoice
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
+
+from engine.bpmn.parser import UserTask, XiezuoParser
+from engine.bpmn.safe_xml import parse_bpmn_bytes
+from engine.errors import InvalidProcess, Problem
+from engine.scripting import SandboxEnvironment, check_source
+
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+RESERVED_IDS = {"Start", "End"}  # SpiffWorkflow names its own internal tasks so
+_ISO_NAME = re.compile(r"^(R\d*|P(\d|T)|\d{4}-?\d{2})", re.I)
+_PLACEHOLDER = re.compile(r"\$\{(.*?)\}")
+
+
+@dataclass
+class ParsedDeployment:
+    """What a valid set of files yields: the parser, and each file's root and bytes."""
+
+    parser: XiezuoParser
+    files: dict[str, bytes]
+    roots: dict[str, etree._Element]
+    process_files: dict[str, str] = field(default_factory=dict)  # process id -> filename
+    specs: dict[str, tuple] = field(default_factory=dict)  # process id -> (spec, subprocess specs)
+
+
+class _Where:
+    """Finds the file and line of an element id across the deployment's files."""
+
+    def __init__(self, roots: dict[str, etree._Element]):
+        self.index: dict[str, tuple[str, int]] = {}
+        for filename, root in roots.items():
+            for node in root.iter():
+                if isinstance(node.tag, str) and node.get("id"):
+                    self.index.setdefault(node.get("id"), (filename, node.sourceline))
+
+    def problem(self, message: str, element_id: str | None, filename: str | None = None) -> Problem:
+        found = self.index.get(element_id or "")
+        return Problem(message, file=found[0] if found else filename, element_id=element_id,
+                       line=found[1] if found else None)
+
+
+def parse_deployment(files: dict[str, bytes]) -> ParsedDeployment:
+    """Parse and check a set of BPMN files; raise InvalidProcess with every problem found."""
+    if not files:
+        raise InvalidProcess([Problem("no BPMN files given")])
+    roots: dict[str, etree._Element] = {}
+    problems: list[Problem] = []
+    for filename, data in files.items():
+        try:
+            roots[filename] = parse_bpmn_bytes(data, filename)
+        except InvalidProcess as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InvalidProcess(problems)
+    where = _Where(roots)
+    parser = XiezuoParser()
+    for filename, root in roots.items():
+        problems.extend(_check_document(filename, root))
+        if problems:
+            continue
+        try:
+            parser.add_bpmn_xml(root, filename)
+        except ValidationException as exc:
+            problems.append(_from_validation(exc, where, filename))
+    if problems:
+        raise InvalidProcess(problems)
+    parsed = ParsedDeployment(parser, dict(files), roots)
+    executable = parser.get_process_ids()
+    if not executable:
+        raise InvalidProcess([Problem("no executable process (isExecutable=\"true\") in the files")])
+    for pid in executable:
+        parsed.process_files[pid] = parser.get_process_parser(pid).filename
+        problems.extend(_check_process(parsed, pid, where))
+    if problems:
+        raise InvalidProcess(_unique(problems))
+    return parsed
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _check_document(filename: str, root: etree._Element) -> list[Problem]:
+    problems = []
+    try:
+        VALIDATOR.validate(root, filename)
+    except ValidationException as exc:
+        problems.append(Problem(f"not valid BPMN 2.0: {exc.message if hasattr(exc, 'message') else exc}",
+                                file=filename, line=exc.line_number or None))
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.get("id") in RESERVED_IDS and "/BPMN/" in node.tag:
+            problems.append(Problem(
+                f"the id '{node.get('id')}' is reserved by the engine; rename the element",
+                file=filename, element_id=node.get("id"), line=node.sourceline))
+    if not root.xpath(".//bpmn:startEvent", namespaces=NS):
+        problems.append(Problem("the file has no start event", file=filename))
+    for cond in root.xpath(".//bpmn:sequenceFlow/bpmn:conditionExpression", namespaces=NS):
+        error = check_source(cond.text or "", "eval") if (cond.text or "").strip() else None
+        if error:
+            flow = cond.getparent().get("id")
+            problems.append(Problem(f"condition on sequence flow: {error}", file=filename,
+                                    element_id=flow, line=cond.sourceline))
+    return problems
+
+
+def _from_validation(exc: ValidationException, where: _Where, filename: str) -> Problem:
+    element_id = getattr(exc, "id", None) or None
+    message = str(exc.args[0]) if exc.args else str(exc)
+    found = where.problem(message, element_id, filename)
+    line = exc.line_number if isinstance(exc.line_number, int) and exc.line_number else found.line
+    return Problem(message, file=exc.file_name or found.file or filename, element_id=element_id, line=line)
+
+
+def _check_process(parsed: ParsedDeployment, pid: str, where: _Where) -> list[Problem]:
+    parser = parsed.parser
+    problems: list[Problem] = []
+    try:
+        spec = parser.get_spec(pid)
+    except ValidationException as exc:
+        return [_from_validation(exc, where, parsed.process_files[pid])]
+    known = set(parser.get_process_ids()) | set(parser.process_parsers)
+    specs = [spec]
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, CallActivity) and task_spec.spec not in known:
+            problems.append(where.problem(
+                f"call activity calls '{task_spec.spec}', which is not a process of this deployment",
+                task_spec.bpmn_id))
+    if problems:
+        return problems
+    try:
+        subs = parser.get_subprocess_specs(pid)
+    except ValidationException as exc:
+        return [_from_validation(exc, where, parsed.process_files[pid])]
+    specs.extend(subs.values())
+    for each in specs:
+        for task_spec in each.task_specs.values():
+            problems.extend(_check_task_spec(task_spec, where))
+    if not problems:
+        parsed.specs[pid] = (spec, subs)
+    return problems
+
+
+def _check_task_spec(task_spec, where: _Where) -> list[Problem]:
+    element = getattr(task_spec, "bpmn_id", None)
+    if element is None:
+        return []
+    problems = []
+
+    def check(source: str | None, mode: str, what: str) -> None:
+        if source is None or not str(source).strip():
+            return
+        error = check_source(source, mode)
+        if error:
+            problems.append(where.problem(f"{what}: {error}", element))
+
+    check(getattr(task_spec, "script", None), "exec", "script")
+    check(getattr(task_spec, "prescript", None), "exec", "pre-script")
+    check(getattr(task_spec, "postscript", None), "exec", "post-script")
+    if isinstance(task_spec, ExclusiveChoice) and not task_spec.cond_task_specs \
+            and task_spec.default_task_spec is None and len(task_spec.outputs) > 1:
+        problems.append(where.problem("exclusive gateway has neither conditions nor a default flow",
+                                      element))
+    for attr in ("cardinality", "condition"):
+        value = getattr(task_spec, attr, None)
+        if isinstance(value, str):
+            check(value, "eval", f"multi-instance {attr}")
+    definition = getattr(task_spec, "event_definition", None)
+    for timer in _timers(definition):
+        message = check_timer_expression(timer)
+        if message:
+            problems.append(where.problem(message, element))
+    if isinstance(task_spec, UserTask):
+        problems.extend(_check_user_task(task_spec, where))
+    return problems
+
+
+def _timers(definition) -> list:
+    if definition is None:
+        return []
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)]
+    return [definition] if isinstance(definition, TimerEventDefinition) else []
+
+
+def check_timer_expression(timer) -> str | None:
+    """A message if the timer's expression cannot work, else None."""
+    expression = (timer.expression or "").strip()
+    if not expression:
+        return "timer has no expression"
+    error = check_source(expression, "eval")
+    if error:
+        return f"timer expression {expression!r}: {error}"
+    try:
+        value = SandboxEnvironment().evaluate(expression, {})
+    except NameError as exc:
+        name = getattr(exc, "name", None) or str(exc).split("'")[1] if "'" in str(exc) else ""
+        if _ISO_NAME.match(name or expression):
+            return (f"timer expression {expression!r} is not quoted; timer expressions are Python, "
+                    f"write \"{expression}\"")
+        return None  # refers to process data: checked when the timer starts
+    except Exception as exc:
+        return f"timer expression {expression!r} does not evaluate: {exc}"
+    if hasattr(value, "isoformat"):
+        return None
+    try:
+        kind = type(timer).__name__
+        if "Cycle" in kind:
+            TimerEventDefinition.parse_iso_recurring_interval(str(value))
+        else:
+            TimerEventDefinition.parse_time_or_duration(str(value))
+    except Exception:
+        return f"timer expression {expression!r} gives {value!r}, which is not an ISO 8601 date or duration"
+    return None
+
+
+def _check_user_task(task_spec: UserTask, where: _Where) -> list[Problem]:
+    problems = []
+    if not (task_spec.assignee or task_spec.candidate_users or task_spec.candidate_groups or task_spec.lane):
+        problems.append(where.problem("user task has no assignee, candidate users, candidate groups or lane",
+                                      task_spec.bpmn_id))
+    for value in [task_spec.assignee, task_spec.due_date, task_spec.priority,
+                  *task_spec.candidate_users, *task_spec.candidate_groups]:
+        for expr in _PLACEHOLDER.findall(value or ""):
+            error = check_source(expr, "eval")
+            if error:
+                problems.append(where.problem(f"expression ${{{expr}}}: {error}", task_spec.bpmn_id))
+    return problems

@@ -1,0 +1,194 @@
+"""The engine's tables. Rows only: workflow logic lives in the services."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import DateTime as _DateTime
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class DateTime(TypeDecorator):
+    """UTC on disk (naive), aware UTC in Python: the same on SQLite and PostgreSQL."""
+
+    impl = _DateTime
+    cache_ok = True
+
+    def __init__(self, timezone: bool = True):
+        super().__init__(timezone=False)
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class BpmnSource(Base):
+    """A BPMN file's text, stored once per content hash."""
+
+    __tablename__ = "bpmn_source"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Deployment(Base):
+    __tablename__ = "deployment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployed_by: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    files: Mapped[str] = mapped_column(Text)  # JSON list of {filename, sha256}
+
+
+class ProcessVersion(Base):
+    """An immutable version of one executable process, its spec serialized once."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version"),
+        UniqueConstraint("process_id", "content_hash"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(255), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source_sha256: Mapped[str] = mapped_column(ForeignKey("bpmn_source.sha256"))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"))
+    spec: Mapped[str] = mapped_column(Text)  # JSON: {"spec": ..., "subprocess_specs": {...}}
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(255), index=True)
+    process_version: Mapped[int] = mapped_column(Integer)
+    business_key: Mapped[str | None] = mapped_column(String(255), index=True)
+    initiator: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running|completed|errored|cancelled
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    task_seq: Mapped[int] = mapped_column(Integer, default=0)  # last instance_task.seq handed out
+    meta: Mapped[str] = mapped_column(Text)  # JSON of the top workflow's own attributes
+    error: Mapped[str | None] = mapped_column(Text)  # JSON {element_id, message} when errored
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0)
+    audit_hash: Mapped[str] = mapped_column(String(64))
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class InstanceSubprocess(Base):
+    """A subprocess or call activity of an instance: its own attributes, not its tasks."""
+
+    __tablename__ = "instance_subprocess"
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    meta: Mapped[str] = mapped_column(Text)
+
+
+class InstanceTask(Base):
+    """One task of an instance's tree; only changed tasks are rewritten on save."""
+
+    __tablename__ = "instance_task"
+    __table_args__ = (Index("ix_instance_task_seq", "instance_id", "seq"),)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(36))  # "" for the top workflow
+    seq: Mapped[int] = mapped_column(Integer)
+    state: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class InboxTask(Base):
+    """One row per open human task: the inbox never deserializes an instance."""
+
+    __tablename__ = "inbox_task"
+    __table_args__ = (
+        Index("ix_inbox_assignee_due", "assignee", "due_at"),
+        Index("ix_inbox_created", "created_at"),
+    )
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(255), index=True)
+    process_version: Mapped[int] = mapped_column(Integer)
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    task_name: Mapped[str] = mapped_column(String(255))
+    element_id: Mapped[str] = mapped_column(String(255))
+    lane: Mapped[str | None] = mapped_column(String(255))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    candidate_users: Mapped[str] = mapped_column(Text, default="")
+    candidate_groups: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=50, index=True)
+
+
+class InboxCandidate(Base):
+    """Who may claim an inbox task: one row per candidate user or group, indexed by name."""
+
+    __tablename__ = "inbox_candidate"
+    __table_args__ = (Index("ix_inbox_candidate_name", "kind", "name"),)
+    task_id: Mapped[str] = mapped_column(ForeignKey("inbox_task.task_id", ondelete="CASCADE"),
+                                         primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # user|group
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class AuditEvent(Base):
+    """Append-only history; each row carries the hash of its instance's previous row."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    data: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AppUser(Base):
+    __tablename__ = "app_user"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+
+
+class GroupMembership(Base):
+    __tablename__ = "group_membership"
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+__all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessInstance",
+           "InstanceSubprocess", "InstanceTask", "InboxTask", "InboxCandidate", "AuditEvent",
+           "AppUser", "GroupMembership", "DateTime"]

@@ -1,0 +1,1 @@
+"""Engine services: the verbs that change state, each one unit of work."""

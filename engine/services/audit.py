@@ -1,0 +1,83 @@
+"""The audit log: append-only rows chained by hash per instance, written with the change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.db.models import AuditEvent, ProcessInstance
+
+GENESIS = "0" * 64
+
+
+def _digest(instance_id: str, seq: int, event_type: str, actor: str, at: datetime,
+            element_id: str | None, task_id: str | None, data: str, prev_hash: str) -> str:
+    canonical = json.dumps([instance_id, seq, event_type, actor, at.isoformat(timespec="microseconds"),
+                            element_id, task_id, data, prev_hash], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def record(session: Session, instance: ProcessInstance, event_type: str, actor: str, at: datetime,
+           element_id: str | None = None, task_id: str | None = None, data: dict | None = None) -> AuditEvent:
+    """Append one event to the instance's chain, in the caller's transaction."""
+    seq = (instance.audit_seq or 0) + 1
+    prev = instance.audit_hash or GENESIS
+    payload = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
+    at = at.astimezone(UTC)  # stored and hashed as UTC, as it reads back
+    digest = _digest(instance.id, seq, event_type, actor, at, element_id, task_id, payload, prev)
+    event = AuditEvent(instance_id=instance.id, seq=seq, event_type=event_type, actor=actor, at=at,
+                       element_id=element_id, task_id=task_id, data=payload, prev_hash=prev, hash=digest)
+    session.add(event)
+    instance.audit_seq = seq
+    instance.audit_hash = event.hash
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    instance_id: str
+    position: int  # 1-based position in the stored order
+    seq: int | None
+    kind: str  # edited | deleted | inserted | reordered | head
+    detail: str
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def verify_chain(session: Session, instance: ProcessInstance) -> list[ChainProblem]:
+    """Check one instance's chain: every edited, deleted, inserted or reordered row is reported."""
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id)
+                           .order_by(AuditEvent.id)).all()
+    problems: list[ChainProblem] = []
+    prev_hash = GENESIS
+    expected_seq = 1
+    for pos, row in enumerate(rows, start=1):
+        recomputed = _digest(row.instance_id, row.seq, row.event_type, row.actor, row.at, row.element_id,
+                             row.task_id, row.data, row.prev_hash)
+        if recomputed != row.hash:
+            problems.append(ChainProblem(instance.id, pos, row.seq, "edited",
+                                         f"row {row.seq} ({row.event_type}) does not match its hash"))
+        if row.seq != expected_seq:
+            if row.seq > expected_seq:
+                kind, detail = "deleted", f"rows {expected_seq}..{row.seq - 1} are missing"
+            elif row.seq < expected_seq - 1 or row.prev_hash != prev_hash:
+                kind, detail = "reordered", f"row {row.seq} stands after row {expected_seq - 1}"
+            else:
+                kind, detail = "inserted", f"a second row {row.seq} was inserted"
+            problems.append(ChainProblem(instance.id, pos, row.seq, kind, detail))
+        elif row.prev_hash != prev_hash:
+            problems.append(ChainProblem(instance.id, pos, row.seq, "inserted" if recomputed == row.hash
+                                         else "edited", f"row {row.seq} does not follow the previous row"))
+        prev_hash = row.hash
+        expected_seq = row.seq + 1
+    if (instance.audit_seq or 0) != len(rows) or (rows and instance.audit_hash != rows[-1].hash):
+        problems.append(ChainProblem(instance.id, len(rows), instance.audit_seq, "head",
+                                     f"the instance expects {instance.audit_seq} rows ending in "
+                                     f"{(instance.audit_hash or '')[:12]}, found {len(rows)}"))
+    return problems

@@ -1,0 +1,106 @@
+"""Inbox queries: served from the inbox table and its indexes, never from instance state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+
+from engine.bootstrap import Services
+from engine.db.models import GroupMembership, InboxCandidate, InboxTask
+from engine.errors import InvalidInput
+
+SORTS = {
+    "due": (InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at),
+    "-due": (InboxTask.due_at.is_(None), InboxTask.due_at.desc(), InboxTask.created_at),
+    "priority": (InboxTask.priority.desc(), InboxTask.created_at),
+    "-priority": (InboxTask.priority, InboxTask.created_at),
+    "created": (InboxTask.created_at,),
+    "-created": (InboxTask.created_at.desc(),),
+}
+
+
+@dataclass
+class InboxFilter:
+    process_id: str | None = None
+    business_key: str | None = None
+    element_id: str | None = None
+    text: str | None = None
+    overdue_at: datetime | None = None  # only tasks due before this moment
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    total: int
+    page: int
+    per_page: int
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def task_row(t: InboxTask) -> dict:
+    return {
+        "task_id": t.task_id, "instance_id": t.instance_id, "process_id": t.process_id,
+        "process_version": t.process_version, "business_key": t.business_key, "name": t.task_name,
+        "element_id": t.element_id, "lane": t.lane, "assignee": t.assignee,
+        "candidate_users": [u for u in t.candidate_users.split(",") if u],
+        "candidate_groups": [g for g in t.candidate_groups.split(",") if g],
+        "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
+        "priority": t.priority,
+    }
+
+
+def _filtered(q, f: InboxFilter | None):
+    if f is None:
+        return q
+    if f.process_id:
+        q = q.where(InboxTask.process_id == f.process_id)
+    if f.business_key:
+        q = q.where(InboxTask.business_key == f.business_key)
+    if f.element_id:
+        q = q.where(InboxTask.element_id == f.element_id)
+    if f.text:
+        like = f"%{f.text}%"
+        q = q.where(or_(InboxTask.task_name.like(like), InboxTask.business_key.like(like)))
+    if f.overdue_at:
+        q = q.where(InboxTask.due_at < f.overdue_at)
+    return q
+
+
+def _page(ctx: Services, q, f, sort: str, page: int, per_page: int) -> Page:
+    if sort not in SORTS:
+        raise InvalidInput(f"unknown sort '{sort}' (known: {', '.join(SORTS)})")
+    if page < 1 or not 1 <= per_page <= 500:
+        raise InvalidInput("page must be >= 1 and per_page between 1 and 500")
+    q = _filtered(q, f)
+    with ctx.db.read() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery()))
+        rows = s.scalars(q.order_by(*SORTS[sort]).limit(per_page).offset((page - 1) * per_page)).all()
+        return Page([task_row(r) for r in rows], total or 0, page, per_page)
+
+
+def my_tasks(ctx: Services, user: str, f: InboxFilter | None = None, sort: str = "due",
+             page: int = 1, per_page: int = 50) -> Page:
+    """Tasks assigned to `user` (directly or by claiming)."""
+    return _page(ctx, select(InboxTask).where(InboxTask.assignee == user), f, sort, page, per_page)
+
+
+def group_tasks(ctx: Services, user: str, f: InboxFilter | None = None, sort: str = "due",
+                page: int = 1, per_page: int = 50) -> Page:
+    """Unclaimed tasks offered to `user` or to one of `user`'s groups."""
+    groups = select(GroupMembership.group_name).where(GroupMembership.user_id == user)
+    offered = select(InboxCandidate.task_id).where(or_(
+        (InboxCandidate.kind == "user") & (InboxCandidate.name == user),
+        (InboxCandidate.kind == "group") & InboxCandidate.name.in_(groups)))
+    q = select(InboxTask).where(InboxTask.assignee.is_(None), InboxTask.task_id.in_(offered))
+    return _page(ctx, q, f, sort, page, per_page)
+
+
+def instance_tasks(ctx: Services, instance_id: str) -> list[dict]:
+    with ctx.db.read() as s:
+        rows = s.scalars(select(InboxTask).where(InboxTask.instance_id == instance_id)
+                         .order_by(InboxTask.created_at)).all()
+        return [task_row(r) for r in rows]

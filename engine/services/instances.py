@@ -1,0 +1,367 @@
+"""Start, advance, claim, release, cancel and retry process instances: one transaction each."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.assignment import resolve
+from engine.bootstrap import Services
+from engine.bpmn.forms import validate_submission
+from engine.bpmn.parser import UserTask
+from engine.bpmn.runtime import XWorkflow
+from engine.bpmn.timers import timer_due
+from engine.db.models import GroupMembership, InboxCandidate, InboxTask, ProcessInstance
+from engine.errors import (
+    FormInvalid,
+    InstanceErrored,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    StaleInstance,
+    TaskNotReady,
+)
+from engine.services import audit
+from engine.services.deploy import latest_version
+
+READY = TaskState.READY
+WAITING = TaskState.WAITING
+
+
+@dataclass
+class CommandResult:
+    """What a command did: the instance's status afterwards and the bytes its save wrote."""
+
+    instance_id: str
+    status: str
+    bytes_written: int = 0
+    error: dict | None = None
+    opened_tasks: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def _user_tasks(wf: XWorkflow, state: int) -> dict:
+    return {t.id: t for each in wf.all_workflows() for t in each.open_tasks.values()
+            if t.state & state and isinstance(t.task_spec, UserTask)}
+
+
+def _open_states(wf: XWorkflow) -> dict:
+    return {t.id: (t.state, t) for each in wf.all_workflows() for t in each.open_tasks.values()}
+
+
+def _lock_instance(ctx: Services, s: Session, instance_id: str) -> ProcessInstance:
+    q = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    if ctx.db.is_postgres:
+        q = q.with_for_update()  # commands on one instance queue here instead of failing late
+    row = s.scalar(q)
+    if row is None:
+        raise NotFound(f"instance {instance_id} does not exist")
+    return row
+
+
+def _load(ctx: Services, s: Session, row: ProcessInstance) -> XWorkflow:
+    wf = ctx.store.load(s, row, ctx.script_engine)
+    wf.clock = ctx.clock
+    return wf
+
+
+def _element(task) -> str | None:
+    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+
+
+def _error_of(exc: Exception) -> dict:
+    task = getattr(exc, "task", None)
+    message = str(exc)
+    notes = getattr(exc, "__notes__", None) or getattr(exc, "notes", None)
+    if notes:
+        message = f"{message} ({'; '.join(str(n) for n in notes)})"
+    cause = exc.__context__ or getattr(exc, "error", None)
+    if cause is not None and str(cause) and str(cause) not in message:
+        message = f"{message}: {cause}"
+    return {"element_id": _element(task) if task is not None else None, "message": message}
+
+
+def _advance(ctx: Services, s: Session, row: ProcessInstance, wf: XWorkflow, actor: str,
+             step: Callable[[], None]) -> CommandResult:
+    """Run `step` and the engine after it, then write state, inbox and audit rows together."""
+    before = _open_states(wf)
+    error = None
+    try:
+        step()
+        wf.refresh_timers()
+        wf.do_engine_steps()
+        if wf.is_completed() and not wf.really_completed():
+            raise InstanceErrored("the engine reported completion while tasks are still open")
+    except (SpiffWorkflowException, InstanceErrored) as exc:
+        error = _error_of(exc)
+    return _finish(ctx, s, row, wf, actor, before, error)
+
+
+def _finish(ctx: Services, s: Session, row: ProcessInstance, wf: XWorkflow, actor: str,
+            before: dict, error: dict | None) -> CommandResult:
+    now = ctx.now()
+    ready_now = _user_tasks(wf, READY)
+    result = CommandResult(row.id, row.status)
+    for tid, (state, task) in before.items():
+        if state == WAITING and task.state == TaskState.COMPLETED and \
+                getattr(task.task_spec, "event_definition", None) is not None:
+            audit.record(s, row, "timer_fired", "system", now, _element(task), str(tid))
+    gone = [tid for tid, (state, task) in before.items()
+            if state == READY and isinstance(task.task_spec, UserTask) and tid not in ready_now]
+    for tid in gone:
+        task = before[tid][1]
+        if task.state & (TaskState.CANCELLED | TaskState.ERROR) or wf.find_task(tid) is None:
+            audit.record(s, row, "task_cancelled", actor, now, _element(task), str(tid))
+    if gone:
+        ids = [str(t) for t in gone]
+        s.execute(delete(InboxCandidate).where(InboxCandidate.task_id.in_(ids)))
+        s.execute(delete(InboxTask).where(InboxTask.task_id.in_(ids)))
+    opened = [t for tid, t in ready_now.items() if before.get(tid, (None,))[0] != READY]
+    for task in sorted(opened, key=lambda t: t.order):
+        _open_inbox_row(ctx, s, row, task, now)
+        result.opened_tasks.append(str(task.id))
+    if error is not None:
+        row.status = "errored"
+        row.error = json.dumps(error, ensure_ascii=False)
+        audit.record(s, row, "instance_errored", actor, now, error["element_id"], None, error)
+    elif wf.is_completed():
+        row.status = "completed"
+        row.completed_at = now
+        row.error = None
+        audit.record(s, row, "instance_completed", actor, now, None, None, {})
+    else:
+        row.status = "running"
+        row.error = None
+    dues = [d for d in (timer_due(t) for t in wf.event_manager.tasks.values() if t.state == WAITING) if d]
+    row.next_due_at = min(dues) if dues and row.status == "running" else None
+    row.updated_at = now
+    result.bytes_written = ctx.store.save(s, row, wf)
+    result.status = row.status
+    result.error = error
+    return result
+
+
+def _open_inbox_row(ctx: Services, s: Session, row: ProcessInstance, task, now: datetime) -> None:
+    try:
+        who = resolve(task, now, ctx.config.default_priority, ctx.config.fallback_group)
+    except SpiffWorkflowException as exc:
+        raise InvalidInput(f"[{_element(task)}] cannot resolve the assignment: {exc}") from None
+    tid = str(task.id)
+    s.execute(insert(InboxTask).values(
+        task_id=tid, instance_id=row.id, process_id=row.process_id, process_version=row.process_version,
+        business_key=row.business_key, task_name=task.task_spec.bpmn_name or _element(task),
+        element_id=_element(task), lane=task.task_spec.lane, assignee=who.assignee,
+        candidate_users=",".join(who.candidate_users), candidate_groups=",".join(who.candidate_groups),
+        created_at=now, due_at=who.due_at, priority=who.priority))
+    candidates = [{"task_id": tid, "kind": "user", "name": u} for u in who.candidate_users]
+    candidates += [{"task_id": tid, "kind": "group", "name": g} for g in who.candidate_groups]
+    if candidates:
+        s.execute(insert(InboxCandidate), candidates)
+    audit.record(s, row, "task_ready", "system", now, _element(task), tid, {
+        "assignee": who.assignee, "candidate_users": who.candidate_users,
+        "candidate_groups": who.candidate_groups,
+        "due_at": who.due_at.isoformat() if who.due_at else None, "priority": who.priority})
+    if who.fallback:
+        audit.record(s, row, "assignment_fallback", "system", now, _element(task), tid,
+                     {"group": ctx.config.fallback_group})
+
+
+def _commit(ctx: Services, s: Session, row: ProcessInstance, wf: XWorkflow) -> None:
+    try:
+        s.flush()
+    except (StaleDataError, IntegrityError) as exc:  # a lost race on the version or the audit chain
+        raise StaleInstance(f"instance {row.id} was changed by someone else; reload and retry") from exc
+
+
+def _run(ctx: Services, command: Callable[[Session], tuple]) -> CommandResult:
+    """One unit of work; the workflow is cached for the next command only once it committed."""
+    wf = row = None
+    try:
+        with ctx.db.write() as s:
+            row, wf, result = command(s)
+            _commit(ctx, s, row, wf)
+    except BaseException:
+        if row is not None:
+            ctx.store.forget(row.id)
+        raise
+    if wf is not None:
+        ctx.store.remember(row, wf)
+    if result.error is not None:
+        raise InstanceErrored(f"[{result.error['element_id']}] {result.error['message']}",
+                              result.error["element_id"])
+    return result
+
+
+def start_instance(ctx: Services, process_id: str, user: str, data: dict | None = None,
+                   business_key: str | None = None) -> CommandResult:
+    """Start the latest version of a process as `user` with the given data."""
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("start data must be a JSON object")
+
+    def command(s: Session):
+        version = latest_version(s, process_id)
+        now = ctx.now()
+        instance_id = str(uuid.uuid4())
+        row = ProcessInstance(
+            id=instance_id, process_version_id=version.id, process_id=process_id,
+            process_version=version.version, business_key=business_key, initiator=user,
+            status="running", created_at=now, updated_at=now, task_seq=0, meta="{}",
+            audit_seq=0, audit_hash=audit.GENESIS)
+        s.add(row)
+        s.flush()  # the inbox and task rows below refer to it
+        wf = ctx.store.new_workflow(version, instance_id, ctx.script_engine)
+        wf.clock = ctx.clock
+        wf.task_tree.data.update(data or {})
+        wf.task_tree.data.update(initiator=user, business_key=business_key)
+        audit.record(s, row, "instance_started", user, now, None, None,
+                     {"process_id": process_id, "version": version.version, "data": data or {},
+                      "business_key": business_key})
+        return row, wf, _advance(ctx, s, row, wf, user, lambda: None)
+
+    return _run(ctx, command)
+
+
+def _groups(s: Session, user: str) -> set[str]:
+    return set(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user)))
+
+
+def _inbox_row(s: Session, task_id: str) -> InboxTask:
+    row = s.get(InboxTask, task_id)
+    if row is None:
+        raise TaskNotReady(f"task {task_id} is not open (completed, cancelled or unknown)")
+    return row
+
+
+def may_act(s: Session, inbox: InboxTask, user: str) -> bool:
+    """Whether `user` may work on the inbox task: its assignee, or a candidate while unclaimed."""
+    if inbox.assignee:
+        return inbox.assignee == user
+    users = set(filter(None, inbox.candidate_users.split(",")))
+    groups = set(filter(None, inbox.candidate_groups.split(",")))
+    return user in users or bool(groups & _groups(s, user))
+
+
+def _ready_task(wf: XWorkflow, task_id: str):
+    task = wf.find_task(uuid.UUID(task_id))
+    if task is None or task.state != READY or not isinstance(task.task_spec, UserTask):
+        raise TaskNotReady(f"task {task_id} is not waiting for input")
+    return task
+
+
+def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = None) -> CommandResult:
+    """Complete a user task with form data validated against its form; nothing changes on error."""
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("task data must be a JSON object")
+
+    def command(s: Session):
+        inbox = _inbox_row(s, task_id)
+        if not may_act(s, inbox, user):
+            raise PermissionDenied(f"user {user} may not work on task {task_id}")
+        row = _lock_instance(ctx, s, inbox.instance_id)
+        wf = _load(ctx, s, row)
+        task = _ready_task(wf, task_id)
+        clean, errors = validate_submission(task.task_spec.form, data or {})
+        if errors:
+            raise FormInvalid(errors)
+        audit.record(s, row, "task_completed", user, ctx.now(), _element(task), task_id,
+                     {"data": clean, "form": bool(task.task_spec.form.fields)})
+
+        def step():
+            task.data.update(clean)
+            task.run()
+
+        return row, wf, _advance(ctx, s, row, wf, user, step)
+
+    return _run(ctx, command)
+
+
+def _inbox_command(ctx: Services, task_id: str, user: str, change: Callable[[Session, InboxTask], str]):
+    def command(s: Session):
+        inbox = _inbox_row(s, task_id)
+        row = _lock_instance(ctx, s, inbox.instance_id)
+        cached = ctx.store.cache.take(row.id, row.lock_version)
+        event = change(s, inbox)
+        audit.record(s, row, event, user, ctx.now(), inbox.element_id, task_id, {})
+        row.updated_at = ctx.now()
+        return row, cached, CommandResult(row.id, row.status)
+
+    return _run(ctx, command)
+
+
+def claim_task(ctx: Services, task_id: str, user: str) -> CommandResult:
+    """Take a group task: it leaves the group's list and becomes the user's."""
+    def change(s: Session, inbox: InboxTask) -> str:
+        if inbox.assignee == user:
+            raise InvalidInput(f"task {task_id} is already claimed by you")
+        if inbox.assignee:
+            raise TaskNotReady(f"task {task_id} is already claimed by {inbox.assignee}")
+        if not may_act(s, inbox, user):
+            raise PermissionDenied(f"user {user} is not a candidate for task {task_id}")
+        inbox.assignee = user
+        return "task_claimed"
+
+    return _inbox_command(ctx, task_id, user, change)
+
+
+def release_task(ctx: Services, task_id: str, user: str) -> CommandResult:
+    """Give a claimed task back to its candidates."""
+    def change(s: Session, inbox: InboxTask) -> str:
+        if inbox.assignee != user:
+            raise PermissionDenied(f"task {task_id} is not claimed by {user}")
+        if not (inbox.candidate_users or inbox.candidate_groups):
+            raise InvalidInput(f"task {task_id} has no candidates to release it to")
+        inbox.assignee = None
+        return "task_released"
+
+    return _inbox_command(ctx, task_id, user, change)
+
+
+def cancel_instance(ctx: Services, instance_id: str, user: str, reason: str = "") -> CommandResult:
+    """Stop an instance; its open tasks leave every inbox."""
+    def command(s: Session):
+        row = _lock_instance(ctx, s, instance_id)
+        if row.status in ("completed", "cancelled"):
+            raise InvalidInput(f"instance {instance_id} is already {row.status}")
+        wf = _load(ctx, s, row)
+        before = _open_states(wf)
+        wf.cancel()
+        result = _finish(ctx, s, row, wf, user, before, None)
+        row.status = result.status = "cancelled"
+        row.next_due_at = None
+        audit.record(s, row, "instance_cancelled", user, ctx.now(), None, None, {"reason": reason})
+        return row, wf, result
+
+    return _run(ctx, command)
+
+
+def retry_instance(ctx: Services, instance_id: str, user: str, data: dict | None = None) -> CommandResult:
+    """Run an errored instance again from the failed task, optionally with corrected data."""
+    def command(s: Session):
+        row = _lock_instance(ctx, s, instance_id)
+        if row.status != "errored":
+            raise InvalidInput(f"instance {instance_id} is {row.status}, not errored")
+        wf = _load(ctx, s, row)
+        failed = [t for each in wf.all_workflows() for t in each.tasks.values() if t.state == TaskState.ERROR]
+        audit.record(s, row, "instance_retried", user, ctx.now(), None, None,
+                     {"data": data or {}, "tasks": [_element(t) for t in failed]})
+
+        def step():
+            for task in failed:
+                task.data.update(data or {})
+                task._set_state(READY)
+
+        return row, wf, _advance(ctx, s, row, wf, user, step)
+
+    return _run(ctx, command)
