@@ -81,3 +81,14 @@ def verify_chain(session: Session, instance: ProcessInstance) -> list[ChainProbl
                                      f"the instance expects {instance.audit_seq} rows ending in "
                                      f"{(instance.audit_hash or '')[:12]}, found {len(rows)}"))
     return problems
+
+
+def verify_all(ctx, instance_id: str | None = None) -> dict:
+    """Verify the chain of one instance or of every instance."""
+    with ctx.db.read() as s:
+        q = select(ProcessInstance)
+        if instance_id:
+            q = q.where(ProcessInstance.id == instance_id)
+        rows = s.scalars(q).all()
+        problems = [p.to_dict() for row in rows for p in verify_chain(s, row)]
+    return {"instances": len(rows), "problems": problems}

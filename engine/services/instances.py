@@ -191,13 +191,16 @@ def _run(ctx: Services, command: Callable[[Session], tuple]) -> CommandResult:
     try:
         with ctx.db.write() as s:
             row, wf, result = command(s)
-            _commit(ctx, s, row, wf)
+            if result is not None:
+                _commit(ctx, s, row, wf)
     except BaseException:
         if row is not None:
             ctx.store.forget(row.id)
         raise
     if wf is not None:
         ctx.store.remember(row, wf)
+    if result is None:
+        return None
     if result.error is not None:
         raise InstanceErrored(f"[{result.error['element_id']}] {result.error['message']}",
                               result.error["element_id"])
@@ -365,3 +368,61 @@ def retry_instance(ctx: Services, instance_id: str, user: str, data: dict | None
         return row, wf, _advance(ctx, s, row, wf, user, step)
 
     return _run(ctx, command)
+
+
+def fire_timers(ctx: Services, instance_id: str, now: datetime) -> CommandResult | None:
+    """Fire the due timers of one instance; None if, once locked, nothing is due any more."""
+    def command(s: Session):
+        row = _lock_instance(ctx, s, instance_id)
+        if row.status != "running" or row.next_due_at is None or row.next_due_at > now:
+            return row, None, None
+        wf = _load(ctx, s, row)
+        wf.clock = lambda: now
+        result = _advance(ctx, s, row, wf, "system", lambda: None)
+        wf.clock = ctx.clock
+        return row, wf, result
+
+    return _run(ctx, command)
+
+
+def describe_instance(ctx: Services, instance_id: str) -> dict:
+    """An instance's status, open tasks and history, for people and scripts."""
+    from engine.db.models import AuditEvent
+    from engine.services.inbox import task_row
+
+    with ctx.db.read() as s:
+        row = s.get(ProcessInstance, instance_id)
+        if row is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        tasks = s.scalars(select(InboxTask).where(InboxTask.instance_id == instance_id)
+                          .order_by(InboxTask.created_at)).all()
+        events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
+                           .order_by(AuditEvent.seq)).all()
+        return {
+            "id": row.id, "process_id": row.process_id, "version": row.process_version,
+            "business_key": row.business_key, "initiator": row.initiator, "status": row.status,
+            "created_at": row.created_at.isoformat(),
+            "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+            "next_due_at": row.next_due_at.isoformat() if row.next_due_at else None,
+            "error": json.loads(row.error) if row.error else None,
+            "open_tasks": [task_row(t) for t in tasks],
+            "history": [{"seq": e.seq, "type": e.event_type, "actor": e.actor, "at": e.at.isoformat(),
+                         "element_id": e.element_id, "task_id": e.task_id, "data": json.loads(e.data)}
+                        for e in events],
+        }
+
+
+def task_form(ctx: Services, task_id: str, user: str) -> dict:
+    """A ready task's form and current data, for the user who may complete it."""
+    with ctx.db.read() as s:
+        inbox = _inbox_row(s, task_id)
+        if not may_act(s, inbox, user):
+            raise PermissionDenied(f"user {user} may not work on task {task_id}")
+        row = s.get(ProcessInstance, inbox.instance_id)
+        wf = _load(ctx, s, row)
+        try:
+            task = _ready_task(wf, task_id)
+            return {"task_id": task_id, "element_id": _element(task), "name": inbox.task_name,
+                    "form": task.task_spec.form.to_dict(), "data": json.loads(json.dumps(task.data, default=str))}
+        finally:
+            ctx.store.remember(row, wf)

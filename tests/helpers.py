@@ -1,0 +1,44 @@
+"""Test helpers that go through the engine services, never around them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engine.bpmn.runtime import SERIALIZER
+from engine.db.models import AppUser, GroupMembership, ProcessInstance
+from engine.store import InstanceStore, WorkflowCache
+
+
+def add_user(ctx, user: str, *groups: str) -> None:
+    with ctx.db.write() as s:
+        s.add(AppUser(id=user, display_name=user))
+        s.flush()
+        for group in groups:
+            s.add(GroupMembership(user_id=user, group_name=group))
+
+
+def _state(wf) -> dict:
+    dct = SERIALIZER.to_dict(wf)
+    dct.pop("spec")
+    dct.pop("subprocess_specs")
+    return dct
+
+
+def reloaded_state(ctx, instance_id: str) -> dict:
+    """The instance as a fresh process would read it from the database (no cache)."""
+    fresh = InstanceStore(ctx.store.specs, WorkflowCache(0))
+    with ctx.db.read() as s:
+        row = s.get(ProcessInstance, instance_id)
+        return _state(fresh.load(s, row, ctx.script_engine))
+
+
+def assert_reload_matches(ctx, instance_id: str) -> None:
+    """The state kept in memory after a command equals what the database holds."""
+    with ctx.db.read() as s:
+        row = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id))
+        cached = ctx.store.cache.take(row.id, row.lock_version)
+    assert cached is not None, "the last command did not leave its committed workflow in the cache"
+    try:
+        assert _state(cached) == reloaded_state(ctx, instance_id)
+    finally:
+        ctx.store.cache.put(row.id, row.lock_version, cached)
