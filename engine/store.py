@@ -225,9 +225,9 @@ class InstanceStore:
         row.meta = dumps(_meta(wf))
         return written + len(row.meta)
 
-    def remember(self, row: ProcessInstance, wf: XWorkflow) -> None:
+    def remember(self, instance_id: str, lock_version: int, wf: XWorkflow) -> None:
         """Keep a committed workflow for the next command on the same instance."""
-        self.cache.put(row.id, row.lock_version, wf)
+        self.cache.put(instance_id, lock_version, wf)
 
     def forget(self, instance_id: str) -> None:
         self.cache.take(instance_id, -1)

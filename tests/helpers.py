@@ -35,10 +35,10 @@ def reloaded_state(ctx, instance_id: str) -> dict:
 def assert_reload_matches(ctx, instance_id: str) -> None:
     """The state kept in memory after a command equals what the database holds."""
     with ctx.db.read() as s:
-        row = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id))
-        cached = ctx.store.cache.take(row.id, row.lock_version)
+        version = s.scalar(select(ProcessInstance.lock_version).where(ProcessInstance.id == instance_id))
+    cached = ctx.store.cache.take(instance_id, version)
     assert cached is not None, "the last command did not leave its committed workflow in the cache"
     try:
         assert _state(cached) == reloaded_state(ctx, instance_id)
     finally:
-        ctx.store.cache.put(row.id, row.lock_version, cached)
+        ctx.store.cache.put(instance_id, version, cached)

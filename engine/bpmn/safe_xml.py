@@ -23,6 +23,9 @@ def parse_bpmn_bytes(data: bytes, filename: str, max_bytes: int = MAX_BYTES) -> 
     if len(data) > max_bytes:
         raise InvalidProcess([Problem(
             f"file is {len(data)} bytes, larger than the limit of {max_bytes} bytes", file=filename)])
+    if not _is_utf8(data):
+        # Deploy stores the text as UTF-8, and in UTF-16 or UTF-32 "<!DOCTYPE" would not be found below.
+        raise InvalidProcess([Problem("file is not UTF-8 text; save BPMN files as UTF-8", file=filename)])
     if b"<!DOCTYPE" in data:
         # BPMN never needs a DTD; refusing it outright stops XXE and entity expansion
         # before lxml sees the document.
@@ -33,11 +36,21 @@ def parse_bpmn_bytes(data: bytes, filename: str, max_bytes: int = MAX_BYTES) -> 
     except etree.XMLSyntaxError as exc:
         raise InvalidProcess([Problem(f"not well-formed XML: {exc.msg}", file=filename,
                                       line=exc.lineno)]) from None
+    if root.getroottree().docinfo.doctype:  # declared in an encoding that hid it from the check above
+        raise InvalidProcess([Problem("DTDs and entity declarations are not allowed", file=filename)])
     depth = _depth(root)
     if depth > MAX_DEPTH:
         raise InvalidProcess([Problem(f"elements nested {depth} deep; the limit is {MAX_DEPTH}",
                                       file=filename)])
     return root
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\0" not in data  # XML never contains NUL; UTF-16 and UTF-32 text does
 
 
 def _line_of(data: bytes, needle: bytes) -> int | None:

@@ -40,12 +40,18 @@ class _Where:
 
     def __init__(self, roots: dict[str, etree._Element]):
         self.index: dict[str, tuple[str, int]] = {}
+        self.in_file: dict[tuple[str, str], int] = {}  # ids are unique per file, not per deployment
         for filename, root in roots.items():
             for node in root.iter():
                 if isinstance(node.tag, str) and node.get("id"):
                     self.index.setdefault(node.get("id"), (filename, node.sourceline))
+                    self.in_file.setdefault((filename, node.get("id")), node.sourceline)
 
     def problem(self, message: str, element_id: str | None, filename: str | None = None) -> Problem:
+        """Locate `element_id`, preferring the file it was found in when that is known."""
+        if (filename, element_id) in self.in_file:
+            return Problem(message, file=filename, element_id=element_id,
+                           line=self.in_file[(filename, element_id)])
         found = self.index.get(element_id or "")
         return Problem(message, file=found[0] if found else filename, element_id=element_id,
                        line=found[1] if found else None)
@@ -106,6 +112,12 @@ def _check_document(filename: str, root: etree._Element) -> list[Problem]:
                 file=filename, element_id=node.get("id"), line=node.sourceline))
     if not root.xpath(".//bpmn:startEvent", namespaces=NS):
         problems.append(Problem("the file has no start event", file=filename))
+    # SpiffWorkflow would blame the first outgoing flow; the gateway is what needs a default or conditions.
+    for gateway in root.xpath(".//bpmn:exclusiveGateway[not(@default)]", namespaces=NS):
+        flows = root.xpath(".//bpmn:sequenceFlow[@sourceRef=$ref]", ref=gateway.get("id") or "", namespaces=NS)
+        if len(flows) > 1 and not any(f.find("bpmn:conditionExpression", NS) is not None for f in flows):
+            problems.append(Problem("exclusive gateway has neither conditions nor a default flow",
+                                    file=filename, element_id=gateway.get("id"), line=gateway.sourceline))
     for cond in root.xpath(".//bpmn:sequenceFlow/bpmn:conditionExpression", namespaces=NS):
         error = check_source(cond.text or "", "eval") if (cond.text or "").strip() else None
         if error:
@@ -118,7 +130,7 @@ def _check_document(filename: str, root: etree._Element) -> list[Problem]:
 def _from_validation(exc: ValidationException, where: _Where, filename: str) -> Problem:
     element_id = getattr(exc, "id", None) or None
     message = str(exc.args[0]) if exc.args else str(exc)
-    found = where.problem(message, element_id, filename)
+    found = where.problem(message, element_id, exc.file_name or filename)
     line = exc.line_number if isinstance(exc.line_number, int) and exc.line_number else found.line
     return Problem(message, file=exc.file_name or found.file or filename, element_id=element_id, line=line)
 
@@ -136,7 +148,7 @@ def _check_process(parsed: ParsedDeployment, pid: str, where: _Where) -> list[Pr
         if isinstance(task_spec, CallActivity) and task_spec.spec not in known:
             problems.append(where.problem(
                 f"call activity calls '{task_spec.spec}', which is not a process of this deployment",
-                task_spec.bpmn_id))
+                task_spec.bpmn_id, spec.file))
     if problems:
         return problems
     try:
@@ -146,13 +158,13 @@ def _check_process(parsed: ParsedDeployment, pid: str, where: _Where) -> list[Pr
     specs.extend(subs.values())
     for each in specs:
         for task_spec in each.task_specs.values():
-            problems.extend(_check_task_spec(task_spec, where))
+            problems.extend(_check_task_spec(task_spec, where, each.file))
     if not problems:
         parsed.specs[pid] = (spec, subs)
     return problems
 
 
-def _check_task_spec(task_spec, where: _Where) -> list[Problem]:
+def _check_task_spec(task_spec, where: _Where, filename: str | None = None) -> list[Problem]:
     element = getattr(task_spec, "bpmn_id", None)
     if element is None:
         return []
@@ -163,7 +175,7 @@ def _check_task_spec(task_spec, where: _Where) -> list[Problem]:
             return
         error = check_source(source, mode)
         if error:
-            problems.append(where.problem(f"{what}: {error}", element))
+            problems.append(where.problem(f"{what}: {error}", element, filename))
 
     check(getattr(task_spec, "script", None), "exec", "script")
     check(getattr(task_spec, "prescript", None), "exec", "pre-script")
@@ -171,7 +183,7 @@ def _check_task_spec(task_spec, where: _Where) -> list[Problem]:
     if isinstance(task_spec, ExclusiveChoice) and not task_spec.cond_task_specs \
             and task_spec.default_task_spec is None and len(task_spec.outputs) > 1:
         problems.append(where.problem("exclusive gateway has neither conditions nor a default flow",
-                                      element))
+                                      element, filename))
     for attr in ("cardinality", "condition"):
         value = getattr(task_spec, attr, None)
         if isinstance(value, str):
@@ -180,9 +192,9 @@ def _check_task_spec(task_spec, where: _Where) -> list[Problem]:
     for timer in _timers(definition):
         message = check_timer_expression(timer)
         if message:
-            problems.append(where.problem(message, element))
+            problems.append(where.problem(message, element, filename))
     if isinstance(task_spec, UserTask):
-        problems.extend(_check_user_task(task_spec, where))
+        problems.extend(_check_user_task(task_spec, where, filename))
     return problems
 
 
@@ -225,15 +237,16 @@ def check_timer_expression(timer) -> str | None:
     return None
 
 
-def _check_user_task(task_spec: UserTask, where: _Where) -> list[Problem]:
+def _check_user_task(task_spec: UserTask, where: _Where, filename: str | None) -> list[Problem]:
     problems = []
     if not (task_spec.assignee or task_spec.candidate_users or task_spec.candidate_groups or task_spec.lane):
         problems.append(where.problem("user task has no assignee, candidate users, candidate groups or lane",
-                                      task_spec.bpmn_id))
+                                      task_spec.bpmn_id, filename))
     for value in [task_spec.assignee, task_spec.due_date, task_spec.priority,
                   *task_spec.candidate_users, *task_spec.candidate_groups]:
         for expr in _PLACEHOLDER.findall(value or ""):
             error = check_source(expr, "eval")
             if error:
-                problems.append(where.problem(f"expression ${{{expr}}}: {error}", task_spec.bpmn_id))
+                problems.append(where.problem(f"expression ${{{expr}}}: {error}", task_spec.bpmn_id,
+                                              filename))
     return problems

@@ -188,17 +188,19 @@ def _commit(ctx: Services, s: Session, row: ProcessInstance, wf: XWorkflow) -> N
 def _run(ctx: Services, command: Callable[[Session], tuple]) -> CommandResult:
     """One unit of work; the workflow is cached for the next command only once it committed."""
     wf = row = None
+    key = None
     try:
         with ctx.db.write() as s:
             row, wf, result = command(s)
             if result is not None:
                 _commit(ctx, s, row, wf)
+            key = (row.id, row.lock_version)
     except BaseException:
         if row is not None:
             ctx.store.forget(row.id)
         raise
     if wf is not None:
-        ctx.store.remember(row, wf)
+        ctx.store.remember(*key, wf)
     if result is None:
         return None
     if result.error is not None:
@@ -425,4 +427,4 @@ def task_form(ctx: Services, task_id: str, user: str) -> dict:
             return {"task_id": task_id, "element_id": _element(task), "name": inbox.task_name,
                     "form": task.task_spec.form.to_dict(), "data": json.loads(json.dumps(task.data, default=str))}
         finally:
-            ctx.store.remember(row, wf)
+            ctx.store.remember(row.id, row.lock_version, wf)
