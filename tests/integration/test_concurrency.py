@@ -33,7 +33,7 @@ def test_concurrent_completion_has_exactly_one_winner(ctx, db_url, clock, rounds
             outcomes: list[object] = []
             barrier = threading.Barrier(2)
 
-            def attempt(services, user):
+            def attempt(services, user, task=task, outcomes=outcomes, barrier=barrier):
                 barrier.wait()
                 try:
                     outcomes.append(complete_task(services, task["task_id"], user, {"note": user}))
