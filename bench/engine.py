@@ -36,7 +36,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "bpmn
 SEQUENTIAL, LOOP = "sequential_8", "loop_2task"
 USER = "bench"
 CHECKPOINTS = (10, 100, 1000, 2000)
-SAMPLES = 5  # completions measured per checkpoint and mode
+SAMPLES = 6  # completions measured per checkpoint and mode (3 TaskA + 3 TaskB)
 RATIO_TARGET = 0.20  # persisted runs/s over in-memory runs/s, at least
 BYTES_GROWTH_TARGET = 1.5  # bytes per step at the last checkpoint over the first, at most
 WARM_MS_TARGET = 15.0  # warm ms per step at iteration 1000, at most
@@ -126,7 +126,7 @@ def throughput(ctx: Services, runs: int) -> dict[str, Any]:
 
 
 def history(ctx: Services) -> list[dict[str, Any]]:
-    """Drive one loop instance; around each checkpoint time SAMPLES warm and SAMPLES cold steps."""
+    """Drive one loop instance; around each checkpoint time SAMPLES warm, then SAMPLES cold steps."""
     task_id = start_instance(ctx, LOOP, USER, {}).opened_tasks[0]
     done = 0  # completed steps; iteration k is complete after 2k steps (TaskA, TaskB)
 
@@ -143,17 +143,20 @@ def history(ctx: Services) -> list[dict[str, Any]]:
 
     rows = []
     for iteration in CHECKPOINTS:
-        while done < 2 * iteration - SAMPLES:
+        first = 2 * iteration - SAMPLES + 2  # even: the windows go TaskA, TaskB, TaskA, ...
+        while done < first:
             step(cold=False)
         warm = [step(cold=False) for _ in range(SAMPLES)]
         cold = [step(cold=True) for _ in range(SAMPLES)]
+        sizes = [b for _, b in warm + cold]
         rows.append({
-            "iteration": iteration, "steps_before": 2 * iteration - SAMPLES,
+            "iteration": iteration, "first_step": first + 1,
             "warm_ms": statistics.median(t for t, _ in warm) * 1000,
             "cold_ms": statistics.median(t for t, _ in cold) * 1000,
-            "bytes_per_step": statistics.median(b for _, b in warm + cold),
+            "bytes_per_step": statistics.fmean(sizes),
+            "bytes_task_a": statistics.median(sizes[0::2]), "bytes_task_b": statistics.median(sizes[1::2]),
             "warm_samples_ms": [t * 1000 for t, _ in warm], "cold_samples_ms": [t * 1000 for t, _ in cold],
-            "bytes_samples": [b for _, b in warm + cold]})
+            "bytes_samples": sizes})
     return rows
 
 
@@ -172,7 +175,8 @@ def targets(tp: dict[str, Any], hist: list[dict[str, Any]]) -> list[dict[str, An
 
 
 def table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[f"{c:,.2f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+    cells = [[f"{c:,.2f}" if isinstance(c, float) else f"{c:,}" if isinstance(c, int) else str(c)
+              for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
 
     def line(values: list[str]) -> str:
@@ -190,11 +194,12 @@ def report(doc: dict[str, Any]) -> str:
                      "runs/s", "ms/run"],
                      [[name, r["runs"], r["seconds"], r["runs_per_s"], 1000 / r["runs_per_s"]]
                       for name, r in (("persisted", tp["persisted"]), ("in-memory", tp["in_memory"]))]))
-    out.append(table(f"History: {LOOP}, one instance; medians of {SAMPLES} completions per column",
-                     ["iteration", "warm ms/step", "cold ms/step", "bytes/step"],
-                     [[r["iteration"], r["warm_ms"], r["cold_ms"], r["bytes_per_step"]] for r in doc["history"]]))
+    out.append(table(f"History: {LOOP}, one instance; ms: medians of {SAMPLES} completions, bytes: mean",
+                     ["iteration", "warm ms/step", "cold ms/step", "bytes/step", "TaskA bytes", "TaskB bytes"],
+                     [[r["iteration"], r["warm_ms"], r["cold_ms"], r["bytes_per_step"], r["bytes_task_a"],
+                       r["bytes_task_b"]] for r in doc["history"]]))
     out.append(table("Targets", ["target", "value", "limit", "result"],
-                     [[t["target"], t["value"], t["limit"], "PASS" if t["pass"] else "MISS"]
+                     [[t["target"], f"{t['value']:.3f}", t["limit"], "PASS" if t["pass"] else "MISS"]
                       for t in doc["targets"]]))
     return "\n".join(out)
 
