@@ -76,6 +76,15 @@ def database(url: str | None) -> Iterator[str]:
         admin.dispose()
 
 
+def describe(ctx: Services) -> str:
+    if ctx.db.is_sqlite:
+        return "sqlite (WAL)"
+    with ctx.db.engine.connect() as conn:  # autovacuum off: no ANALYZE, so cached plans never get replanned
+        version, autovacuum = (conn.exec_driver_sql(f"SHOW {name}").scalar() for name in
+                               ("server_version", "autovacuum"))
+    return f"postgresql {version.split()[0]} (autovacuum={autovacuum})"
+
+
 def engine_run(ctx: Services) -> None:
     """Start the 8-step process and complete every step through the engine services."""
     result = start_instance(ctx, SEQUENTIAL, USER, {})
@@ -215,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             deploy(ctx, {f"{pid}.bpmn": fixture(pid) for pid in (SEQUENTIAL, LOOP)}, USER)
             add_user(ctx, USER, "team")
-            backend = ctx.db.engine.dialect.name + (" (WAL)" if ctx.db.is_sqlite else "")
+            backend = describe(ctx)
             tp = throughput(ctx, args.runs)
             hist = history(ctx)
         finally:
