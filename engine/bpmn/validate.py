@@ -10,7 +10,6 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
-from SpiffWorkflow.specs.ExclusiveChoice import ExclusiveChoice
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from engine.bpmn.parser import UserTask, XiezuoParser
@@ -180,10 +179,6 @@ def _check_task_spec(task_spec, where: _Where, filename: str | None = None) -> l
     check(getattr(task_spec, "script", None), "exec", "script")
     check(getattr(task_spec, "prescript", None), "exec", "pre-script")
     check(getattr(task_spec, "postscript", None), "exec", "post-script")
-    if isinstance(task_spec, ExclusiveChoice) and not task_spec.cond_task_specs \
-            and task_spec.default_task_spec is None and len(task_spec.outputs) > 1:
-        problems.append(where.problem("exclusive gateway has neither conditions nor a default flow",
-                                      element, filename))
     for attr in ("cardinality", "condition"):
         value = getattr(task_spec, attr, None)
         if isinstance(value, str):

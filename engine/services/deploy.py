@@ -32,10 +32,6 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _called(spec_pair) -> set[str]:
-    return set(spec_pair[1])
-
-
 def deploy(ctx: Services, files: dict[str, bytes], user: str) -> list[DeployedVersion]:
     """Validate and store the files; each executable process gets a version (new or existing)."""
     parsed = parse_deployment(files)  # raises InvalidProcess before anything is written
