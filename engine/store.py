@@ -12,14 +12,13 @@ import json
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
-
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session
+from dataclasses import dataclass, fields
+from datetime import datetime
 
 from engine.bpmn.runtime import SERIALIZER, XWorkflow, spec_from_dict
 from engine.bpmn.timers import use_instance_clock
-from engine.db.models import InstanceSubprocess, InstanceTask, ProcessInstance, ProcessVersion
+from engine.db.tx import Tx
+from engine.errors import NotFound, StaleInstance
 
 _REG = SERIALIZER.registry
 
@@ -35,16 +34,17 @@ class SpecCache:
         self._specs: dict[int, tuple] = {}
         self._lock = threading.Lock()
 
-    def get(self, version: ProcessVersion) -> tuple:
-        found = self._specs.get(version.id)
+    def get(self, tx: Tx, version_id: int) -> tuple:
+        found = self._specs.get(version_id)
         if found is None:
-            dct = json.loads(version.spec)
+            text = tx.one("SELECT spec FROM process_version WHERE id = ?", (version_id,))[0]
+            dct = json.loads(text)
             spec = spec_from_dict(dct["spec"])
             subs = {name: spec_from_dict(sub) for name, sub in dct["subprocess_specs"].items()}
             use_instance_clock([spec, *subs.values()])
             found = (spec, subs)
             with self._lock:
-                self._specs[version.id] = found
+                self._specs[version_id] = found
         return found
 
 
@@ -111,6 +111,51 @@ def _restore_attributes(wf, meta: dict) -> None:
         wf.last_task = wf.tasks.get(uuid.UUID(meta["last_task"]))
 
 
+@dataclass
+class InstanceRow:
+    """A process_instance row as the command path reads and writes it."""
+
+    id: str
+    process_version_id: int
+    process_id: str
+    process_version: int
+    business_key: str | None
+    initiator: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    next_due_at: datetime | None
+    lock_version: int
+    task_seq: int
+    meta: str
+    error: str | None
+    audit_seq: int
+    audit_hash: str
+    stored: bool = True  # False until the row's first write
+
+    @classmethod
+    def from_db(cls, values: tuple) -> InstanceRow:
+        row = cls(*values)
+        row.created_at, row.updated_at = Tx.when(row.created_at), Tx.when(row.updated_at)
+        row.completed_at, row.next_due_at = Tx.when(row.completed_at), Tx.when(row.next_due_at)
+        return row
+
+
+_COLUMNS = [f.name for f in fields(InstanceRow) if f.name != "stored"]
+_SELECT_INSTANCE = f"SELECT {', '.join(_COLUMNS)} FROM process_instance WHERE id = ?"
+_INSERT_INSTANCE = (f"INSERT INTO process_instance ({', '.join(_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+_CHANGING = ["status", "updated_at", "completed_at", "next_due_at", "task_seq", "meta", "error",
+             "audit_seq", "audit_hash"]
+_UPDATE_INSTANCE = (f"UPDATE process_instance SET {', '.join(f'{c} = ?' for c in _CHANGING)}, "
+                    "lock_version = lock_version + 1 WHERE id = ? AND lock_version = ?")
+_STAMPED = {"created_at", "updated_at", "completed_at", "next_due_at"}
+_TASK_INSERT = ("INSERT INTO instance_task (instance_id, task_id, state, body, workflow_id, seq) "
+                "VALUES (?, ?, ?, ?, ?, ?)")
+_TASK_UPDATE = "UPDATE instance_task SET state = ?, body = ? WHERE instance_id = ? AND task_id = ?"
+
+
 class InstanceStore:
     """Reads and writes the state of process instances."""
 
@@ -118,20 +163,49 @@ class InstanceStore:
         self.specs = specs or SpecCache()
         self.cache = cache if cache is not None else WorkflowCache()
 
-    def new_workflow(self, version: ProcessVersion, instance_id: str, script_engine) -> XWorkflow:
-        spec, subs = self.specs.get(version)
+    def row(self, tx: Tx, instance_id: str, lock: bool = False) -> InstanceRow:
+        """The instance's row; `lock` holds it for this transaction (PostgreSQL: FOR UPDATE)."""
+        sql = _SELECT_INSTANCE + (" FOR UPDATE" if lock and tx.postgres else "")
+        found = tx.one(sql, (instance_id,))
+        if found is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        return InstanceRow.from_db(found)
+
+    def next_due_row(self, tx: Tx, now: datetime, skip: set[str]) -> InstanceRow | None:
+        """Lock the running instance whose timer is due first, passing over those in `skip` and,
+        on PostgreSQL, those another sweeper holds (FOR UPDATE SKIP LOCKED)."""
+        sql = (f"SELECT {', '.join(_COLUMNS)} FROM process_instance WHERE status = 'running' "
+               "AND next_due_at <= ?")
+        if skip:
+            sql += f" AND id NOT IN ({tx.in_list(list(skip))})"
+        sql += " ORDER BY next_due_at LIMIT 1" + (" FOR UPDATE SKIP LOCKED" if tx.postgres else "")
+        found = tx.one(sql, (tx.stamp(now), *skip))
+        return InstanceRow.from_db(found) if found else None
+
+    def write_row(self, tx: Tx, row: InstanceRow) -> None:
+        """Insert a new row or update a stored one if nobody changed it since it was read."""
+        if not row.stored:
+            tx.run(_INSERT_INSTANCE, [tx.stamp(getattr(row, c)) if c in _STAMPED else getattr(row, c)
+                                      for c in _COLUMNS])
+            row.stored = True
+            return
+        values = [tx.stamp(getattr(row, c)) if c in _STAMPED else getattr(row, c) for c in _CHANGING]
+        if tx.run(_UPDATE_INSTANCE, (*values, row.id, row.lock_version)) != 1:
+            raise StaleInstance(f"instance {row.id} was changed by someone else; reload and retry")
+        row.lock_version += 1
+
+    def new_workflow(self, tx: Tx, version_id: int, instance_id: str, script_engine) -> XWorkflow:
+        spec, subs = self.specs.get(tx, version_id)
         return XWorkflow(spec, subs, script_engine=script_engine, instance_id=uuid.UUID(instance_id))
 
-    def load(self, session: Session, row: ProcessInstance, script_engine) -> XWorkflow:
+    def load(self, tx: Tx, row: InstanceRow, script_engine) -> XWorkflow:
         """The instance's workflow, from the cache if nobody changed it since, else from its rows."""
         cached = self.cache.take(row.id, row.lock_version)
         if cached is not None:
             return cached
-        version = session.get(ProcessVersion, row.process_version_id)
-        spec, subs = self.specs.get(version)
-        rows = session.execute(
-            select(InstanceTask.workflow_id, InstanceTask.seq, InstanceTask.body)
-            .where(InstanceTask.instance_id == row.id).order_by(InstanceTask.seq)).all()
+        spec, subs = self.specs.get(tx, row.process_version_id)
+        rows = tx.all("SELECT workflow_id, seq, body FROM instance_task WHERE instance_id = ? ORDER BY seq",
+                      (row.id,))
         by_wf: dict[str, list] = {}
         for wf_id, seq, body in rows:
             by_wf.setdefault(wf_id, []).append((seq, body))
@@ -140,9 +214,8 @@ class InstanceStore:
         meta = json.loads(row.meta)
         _restore_attributes(wf, meta)
         wf.bpmn_events = _REG.restore(meta.get("bpmn_events", []))
-        sub_metas = {wid: json.loads(m) for wid, m in session.execute(
-            select(InstanceSubprocess.workflow_id, InstanceSubprocess.meta)
-            .where(InstanceSubprocess.instance_id == row.id)).all()}
+        sub_metas = {wid: json.loads(m) for wid, m in tx.all(
+            "SELECT workflow_id, meta FROM instance_subprocess WHERE instance_id = ?", (row.id,))}
         self._restore_subprocesses(wf, wf, sub_metas, by_wf)
         for each in wf.all_workflows():
             each.dirty.clear()
@@ -168,18 +241,19 @@ class InstanceStore:
             sub.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
             self._restore_subprocesses(top, sub, metas, by_wf)
 
-    def save(self, session: Session, row: ProcessInstance, wf: XWorkflow) -> int:
-        """Write what changed since the last save; return the number of bytes written."""
+    def save(self, tx: Tx, row: InstanceRow, wf: XWorkflow) -> int:
+        """Queue what changed since the last save and set the row's meta; return the bytes written.
+
+        The caller writes the row itself (write_row) before the transaction's queue is flushed.
+        """
         written = 0
-        inserts, updates, deletes = [], [], []
+        deletes = []
         seq = row.task_seq or 0
         stored_subs = getattr(wf, "stored_subprocesses", set())
         current_subs = {_wf_id(s) for s in wf.subprocesses.values()}
         for sub_id in stored_subs - current_subs:
-            session.execute(delete(InstanceTask).where(InstanceTask.instance_id == row.id,
-                                                       InstanceTask.workflow_id == sub_id))
-            session.execute(delete(InstanceSubprocess).where(
-                InstanceSubprocess.instance_id == row.id, InstanceSubprocess.workflow_id == sub_id))
+            tx.run("DELETE FROM instance_task WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
+            tx.run("DELETE FROM instance_subprocess WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
         for each in wf.all_workflows():
             wf_id = _wf_id(each)
             deletes.extend(str(tid) for tid in each.removed)
@@ -192,34 +266,28 @@ class InstanceStore:
                     continue
                 changed = True
                 written += len(body)
-                values = {"instance_id": row.id, "task_id": str(task.id), "state": task.state, "body": body}
                 if task.seq is None:
                     seq += 1
                     task.seq = seq
-                    inserts.append({**values, "workflow_id": wf_id, "seq": seq})
+                    tx.queue(_TASK_INSERT, (row.id, str(task.id), task.state, body, wf_id, seq))
                 else:
-                    updates.append(values)
+                    tx.queue(_TASK_UPDATE, (task.state, body, row.id, str(task.id)))
                 task.stored_body = body
             changed = changed or bool(each.removed)
             if wf_id and (changed or wf_id not in stored_subs):
                 meta = dumps(_meta(each))
                 written += len(meta)
-                stmt = (update(InstanceSubprocess) if wf_id in stored_subs else insert(InstanceSubprocess))
                 if wf_id in stored_subs:
-                    stmt = stmt.where(InstanceSubprocess.instance_id == row.id,
-                                      InstanceSubprocess.workflow_id == wf_id)
-                    session.execute(stmt.values(meta=meta))
+                    tx.queue("UPDATE instance_subprocess SET meta = ? WHERE instance_id = ? AND workflow_id = ?",
+                             (meta, row.id, wf_id))
                 else:
-                    session.execute(stmt.values(instance_id=row.id, workflow_id=wf_id, meta=meta))
+                    tx.queue("INSERT INTO instance_subprocess (meta, instance_id, workflow_id) VALUES (?, ?, ?)",
+                             (meta, row.id, wf_id))
             each.dirty.clear()
             each.removed.clear()
         if deletes:
-            session.execute(delete(InstanceTask).where(InstanceTask.instance_id == row.id,
-                                                       InstanceTask.task_id.in_(deletes)))
-        if inserts:
-            session.execute(insert(InstanceTask), inserts)
-        if updates:
-            session.execute(update(InstanceTask), updates)
+            tx.run(f"DELETE FROM instance_task WHERE instance_id = ? AND task_id IN ({tx.in_list(deletes)})",
+                   (row.id, *deletes))
         wf.stored_subprocesses = current_subs
         row.task_seq = seq
         row.meta = dumps(_meta(wf))

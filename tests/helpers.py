@@ -27,9 +27,9 @@ def _state(wf) -> dict:
 def reloaded_state(ctx, instance_id: str) -> dict:
     """The instance as a fresh process would read it from the database (no cache)."""
     fresh = InstanceStore(ctx.store.specs, WorkflowCache(0))
-    with ctx.db.read() as s:
-        row = s.get(ProcessInstance, instance_id)
-        return _state(fresh.load(s, row, ctx.script_engine))
+    with ctx.db.transaction(write=False) as tx:
+        row = fresh.row(tx, instance_id)
+        return _state(fresh.load(tx, row, ctx.script_engine))
 
 
 def assert_reload_matches(ctx, instance_id: str) -> None:

@@ -9,6 +9,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.db.tx import Tx
+
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _sqlite_begin).
@@ -44,9 +46,17 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
-        writer = self.engine.execution_options(xiezuo_write=True)
+        self._writer = self.engine.execution_options(xiezuo_write=True)
         self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._write = sessionmaker(writer, expire_on_commit=False, autoflush=False)
+        self._write = sessionmaker(self._writer, expire_on_commit=False, autoflush=False)
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        """The command path's unit of work (see engine.db.tx): commits only if the block ends normally."""
+        with (self._writer if write else self.engine).connect() as conn, conn.begin():
+            tx = Tx(conn)
+            yield tx
+            tx.flush()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.db.models import AuditEvent, ProcessInstance
+from engine.db.tx import Tx
+from engine.store import InstanceRow
 
 GENESIS = "0" * 64
 
@@ -22,20 +24,23 @@ def _digest(instance_id: str, seq: int, event_type: str, actor: str, at: datetim
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def record(session: Session, instance: ProcessInstance, event_type: str, actor: str, at: datetime,
-           element_id: str | None = None, task_id: str | None = None, data: dict | None = None) -> AuditEvent:
-    """Append one event to the instance's chain, in the caller's transaction."""
+_INSERT = ("INSERT INTO audit_event (instance_id, seq, event_type, actor, at, element_id, task_id, data, "
+           "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def record(tx: Tx, instance: InstanceRow, event_type: str, actor: str, at: datetime,
+           element_id: str | None = None, task_id: str | None = None, data: dict | None = None) -> str:
+    """Append one event to the instance's chain, in the caller's transaction; its hash."""
     seq = (instance.audit_seq or 0) + 1
     prev = instance.audit_hash or GENESIS
     payload = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
     at = at.astimezone(UTC)  # stored and hashed as UTC, as it reads back
     digest = _digest(instance.id, seq, event_type, actor, at, element_id, task_id, payload, prev)
-    event = AuditEvent(instance_id=instance.id, seq=seq, event_type=event_type, actor=actor, at=at,
-                       element_id=element_id, task_id=task_id, data=payload, prev_hash=prev, hash=digest)
-    session.add(event)
+    tx.queue(_INSERT, (instance.id, seq, event_type, actor, tx.stamp(at), element_id, task_id, payload, prev,
+                       digest))
     instance.audit_seq = seq
-    instance.audit_hash = event.hash
-    return event
+    instance.audit_hash = digest
+    return digest
 
 
 @dataclass(frozen=True)

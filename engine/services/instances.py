@@ -10,10 +10,7 @@ from datetime import datetime
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import select
 
 from engine.assignment import resolve
 from engine.bootstrap import Services
@@ -21,7 +18,8 @@ from engine.bpmn.forms import validate_submission
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import XWorkflow
 from engine.bpmn.timers import timer_due
-from engine.db.models import GroupMembership, InboxCandidate, InboxTask, ProcessInstance
+from engine.db.models import InboxTask, ProcessInstance
+from engine.db.tx import Tx
 from engine.errors import (
     FormInvalid,
     InstanceErrored,
@@ -32,7 +30,7 @@ from engine.errors import (
     TaskNotReady,
 )
 from engine.services import audit
-from engine.services.deploy import latest_version
+from engine.store import InstanceRow
 
 READY = TaskState.READY
 WAITING = TaskState.WAITING
@@ -61,18 +59,13 @@ def _open_states(wf: XWorkflow) -> dict:
     return {t.id: (t.state, t) for each in wf.all_workflows() for t in each.open_tasks.values()}
 
 
-def _lock_instance(ctx: Services, s: Session, instance_id: str) -> ProcessInstance:
-    q = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-    if ctx.db.is_postgres:
-        q = q.with_for_update()  # commands on one instance queue here instead of failing late
-    row = s.scalar(q)
-    if row is None:
-        raise NotFound(f"instance {instance_id} does not exist")
-    return row
+def _lock_instance(ctx: Services, tx: Tx, instance_id: str) -> InstanceRow:
+    # Commands on one instance queue here (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite).
+    return ctx.store.row(tx, instance_id, lock=True)
 
 
-def _load(ctx: Services, s: Session, row: ProcessInstance) -> XWorkflow:
-    wf = ctx.store.load(s, row, ctx.script_engine)
+def _load(ctx: Services, tx: Tx, row: InstanceRow) -> XWorkflow:
+    wf = ctx.store.load(tx, row, ctx.script_engine)
     wf.clock = ctx.clock
     return wf
 
@@ -93,7 +86,7 @@ def _error_of(exc: Exception) -> dict:
     return {"element_id": _element(task) if task is not None else None, "message": message}
 
 
-def _advance(ctx: Services, s: Session, row: ProcessInstance, wf: XWorkflow, actor: str,
+def _advance(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
              step: Callable[[], None]) -> CommandResult:
     """Run `step` and the engine after it, then write state, inbox and audit rows together."""
     before = _open_states(wf)
@@ -106,10 +99,10 @@ def _advance(ctx: Services, s: Session, row: ProcessInstance, wf: XWorkflow, act
             raise InstanceErrored("the engine reported completion while tasks are still open")
     except (SpiffWorkflowException, InstanceErrored) as exc:
         error = _error_of(exc)
-    return _finish(ctx, s, row, wf, actor, before, error)
+    return _finish(ctx, tx, row, wf, actor, before, error)
 
 
-def _finish(ctx: Services, s: Session, row: ProcessInstance, wf: XWorkflow, actor: str,
+def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
             before: dict, error: dict | None) -> CommandResult:
     now = ctx.now()
     ready_now = _user_tasks(wf, READY)
@@ -117,93 +110,100 @@ def _finish(ctx: Services, s: Session, row: ProcessInstance, wf: XWorkflow, acto
     for tid, (state, task) in before.items():
         if state == WAITING and task.state == TaskState.COMPLETED and \
                 getattr(task.task_spec, "event_definition", None) is not None:
-            audit.record(s, row, "timer_fired", "system", now, _element(task), str(tid))
+            audit.record(tx, row, "timer_fired", "system", now, _element(task), str(tid))
     gone = [tid for tid, (state, task) in before.items()
             if state == READY and isinstance(task.task_spec, UserTask) and tid not in ready_now]
     for tid in gone:
         task = before[tid][1]
         if task.state & (TaskState.CANCELLED | TaskState.ERROR) or wf.find_task(tid) is None:
-            audit.record(s, row, "task_cancelled", actor, now, _element(task), str(tid))
+            audit.record(tx, row, "task_cancelled", actor, now, _element(task), str(tid))
     if gone:
         ids = [str(t) for t in gone]
-        s.execute(delete(InboxCandidate).where(InboxCandidate.task_id.in_(ids)))
-        s.execute(delete(InboxTask).where(InboxTask.task_id.in_(ids)))
+        tx.run(f"DELETE FROM inbox_candidate WHERE task_id IN ({tx.in_list(ids)})", ids)
+        tx.run(f"DELETE FROM inbox_task WHERE task_id IN ({tx.in_list(ids)})", ids)
     opened = [t for tid, t in ready_now.items() if before.get(tid, (None,))[0] != READY]
     for task in sorted(opened, key=lambda t: t.order):
-        _open_inbox_row(ctx, s, row, task, now)
+        _open_inbox_row(ctx, tx, row, task, now)
         result.opened_tasks.append(str(task.id))
     if error is not None:
         row.status = "errored"
         row.error = json.dumps(error, ensure_ascii=False)
-        audit.record(s, row, "instance_errored", actor, now, error["element_id"], None, error)
+        audit.record(tx, row, "instance_errored", actor, now, error["element_id"], None, error)
     elif wf.is_completed():
         row.status = "completed"
         row.completed_at = now
         row.error = None
-        audit.record(s, row, "instance_completed", actor, now, None, None, {})
+        audit.record(tx, row, "instance_completed", actor, now, None, None, {})
     else:
         row.status = "running"
         row.error = None
     dues = [d for d in (timer_due(t) for t in wf.event_manager.tasks.values() if t.state == WAITING) if d]
     row.next_due_at = min(dues) if dues and row.status == "running" else None
     row.updated_at = now
-    result.bytes_written = ctx.store.save(s, row, wf)
+    result.bytes_written = ctx.store.save(tx, row, wf)
     result.status = row.status
     result.error = error
     return result
 
 
-def _open_inbox_row(ctx: Services, s: Session, row: ProcessInstance, task, now: datetime) -> None:
+_INBOX_INSERT = (
+    "INSERT INTO inbox_task (task_id, instance_id, process_id, process_version, business_key, task_name, "
+    "element_id, lane, assignee, candidate_users, candidate_groups, created_at, due_at, priority) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_CANDIDATE_INSERT = "INSERT INTO inbox_candidate (task_id, kind, name) VALUES (?, ?, ?)"
+
+
+def _open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, now: datetime) -> None:
     try:
         who = resolve(task, now, ctx.config.default_priority, ctx.config.fallback_group)
     except SpiffWorkflowException as exc:
         raise InvalidInput(f"[{_element(task)}] cannot resolve the assignment: {exc}") from None
     tid = str(task.id)
-    s.execute(insert(InboxTask).values(
-        task_id=tid, instance_id=row.id, process_id=row.process_id, process_version=row.process_version,
-        business_key=row.business_key, task_name=task.task_spec.bpmn_name or _element(task),
-        element_id=_element(task), lane=task.task_spec.lane, assignee=who.assignee,
-        candidate_users=",".join(who.candidate_users), candidate_groups=",".join(who.candidate_groups),
-        created_at=now, due_at=who.due_at, priority=who.priority))
-    candidates = [{"task_id": tid, "kind": "user", "name": u} for u in who.candidate_users]
-    candidates += [{"task_id": tid, "kind": "group", "name": g} for g in who.candidate_groups]
-    if candidates:
-        s.execute(insert(InboxCandidate), candidates)
-    audit.record(s, row, "task_ready", "system", now, _element(task), tid, {
+    tx.queue(_INBOX_INSERT, (
+        tid, row.id, row.process_id, row.process_version, row.business_key,
+        task.task_spec.bpmn_name or _element(task), _element(task), task.task_spec.lane, who.assignee,
+        ",".join(who.candidate_users), ",".join(who.candidate_groups), tx.stamp(now), tx.stamp(who.due_at),
+        who.priority))
+    for kind, names in (("user", who.candidate_users), ("group", who.candidate_groups)):
+        for name in dict.fromkeys(names):
+            tx.queue(_CANDIDATE_INSERT, (tid, kind, name))
+    audit.record(tx, row, "task_ready", "system", now, _element(task), tid, {
         "assignee": who.assignee, "candidate_users": who.candidate_users,
         "candidate_groups": who.candidate_groups,
         "due_at": who.due_at.isoformat() if who.due_at else None, "priority": who.priority})
     if who.fallback:
-        audit.record(s, row, "assignment_fallback", "system", now, _element(task), tid,
+        audit.record(tx, row, "assignment_fallback", "system", now, _element(task), tid,
                      {"group": ctx.config.fallback_group})
 
 
-def _commit(ctx: Services, s: Session, row: ProcessInstance, wf: XWorkflow) -> None:
+def _commit(ctx: Services, tx: Tx, row: InstanceRow) -> None:
+    """Write the instance row, then everything queued; a lost race becomes StaleInstance."""
     try:
-        s.flush()
-    except (StaleDataError, IntegrityError) as exc:  # a lost race on the version or the audit chain
+        ctx.store.write_row(tx, row)
+        tx.flush()
+    except tx.integrity_error as exc:  # a second writer on the audit chain or the task rows
         raise StaleInstance(f"instance {row.id} was changed by someone else; reload and retry") from exc
 
 
-def _run(ctx: Services, command: Callable[[Session], tuple]) -> CommandResult:
+def _run(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool = True) -> CommandResult:
     """One unit of work; the workflow is cached for the next command only once it committed."""
     wf = row = None
     key = None
     try:
-        with ctx.db.write() as s:
-            row, wf, result = command(s)
+        with ctx.db.transaction() as tx:
+            row, wf, result = command(tx)
             if result is not None:
-                _commit(ctx, s, row, wf)
-            key = (row.id, row.lock_version)
+                _commit(ctx, tx, row)
+            key = (row.id, row.lock_version) if row is not None else None
     except BaseException:
         if row is not None:
             ctx.store.forget(row.id)
         raise
-    if wf is not None:
+    if wf is not None and key is not None:
         ctx.store.remember(*key, wf)
     if result is None:
         return None
-    if result.error is not None:
+    if result.error is not None and raise_errors:
         raise InstanceErrored(f"[{result.error['element_id']}] {result.error['message']}",
                               result.error["element_id"])
     return result
@@ -215,47 +215,69 @@ def start_instance(ctx: Services, process_id: str, user: str, data: dict | None 
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("start data must be a JSON object")
 
-    def command(s: Session):
-        version = latest_version(s, process_id)
+    def command(tx: Tx):
+        version_id, version = _latest_version(tx, process_id)
         now = ctx.now()
         instance_id = str(uuid.uuid4())
-        row = ProcessInstance(
-            id=instance_id, process_version_id=version.id, process_id=process_id,
-            process_version=version.version, business_key=business_key, initiator=user,
-            status="running", created_at=now, updated_at=now, task_seq=0, meta="{}",
-            audit_seq=0, audit_hash=audit.GENESIS)
-        s.add(row)
-        s.flush()  # the inbox and task rows below refer to it
-        wf = ctx.store.new_workflow(version, instance_id, ctx.script_engine)
+        row = InstanceRow(
+            id=instance_id, process_version_id=version_id, process_id=process_id,
+            process_version=version, business_key=business_key, initiator=user,
+            status="running", created_at=now, updated_at=now, completed_at=None, next_due_at=None,
+            lock_version=1, task_seq=0, meta="{}", error=None, audit_seq=0, audit_hash=audit.GENESIS,
+            stored=False)
+        wf = ctx.store.new_workflow(tx, version_id, instance_id, ctx.script_engine)
         wf.clock = ctx.clock
         wf.task_tree.data.update(data or {})
         wf.task_tree.data.update(initiator=user, business_key=business_key)
-        audit.record(s, row, "instance_started", user, now, None, None,
-                     {"process_id": process_id, "version": version.version, "data": data or {},
+        audit.record(tx, row, "instance_started", user, now, None, None,
+                     {"process_id": process_id, "version": version, "data": data or {},
                       "business_key": business_key})
-        return row, wf, _advance(ctx, s, row, wf, user, lambda: None)
+        return row, wf, _advance(ctx, tx, row, wf, user, lambda: None)
 
     return _run(ctx, command)
 
 
-def _groups(s: Session, user: str) -> set[str]:
-    return set(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user)))
+def _latest_version(tx: Tx, process_id: str) -> tuple[int, int]:
+    """Id and number of the newest deployed version of a process; new instances start on it."""
+    found = tx.one("SELECT id, version FROM process_version WHERE process_id = ? ORDER BY version DESC LIMIT 1",
+                   (process_id,))
+    if found is None:
+        raise NotFound(f"process '{process_id}' is not deployed")
+    return found
 
 
-def _inbox_row(s: Session, task_id: str) -> InboxTask:
-    row = s.get(InboxTask, task_id)
-    if row is None:
+@dataclass
+class InboxRow:
+    """The inbox columns a command checks before it touches the instance."""
+
+    task_id: str
+    instance_id: str
+    element_id: str
+    task_name: str
+    assignee: str | None
+    candidate_users: str
+    candidate_groups: str
+
+
+def _groups(tx: Tx, user: str) -> set[str]:
+    return {g for (g,) in tx.all("SELECT group_name FROM group_membership WHERE user_id = ?", (user,))}
+
+
+def _inbox_row(tx: Tx, task_id: str) -> InboxRow:
+    found = tx.one("SELECT task_id, instance_id, element_id, task_name, assignee, candidate_users, "
+                   "candidate_groups FROM inbox_task WHERE task_id = ?", (task_id,))
+    if found is None:
         raise TaskNotReady(f"task {task_id} is not open (completed, cancelled or unknown)")
-    return row
+    return InboxRow(*found)
 
 
-def may_act(s: Session, inbox: InboxTask, user: str) -> bool:
+def may_act(tx: Tx, inbox: InboxRow, user: str) -> bool:
     """Whether `user` may work on the inbox task: its assignee, or a candidate while unclaimed."""
     if inbox.assignee:
         return inbox.assignee == user
     users = set(filter(None, inbox.candidate_users.split(",")))
     groups = set(filter(None, inbox.candidate_groups.split(",")))
-    return user in users or bool(groups & _groups(s, user))
+    return user in users or bool(groups and groups & _groups(tx, user))
 
 
 def _ready_task(wf: XWorkflow, task_id: str):
@@ -270,35 +292,36 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("task data must be a JSON object")
 
-    def command(s: Session):
-        inbox = _inbox_row(s, task_id)
-        if not may_act(s, inbox, user):
+    def command(tx: Tx):
+        inbox = _inbox_row(tx, task_id)
+        if not may_act(tx, inbox, user):
             raise PermissionDenied(f"user {user} may not work on task {task_id}")
-        row = _lock_instance(ctx, s, inbox.instance_id)
-        wf = _load(ctx, s, row)
+        row = _lock_instance(ctx, tx, inbox.instance_id)
+        wf = _load(ctx, tx, row)
         task = _ready_task(wf, task_id)
         clean, errors = validate_submission(task.task_spec.form, data or {})
         if errors:
             raise FormInvalid(errors)
-        audit.record(s, row, "task_completed", user, ctx.now(), _element(task), task_id,
+        audit.record(tx, row, "task_completed", user, ctx.now(), _element(task), task_id,
                      {"data": clean, "form": bool(task.task_spec.form.fields)})
 
         def step():
             task.data.update(clean)
             task.run()
 
-        return row, wf, _advance(ctx, s, row, wf, user, step)
+        return row, wf, _advance(ctx, tx, row, wf, user, step)
 
     return _run(ctx, command)
 
 
-def _inbox_command(ctx: Services, task_id: str, user: str, change: Callable[[Session, InboxTask], str]):
-    def command(s: Session):
-        inbox = _inbox_row(s, task_id)
-        row = _lock_instance(ctx, s, inbox.instance_id)
+def _inbox_command(ctx: Services, task_id: str, user: str, change: Callable[[Tx, InboxRow], str]):
+    def command(tx: Tx):
+        inbox = _inbox_row(tx, task_id)
+        row = _lock_instance(ctx, tx, inbox.instance_id)
         cached = ctx.store.cache.take(row.id, row.lock_version)
-        event = change(s, inbox)
-        audit.record(s, row, event, user, ctx.now(), inbox.element_id, task_id, {})
+        event = change(tx, inbox)
+        tx.run("UPDATE inbox_task SET assignee = ? WHERE task_id = ?", (inbox.assignee, task_id))
+        audit.record(tx, row, event, user, ctx.now(), inbox.element_id, task_id, {})
         row.updated_at = ctx.now()
         return row, cached, CommandResult(row.id, row.status)
 
@@ -307,12 +330,12 @@ def _inbox_command(ctx: Services, task_id: str, user: str, change: Callable[[Ses
 
 def claim_task(ctx: Services, task_id: str, user: str) -> CommandResult:
     """Take a group task: it leaves the group's list and becomes the user's."""
-    def change(s: Session, inbox: InboxTask) -> str:
+    def change(tx: Tx, inbox: InboxRow) -> str:
         if inbox.assignee == user:
             raise InvalidInput(f"task {task_id} is already claimed by you")
         if inbox.assignee:
             raise TaskNotReady(f"task {task_id} is already claimed by {inbox.assignee}")
-        if not may_act(s, inbox, user):
+        if not may_act(tx, inbox, user):
             raise PermissionDenied(f"user {user} is not a candidate for task {task_id}")
         inbox.assignee = user
         return "task_claimed"
@@ -322,7 +345,7 @@ def claim_task(ctx: Services, task_id: str, user: str) -> CommandResult:
 
 def release_task(ctx: Services, task_id: str, user: str) -> CommandResult:
     """Give a claimed task back to its candidates."""
-    def change(s: Session, inbox: InboxTask) -> str:
+    def change(tx: Tx, inbox: InboxRow) -> str:
         if inbox.assignee != user:
             raise PermissionDenied(f"task {task_id} is not claimed by {user}")
         if not (inbox.candidate_users or inbox.candidate_groups):
@@ -335,17 +358,17 @@ def release_task(ctx: Services, task_id: str, user: str) -> CommandResult:
 
 def cancel_instance(ctx: Services, instance_id: str, user: str, reason: str = "") -> CommandResult:
     """Stop an instance; its open tasks leave every inbox."""
-    def command(s: Session):
-        row = _lock_instance(ctx, s, instance_id)
+    def command(tx: Tx):
+        row = _lock_instance(ctx, tx, instance_id)
         if row.status in ("completed", "cancelled"):
             raise InvalidInput(f"instance {instance_id} is already {row.status}")
-        wf = _load(ctx, s, row)
+        wf = _load(ctx, tx, row)
         before = _open_states(wf)
         wf.cancel()
-        result = _finish(ctx, s, row, wf, user, before, None)
+        result = _finish(ctx, tx, row, wf, user, before, None)
         row.status = result.status = "cancelled"
         row.next_due_at = None
-        audit.record(s, row, "instance_cancelled", user, ctx.now(), None, None, {"reason": reason})
+        audit.record(tx, row, "instance_cancelled", user, ctx.now(), None, None, {"reason": reason})
         return row, wf, result
 
     return _run(ctx, command)
@@ -353,13 +376,13 @@ def cancel_instance(ctx: Services, instance_id: str, user: str, reason: str = ""
 
 def retry_instance(ctx: Services, instance_id: str, user: str, data: dict | None = None) -> CommandResult:
     """Run an errored instance again from the failed task, optionally with corrected data."""
-    def command(s: Session):
-        row = _lock_instance(ctx, s, instance_id)
+    def command(tx: Tx):
+        row = _lock_instance(ctx, tx, instance_id)
         if row.status != "errored":
             raise InvalidInput(f"instance {instance_id} is {row.status}, not errored")
-        wf = _load(ctx, s, row)
+        wf = _load(ctx, tx, row)
         failed = [t for each in wf.all_workflows() for t in each.tasks.values() if t.state == TaskState.ERROR]
-        audit.record(s, row, "instance_retried", user, ctx.now(), None, None,
+        audit.record(tx, row, "instance_retried", user, ctx.now(), None, None,
                      {"data": data or {}, "tasks": [_element(t) for t in failed]})
 
         def step():
@@ -367,24 +390,25 @@ def retry_instance(ctx: Services, instance_id: str, user: str, data: dict | None
                 task.data.update(data or {})
                 task._set_state(READY)
 
-        return row, wf, _advance(ctx, s, row, wf, user, step)
+        return row, wf, _advance(ctx, tx, row, wf, user, step)
 
     return _run(ctx, command)
 
 
-def fire_timers(ctx: Services, instance_id: str, now: datetime) -> CommandResult | None:
-    """Fire the due timers of one instance; None if, once locked, nothing is due any more."""
-    def command(s: Session):
-        row = _lock_instance(ctx, s, instance_id)
-        if row.status != "running" or row.next_due_at is None or row.next_due_at > now:
-            return row, None, None
-        wf = _load(ctx, s, row)
+def fire_next_due(ctx: Services, now: datetime, skip: set[str]) -> CommandResult | None:
+    """Claim the instance whose timer is due first (not in `skip`) and fire it, in one transaction;
+    None when nothing is due. An instance that errors is returned with its error, not raised."""
+    def command(tx: Tx):
+        row = ctx.store.next_due_row(tx, now, skip)
+        if row is None:
+            return None, None, None
+        wf = _load(ctx, tx, row)
         wf.clock = lambda: now
-        result = _advance(ctx, s, row, wf, "system", lambda: None)
+        result = _advance(ctx, tx, row, wf, "system", lambda: None)
         wf.clock = ctx.clock
         return row, wf, result
 
-    return _run(ctx, command)
+    return _run(ctx, command, raise_errors=False)
 
 
 def describe_instance(ctx: Services, instance_id: str) -> dict:
@@ -416,12 +440,12 @@ def describe_instance(ctx: Services, instance_id: str) -> dict:
 
 def task_form(ctx: Services, task_id: str, user: str) -> dict:
     """A ready task's form and current data, for the user who may complete it."""
-    with ctx.db.read() as s:
-        inbox = _inbox_row(s, task_id)
-        if not may_act(s, inbox, user):
+    with ctx.db.transaction(write=False) as tx:
+        inbox = _inbox_row(tx, task_id)
+        if not may_act(tx, inbox, user):
             raise PermissionDenied(f"user {user} may not work on task {task_id}")
-        row = s.get(ProcessInstance, inbox.instance_id)
-        wf = _load(ctx, s, row)
+        row = ctx.store.row(tx, inbox.instance_id)
+        wf = _load(ctx, tx, row)
         try:
             task = _ready_task(wf, task_id)
             return {"task_id": task_id, "element_id": _element(task), "name": inbox.task_name,
