@@ -15,6 +15,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import datetime
 
+from SpiffWorkflow.util.task import TaskState
+
 from engine.bpmn.runtime import SERIALIZER, XWorkflow, spec_from_dict
 from engine.bpmn.timers import use_instance_clock
 from engine.db.tx import Tx
@@ -23,8 +25,7 @@ from engine.errors import NotFound, StaleInstance
 _REG = SERIALIZER.registry
 
 
-def dumps(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # built once, used per task
 
 
 class SpecCache:
@@ -133,27 +134,31 @@ class InstanceRow:
     audit_seq: int
     audit_hash: str
     stored: bool = True  # False until the row's first write
+    written: tuple = ()  # the changing columns' values as last read or written
 
     @classmethod
     def from_db(cls, values: tuple) -> InstanceRow:
         row = cls(*values)
         row.created_at, row.updated_at = Tx.when(row.created_at), Tx.when(row.updated_at)
         row.completed_at, row.next_due_at = Tx.when(row.completed_at), Tx.when(row.next_due_at)
+        row.written = row.changing()
         return row
 
+    def changing(self) -> tuple:
+        return tuple(getattr(self, c) for c in _CHANGING)
 
-_COLUMNS = [f.name for f in fields(InstanceRow) if f.name != "stored"]
+
+_CHANGING = ("status", "updated_at", "completed_at", "next_due_at", "task_seq", "meta", "error",
+             "audit_seq", "audit_hash")
+_COLUMNS = [f.name for f in fields(InstanceRow) if f.name not in ("stored", "written")]
 _SELECT_INSTANCE = f"SELECT {', '.join(_COLUMNS)} FROM process_instance WHERE id = ?"
 _INSERT_INSTANCE = (f"INSERT INTO process_instance ({', '.join(_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(_COLUMNS))})")
-_CHANGING = ["status", "updated_at", "completed_at", "next_due_at", "task_seq", "meta", "error",
-             "audit_seq", "audit_hash"]
-_UPDATE_INSTANCE = (f"UPDATE process_instance SET {', '.join(f'{c} = ?' for c in _CHANGING)}, "
-                    "lock_version = lock_version + 1 WHERE id = ? AND lock_version = ?")
 _STAMPED = {"created_at", "updated_at", "completed_at", "next_due_at"}
+_LIVE = TaskState.WAITING | TaskState.READY | TaskState.STARTED
 _TASK_INSERT = ("INSERT INTO instance_task (instance_id, task_id, state, body, workflow_id, seq) "
                 "VALUES (?, ?, ?, ?, ?, ?)")
-_TASK_UPDATE = "UPDATE instance_task SET state = ?, body = ? WHERE instance_id = ? AND task_id = ?"
+_TASK_UPDATE = "UPDATE instance_task SET state = ?, body = ? WHERE instance_id = ? AND seq = ?"
 
 
 class InstanceStore:
@@ -187,12 +192,18 @@ class InstanceStore:
         if not row.stored:
             tx.run(_INSERT_INSTANCE, [tx.stamp(getattr(row, c)) if c in _STAMPED else getattr(row, c)
                                       for c in _COLUMNS])
-            row.stored = True
+            row.stored, row.written = True, row.changing()
             return
-        values = [tx.stamp(getattr(row, c)) if c in _STAMPED else getattr(row, c) for c in _CHANGING]
-        if tx.run(_UPDATE_INSTANCE, (*values, row.id, row.lock_version)) != 1:
+        # Only the columns that changed: an indexed column in the SET list costs an index write.
+        now = row.changing()
+        changed = [(c, v) for c, v, old in zip(_CHANGING, now, row.written, strict=True) if v != old]
+        sql = ("UPDATE process_instance SET " + "".join(f"{c} = ?, " for c, _ in changed)
+               + "lock_version = lock_version + 1 WHERE id = ? AND lock_version = ?")
+        values = [tx.stamp(v) if c in _STAMPED else v for c, v in changed]
+        if tx.run(sql, (*values, row.id, row.lock_version)) != 1:
             raise StaleInstance(f"instance {row.id} was changed by someone else; reload and retry")
         row.lock_version += 1
+        row.written = now
 
     def new_workflow(self, tx: Tx, version_id: int, instance_id: str, script_engine) -> XWorkflow:
         spec, subs = self.specs.get(tx, version_id)
@@ -256,8 +267,10 @@ class InstanceStore:
             tx.run("DELETE FROM instance_subprocess WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
         for each in wf.all_workflows():
             wf_id = _wf_id(each)
-            deletes.extend(str(tid) for tid in each.removed)
-            candidates = each.dirty | set(each.open_tasks)
+            deletes.extend(seq for seq in each.removed.values() if seq is not None)
+            # Predicted tasks (MAYBE/LIKELY/FUTURE) only change through a state change, which marks
+            # them dirty; waiting, ready and started ones can change their data in place.
+            candidates = each.dirty | {tid for tid, t in each.open_tasks.items() if t.state & _LIVE}
             changed = False
             for task in sorted((each.tasks[t] for t in candidates if t in each.tasks),
                                key=lambda t: t.order):
@@ -271,7 +284,7 @@ class InstanceStore:
                     task.seq = seq
                     tx.queue(_TASK_INSERT, (row.id, str(task.id), task.state, body, wf_id, seq))
                 else:
-                    tx.queue(_TASK_UPDATE, (task.state, body, row.id, str(task.id)))
+                    tx.queue(_TASK_UPDATE, (task.state, body, row.id, task.seq))
                 task.stored_body = body
             changed = changed or bool(each.removed)
             if wf_id and (changed or wf_id not in stored_subs):
@@ -286,7 +299,7 @@ class InstanceStore:
             each.dirty.clear()
             each.removed.clear()
         if deletes:
-            tx.run(f"DELETE FROM instance_task WHERE instance_id = ? AND task_id IN ({tx.in_list(deletes)})",
+            tx.run(f"DELETE FROM instance_task WHERE instance_id = ? AND seq IN ({tx.in_list(deletes)})",
                    (row.id, *deletes))
         wf.stored_subprocesses = current_subs
         row.task_seq = seq

@@ -7,7 +7,9 @@ an instance from its start rebuilds the same task tree; the auditors' replay che
 from __future__ import annotations
 
 import itertools
+import logging
 import sys
+import time
 import uuid
 from copy import deepcopy
 from datetime import UTC, datetime
@@ -55,6 +57,9 @@ _creation_order = itertools.count()
 NOT_FINISHED = TaskState.NOT_FINISHED_MASK
 
 
+_SPIFF_TASK_LOG = logging.getLogger("spiff.task")
+
+
 class XTask(Task):
     """A task whose children get deterministic ids and that keeps its workflow's open index."""
 
@@ -72,7 +77,13 @@ class XTask(Task):
         self.workflow.dirty.add(self.id)
 
     def _set_state(self, value):
-        super()._set_state(value)
+        if value == self._state:
+            return
+        if _SPIFF_TASK_LOG.isEnabledFor(logging.INFO):
+            super()._set_state(value)  # the library's log record, with its extras
+        else:  # the same change without building the extras of a record nobody reads
+            self.last_state_change = time.time()
+            self._state = value
         self.workflow.dirty.add(self.id)
         if value & NOT_FINISHED:
             self.workflow.open_tasks[self.id] = self
@@ -113,7 +124,7 @@ class _OpenIndex:
 
     open_tasks: dict
     dirty: set  # ids of tasks created or changed since the last save
-    removed: set  # ids of tasks removed since the last save
+    removed: dict  # id -> stored seq (None if never saved) of tasks removed since the last save
 
     def tasks_in_state(self, state: int) -> list:
         return sorted((t for t in self.open_tasks.values() if t.state & state), key=_order)
@@ -134,11 +145,11 @@ class _OpenIndex:
         for child in task.children:
             self._remove_task(child.id)
         self.open_tasks.pop(task_id, None)
-        self.removed.add(task_id)
+        self.removed[task_id] = task.seq
         super()._remove_task(task_id)
 
     def _init_index(self) -> None:
-        self.open_tasks, self.dirty, self.removed = {}, set(), set()
+        self.open_tasks, self.dirty, self.removed = {}, set(), {}
 
 
 def _order(task) -> int:

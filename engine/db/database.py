@@ -46,17 +46,32 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
-        self._writer = self.engine.execution_options(xiezuo_write=True)
+        self._integrity_error = self.engine.dialect.loaded_dbapi.IntegrityError
+        writer = self.engine.execution_options(xiezuo_write=True)
         self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._write = sessionmaker(self._writer, expire_on_commit=False, autoflush=False)
+        self._write = sessionmaker(writer, expire_on_commit=False, autoflush=False)
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:
-        """The command path's unit of work (see engine.db.tx): commits only if the block ends normally."""
-        with (self._writer if write else self.engine).connect() as conn, conn.begin():
-            tx = Tx(conn)
+        """The command path's unit of work (see engine.db.tx): commits only if the block ends normally.
+
+        It takes a pooled DBAPI connection and begins the transaction itself (on SQLite, writers
+        take the write lock up front as in _sqlite_begin), skipping the Connection layer.
+        """
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            if self.is_sqlite:
+                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            tx = Tx(cursor, self.is_postgres, self._integrity_error)
             yield tx
             tx.flush()
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

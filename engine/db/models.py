@@ -111,29 +111,36 @@ class InstanceSubprocess(Base):
 
 
 class InstanceTask(Base):
-    """One task of an instance's tree; only changed tasks are rewritten on save."""
+    """One task of an instance's tree; only changed tasks are rewritten on save.
+
+    Keyed by the position the store handed out (seq), which it keeps with each loaded task: loads
+    read in that order and a save updates or deletes by it, with no second index on task_id.
+    """
 
     __tablename__ = "instance_task"
-    __table_args__ = (Index("ix_instance_task_seq", "instance_id", "seq"),)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
-    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    task_id: Mapped[str] = mapped_column(String(36))
     workflow_id: Mapped[str] = mapped_column(String(36))  # "" for the top workflow
-    seq: Mapped[int] = mapped_column(Integer)
     state: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
 
 
 class InboxTask(Base):
-    """One row per open human task: the inbox never deserializes an instance."""
+    """One row per open human task: the inbox never deserializes an instance.
+
+    Every command inserts and deletes these rows, so each index costs every command: only the ones
+    the inbox queries use (assignee with due date, candidates, instance).
+    """
 
     __tablename__ = "inbox_task"
     __table_args__ = (
         Index("ix_inbox_assignee_due", "assignee", "due_at"),
-        Index("ix_inbox_created", "created_at"),
+        {"sqlite_with_rowid": False},  # one B-tree for rows and key, not two
     )
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
-    process_id: Mapped[str] = mapped_column(String(255), index=True)
+    process_id: Mapped[str] = mapped_column(String(255))
     process_version: Mapped[int] = mapped_column(Integer)
     business_key: Mapped[str | None] = mapped_column(String(255))
     task_name: Mapped[str] = mapped_column(String(255))
@@ -143,15 +150,15 @@ class InboxTask(Base):
     candidate_users: Mapped[str] = mapped_column(Text, default="")
     candidate_groups: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    priority: Mapped[int] = mapped_column(Integer, default=50, index=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    priority: Mapped[int] = mapped_column(Integer, default=50)
 
 
 class InboxCandidate(Base):
     """Who may claim an inbox task: one row per candidate user or group, indexed by name."""
 
     __tablename__ = "inbox_candidate"
-    __table_args__ = (Index("ix_inbox_candidate_name", "kind", "name"),)
+    __table_args__ = (Index("ix_inbox_candidate_name", "kind", "name"), {"sqlite_with_rowid": False})
     task_id: Mapped[str] = mapped_column(ForeignKey("inbox_task.task_id", ondelete="CASCADE"),
                                          primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # user|group
@@ -164,11 +171,11 @@ class AuditEvent(Base):
     __tablename__ = "audit_event"
     __table_args__ = (UniqueConstraint("instance_id", "seq"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    instance_id: Mapped[str] = mapped_column(String(36))  # (instance_id, seq) is indexed as unique
     seq: Mapped[int] = mapped_column(Integer)
-    event_type: Mapped[str] = mapped_column(String(64), index=True)
-    actor: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     element_id: Mapped[str | None] = mapped_column(String(255))
     task_id: Mapped[str | None] = mapped_column(String(36))
     data: Mapped[str] = mapped_column(Text)

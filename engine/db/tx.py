@@ -2,8 +2,8 @@
 
 A command (start, complete, claim, ...) runs a dozen small statements. Through the ORM they cost
 several times what SpiffWorkflow spends on the step itself, so the command path writes its SQL
-once, with `?` placeholders, and runs it on the DBAPI cursor of a SQLAlchemy connection: same pool,
-same transaction events (BEGIN IMMEDIATE on SQLite), same schema. Inserts that only need to land
+once, with `?` placeholders, and runs it on the DBAPI cursor of a connection from SQLAlchemy's
+pool (see Database.transaction): same pool, same connection set-up, same schema. Inserts that only need to land
 before the commit are queued and sent with one executemany per statement. Everything else (lists,
 reports, deploys) keeps using the ORM.
 """
@@ -13,19 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy.engine import Connection
-
-_SQLITE_STAMP = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime writes and reads
-
 
 class Tx:
     """One open transaction; queued inserts are flushed, in the order first queued, by flush()."""
 
-    def __init__(self, conn: Connection):
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-        self.cursor = conn.connection.dbapi_connection.cursor()
-        self.integrity_error = conn.dialect.loaded_dbapi.IntegrityError
+    def __init__(self, cursor, postgres: bool, integrity_error: type[Exception]):
+        self.cursor = cursor
+        self.postgres = postgres
+        self.integrity_error = integrity_error
         self._queued: dict[str, list[Sequence]] = {}
         self._pg_sql: dict[str, str] = {}
 
@@ -74,7 +69,8 @@ class Tx:
             return None
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
-        return value if self.postgres else value.strftime(_SQLITE_STAMP)
+        # On SQLite the text SQLAlchemy's DateTime writes and reads: "YYYY-MM-DD HH:MM:SS.ffffff".
+        return value if self.postgres else value.isoformat(" ", "microseconds")
 
     @staticmethod
     def when(value) -> datetime | None:

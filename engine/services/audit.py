@@ -15,12 +15,14 @@ from engine.db.tx import Tx
 from engine.store import InstanceRow
 
 GENESIS = "0" * 64
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_PAYLOAD = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
 
 
 def _digest(instance_id: str, seq: int, event_type: str, actor: str, at: datetime,
             element_id: str | None, task_id: str | None, data: str, prev_hash: str) -> str:
-    canonical = json.dumps([instance_id, seq, event_type, actor, at.isoformat(timespec="microseconds"),
-                            element_id, task_id, data, prev_hash], ensure_ascii=False, separators=(",", ":"))
+    canonical = _CANONICAL([instance_id, seq, event_type, actor, at.isoformat(timespec="microseconds"),
+                            element_id, task_id, data, prev_hash])
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -33,7 +35,7 @@ def record(tx: Tx, instance: InstanceRow, event_type: str, actor: str, at: datet
     """Append one event to the instance's chain, in the caller's transaction; its hash."""
     seq = (instance.audit_seq or 0) + 1
     prev = instance.audit_hash or GENESIS
-    payload = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
+    payload = _PAYLOAD(data or {})
     at = at.astimezone(UTC)  # stored and hashed as UTC, as it reads back
     digest = _digest(instance.id, seq, event_type, actor, at, element_id, task_id, payload, prev)
     tx.queue(_INSERT, (instance.id, seq, event_type, actor, tx.stamp(at), element_id, task_id, payload, prev,

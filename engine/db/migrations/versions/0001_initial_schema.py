@@ -36,12 +36,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('instance_id', 'seq')
     )
-    with op.batch_alter_table('audit_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_event_actor'), ['actor'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_event_at'), ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_event_event_type'), ['event_type'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_event_instance_id'), ['instance_id'], unique=False)
-
     op.create_table('bpmn_source',
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('filename', sa.String(length=255), nullable=False),
@@ -130,15 +124,12 @@ def upgrade() -> None:
     sa.Column('due_at', sa.DateTime(), nullable=True),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], ),
-    sa.PrimaryKeyConstraint('task_id')
+    sa.PrimaryKeyConstraint('task_id'),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('inbox_task', schema=None) as batch_op:
         batch_op.create_index('ix_inbox_assignee_due', ['assignee', 'due_at'], unique=False)
-        batch_op.create_index('ix_inbox_created', ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inbox_task_due_at'), ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbox_task_instance_id'), ['instance_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inbox_task_priority'), ['priority'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inbox_task_process_id'), ['process_id'], unique=False)
 
     op.create_table('instance_subprocess',
     sa.Column('instance_id', sa.String(length=36), nullable=False),
@@ -149,23 +140,21 @@ def upgrade() -> None:
     )
     op.create_table('instance_task',
     sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.Column('workflow_id', sa.String(length=36), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('state', sa.Integer(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], ),
-    sa.PrimaryKeyConstraint('instance_id', 'task_id')
+    sa.PrimaryKeyConstraint('instance_id', 'seq')
     )
-    with op.batch_alter_table('instance_task', schema=None) as batch_op:
-        batch_op.create_index('ix_instance_task_seq', ['instance_id', 'seq'], unique=False)
-
     op.create_table('inbox_candidate',
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.Column('kind', sa.String(length=8), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['inbox_task.task_id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('task_id', 'kind', 'name')
+    sa.PrimaryKeyConstraint('task_id', 'kind', 'name'),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('inbox_candidate', schema=None) as batch_op:
         batch_op.create_index('ix_inbox_candidate_name', ['kind', 'name'], unique=False)
@@ -179,17 +168,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_inbox_candidate_name')
 
     op.drop_table('inbox_candidate')
-    with op.batch_alter_table('instance_task', schema=None) as batch_op:
-        batch_op.drop_index('ix_instance_task_seq')
-
     op.drop_table('instance_task')
     op.drop_table('instance_subprocess')
     with op.batch_alter_table('inbox_task', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_inbox_task_process_id'))
-        batch_op.drop_index(batch_op.f('ix_inbox_task_priority'))
         batch_op.drop_index(batch_op.f('ix_inbox_task_instance_id'))
-        batch_op.drop_index(batch_op.f('ix_inbox_task_due_at'))
-        batch_op.drop_index('ix_inbox_created')
         batch_op.drop_index('ix_inbox_assignee_due')
 
     op.drop_table('inbox_task')
@@ -212,12 +194,6 @@ def downgrade() -> None:
     op.drop_table('group_membership')
     op.drop_table('deployment')
     op.drop_table('bpmn_source')
-    with op.batch_alter_table('audit_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_event_instance_id'))
-        batch_op.drop_index(batch_op.f('ix_audit_event_event_type'))
-        batch_op.drop_index(batch_op.f('ix_audit_event_at'))
-        batch_op.drop_index(batch_op.f('ix_audit_event_actor'))
-
     op.drop_table('audit_event')
     op.drop_table('app_user')
     # ### end Alembic commands ###
