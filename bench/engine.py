@@ -177,13 +177,14 @@ def history(ctx: Services) -> list[dict[str, Any]]:
     return rows
 
 
-def targets(tp: dict[str, Any], hist: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def targets(tp: dict[str, Any], hist: list[dict[str, Any]], sqlite: bool) -> list[dict[str, Any]]:
+    """The targets; the throughput ratio is defined on SQLite (WAL), elsewhere it is shown as info."""
     by_it = {row["iteration"]: row for row in hist}
     growth = by_it[CHECKPOINTS[-1]]["bytes_per_step"] / by_it[CHECKPOINTS[0]]["bytes_per_step"]
     warm = by_it[WARM_MS_AT]["warm_ms"]
     return [
         {"target": "throughput persisted/in-memory", "value": tp["ratio"], "limit": f">= {RATIO_TARGET}",
-         "pass": tp["ratio"] >= RATIO_TARGET},
+         "pass": tp["ratio"] >= RATIO_TARGET if sqlite else None},
         {"target": f"bytes/step @{CHECKPOINTS[-1]} over @{CHECKPOINTS[0]}", "value": growth,
          "limit": f"<= {BYTES_GROWTH_TARGET}", "pass": growth <= BYTES_GROWTH_TARGET},
         {"target": f"warm ms/step @{WARM_MS_AT}", "value": warm, "limit": f"<= {WARM_MS_TARGET}",
@@ -203,6 +204,9 @@ def table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join([title, line(headers), line(["-" * w for w in widths]), *map(line, cells), ""])
 
 
+RESULT = {True: "PASS", False: "MISS", None: "info"}
+
+
 def report(doc: dict[str, Any]) -> str:
     tp = doc["throughput"]
     out = [f"Xiezuo engine bench on {doc['backend']}  (runs={doc['runs']}, SpiffWorkflow in memory "
@@ -218,8 +222,7 @@ def report(doc: dict[str, Any]) -> str:
                      [[r["iteration"], r["warm_ms"], r["cold_ms"], r["bytes_per_step"], r["bytes_task_a"],
                        r["bytes_task_b"]] for r in doc["history"]]))
     out.append(table("Targets", ["target", "value", "limit", "result"],
-                     [[t["target"], f"{t['value']:.3f}", t["limit"], "PASS" if t["pass"] else "MISS"]
-                      for t in doc["targets"]]))
+                     [[t["target"], f"{t['value']:.3f}", t["limit"], RESULT[t["pass"]]] for t in doc["targets"]]))
     return "\n".join(out)
 
 
@@ -235,19 +238,20 @@ def main(argv: list[str] | None = None) -> int:
             deploy(ctx, {f"{pid}.bpmn": fixture(pid) for pid in (SEQUENTIAL, LOOP)}, USER)
             add_user(ctx, USER, "team")
             backend = describe(ctx)
+            sqlite = ctx.db.is_sqlite
             tp = throughput(ctx, args.runs)
             hist = history(ctx)
         finally:
             ctx.db.dispose()
     doc = {"backend": backend, "runs": args.runs, "throughput": tp, "history": hist,
-           "targets": targets(tp, hist)}
+           "targets": targets(tp, hist, sqlite)}
     print(report(doc))
     if args.json:
         args.json.write_text(json.dumps(doc, indent=2))
         print(f"JSON written to {args.json}")
     else:
         print(json.dumps(doc, indent=2))
-    return 0 if all(t["pass"] for t in doc["targets"]) else 1
+    return 1 if any(t["pass"] is False for t in doc["targets"]) else 0
 
 
 if __name__ == "__main__":

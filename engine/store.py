@@ -263,8 +263,8 @@ class InstanceStore:
         stored_subs = getattr(wf, "stored_subprocesses", set())
         current_subs = {_wf_id(s) for s in wf.subprocesses.values()}
         for sub_id in stored_subs - current_subs:
-            tx.run("DELETE FROM instance_task WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
-            tx.run("DELETE FROM instance_subprocess WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
+            tx.queue("DELETE FROM instance_task WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
+            tx.queue("DELETE FROM instance_subprocess WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
         for each in wf.all_workflows():
             wf_id = _wf_id(each)
             deletes.extend(seq for seq in each.removed.values() if seq is not None)
@@ -299,8 +299,8 @@ class InstanceStore:
             each.dirty.clear()
             each.removed.clear()
         if deletes:
-            tx.run(f"DELETE FROM instance_task WHERE instance_id = ? AND seq IN ({tx.in_list(deletes)})",
-                   (row.id, *deletes))
+            tx.queue(f"DELETE FROM instance_task WHERE instance_id = ? AND seq IN ({tx.in_list(deletes)})",
+                     (row.id, *deletes))
         wf.stored_subprocesses = current_subs
         row.task_seq = seq
         row.meta = dumps(_meta(wf))

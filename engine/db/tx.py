@@ -51,13 +51,25 @@ class Tx:
             self.cursor.executemany(self._sql(sql), rows)
 
     def queue(self, sql: str, row: Sequence) -> None:
-        """Insert `row` with `sql` before the commit, batched with the other rows of `sql`."""
+        """Run `sql` with `row` before the commit, batched with the other rows of `sql`.
+
+        For writes whose outcome the command does not read back; they run in the order their
+        statements were first queued, after the instance row is written.
+        """
         self._queued.setdefault(sql, []).append(row)
 
     def flush(self) -> None:
         queued, self._queued = self._queued, {}
-        for sql, rows in queued.items():
-            self.many(sql, rows)
+        if not queued:
+            return
+        if not self.postgres:
+            for sql, rows in queued.items():
+                self.many(sql, rows)
+            return
+        # One pipeline: every queued statement reaches the server in a single round trip.
+        with self.cursor.connection.pipeline():
+            for sql, rows in queued.items():
+                self.cursor.executemany(self._sql(sql), rows)
 
     def in_list(self, values: Sequence) -> str:
         """Placeholders for `IN (...)` over `values`."""

@@ -119,8 +119,8 @@ def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
             audit.record(tx, row, "task_cancelled", actor, now, _element(task), str(tid))
     if gone:
         ids = [str(t) for t in gone]
-        tx.run(f"DELETE FROM inbox_candidate WHERE task_id IN ({tx.in_list(ids)})", ids)
-        tx.run(f"DELETE FROM inbox_task WHERE task_id IN ({tx.in_list(ids)})", ids)
+        tx.queue(f"DELETE FROM inbox_candidate WHERE task_id IN ({tx.in_list(ids)})", ids)
+        tx.queue(f"DELETE FROM inbox_task WHERE task_id IN ({tx.in_list(ids)})", ids)
     opened = [t for tid, t in ready_now.items() if before.get(tid, (None,))[0] != READY]
     for task in sorted(opened, key=lambda t: t.order):
         _open_inbox_row(ctx, tx, row, task, now)
@@ -320,7 +320,7 @@ def _inbox_command(ctx: Services, task_id: str, user: str, change: Callable[[Tx,
         row = _lock_instance(ctx, tx, inbox.instance_id)
         cached = ctx.store.cache.take(row.id, row.lock_version)
         event = change(tx, inbox)
-        tx.run("UPDATE inbox_task SET assignee = ? WHERE task_id = ?", (inbox.assignee, task_id))
+        tx.queue("UPDATE inbox_task SET assignee = ? WHERE task_id = ?", (inbox.assignee, task_id))
         audit.record(tx, row, event, user, ctx.now(), inbox.element_id, task_id, {})
         row.updated_at = ctx.now()
         return row, cached, CommandResult(row.id, row.status)
