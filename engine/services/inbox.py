@@ -70,33 +70,49 @@ def _filtered(q, f: InboxFilter | None):
     return q
 
 
-def _page(ctx: Services, q, f, sort: str, page: int, per_page: int) -> Page:
+def listing(q, f: InboxFilter | None, sort: str):
+    """The inbox query `q` with a filter and a sort applied (no paging)."""
     if sort not in SORTS:
         raise InvalidInput(f"unknown sort '{sort}' (known: {', '.join(SORTS)})")
+    return _filtered(q, f).order_by(*SORTS[sort])
+
+
+def _page(ctx: Services, q, f, sort: str, page: int, per_page: int) -> Page:
     if page < 1 or not 1 <= per_page <= 500:
         raise InvalidInput("page must be >= 1 and per_page between 1 and 500")
-    q = _filtered(q, f)
+    q = listing(q, f, sort)
     with ctx.db.read() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery()))
-        rows = s.scalars(q.order_by(*SORTS[sort]).limit(per_page).offset((page - 1) * per_page)).all()
+        rows = s.scalars(q.limit(per_page).offset((page - 1) * per_page)).all()
         return Page([task_row(r) for r in rows], total or 0, page, per_page)
+
+
+def mine_query(user: str):
+    """Tasks assigned to `user`: found through ix_inbox_assignee_due."""
+    return select(InboxTask).where(InboxTask.assignee == user)
+
+
+def offered_query(user: str):
+    """Unclaimed tasks offered to `user` or a group of theirs: found through ix_inbox_candidate_name."""
+    groups = select(GroupMembership.group_name).where(GroupMembership.user_id == user)
+    offered = select(InboxCandidate.task_id).where(or_(
+        (InboxCandidate.kind == "user") & (InboxCandidate.name == user),
+        (InboxCandidate.kind == "group") & InboxCandidate.name.in_(groups)))
+    # coalesce(): "unclaimed" must not be looked up through the assignee index (every unclaimed
+    # task in the system); the offered task ids, found by candidate, lead through the primary key.
+    return select(InboxTask).where(InboxTask.task_id.in_(offered), func.coalesce(InboxTask.assignee, "") == "")
 
 
 def my_tasks(ctx: Services, user: str, f: InboxFilter | None = None, sort: str = "due",
              page: int = 1, per_page: int = 50) -> Page:
     """Tasks assigned to `user` (directly or by claiming)."""
-    return _page(ctx, select(InboxTask).where(InboxTask.assignee == user), f, sort, page, per_page)
+    return _page(ctx, mine_query(user), f, sort, page, per_page)
 
 
 def group_tasks(ctx: Services, user: str, f: InboxFilter | None = None, sort: str = "due",
                 page: int = 1, per_page: int = 50) -> Page:
     """Unclaimed tasks offered to `user` or to one of `user`'s groups."""
-    groups = select(GroupMembership.group_name).where(GroupMembership.user_id == user)
-    offered = select(InboxCandidate.task_id).where(or_(
-        (InboxCandidate.kind == "user") & (InboxCandidate.name == user),
-        (InboxCandidate.kind == "group") & InboxCandidate.name.in_(groups)))
-    q = select(InboxTask).where(InboxTask.assignee.is_(None), InboxTask.task_id.in_(offered))
-    return _page(ctx, q, f, sort, page, per_page)
+    return _page(ctx, offered_query(user), f, sort, page, per_page)
 
 
 def instance_tasks(ctx: Services, instance_id: str) -> list[dict]:
