@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import DateTime as _DateTime
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -183,11 +186,94 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class Department(Base):
+    """A department in the organisation tree, keyed by a short code (e.g. MKT)."""
+
+    __tablename__ = "department"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("department.id"), index=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AppUser(Base):
     __tablename__ = "app_user"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    department_id: Mapped[str | None] = mapped_column(ForeignKey("department.id"), index=True)
+    superior_id: Mapped[str | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DepartmentPost(Base):
+    """Who holds a department's post (head, interface person) and since when; ended rows are history."""
+
+    __tablename__ = "department_post"
+    __table_args__ = (
+        Index("ux_department_post_current", "department_id", "post", unique=True,
+              sqlite_where=text("valid_to IS NULL"), postgresql_where=text("valid_to IS NULL")),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_id: Mapped[str] = mapped_column(ForeignKey("department.id"))
+    post: Mapped[str] = mapped_column(String(16))  # head | interface
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), index=True)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changed_by: Mapped[str] = mapped_column(String(64))
+
+
+class Substitute(Base):
+    """While `user_id` is away (dates inclusive), `substitute_id` receives their tasks."""
+
+    __tablename__ = "substitute"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), index=True)
+    substitute_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarDay(Base):
+    """An administrator's ruling on a date the statutory calendar does not know (yet)."""
+
+    __tablename__ = "calendar_day"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RequestCounter(Base):
+    """The last request number handed out per month (XMBG-YYYYMM###), taken under a row lock."""
+
+    __tablename__ = "request_counter"
+    period: Mapped[str] = mapped_column(String(6), primary_key=True)  # YYYYMM
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class KnowledgeEntry(Base):
+    """A lesson from a retrospective; searchable once a platform admin approved it."""
+
+    __tablename__ = "knowledge_entry"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_no: Mapped[str | None] = mapped_column(String(32), index=True)
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    title: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[str] = mapped_column(Text, default="")  # comma-separated
+    status: Mapped[str] = mapped_column(String(16), index=True)  # proposed | approved | rejected
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    review_note: Mapped[str | None] = mapped_column(Text)
+    search_text: Mapped[str] = mapped_column(Text, default="")  # title, body, tags as space-separated words
 
 
 class GroupMembership(Base):
@@ -198,4 +284,5 @@ class GroupMembership(Base):
 
 __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessInstance",
            "InstanceSubprocess", "InstanceTask", "InboxTask", "InboxCandidate", "AuditEvent",
-           "AppUser", "GroupMembership", "DateTime"]
+           "AppUser", "GroupMembership", "DateTime", "Department", "DepartmentPost", "Substitute",
+           "CalendarDay", "RequestCounter", "KnowledgeEntry"]
