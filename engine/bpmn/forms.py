@@ -9,8 +9,11 @@ from typing import Any
 
 FIELD_TYPES = frozenset({
     "string", "text", "long", "double", "boolean", "date", "datetime", "enum",
-    "user", "users", "department", "departments", "file", "files",
+    "user", "users", "department", "departments", "file", "files", "table",
 })
+# A table's columns hold one scalar each: `columns` is "id[!]:type:label,..." ("!" = required).
+COLUMN_TYPES = frozenset({"string", "text", "long", "double", "boolean", "date", "datetime", "user",
+                          "department"})
 CONSTRAINTS = frozenset({"required", "readonly", "minlength", "maxlength", "min", "max", "pattern"})
 _MULTI = {"users", "departments", "files"}
 
@@ -32,6 +35,7 @@ class FormField:
     maxlength: int | None = None
     pattern: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
+    columns: list[FormField] = field(default_factory=list)  # of a table
 
     def to_dict(self) -> dict:
         return {
@@ -39,12 +43,13 @@ class FormField:
             "required": self.required, "readonly": self.readonly,
             "options": [list(o) for o in self.options], "min": self.min, "max": self.max,
             "minlength": self.minlength, "maxlength": self.maxlength, "pattern": self.pattern,
-            "properties": dict(self.properties),
+            "properties": dict(self.properties), "columns": [c.to_dict() for c in self.columns],
         }
 
     @classmethod
     def from_dict(cls, dct: dict) -> FormField:
-        return cls(**{**dct, "options": [tuple(o) for o in dct.get("options", [])]})
+        return cls(**{**dct, "options": [tuple(o) for o in dct.get("options", [])],
+                      "columns": [cls.from_dict(c) for c in dct.get("columns", [])]})
 
 
 @dataclass
@@ -89,12 +94,58 @@ def field_from_xml(node, camunda_ns: str) -> tuple[FormField, list[str]]:
                     problems.extend(_apply_constraint(fld, cons.get("name") or "", cons.get("config")))
     if ftype == "enum" and not fld.options:
         problems.append(f"enum field '{fid}' has no options")
+    if ftype == "table":
+        fld.columns, found = _columns(fid, fld.properties.get("columns", ""))
+        problems.extend(found)
     if raw_default not in (None, ""):
         try:
             fld.default = coerce(fld, raw_default)
         except ValueError as exc:
             problems.append(f"default value of field '{fid}': {exc}")
     return fld, problems
+
+
+def _columns(fid: str, spec: str) -> tuple[list[FormField], list[str]]:
+    columns: list[FormField] = []
+    problems: list[str] = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        cid, _, rest = part.partition(":")
+        ctype, _, label = rest.partition(":")
+        required = cid.endswith("!")
+        cid = cid.rstrip("!").strip()
+        ctype = ctype.strip() or "string"
+        if not cid or ctype not in COLUMN_TYPES:
+            problems.append(f"table field '{fid}' has a bad column '{part}' (write id[!]:type:label; "
+                            f"types: {', '.join(sorted(COLUMN_TYPES))})")
+            continue
+        columns.append(FormField(id=cid, type=ctype, label=label.strip() or cid, required=required))
+    if not columns and not problems:
+        problems.append(f"table field '{fid}' needs a 'columns' property (id[!]:type:label,...)")
+    return columns, problems
+
+
+def _table(fld: FormField, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise ValueError("must be a list of rows")
+    known = {c.id for c in fld.columns}
+    rows = []
+    for n, raw in enumerate(value, start=1):
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"row {n}: '{unknown[0]}' is not a column")
+        row: dict[str, Any] = {}
+        for col in fld.columns:
+            cell = raw.get(col.id)
+            if _empty(cell):
+                if col.required:
+                    raise ValueError(f"row {n}, {col.label}: required")
+                continue
+            try:
+                row[col.id] = coerce(col, cell)
+            except ValueError as exc:
+                raise ValueError(f"row {n}, {col.label}: {exc}") from None
+        rows.append(row)
+    return rows
 
 
 def _apply_constraint(fld: FormField, name: str, config: str | None) -> list[str]:
@@ -117,6 +168,8 @@ def _apply_constraint(fld: FormField, name: str, config: str | None) -> list[str
 
 def coerce(fld: FormField, value: Any) -> Any:
     """Convert one submitted value to the field's type, or raise ValueError with the reason."""
+    if fld.type == "table":
+        return _table(fld, value)
     if fld.type in _MULTI:
         items = value if isinstance(value, list) else [v for v in str(value).split(",") if v.strip()]
         return [str(v).strip() for v in items]
@@ -220,10 +273,11 @@ def _check_limits(fld: FormField, value: Any) -> str | None:
         if hi and value > hi:
             return f"must be on or before {hi}"
     if isinstance(value, list):
+        what = "rows" if fld.type == "table" else ""
         if fld.minlength is not None and len(value) < fld.minlength:
-            return f"choose at least {fld.minlength}"
+            return f"at least {fld.minlength} {what}".rstrip() if what else f"choose at least {fld.minlength}"
         if fld.maxlength is not None and len(value) > fld.maxlength:
-            return f"choose at most {fld.maxlength}"
+            return f"at most {fld.maxlength} {what}".rstrip() if what else f"choose at most {fld.maxlength}"
     return None
 
 

@@ -12,7 +12,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
-from engine.bpmn.parser import UserTask, XiezuoParser
+from engine.bpmn.forms import Form, field_from_xml
+from engine.bpmn.parser import CAMUNDA_NS, UserTask, XiezuoParser
 from engine.bpmn.safe_xml import parse_bpmn_bytes
 from engine.errors import InvalidProcess, Problem
 from engine.scripting import SandboxEnvironment, check_source
@@ -32,6 +33,7 @@ class ParsedDeployment:
     roots: dict[str, etree._Element]
     process_files: dict[str, str] = field(default_factory=dict)  # process id -> filename
     specs: dict[str, tuple] = field(default_factory=dict)  # process id -> (spec, subprocess specs)
+    start_forms: dict[str, Form] = field(default_factory=dict)  # process id -> its start event's form
 
 
 class _Where:
@@ -158,9 +160,33 @@ def _check_process(parsed: ParsedDeployment, pid: str, where: _Where) -> list[Pr
     for each in specs:
         for task_spec in each.task_specs.values():
             problems.extend(_check_task_spec(task_spec, where, each.file))
+    form, form_problems = _start_form(parser.get_process_parser(pid).node, where, parsed.process_files[pid])
+    problems.extend(form_problems)
     if not problems:
         parsed.specs[pid] = (spec, subs)
+        parsed.start_forms[pid] = form
     return problems
+
+
+def _start_form(process: etree._Element, where: _Where, filename: str) -> tuple[Form, list[Problem]]:
+    """The form of the process's start event (Camunda's start form): what a new request asks for."""
+    form, problems = Form(), []
+    with_form = [node for node in process.findall("bpmn:startEvent", NS)
+                 if node.find(f"bpmn:extensionElements/{{{CAMUNDA_NS}}}formData", NS) is not None]
+    if len(with_form) > 1:
+        problems.append(where.problem("only one start event of a process may have a form",
+                                      with_form[1].get("id"), filename))
+    for node in with_form[:1]:
+        seen: set[str] = set()
+        for field_node in node.findall(f"bpmn:extensionElements/{{{CAMUNDA_NS}}}formData/{{{CAMUNDA_NS}}}formField",
+                                       NS):
+            fld, found = field_from_xml(field_node, CAMUNDA_NS)
+            if fld.id in seen:
+                found.append(f"form field id '{fld.id}' is used twice")
+            seen.add(fld.id)
+            problems.extend(where.problem(message, node.get("id"), filename) for message in found)
+            form.fields.append(fld)
+    return form, problems
 
 
 def _check_task_spec(task_spec, where: _Where, filename: str | None = None) -> list[Problem]:

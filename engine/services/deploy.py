@@ -64,7 +64,8 @@ def deploy(ctx: Services, files: dict[str, bytes], user: str) -> list[DeployedVe
                 content_hash=content_hash, source_sha256=file_hash[parsed.process_files[pid]],
                 deployment_id=deployment.id, created_at=now, created_by=user,
                 spec=json.dumps({"spec": spec_to_dict(spec),
-                                 "subprocess_specs": {k: spec_to_dict(v) for k, v in subs.items()}}))
+                                 "subprocess_specs": {k: spec_to_dict(v) for k, v in subs.items()},
+                                 "start_form": parsed.start_forms[pid].to_dict()}))
             s.add(row)
             s.flush()
             results.append(DeployedVersion(pid, row.version, row.id, True))

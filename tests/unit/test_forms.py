@@ -1,0 +1,55 @@
+"""Table fields: typed rows with per-row, per-column errors; bad column specs are named at deploy."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from engine.bpmn.forms import Form, field_from_xml, validate_submission
+from engine.bpmn.parser import CAMUNDA_NS
+
+
+def _field(xml: str):
+    node = etree.fromstring(f'<camunda:formField xmlns:camunda="{CAMUNDA_NS}" {xml}</camunda:formField>')
+    return field_from_xml(node, CAMUNDA_NS)
+
+
+PLAN = ('id="plan_tasks" label="任务分解" type="table"><camunda:properties><camunda:property id="columns" '
+        'value="title!:string:任务名称,owner!:user:责任人,end!:date:计划完成,hours:long:工时" />'
+        '</camunda:properties><camunda:validation><camunda:constraint name="required" />'
+        '<camunda:constraint name="maxlength" config="2" /></camunda:validation>')
+
+
+def test_table_columns_are_parsed_with_types_labels_and_required():
+    fld, problems = _field(PLAN)
+    assert problems == []
+    assert [(c.id, c.type, c.label, c.required) for c in fld.columns] == [
+        ("title", "string", "任务名称", True), ("owner", "user", "责任人", True), ("end", "date", "计划完成", True),
+        ("hours", "long", "工时", False)]
+    assert Form.from_dict(Form([fld]).to_dict()).fields[0].columns == fld.columns
+
+
+def test_table_rows_are_coerced_and_errors_name_row_and_column():
+    form = Form([_field(PLAN)[0]])
+    clean, errors = validate_submission(form, {"plan_tasks": [
+        {"title": "物料设计", "owner": "xiaowang", "end": "2024-05-15", "hours": "16"}]})
+    assert errors == {}
+    assert clean == {"plan_tasks": [{"title": "物料设计", "owner": "xiaowang", "end": "2024-05-15", "hours": 16}]}
+
+    cases = [
+        ([{"title": "a", "owner": "u"}], "row 1, 计划完成: required"),
+        ([{"title": "a", "owner": "u", "end": "2024-05-15"}, {"title": "b", "owner": "u", "end": "May 15"}],
+         "row 2, 计划完成: 'May 15' is not a date (YYYY-MM-DD)"),
+        ([{"title": "a", "owner": "u", "end": "2024-05-15", "cost": 1}], "row 1: 'cost' is not a column"),
+        ("not rows", "must be a list of rows"),
+        ([{"title": "a", "owner": "u", "end": "2024-05-15"}] * 3, "at most 2 rows"),
+        ([], "required"),
+    ]
+    for value, message in cases:
+        assert validate_submission(form, {"plan_tasks": value}) == ({}, {"plan_tasks": message}), value
+
+
+def test_bad_column_specs_are_problems():
+    assert _field('id="t" type="table">')[1] == ["table field 't' needs a 'columns' property (id[!]:type:label,...)"]
+    problems = _field('id="t" type="table"><camunda:properties><camunda:property id="columns" '
+                      'value="a:string:A,b:files:B" /></camunda:properties>')[1]
+    assert len(problems) == 1 and "bad column 'b:files:B'" in problems[0]
