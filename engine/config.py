@@ -19,4 +19,5 @@ class EngineConfig:
     default_priority: int = 50
     fallback_group: str = "platform_admins"  # who gets a task whose assignment resolves to nobody
     clock: Callable[[], datetime] = field(default=system_clock)
+    timezone: str = "Asia/Shanghai"  # local dates: working days, out-of-office ranges, request months
     echo_sql: bool = False
