@@ -114,3 +114,16 @@ class InstanceErrored(XiezuoError):
 
 class InvalidInput(XiezuoError):
     code = "invalid_input"
+
+
+class OrgInvalid(XiezuoError):
+    """An organisation import was refused; nothing was imported. One line per problem, located."""
+
+    code = "org_invalid"
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the organisation data: " + "; ".join(self.problems))
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "problems": self.problems}

@@ -250,10 +250,10 @@ class CalendarDay(Base):
 
 
 class RequestCounter(Base):
-    """The last request number handed out per month (XMBG-YYYYMM###), taken under a row lock."""
+    """The last number handed out per prefix and month (XMBG-YYYYMM###), taken under a row lock."""
 
     __tablename__ = "request_counter"
-    period: Mapped[str] = mapped_column(String(6), primary_key=True)  # YYYYMM
+    period: Mapped[str] = mapped_column(String(32), primary_key=True)  # PREFIX-YYYYMM
     last_number: Mapped[int] = mapped_column(Integer)
 
 
@@ -282,7 +282,32 @@ class GroupMembership(Base):
     group_name: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
 
 
+class Revision(Base):
+    """A counter bumped by every change of something cached in memory (e.g. the organisation), in
+    the change's own transaction, so each process can tell that its copy is stale."""
+
+    __tablename__ = "revision"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class Notification(Base):
+    """The outbox: a message for one person, written in the transaction that caused it."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_pending", "sent_at", "created_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    recipient: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reminder | urge | escalation | red_warning | info
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessInstance",
            "InstanceSubprocess", "InstanceTask", "InboxTask", "InboxCandidate", "AuditEvent",
            "AppUser", "GroupMembership", "DateTime", "Department", "DepartmentPost", "Substitute",
-           "CalendarDay", "RequestCounter", "KnowledgeEntry"]
+           "CalendarDay", "RequestCounter", "KnowledgeEntry", "Revision", "Notification"]

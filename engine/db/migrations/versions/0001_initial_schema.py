@@ -85,7 +85,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_knowledge_entry_status'), ['status'], unique=False)
 
     op.create_table('request_counter',
-    sa.Column('period', sa.String(length=6), nullable=False),
+    sa.Column('period', sa.String(length=32), nullable=False),
     sa.Column('last_number', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('period')
     )

@@ -1,0 +1,228 @@
+"""The organisation: departments, their heads and interface persons, superiors, substitutes.
+
+Assignment expressions read the organisation through a `Directory`, an in-memory snapshot that
+is reloaded when the organisation's revision (a row bumped by every change, in the change's own
+transaction) moves on, so several processes on one database never act on a stale snapshot.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine.bootstrap import Services
+from engine.db.models import AppUser, Department, DepartmentPost, GroupMembership, Revision, Substitute
+from engine.errors import InvalidInput, NotFound, PermissionDenied
+
+POSTS = ("head", "interface")
+ADMINS = "platform_admins"
+# Roles held by a person everywhere are groups; the others follow from a request (its lead
+# department's head, a plan task's owner, ...) and are never stored.
+GLOBAL_ROLES = {"platform_admin": ADMINS, "auditor": "auditors", "process_owner": "process_owners"}
+CONTEXT_ROLES = ("requester", "lead_head", "involved_head", "task_owner", "superior")
+REVISION_KEY = "org"
+
+
+@dataclass
+class Directory:
+    """A consistent snapshot of the organisation, for lookups without a database round trip."""
+
+    revision: int
+    departments: dict[str, dict] = field(default_factory=dict)  # id -> {name, parent_id, sort_order}
+    users: dict[str, dict] = field(default_factory=dict)  # id -> {name, department_id, superior_id, active}
+    posts: dict[tuple[str, str], str] = field(default_factory=dict)  # (department, post) -> user
+    substitutes: list[tuple[str, str, date, date]] = field(default_factory=list)  # user, substitute, from, to
+    groups: dict[str, set[str]] = field(default_factory=dict)  # user -> groups
+
+    def head(self, dept: str | None) -> str | None:
+        return self.posts.get((dept or "", "head"))
+
+    def interface_person(self, dept: str | None) -> str | None:
+        return self.posts.get((dept or "", "interface"))
+
+    def department_of(self, user: str | None) -> str | None:
+        return (self.users.get(user or "") or {}).get("department_id")
+
+    def superior(self, user: str | None) -> str | None:
+        """The user's superior: as recorded, else the head of their department (if not themselves)."""
+        found = self.users.get(user or "")
+        if found is None:
+            return None
+        if found["superior_id"]:
+            return found["superior_id"]
+        dept = found["department_id"]
+        while dept:
+            head = self.head(dept)
+            if head and head != user:
+                return head
+            dept = self.departments[dept]["parent_id"]
+        return None
+
+    def chain(self, user: str | None) -> list[str]:
+        """The user's superiors, nearest first (a cycle, refused on import, would stop the walk)."""
+        out: list[str] = []
+        current = self.superior(user)
+        while current and current not in out and current != user:
+            out.append(current)
+            current = self.superior(current)
+        return out
+
+    def common_superior(self, users: list[str] | str | None) -> str | None:
+        """The nearest person above every one of `users` (one of them, if above all the others)."""
+        people = [users] if isinstance(users, str) else [u for u in (users or []) if u]
+        if not people:
+            return None
+        chains = [[p, *self.chain(p)] for p in people]
+        others = [set(c) for c in chains[1:]]
+        for candidate in chains[0]:
+            if all(candidate in c for c in others):
+                # A party is not its own arbiter: when one party is above the others, go one up.
+                return candidate if candidate not in people else (self.superior(candidate) or None)
+        return None
+
+    def substituted_by(self, user: str, day: date) -> list[str]:
+        """The users whose tasks `user` receives on `day` (their substitute while they are away)."""
+        return sorted({u for u, sub, start, end in self.substitutes if sub == user and start <= day <= end})
+
+    def substitute_of(self, user: str, day: date) -> str | None:
+        return next((sub for u, sub, start, end in self.substitutes if u == user and start <= day <= end), None)
+
+    def members(self, group: str) -> list[str]:
+        return sorted(u for u, gs in self.groups.items() if group in gs)
+
+
+class _Cache:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.directory: Directory | None = None
+
+
+_CACHES: dict[int, _Cache] = {}
+
+
+def revision(s: Session) -> int:
+    return s.scalar(select(Revision.value).where(Revision.name == REVISION_KEY)) or 0
+
+
+def bump_revision(s: Session) -> None:
+    """Mark the organisation changed, in the changing transaction (atomic under concurrency)."""
+    s.execute(update(Revision).where(Revision.name == REVISION_KEY).values(value=Revision.value + 1))
+
+
+def directory(ctx: Services) -> Directory:
+    """The current snapshot (reloaded only when the organisation changed)."""
+    cache = _CACHES.setdefault(id(ctx.db), _Cache())
+    with ctx.db.read() as s:
+        current = revision(s)
+        found = cache.directory
+        if found is not None and found.revision == current:
+            return found
+        with cache.lock:
+            cache.directory = _load(s, current)
+            return cache.directory
+
+
+def _load(s: Session, rev: int) -> Directory:
+    d = Directory(rev)
+    for dept in s.scalars(select(Department)):
+        d.departments[dept.id] = {"name": dept.name, "parent_id": dept.parent_id, "sort_order": dept.sort_order}
+    for user in s.scalars(select(AppUser)):
+        d.users[user.id] = {"name": user.display_name, "department_id": user.department_id,
+                            "superior_id": user.superior_id, "active": user.active}
+    for post in s.scalars(select(DepartmentPost).where(DepartmentPost.valid_to.is_(None))):
+        d.posts[(post.department_id, post.post)] = post.user_id
+    d.substitutes = [(x.user_id, x.substitute_id, x.starts_on, x.ends_on) for x in s.scalars(select(Substitute))]
+    for m in s.scalars(select(GroupMembership)):
+        d.groups.setdefault(m.user_id, set()).add(m.group_name)
+    return d
+
+
+def local_date(ctx: Services, moment: datetime | None = None) -> date:
+    """The date in the organisation's time zone (out-of-office ranges are local dates)."""
+    return (moment or ctx.now()).astimezone(ZoneInfo(ctx.config.timezone)).date()
+
+
+def require_admin(s: Session, user: str) -> None:
+    if s.get(GroupMembership, (user, ADMINS)) is None:
+        raise PermissionDenied(f"only platform admins may change the organisation ({user} is not one)")
+
+
+def set_post(ctx: Services, dept: str, post: str, user_id: str | None, by: str) -> None:
+    """Give a department's post (head, interface) to `user_id`, or leave it empty; the old holder
+    becomes history."""
+    if post not in POSTS:
+        raise InvalidInput(f"unknown post '{post}' (known: {', '.join(POSTS)})")
+    now = ctx.now()
+    with ctx.db.write() as s:
+        require_admin(s, by)
+        if s.get(Department, dept) is None:
+            raise NotFound(f"department '{dept}' does not exist")
+        if user_id is not None and s.get(AppUser, user_id) is None:
+            raise NotFound(f"user '{user_id}' does not exist")
+        write_post(s, dept, post, user_id, by, now)
+        bump_revision(s)
+
+
+def write_post(s: Session, dept: str, post: str, user_id: str | None, by: str, now: datetime) -> bool:
+    """End the current holder's term and start `user_id`'s; False if nothing changes."""
+    current = s.scalar(select(DepartmentPost).where(DepartmentPost.department_id == dept,
+                                                    DepartmentPost.post == post, DepartmentPost.valid_to.is_(None)))
+    if (current.user_id if current else None) == user_id:
+        return False
+    if current is not None:
+        current.valid_to = now
+        s.flush()  # the partial unique index allows one current holder
+    if user_id is not None:
+        s.add(DepartmentPost(department_id=dept, post=post, user_id=user_id, valid_from=now, changed_by=by))
+    return True
+
+
+def post_history(ctx: Services, dept: str, post: str = "interface") -> list[dict]:
+    """Every holder of a department's post, oldest first."""
+    with ctx.db.read() as s:
+        rows = s.scalars(select(DepartmentPost).where(DepartmentPost.department_id == dept,
+                                                      DepartmentPost.post == post).order_by(DepartmentPost.id))
+        return [{"user_id": r.user_id, "from": r.valid_from.isoformat(),
+                 "to": r.valid_to.isoformat() if r.valid_to else None, "changed_by": r.changed_by} for r in rows]
+
+
+def add_substitute(ctx: Services, user_id: str, substitute_id: str, starts_on: date, ends_on: date,
+                   reason: str, by: str) -> int:
+    """Record an absence: while it lasts, `substitute_id` receives `user_id`'s tasks."""
+    if ends_on < starts_on:
+        raise InvalidInput(f"the absence ends ({ends_on}) before it starts ({starts_on})")
+    if user_id == substitute_id:
+        raise InvalidInput("a user cannot substitute themselves")
+    with ctx.db.write() as s:
+        if by != user_id:
+            require_admin(s, by)
+        for uid in (user_id, substitute_id):
+            if s.get(AppUser, uid) is None:
+                raise NotFound(f"user '{uid}' does not exist")
+        overlapping = s.scalar(select(Substitute).where(
+            Substitute.user_id == user_id, Substitute.starts_on <= ends_on, Substitute.ends_on >= starts_on))
+        if overlapping is not None:
+            raise InvalidInput(f"{user_id} already has a substitute from {overlapping.starts_on} to "
+                               f"{overlapping.ends_on}")
+        row = Substitute(user_id=user_id, substitute_id=substitute_id, starts_on=starts_on, ends_on=ends_on,
+                         reason=reason, created_by=by, created_at=ctx.now())
+        s.add(row)
+        bump_revision(s)
+        s.flush()
+        return row.id
+
+
+def remove_substitute(ctx: Services, substitute_row: int, by: str) -> None:
+    with ctx.db.write() as s:
+        row = s.get(Substitute, substitute_row)
+        if row is None:
+            raise NotFound(f"substitution {substitute_row} does not exist")
+        if by != row.user_id:
+            require_admin(s, by)
+        s.delete(row)
+        bump_revision(s)
