@@ -35,5 +35,10 @@ def bootstrap(config: EngineConfig, migrate: bool = True) -> Services:
     if migrate:
         db.create_all()
     store = InstanceStore(SpecCache(), WorkflowCache(config.workflow_cache_size))
-    return Services(config=config, db=db, store=store,
-                    script_engine=create_script_engine(time_limit=config.script_time_limit))
+    services = Services(config=config, db=db, store=store, script_engine=None)
+    # The functions expressions may call read the organisation and the calendar of these services.
+    from engine.services.expressions import script_services
+
+    services.script_engine = create_script_engine(time_limit=config.script_time_limit,
+                                                  services=script_services(services))
+    return services

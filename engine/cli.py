@@ -288,5 +288,14 @@ def audit_verify(cli: Cli, instance_id):
         sys.exit(1)
 
 
+def _register() -> None:
+    from engine.cli_org import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register()
+
 if __name__ == "__main__":
     main()

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.forms import Form
 from engine.bpmn.runtime import SERIALIZER, XWorkflow, spec_from_dict
 from engine.bpmn.timers import use_instance_clock
 from engine.db.tx import Tx
@@ -36,6 +37,14 @@ class SpecCache:
         self._lock = threading.Lock()
 
     def get(self, tx: Tx, version_id: int) -> tuple:
+        """(spec, subprocess specs) of a version."""
+        return self._entry(tx, version_id)[:2]
+
+    def start_form(self, tx: Tx, version_id: int) -> Form:
+        """The form of the version's start event (empty if it has none)."""
+        return self._entry(tx, version_id)[2]
+
+    def _entry(self, tx: Tx, version_id: int) -> tuple:
         found = self._specs.get(version_id)
         if found is None:
             text = tx.one("SELECT spec FROM process_version WHERE id = ?", (version_id,))[0]
@@ -43,7 +52,7 @@ class SpecCache:
             spec = spec_from_dict(dct["spec"])
             subs = {name: spec_from_dict(sub) for name, sub in dct["subprocess_specs"].items()}
             use_instance_clock([spec, *subs.values()])
-            found = (spec, subs)
+            found = (spec, subs, Form.from_dict(dct.get("start_form")))
             with self._lock:
                 self._specs[version_id] = found
         return found

@@ -233,6 +233,9 @@ def validate_submission(form: Form, data: dict[str, Any]) -> tuple[dict[str, Any
         if fld.readonly:
             continue
         raw = data.get(fld.id)
+        if fld.id not in data and fld.default is not None:
+            clean[fld.id] = fld.default  # a field left out takes its default, as the form would show it
+            continue
         if _empty(raw):
             if fld.required:
                 errors[fld.id] = "required"

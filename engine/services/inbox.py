@@ -87,16 +87,23 @@ def _page(ctx: Services, q, f, sort: str, page: int, per_page: int) -> Page:
         return Page([task_row(r) for r in rows], total or 0, page, per_page)
 
 
-def mine_query(user: str):
-    """Tasks assigned to `user`: found through ix_inbox_assignee_due."""
-    return select(InboxTask).where(InboxTask.assignee == user)
+def identities(ctx: Services, user: str) -> list[str]:
+    """`user`, and the users whose tasks they receive today as their substitute."""
+    from engine.services.org import directory, local_date
+
+    return [user, *directory(ctx).substituted_by(user, local_date(ctx))]
 
 
-def offered_query(user: str):
-    """Unclaimed tasks offered to `user` or a group of theirs: found through ix_inbox_candidate_name."""
-    groups = select(GroupMembership.group_name).where(GroupMembership.user_id == user)
+def mine_query(users: list[str]):
+    """Tasks assigned to any of `users`: found through ix_inbox_assignee_due."""
+    return select(InboxTask).where(InboxTask.assignee.in_(users))
+
+
+def offered_query(users: list[str]):
+    """Unclaimed tasks offered to any of `users` or their groups: found through ix_inbox_candidate_name."""
+    groups = select(GroupMembership.group_name).where(GroupMembership.user_id.in_(users))
     offered = select(InboxCandidate.task_id).where(or_(
-        (InboxCandidate.kind == "user") & (InboxCandidate.name == user),
+        (InboxCandidate.kind == "user") & InboxCandidate.name.in_(users),
         (InboxCandidate.kind == "group") & InboxCandidate.name.in_(groups)))
     # coalesce(): "unclaimed" must not be looked up through the assignee index (every unclaimed
     # task in the system); the offered task ids, found by candidate, lead through the primary key.
@@ -105,14 +112,14 @@ def offered_query(user: str):
 
 def my_tasks(ctx: Services, user: str, f: InboxFilter | None = None, sort: str = "due",
              page: int = 1, per_page: int = 50) -> Page:
-    """Tasks assigned to `user` (directly or by claiming)."""
-    return _page(ctx, mine_query(user), f, sort, page, per_page)
+    """Tasks assigned to `user` (directly or by claiming), or to someone `user` substitutes today."""
+    return _page(ctx, mine_query(identities(ctx, user)), f, sort, page, per_page)
 
 
 def group_tasks(ctx: Services, user: str, f: InboxFilter | None = None, sort: str = "due",
                 page: int = 1, per_page: int = 50) -> Page:
-    """Unclaimed tasks offered to `user` or to one of `user`'s groups."""
-    return _page(ctx, offered_query(user), f, sort, page, per_page)
+    """Unclaimed tasks offered to `user` or their groups (or to someone `user` substitutes today)."""
+    return _page(ctx, offered_query(identities(ctx, user)), f, sort, page, per_page)
 
 
 def instance_tasks(ctx: Services, instance_id: str) -> list[dict]:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -30,6 +31,8 @@ from engine.errors import (
     TaskNotReady,
 )
 from engine.services import audit
+from engine.services.expressions import collecting_notifications
+from engine.services.inbox import identities
 from engine.store import InstanceRow
 
 READY = TaskState.READY
@@ -151,6 +154,8 @@ _INBOX_INSERT = (
     "element_id, lane, assignee, candidate_users, candidate_groups, created_at, due_at, priority) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _CANDIDATE_INSERT = "INSERT INTO inbox_candidate (task_id, kind, name) VALUES (?, ?, ?)"
+_NOTIFICATION_INSERT = ("INSERT INTO notification (instance_id, recipient, kind, message, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)")
 
 
 def _open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, now: datetime) -> None:
@@ -190,9 +195,12 @@ def _run(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool = Tru
     wf = row = None
     key = None
     try:
-        with ctx.db.transaction() as tx:
+        with ctx.db.transaction() as tx, collecting_notifications() as notes:
             row, wf, result = command(tx)
             if result is not None:
+                now = tx.stamp(ctx.now())
+                for note in notes:
+                    tx.queue(_NOTIFICATION_INSERT, (row.id, note["recipient"], note["kind"], note["message"], now))
                 _commit(ctx, tx, row)
             key = (row.id, row.lock_version) if row is not None else None
     except BaseException:
@@ -210,31 +218,60 @@ def _run(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool = Tru
 
 
 def start_instance(ctx: Services, process_id: str, user: str, data: dict | None = None,
-                   business_key: str | None = None) -> CommandResult:
-    """Start the latest version of a process as `user` with the given data."""
+                   business_key: str | None = None, number_prefix: str | None = None,
+                   context: dict | None = None) -> CommandResult:
+    """Start the latest version of a process as `user`; data is checked against its start form.
+
+    With `number_prefix` the instance gets the next number of the month (PREFIX-YYYYMM###) as its
+    business key and `request_no`, taken in the same transaction, so numbers have no gaps.
+    `context` holds values the caller vouches for (not form input), added after validation.
+    """
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("start data must be a JSON object")
 
     def command(tx: Tx):
         version_id, version = _latest_version(tx, process_id)
+        form = ctx.store.specs.start_form(tx, version_id)
+        values = dict(data or {})
+        if form.fields:
+            values, errors = validate_submission(form, values)
+            if errors:
+                raise FormInvalid(errors)
         now = ctx.now()
+        key = business_key
+        if number_prefix:
+            key = _next_number(ctx, tx, number_prefix, now)
+            values.update(request_no=key, submitted_at=now.isoformat())
+        values.update(context or {})
         instance_id = str(uuid.uuid4())
         row = InstanceRow(
             id=instance_id, process_version_id=version_id, process_id=process_id,
-            process_version=version, business_key=business_key, initiator=user,
+            process_version=version, business_key=key, initiator=user,
             status="running", created_at=now, updated_at=now, completed_at=None, next_due_at=None,
             lock_version=1, task_seq=0, meta="{}", error=None, audit_seq=0, audit_hash=audit.GENESIS,
             stored=False)
         wf = ctx.store.new_workflow(tx, version_id, instance_id, ctx.script_engine)
         wf.clock = ctx.clock
-        wf.task_tree.data.update(data or {})
-        wf.task_tree.data.update(initiator=user, business_key=business_key)
+        wf.task_tree.data.update(values)
+        wf.task_tree.data.update(initiator=user, business_key=key)
         audit.record(tx, row, "instance_started", user, now, None, None,
-                     {"process_id": process_id, "version": version, "data": data or {},
-                      "business_key": business_key})
+                     {"process_id": process_id, "version": version, "data": values, "business_key": key})
         return row, wf, _advance(ctx, tx, row, wf, user, lambda: None)
 
     return _run(ctx, command)
+
+
+def _next_number(ctx: Services, tx: Tx, prefix: str, now: datetime) -> str:
+    """The month's next number; the counter row stays locked until this transaction ends, so
+    concurrent starts queue and a rolled-back start gives its number back."""
+    period = now.astimezone(ZoneInfo(ctx.config.timezone)).strftime("%Y%m")
+    counter = f"{prefix}-{period}"
+    (number,) = tx.one("INSERT INTO request_counter (period, last_number) VALUES (?, 1) ON CONFLICT (period) "
+                       "DO UPDATE SET last_number = request_counter.last_number + 1 RETURNING last_number",
+                       (counter,))
+    if number > 999:
+        raise InvalidInput(f"the numbers of {counter} are used up (999 a month)")
+    return f"{counter}{number:03d}"
 
 
 def _latest_version(tx: Tx, process_id: str) -> tuple[int, int]:
@@ -271,13 +308,22 @@ def _inbox_row(tx: Tx, task_id: str) -> InboxRow:
     return InboxRow(*found)
 
 
-def may_act(tx: Tx, inbox: InboxRow, user: str) -> bool:
-    """Whether `user` may work on the inbox task: its assignee, or a candidate while unclaimed."""
-    if inbox.assignee:
-        return inbox.assignee == user
-    users = set(filter(None, inbox.candidate_users.split(",")))
+def acting_for(ctx: Services, tx: Tx, inbox: InboxRow, user: str) -> str | None:
+    """Whom `user` acts for on the inbox task: themselves (its assignee, or a candidate while it is
+    unclaimed), or a user they substitute today; None if they may not work on it."""
+    if inbox.assignee == user or (not inbox.assignee and _offered(tx, inbox, user)):
+        return user
+    for other in identities(ctx, user)[1:]:  # only now: substitutions need the organisation
+        if inbox.assignee == other or (not inbox.assignee and _offered(tx, inbox, other)):
+            return other
+    return None
+
+
+def _offered(tx: Tx, inbox: InboxRow, user: str) -> bool:
+    if user in filter(None, inbox.candidate_users.split(",")):
+        return True
     groups = set(filter(None, inbox.candidate_groups.split(",")))
-    return user in users or bool(groups and groups & _groups(tx, user))
+    return bool(groups and groups & _groups(tx, user))
 
 
 def _ready_task(wf: XWorkflow, task_id: str):
@@ -294,7 +340,8 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
 
     def command(tx: Tx):
         inbox = _inbox_row(tx, task_id)
-        if not may_act(tx, inbox, user):
+        principal = acting_for(ctx, tx, inbox, user)
+        if principal is None:
             raise PermissionDenied(f"user {user} may not work on task {task_id}")
         row = _lock_instance(ctx, tx, inbox.instance_id)
         wf = _load(ctx, tx, row)
@@ -302,8 +349,10 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         clean, errors = validate_submission(task.task_spec.form, data or {})
         if errors:
             raise FormInvalid(errors)
-        audit.record(tx, row, "task_completed", user, ctx.now(), _element(task), task_id,
-                     {"data": clean, "form": bool(task.task_spec.form.fields)})
+        record = {"data": clean, "form": bool(task.task_spec.form.fields)}
+        if principal != user:
+            record["on_behalf_of"] = principal
+        audit.record(tx, row, "task_completed", user, ctx.now(), _element(task), task_id, record)
 
         def step():
             task.data.update(clean)
@@ -335,7 +384,7 @@ def claim_task(ctx: Services, task_id: str, user: str) -> CommandResult:
             raise InvalidInput(f"task {task_id} is already claimed by you")
         if inbox.assignee:
             raise TaskNotReady(f"task {task_id} is already claimed by {inbox.assignee}")
-        if not may_act(tx, inbox, user):
+        if acting_for(ctx, tx, inbox, user) is None:
             raise PermissionDenied(f"user {user} is not a candidate for task {task_id}")
         inbox.assignee = user
         return "task_claimed"
@@ -442,7 +491,7 @@ def task_form(ctx: Services, task_id: str, user: str) -> dict:
     """A ready task's form and current data, for the user who may complete it."""
     with ctx.db.transaction(write=False) as tx:
         inbox = _inbox_row(tx, task_id)
-        if not may_act(tx, inbox, user):
+        if acting_for(ctx, tx, inbox, user) is None:
             raise PermissionDenied(f"user {user} may not work on task {task_id}")
         row = ctx.store.row(tx, inbox.instance_id)
         wf = _load(ctx, tx, row)

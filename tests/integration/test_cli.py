@@ -77,3 +77,27 @@ def test_errors_go_to_stderr_with_exit_2_and_name_the_problem(xiezuo):
     assert "not deployed" in xiezuo("start", "nope", "--as", "alice", ok=False).stderr
     stranger = xiezuo("complete", task_b, "--as", "mallory", "--data", '{"again": false}', ok=False)
     assert "mallory" in stranger.stderr
+
+
+def test_organisation_calendar_and_requests_from_the_command_line(xiezuo, tmp_path):
+    demo = Path(__file__).parents[2] / "demo" / "org.yaml"
+    assert "11 department(s), 26 user(s)" in xiezuo("org", "import", str(demo), "--first").stdout
+    shown = json.loads(xiezuo("--json", "org", "show").stdout)
+    assert {"id": "MKT", "name": "市场部", "parent": "GM", "head": "zhangzongjian", "interface": "xiaowang"} in shown
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("users:\n  - {id: x, name: 某人, department: NOPE}\n", "utf-8")
+    refused = xiezuo("org", "import", str(bad), "--as", "lijingli", ok=False)
+    assert refused.returncode == 2 and "bad.yaml users[1]: department 'NOPE' does not exist" in refused.stderr
+
+    assert "MKT interface: songyu" in xiezuo("org", "post", "MKT", "interface", "songyu", "--as", "lijingli").stdout
+    assert "permission_denied" in xiezuo("org", "post", "MKT", "head", "songyu", "--as", "songyu", ok=False).stderr
+    xiezuo("calendar", "set", "2035-01-02", "--rest", "--note", "元旦调休", "--as", "lijingli")
+    assert "2035-01-02  休息日  元旦调休" in xiezuo("calendar", "show", "2035").stdout
+
+    xiezuo("deploy", str(FIXTURES / "request_form.bpmn"))
+    first = json.loads(xiezuo("--json", "submit", "--as", "xiaowang", "--process", "request_form",
+                              "--data", '{"title": "物料设计"}').stdout)
+    assert first["request_no"].startswith("XMBG-") and len(first["opened_tasks"]) == 1
+    missing = xiezuo("submit", "--as", "xiaowang", "--process", "request_form", "--data", "{}", ok=False)
+    assert "title: required" in missing.stderr

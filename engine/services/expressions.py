@@ -1,0 +1,89 @@
+"""The functions BPMN expressions and scripts may call: the organisation, the calendar, notify().
+
+They are host code registered with the sandbox (it never traces or interrupts them) and read
+through caches; `notify` only queues a message, which the running command writes into the
+notification outbox in its own transaction, so a rolled-back command notifies nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine.errors import InvalidInput
+
+KINDS = ("reminder", "urge", "escalation", "red_warning", "info")
+REMIND_AT = time(9, 0)  # a deadline given as a date is reminded of at 09:00 local time
+
+_QUEUE: ContextVar[list[dict] | None] = ContextVar("xiezuo_notifications", default=None)
+
+
+@contextmanager
+def collecting_notifications() -> Iterator[list[dict]]:
+    """Collect what notify() is asked during a command, for the command to write."""
+    queued: list[dict] = []
+    token = _QUEUE.set(queued)
+    try:
+        yield queued
+    finally:
+        _QUEUE.reset(token)
+
+
+def notify(recipients: Any, kind: str, message: str) -> None:
+    """Queue a notification for each recipient (a user id or a list of them)."""
+    queued = _QUEUE.get()
+    if queued is None:
+        raise RuntimeError("notify() is only available while a process instance runs")
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind '{kind}' (known: {', '.join(KINDS)})")
+    people = [recipients] if isinstance(recipients, str) else list(recipients or [])
+    for person in dict.fromkeys(str(p) for p in people if p):
+        queued.append({"recipient": person, "kind": kind, "message": str(message)[:2000]})
+
+
+def script_services(ctx) -> dict[str, Callable]:
+    """Name -> function, for the script engine of `ctx`."""
+    from engine.services.calendar import load_calendar
+    from engine.services.org import directory
+
+    zone = ZoneInfo(ctx.config.timezone)
+
+    def working_days(n: int) -> str:
+        return load_calendar(ctx).add_working_days(ctx.now(), int(n)).isoformat()
+
+    def response_due(urgency: str) -> str:
+        try:
+            return load_calendar(ctx).response_due(ctx.now(), str(urgency)).isoformat()
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+
+    def before(moment: Any, duration: str) -> str:
+        """`moment` minus an ISO 8601 duration; a bare date means 09:00 local time on that date."""
+        if isinstance(moment, str):
+            text = moment.strip()
+            moment = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        if isinstance(moment, date) and not isinstance(moment, datetime):
+            moment = datetime.combine(moment, REMIND_AT, zone)
+        elif moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        parsed = TimerEventDefinition.parse_iso_duration(str(duration))
+        delta = TimerEventDefinition.get_timedelta_from_start(parsed, moment)
+        return (moment - delta if isinstance(delta, timedelta) else moment).isoformat()
+
+    return {
+        "head": lambda dept: directory(ctx).head(dept),
+        "interface_person": lambda dept: directory(ctx).interface_person(dept),
+        "superior": lambda user: directory(ctx).superior(user),
+        "common_superior": lambda users: directory(ctx).common_superior(users),
+        "department_of": lambda user: directory(ctx).department_of(user),
+        "working_days": working_days,
+        "response_due": response_due,
+        "before": before,
+        "notify": notify,
+    }
