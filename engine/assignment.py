@@ -65,8 +65,9 @@ def resolve(task, opened: datetime, default_priority: int, fallback_group: str) 
     assignee = (_expand(task, spec.assignee) or [None])[0]
     users = [u for v in spec.candidate_users for u in _expand(task, v)]
     groups = [g for v in spec.candidate_groups for g in _expand(task, v)]
-    if not (assignee or users or groups) and spec.lane:
-        groups = [spec.lane]
+    declared = bool(spec.assignee or spec.candidate_users or spec.candidate_groups)
+    if not (assignee or users or groups) and spec.lane and not declared:
+        groups = [spec.lane]  # the lane names the group only when the task names nobody itself
     fallback = not (assignee or users or groups)
     if fallback:
         groups = [fallback_group]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 FIELD_TYPES = frozenset({
@@ -124,7 +124,7 @@ def _columns(fid: str, spec: str) -> tuple[list[FormField], list[str]]:
     return columns, problems
 
 
-def _table(fld: FormField, value: Any) -> list[dict[str, Any]]:
+def _table(fld: FormField, value: Any, zone: tzinfo | None) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
         raise ValueError("must be a list of rows")
     known = {c.id for c in fld.columns}
@@ -141,7 +141,7 @@ def _table(fld: FormField, value: Any) -> list[dict[str, Any]]:
                     raise ValueError(f"row {n}, {col.label}: required")
                 continue
             try:
-                row[col.id] = coerce(col, cell)
+                row[col.id] = coerce(col, cell, zone)
             except ValueError as exc:
                 raise ValueError(f"row {n}, {col.label}: {exc}") from None
         rows.append(row)
@@ -166,10 +166,14 @@ def _apply_constraint(fld: FormField, name: str, config: str | None) -> list[str
     return []
 
 
-def coerce(fld: FormField, value: Any) -> Any:
-    """Convert one submitted value to the field's type, or raise ValueError with the reason."""
+def coerce(fld: FormField, value: Any, zone: tzinfo | None = None) -> Any:
+    """Convert one submitted value to the field's type, or raise ValueError with the reason.
+
+    A date and time without an offset is read in `zone` (the organisation's), so timers and due
+    dates computed from it do not depend on the server's time zone.
+    """
     if fld.type == "table":
-        return _table(fld, value)
+        return _table(fld, value, zone)
     if fld.type in _MULTI:
         items = value if isinstance(value, list) else [v for v in str(value).split(",") if v.strip()]
         return [str(v).strip() for v in items]
@@ -205,8 +209,8 @@ def coerce(fld: FormField, value: Any) -> Any:
             raise ValueError(f"'{value}' is not a date (YYYY-MM-DD)") from None
     if fld.type == "datetime":
         try:
-            return (value if isinstance(value, datetime) else
-                    datetime.fromisoformat(str(value).strip())).isoformat()
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+            return (moment.replace(tzinfo=zone) if moment.tzinfo is None and zone else moment).isoformat()
         except ValueError:
             raise ValueError(f"'{value}' is not a date and time (ISO 8601)") from None
     if fld.type == "enum":
@@ -221,7 +225,8 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-def validate_submission(form: Form, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def validate_submission(form: Form, data: dict[str, Any],
+                        zone: tzinfo | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """Check submitted data against the form; return (clean values, errors per field id)."""
     clean: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -243,7 +248,7 @@ def validate_submission(form: Form, data: dict[str, Any]) -> tuple[dict[str, Any
                 clean[fld.id] = False
             continue
         try:
-            value = coerce(fld, raw)
+            value = coerce(fld, raw, zone)
         except ValueError as exc:
             errors[fld.id] = str(exc)
             continue

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -62,6 +63,32 @@ def _open_states(wf: XWorkflow) -> dict:
     return {t.id: (t.state, t) for each in wf.all_workflows() for t in each.open_tasks.values()}
 
 
+def _timer_children(wf: XWorkflow) -> dict:
+    """Children per waiting timer: a cycle timer stays waiting and adds a child each time it fires."""
+    return {t.id: len(t._children) for each in wf.all_workflows() for t in each.open_tasks.values()
+            if t.state == WAITING and _is_timer(t)}
+
+
+def _is_timer(task) -> bool:
+    return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
+
+
+def _fired_timers(wf: XWorkflow, before: dict, children: dict) -> list:
+    """Timers that fired during the command: also those created and fired within it, and cycles."""
+    fired = []
+    for each in wf.all_workflows():
+        for tid in each.dirty:
+            task = each.tasks.get(tid)
+            if task is None or not _is_timer(task):
+                continue
+            # A timer completes only by firing (one that is not needed any more is cancelled).
+            completed = task.state == TaskState.COMPLETED and before.get(tid, (None,))[0] != TaskState.COMPLETED
+            cycled = task.state == WAITING and len(task._children) > children.get(tid, len(task._children))
+            if completed or cycled:
+                fired.append(task)
+    return sorted(fired, key=lambda t: t.order)
+
+
 def _lock_instance(ctx: Services, tx: Tx, instance_id: str) -> InstanceRow:
     # Commands on one instance queue here (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite).
     return ctx.store.row(tx, instance_id, lock=True)
@@ -92,7 +119,7 @@ def _error_of(exc: Exception) -> dict:
 def _advance(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
              step: Callable[[], None]) -> CommandResult:
     """Run `step` and the engine after it, then write state, inbox and audit rows together."""
-    before = _open_states(wf)
+    before, children = _open_states(wf), _timer_children(wf)
     error = None
     try:
         step()
@@ -102,18 +129,16 @@ def _advance(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
             raise InstanceErrored("the engine reported completion while tasks are still open")
     except (SpiffWorkflowException, InstanceErrored) as exc:
         error = _error_of(exc)
-    return _finish(ctx, tx, row, wf, actor, before, error)
+    return _finish(ctx, tx, row, wf, actor, before, error, _fired_timers(wf, before, children))
 
 
 def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
-            before: dict, error: dict | None) -> CommandResult:
+            before: dict, error: dict | None, fired: list = ()) -> CommandResult:
     now = ctx.now()
     ready_now = _user_tasks(wf, READY)
     result = CommandResult(row.id, row.status)
-    for tid, (state, task) in before.items():
-        if state == WAITING and task.state == TaskState.COMPLETED and \
-                getattr(task.task_spec, "event_definition", None) is not None:
-            audit.record(tx, row, "timer_fired", "system", now, _element(task), str(tid))
+    for task in fired:
+        audit.record(tx, row, "timer_fired", "system", now, _element(task), str(task.id))
     gone = [tid for tid, (state, task) in before.items()
             if state == READY and isinstance(task.task_spec, UserTask) and tid not in ready_now]
     for tid in gone:
@@ -234,7 +259,7 @@ def start_instance(ctx: Services, process_id: str, user: str, data: dict | None 
         form = ctx.store.specs.start_form(tx, version_id)
         values = dict(data or {})
         if form.fields:
-            values, errors = validate_submission(form, values)
+            values, errors = validate_submission(form, values, ZoneInfo(ctx.config.timezone))
             if errors:
                 raise FormInvalid(errors)
         now = ctx.now()
@@ -346,7 +371,7 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         row = _lock_instance(ctx, tx, inbox.instance_id)
         wf = _load(ctx, tx, row)
         task = _ready_task(wf, task_id)
-        clean, errors = validate_submission(task.task_spec.form, data or {})
+        clean, errors = validate_submission(task.task_spec.form, data or {}, ZoneInfo(ctx.config.timezone))
         if errors:
             raise FormInvalid(errors)
         record = {"data": clean, "form": bool(task.task_spec.form.fields)}

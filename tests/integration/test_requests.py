@@ -134,3 +134,19 @@ def test_parallel_submitters_get_unique_consecutive_numbers(org, db_url):
     ids = [i for _, got in outcomes for i in got]
     keys = sorted(describe_instance(org, i)["business_key"] for i in ids)
     assert keys == [f"XMBG-202611{n:03d}" for n in range(1, len(users) * per_user + 1)]
+
+
+def test_a_task_whose_expression_finds_nobody_in_a_lane_still_goes_to_the_admins(org):
+    # dept_head_signoff sits in the lane 发起部门负责人; with no head set it must not go to a group
+    # named after the lane (nobody is in it) but to the platform admins.
+    processes = Path(__file__).parents[2] / "processes"
+    deploy(org, {p.name: p.read_bytes() for p in processes.glob("*.bpmn")}, "lijingli")
+    set_post(org, "MKT", "head", None, "lijingli")
+    started = submit_request(org, "xiaowang", {
+        "request_type": "项目协作", "title": "618 大促", "background": "提升转化", "goal": "销售额同比增长30%",
+        "involved_depts": ["PRD", "SAL"], "details": "产品部：5月10日前提供功能说明", "expected_date": "2026-12-20",
+        "priority": "高", "urgency": "普通", "contact": "8888"})
+    (task,) = describe_instance(org, started.instance_id)["open_tasks"]
+    assert task["element_id"] == "dept_head_signoff"
+    assert (task["assignee"], task["candidate_groups"]) == (None, ["platform_admins"])
+    assert "assignment_fallback" in [e["type"] for e in describe_instance(org, started.instance_id)["history"]]

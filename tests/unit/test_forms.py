@@ -53,3 +53,14 @@ def test_bad_column_specs_are_problems():
     problems = _field('id="t" type="table"><camunda:properties><camunda:property id="columns" '
                       'value="a:string:A,b:files:B" /></camunda:properties>')[1]
     assert len(problems) == 1 and "bad column 'b:files:B'" in problems[0]
+
+
+def test_a_date_and_time_without_offset_is_read_in_the_organisations_zone():
+    from zoneinfo import ZoneInfo
+
+    form = Form([_field('id="meeting_time" type="datetime">')[0]])
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert validate_submission(form, {"meeting_time": "2026-11-04T14:00"}, shanghai)[0] == {
+        "meeting_time": "2026-11-04T14:00:00+08:00"}
+    assert validate_submission(form, {"meeting_time": "2026-11-04T14:00+00:00"}, shanghai)[0] == {
+        "meeting_time": "2026-11-04T14:00:00+00:00"}  # an explicit offset is kept
