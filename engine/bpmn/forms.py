@@ -68,6 +68,19 @@ class Form:
         return cls([FormField.from_dict(f) for f in dct.get("fields", [])], dct.get("key"))
 
 
+def form_from_xml(element, bpmn_ns: str, camunda_ns: str, key: str | None = None) -> tuple[Form, list[str]]:
+    """The `camunda:formData` of a BPMN element (a user task or a start event), and its problems."""
+    form, problems, seen = Form(key=key), [], set()
+    for node in element.findall(f"{{{bpmn_ns}}}extensionElements/{{{camunda_ns}}}formData/{{{camunda_ns}}}formField"):
+        fld, found = field_from_xml(node, camunda_ns)
+        if fld.id in seen:
+            found.append(f"form field id '{fld.id}' is used twice")
+        seen.add(fld.id)
+        problems.extend(found)
+        form.fields.append(fld)
+    return form, problems + check_form(form)
+
+
 def field_from_xml(node, camunda_ns: str) -> tuple[FormField, list[str]]:
     """Build a field from a `camunda:formField` element; also return the problems found."""
     problems: list[str] = []
@@ -97,6 +110,9 @@ def field_from_xml(node, camunda_ns: str) -> tuple[FormField, list[str]]:
     if ftype == "table":
         fld.columns, found = _columns(fid, fld.properties.get("columns", ""))
         problems.extend(found)
+    if "requiredIf" in fld.properties and not required_if(fld):
+        problems.append(f"field '{fid}' has a bad requiredIf '{fld.properties['requiredIf']}' "
+                        "(write other_field=value or other_field=value1|value2)")
     if raw_default not in (None, ""):
         try:
             fld.default = coerce(fld, raw_default)
@@ -221,6 +237,21 @@ def coerce(fld: FormField, value: Any, zone: tzinfo | None = None) -> Any:
     return value
 
 
+def required_if(fld: FormField) -> tuple[str, list[str]] | None:
+    """The condition of a `requiredIf` property ("field=value|value"): required when it holds."""
+    other, _, values = fld.properties.get("requiredIf", "").partition("=")
+    if not other.strip() or not values.strip():
+        return None
+    return other.strip(), [v.strip() for v in values.split("|")]
+
+
+def check_form(form: Form) -> list[str]:
+    """Problems between the fields of one form (a condition on a field the form does not have)."""
+    ids = {f.id for f in form.fields}
+    return [f"field '{f.id}' is required if '{cond[0]}' ..., which is not a field of this form"
+            for f in form.fields if (cond := required_if(f)) and cond[0] not in ids]
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
@@ -257,6 +288,11 @@ def validate_submission(form: Form, data: dict[str, Any],
             errors[fld.id] = problem
         else:
             clean[fld.id] = value
+    for fld in form.fields:
+        cond = required_if(fld)
+        if cond and fld.id not in errors and _empty(clean.get(fld.id)) and str(clean.get(cond[0])) in cond[1]:
+            label = next((f.label for f in form.fields if f.id == cond[0]), cond[0])
+            errors[fld.id] = f"required when {label} is {clean.get(cond[0])}"
     return clean, errors
 
 

@@ -8,7 +8,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import UserTaskParser as SpiffUserTaskParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask as SpiffUserTask
 
-from engine.bpmn.forms import Form, field_from_xml
+from engine.bpmn.forms import Form, form_from_xml
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
@@ -56,18 +56,7 @@ class UserTaskParser(SpiffUserTaskParser):
         )
 
     def read_form(self) -> tuple[Form, list[str]]:
-        form = Form(key=self.node.get(f"{{{CAMUNDA_NS}}}formKey"))
-        problems: list[str] = []
-        seen: set[str] = set()
-        for node in self.node.findall(
-                f"{{{self.nsmap['bpmn']}}}extensionElements/{{{CAMUNDA_NS}}}formData/{{{CAMUNDA_NS}}}formField"):
-            fld, found = field_from_xml(node, CAMUNDA_NS)
-            if fld.id in seen:
-                found.append(f"form field id '{fld.id}' is used twice")
-            seen.add(fld.id)
-            problems.extend(found)
-            form.fields.append(fld)
-        return form, problems
+        return form_from_xml(self.node, self.nsmap["bpmn"], CAMUNDA_NS, self.node.get(f"{{{CAMUNDA_NS}}}formKey"))
 
 
 class XiezuoParser(SpiffBpmnParser):

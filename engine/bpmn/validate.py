@@ -12,7 +12,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
-from engine.bpmn.forms import Form, field_from_xml
+from engine.bpmn.forms import Form, form_from_xml
 from engine.bpmn.parser import CAMUNDA_NS, UserTask, XiezuoParser
 from engine.bpmn.safe_xml import parse_bpmn_bytes
 from engine.errors import InvalidProcess, Problem
@@ -177,15 +177,8 @@ def _start_form(process: etree._Element, where: _Where, filename: str) -> tuple[
         problems.append(where.problem("only one start event of a process may have a form",
                                       with_form[1].get("id"), filename))
     for node in with_form[:1]:
-        seen: set[str] = set()
-        for field_node in node.findall(f"bpmn:extensionElements/{{{CAMUNDA_NS}}}formData/{{{CAMUNDA_NS}}}formField",
-                                       NS):
-            fld, found = field_from_xml(field_node, CAMUNDA_NS)
-            if fld.id in seen:
-                found.append(f"form field id '{fld.id}' is used twice")
-            seen.add(fld.id)
-            problems.extend(where.problem(message, node.get("id"), filename) for message in found)
-            form.fields.append(fld)
+        form, found = form_from_xml(node, NS["bpmn"], CAMUNDA_NS)
+        problems.extend(where.problem(message, node.get("id"), filename) for message in found)
     return form, problems
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
+from engine.errors import FormInvalid
 from tests.scenarios.steps import (
     ACCEPT,
     HEADS,
@@ -145,6 +148,9 @@ def test_acceptance_returned_with_the_problem_then_accepted(flow):
     assert (shown["deliverable_summary"], shown["plan_task"]["standard"]) == ("海报3张", PLAN[0]["standard"])
 
     problem = "物料设计未包含活动二维码，需补充"
+    with pytest.raises(FormInvalid) as err:  # a return must say what is wrong
+        flow.complete("accept_deliverable", {"acceptance_result": "退回修改"})
+    assert err.value.errors == {"acceptance_problem": "required when 验收结论 is 退回修改"}
     flow.complete("accept_deliverable", {"acceptance_result": "退回修改", "acceptance_problem": problem})
     assert flow.assignees("execute_task") == ["qianyun", "songyu"]
     assert flow.form("execute_task", assignee="songyu")["acceptance_problem"] == problem

@@ -64,3 +64,28 @@ def test_a_date_and_time_without_offset_is_read_in_the_organisations_zone():
         "meeting_time": "2026-11-04T14:00:00+08:00"}
     assert validate_submission(form, {"meeting_time": "2026-11-04T14:00+00:00"}, shanghai)[0] == {
         "meeting_time": "2026-11-04T14:00:00+00:00"}  # an explicit offset is kept
+
+
+def test_a_field_required_only_when_another_has_a_value():
+    decision = ('id="result" label="验收结果" type="enum"><camunda:value id="验收通过" name="验收通过" />'
+                '<camunda:value id="退回修改" name="退回修改" />')
+    problem = ('id="problem" label="具体问题" type="text"><camunda:properties>'
+               '<camunda:property id="requiredIf" value="result=退回修改" /></camunda:properties>')
+    form = Form([_field(decision)[0], _field(problem)[0]])
+    assert validate_submission(form, {"result": "验收通过"}) == ({"result": "验收通过"}, {})
+    assert validate_submission(form, {"result": "退回修改"})[1] == {"problem": "required when 验收结果 is 退回修改"}
+    assert validate_submission(form, {"result": "退回修改", "problem": "缺二维码"})[1] == {}
+    assert _field('id="p" type="text"><camunda:properties><camunda:property id="requiredIf" value="x" />'
+                  '</camunda:properties>')[1] == [
+        "field 'p' has a bad requiredIf 'x' (write other_field=value or other_field=value1|value2)"]
+
+
+def test_a_condition_on_a_missing_field_is_a_deploy_problem():
+    from engine.bpmn.forms import form_from_xml
+
+    xml = (f'<task xmlns:bpmn="B" xmlns:camunda="{CAMUNDA_NS}"><bpmn:extensionElements><camunda:formData>'
+           '<camunda:formField id="p" type="text"><camunda:properties>'
+           '<camunda:property id="requiredIf" value="nope=1" /></camunda:properties></camunda:formField>'
+           '</camunda:formData></bpmn:extensionElements></task>')
+    assert form_from_xml(etree.fromstring(xml), "B", CAMUNDA_NS)[1] == [
+        "field 'p' is required if 'nope' ..., which is not a field of this form"]
