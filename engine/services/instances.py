@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -161,7 +162,10 @@ def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
         row.status = "completed"
         row.completed_at = now
         row.error = None
-        audit.record(tx, row, "instance_completed", actor, now, None, None, {})
+        ends = [wf.tasks[tid] for tid in wf.dirty if tid in wf.tasks
+                and isinstance(wf.tasks[tid].task_spec, EndEvent) and wf.tasks[tid].state == TaskState.COMPLETED]
+        end = _element(max(ends, key=lambda t: t.order)) if ends else None
+        audit.record(tx, row, "instance_completed", actor, now, end, None, {"end_event": end})
     else:
         row.status = "running"
         row.error = None

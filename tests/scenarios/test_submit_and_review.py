@@ -75,7 +75,7 @@ def test_rejection_ends_the_request_and_tells_the_requester_why(flow):
     assert not reached & {"dispatch_lead", "request_closed"}
     history = flow.history()
     assert [(e["type"], e["element_id"], e["actor"]) for e in history[-2:]] == [
-        ("task_completed", "admin_review", "xiaozhou"), ("instance_completed", None, "xiaozhou")]
+        ("task_completed", "admin_review", "xiaozhou"), ("instance_completed", "request_rejected", "xiaozhou")]
 
 
 def test_a_normal_request_filed_before_national_day_is_due_three_working_days_after_it(flow):
