@@ -22,6 +22,17 @@ KINDS = ("reminder", "urge", "escalation", "red_warning", "info")
 REMIND_AT = time(9, 0)  # a deadline given as a date is reminded of at 09:00 local time
 
 _QUEUE: ContextVar[list[dict] | None] = ContextVar("xiezuo_notifications", default=None)
+_INSTANCE: ContextVar[str | None] = ContextVar("xiezuo_instance", default=None)
+
+
+@contextmanager
+def running_instance(instance_id: str) -> Iterator[None]:
+    """Mark which instance the engine is stepping, for functions that ask about "this request"."""
+    token = _INSTANCE.set(instance_id)
+    try:
+        yield
+    finally:
+        _INSTANCE.reset(token)
 
 
 @contextmanager
@@ -49,6 +60,9 @@ def notify(recipients: Any, kind: str, message: str) -> None:
 
 def script_services(ctx) -> dict[str, Callable]:
     """Name -> function, for the script engine of `ctx`."""
+    from sqlalchemy import select
+
+    from engine.db.models import InboxTask
     from engine.services.calendar import load_calendar
     from engine.services.org import directory
 
@@ -76,7 +90,22 @@ def script_services(ctx) -> dict[str, Callable]:
         delta = TimerEventDefinition.get_timedelta_from_start(parsed, moment)
         return (moment - delta if isinstance(delta, timedelta) else moment).isoformat()
 
+    def waiting_on(element_id: str) -> list[str]:
+        """Who still has to act on this instance's open tasks of `element_id` (assignees, else
+        candidate users), as committed before the current step."""
+        instance_id = _INSTANCE.get()
+        if instance_id is None:
+            raise RuntimeError("waiting_on() is only available while a process instance runs")
+        with ctx.db.read() as s:
+            rows = s.execute(select(InboxTask.assignee, InboxTask.candidate_users).where(
+                InboxTask.instance_id == instance_id, InboxTask.element_id == str(element_id))).all()
+        people: list[str] = []
+        for assignee, candidates in rows:
+            people.extend([assignee] if assignee else [c for c in candidates.split(",") if c])
+        return list(dict.fromkeys(people))
+
     return {
+        "waiting_on": waiting_on,
         "head": lambda dept: directory(ctx).head(dept),
         "interface_person": lambda dept: directory(ctx).interface_person(dept),
         "superior": lambda user: directory(ctx).superior(user),

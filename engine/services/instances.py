@@ -33,7 +33,7 @@ from engine.errors import (
     TaskNotReady,
 )
 from engine.services import audit
-from engine.services.expressions import collecting_notifications
+from engine.services.expressions import collecting_notifications, running_instance
 from engine.services.inbox import identities
 from engine.store import InstanceRow
 
@@ -122,15 +122,16 @@ def _advance(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
     """Run `step` and the engine after it, then write state, inbox and audit rows together."""
     before, children = _open_states(wf), _timer_children(wf)
     error = None
-    try:
-        step()
-        wf.refresh_timers()
-        wf.do_engine_steps()
-        if wf.is_completed() and not wf.really_completed():
-            raise InstanceErrored("the engine reported completion while tasks are still open")
-    except (SpiffWorkflowException, InstanceErrored) as exc:
-        error = _error_of(exc)
-    return _finish(ctx, tx, row, wf, actor, before, error, _fired_timers(wf, before, children))
+    with running_instance(row.id):  # scripts and assignment expressions may ask about this instance
+        try:
+            step()
+            wf.refresh_timers()
+            wf.do_engine_steps()
+            if wf.is_completed() and not wf.really_completed():
+                raise InstanceErrored("the engine reported completion while tasks are still open")
+        except (SpiffWorkflowException, InstanceErrored) as exc:
+            error = _error_of(exc)
+        return _finish(ctx, tx, row, wf, actor, before, error, _fired_timers(wf, before, children))
 
 
 def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
