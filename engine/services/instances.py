@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -98,7 +99,20 @@ def _lock_instance(ctx: Services, tx: Tx, instance_id: str) -> InstanceRow:
 def _load(ctx: Services, tx: Tx, row: InstanceRow) -> XWorkflow:
     wf = ctx.store.load(tx, row, ctx.script_engine)
     wf.clock = ctx.clock
+    _taken(row, wf)
     return wf
+
+
+_TAKEN: ContextVar[list | None] = ContextVar("xiezuo_taken_workflows", default=None)
+
+
+def _taken(row: InstanceRow, wf: XWorkflow | None) -> None:
+    """Note a workflow this command took from the cache (or loaded): if the command is refused
+    before it touches the workflow, the workflow goes back to the cache unchanged."""
+    taken = _TAKEN.get()
+    if wf is not None and taken is not None:
+        wf.touched = False
+        taken.append((row.id, row.lock_version, wf))
 
 
 def _element(task) -> str | None:
@@ -121,6 +135,7 @@ def _advance(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
              step: Callable[[], None]) -> CommandResult:
     """Run `step` and the engine after it, then write state, inbox and audit rows together."""
     before, children = _open_states(wf), _timer_children(wf)
+    wf.touched = True
     error = None
     with running_instance(row.id):  # scripts and assignment expressions may ask about this instance
         try:
@@ -224,6 +239,7 @@ def _run(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool = Tru
     """One unit of work; the workflow is cached for the next command only once it committed."""
     wf = row = None
     key = None
+    token = _TAKEN.set([])
     try:
         with ctx.db.transaction() as tx, collecting_notifications() as notes:
             row, wf, result = command(tx)
@@ -236,7 +252,12 @@ def _run(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool = Tru
     except BaseException:
         if row is not None:
             ctx.store.forget(row.id)
+        for instance_id, lock_version, untouched in _TAKEN.get() or []:
+            if not untouched.touched:  # refused before any change: still the committed state
+                ctx.store.remember(instance_id, lock_version, untouched)
         raise
+    finally:
+        _TAKEN.reset(token)
     if wf is not None and key is not None:
         ctx.store.remember(*key, wf)
     if result is None:
@@ -398,6 +419,7 @@ def _inbox_command(ctx: Services, task_id: str, user: str, change: Callable[[Tx,
         inbox = _inbox_row(tx, task_id)
         row = _lock_instance(ctx, tx, inbox.instance_id)
         cached = ctx.store.cache.take(row.id, row.lock_version)
+        _taken(row, cached)
         event = change(tx, inbox)
         tx.queue("UPDATE inbox_task SET assignee = ? WHERE task_id = ?", (inbox.assignee, task_id))
         audit.record(tx, row, event, user, ctx.now(), inbox.element_id, task_id, {})

@@ -100,6 +100,11 @@ def test_invalid_form_data_changes_nothing(team):
     with ctx.db.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == events
         assert s.get(InboxTask, task["task_id"]) is not None
+    # The refused command did not touch the workflow: it is still cached, equal to the stored state.
+    assert_reload_matches(ctx, started.instance_id)
+    with pytest.raises(PermissionDenied):
+        claim_task(ctx, task["task_id"], "carol")
+    assert_reload_matches(ctx, started.instance_id)
 
 
 def test_inbox_filters_sorts_and_pages(team, clock):
