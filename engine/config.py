@@ -21,3 +21,5 @@ class EngineConfig:
     clock: Callable[[], datetime] = field(default=system_clock)
     timezone: str = "Asia/Shanghai"  # local dates: working days, out-of-office ranges, request months
     echo_sql: bool = False
+    attachment_max_bytes: int = 20 * 1024 * 1024  # larger uploads are refused before anything is stored
+    attachment_dir: str | None = None  # attachments' bytes on disk under this folder; None: in the database

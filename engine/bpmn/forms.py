@@ -16,6 +16,11 @@ COLUMN_TYPES = frozenset({"string", "text", "long", "double", "boolean", "date",
                           "department"})
 CONSTRAINTS = frozenset({"required", "readonly", "minlength", "maxlength", "min", "max", "pattern"})
 _MULTI = {"users", "departments", "files"}
+# What a field's `record` property may name: the record its value is kept in (besides the task
+# data), in the order a completion writes them (a plan before the progress on it). "request" marks
+# the request form's own fields, which are the instance's start data, not a record.
+RECORD_KINDS = ("feedback", "meeting", "minutes", "plan", "progress_update", "deliverable", "acceptance",
+                "conflict_position", "action_items", "retrospective", "satisfaction", "lesson", "request")
 
 
 @dataclass
@@ -110,6 +115,9 @@ def field_from_xml(node, camunda_ns: str) -> tuple[FormField, list[str]]:
     if ftype == "table":
         fld.columns, found = _columns(fid, fld.properties.get("columns", ""))
         problems.extend(found)
+    if fld.properties.get("record", RECORD_KINDS[0]) not in RECORD_KINDS:
+        problems.append(f"field '{fid}' names an unknown record '{fld.properties['record']}' "
+                        f"(known: {', '.join(RECORD_KINDS)})")
     if "requiredIf" in fld.properties and not required_if(fld):
         problems.append(f"field '{fid}' has a bad requiredIf '{fld.properties['requiredIf']}' "
                         "(write other_field=value or other_field=value1|value2)")

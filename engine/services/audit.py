@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.db.models import AuditEvent, ProcessInstance
 from engine.db.tx import Tx
+from engine.errors import NotFound, StaleInstance
 from engine.store import InstanceRow
 
 GENESIS = "0" * 64
@@ -42,6 +43,48 @@ def record(tx: Tx, instance: InstanceRow, event_type: str, actor: str, at: datet
                        digest))
     instance.audit_seq = seq
     instance.audit_hash = digest
+    return digest
+
+
+@dataclass
+class ChainHead:
+    """What a change beside the workflow (a record of the request) reads of its instance's row."""
+
+    id: str
+    business_key: str | None
+    initiator: str
+    status: str
+    audit_seq: int
+    audit_hash: str
+
+
+def lock_chain(tx: Tx, instance_id: str) -> ChainHead:
+    """Hold the instance's row for this transaction and read the head of its chain.
+
+    FOR UPDATE on PostgreSQL queues this writer behind any command on the instance; a SQLite
+    writer holds the database's write lock already (BEGIN IMMEDIATE).
+    """
+    sql = ("SELECT id, business_key, initiator, status, audit_seq, audit_hash FROM process_instance WHERE id = ?"
+           + (" FOR UPDATE" if tx.postgres else ""))
+    found = tx.one(sql, (instance_id,))
+    if found is None:
+        raise NotFound(f"instance {instance_id} does not exist")
+    return ChainHead(*found)
+
+
+def append(tx: Tx, head: ChainHead, event_type: str, actor: str, at: datetime, element_id: str | None = None,
+           task_id: str | None = None, data: dict | None = None) -> str:
+    """Append one event and move the row's chain head, leaving lock_version alone; its hash.
+
+    The workflow did not change, so the copy cached under the current lock_version stays valid;
+    the next command reads the moved head under its own lock and chains on from it.
+    """
+    before = head.audit_seq or 0
+    digest = record(tx, head, event_type, actor, at, element_id, task_id, data)  # reads id and the head only
+    changed = tx.run("UPDATE process_instance SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?",
+                     (head.audit_seq, head.audit_hash, head.id, before))
+    if changed != 1:  # only if the row was not locked through lock_chain
+        raise StaleInstance(f"instance {head.id} was changed by someone else; reload and retry")
     return digest
 
 
