@@ -104,7 +104,14 @@ def script_services(ctx) -> dict[str, Callable]:
             people.extend([assignee] if assignee else [c for c in candidates.split(",") if c])
         return list(dict.fromkeys(people))
 
+    def local_time(moment: Any) -> str:
+        """A date and time as people read it here: "2026-11-05 10:00" in the organisation's zone."""
+        value = datetime.fromisoformat(str(moment).strip()) if not isinstance(moment, datetime) else moment
+        value = value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+        return value.strftime("%Y-%m-%d %H:%M")
+
     return {
+        "local_time": local_time,
         "waiting_on": waiting_on,
         "head": lambda dept: directory(ctx).head(dept),
         "interface_person": lambda dept: directory(ctx).interface_person(dept),

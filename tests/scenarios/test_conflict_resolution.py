@@ -40,7 +40,7 @@ def test_classified_positions_proposal_and_consensus_produce_an_action_table(flo
     flow.complete("classify_conflict", {"conflict_type": "职责分歧", "conflict_meeting_time": "2026-11-04T14:00",
                                         "conflict_meeting_place": "2楼会议室",
                                         "conflict_meeting_agenda": "明确技术支持流程"})
-    announce = ("问题协调会（职责分歧）：客服投诉响应超时；时间：2026-11-04T14:00:00+08:00；地点：2楼会议室。"
+    announce = ("问题协调会（职责分歧）：客服投诉响应超时；时间：2026-11-04 14:00；地点：2楼会议室。"
                 "请在会前提交本部门的立场与诉求")
     assert flow.notifications() == [(HEADS[d], "info", announce) for d in PARTIES]
     # every party's head states a position in parallel, before the meeting

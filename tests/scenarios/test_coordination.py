@@ -25,7 +25,7 @@ def test_a_meeting_is_noticed_held_minuted_and_then_planned(flow):
 
     flow.complete("send_meeting_notice", NOTICE)
     message = ("协调会通知（需求 XMBG-202611001）：明确各部门分工、完成时间和验收标准；"
-               "时间：2026-11-05T10:00:00+08:00；地点：3楼会议室")
+               "时间：2026-11-05 10:00；地点：3楼会议室")
     assert flow.notifications() == [(person, "info", message) for person in NOTICE["meeting_attendees"]]
     assert flow.open_tasks() == []  # waiting for the meeting
 

@@ -11,6 +11,8 @@ from collections import Counter
 import pytest
 
 from engine.errors import FormInvalid
+from engine.services.attachments import add_attachment
+from engine.services.records import list_records
 from tests.scenarios.steps import (
     ACCEPT,
     HEADS,
@@ -138,9 +140,17 @@ def test_a_blocker_is_coordinated_escalated_arbitrated_and_the_task_resumes(flow
     assert "conflict_arbitrated" in flow.reached()
 
 
+MINIMAL_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+               b"trailer<</Root 1 0 R>>\n%%EOF\n")
+
+
 def test_acceptance_returned_with_the_problem_then_accepted(flow):
     to_execution(flow)
-    work = {**SUBMIT_WORK, "deliverable_summary": "海报3张", "deliverable_files": ["poster.zip"]}
+    # The owner uploads the deliverable first; the form refers to the stored attachment by its id.
+    poster = add_attachment(flow.ctx, flow.instance_id, "songyu", "海报.pdf", MINIMAL_PDF)
+    work = {**SUBMIT_WORK, "deliverable_summary": "海报3张", "deliverable_files": [str(poster["id"])]}
+    with pytest.raises(FormInvalid):  # a name is not an uploaded file
+        flow.complete("execute_task", {**work, "deliverable_files": ["poster.zip"]}, assignee="songyu")
     flow.complete("execute_task", work, assignee="songyu")
     accept = flow.task("accept_deliverable")
     assert accept["assignee"] == REQUESTER
@@ -162,5 +172,7 @@ def test_acceptance_returned_with_the_problem_then_accepted(flow):
     finish_task(flow, "qianyun")
     results = {r["owner"]: r["deliverable"] for r in flow.form("archive_request")["task_results"]}
     assert results == {"songyu": "海报3张，已加二维码", "qianyun": "按交付标准完成"}
+    deliverables = [r for r in list_records(flow.ctx, flow.instance_id, REQUESTER) if r["kind"] == "deliverable"]
+    assert [d["attachment_ids"] for d in deliverables][:1] == [[poster["id"]]]
     assert [d["data"]["acceptance_result"] for _, d in flow.completed_by("accept_deliverable")] == [
         "退回修改", "验收通过", "验收通过"]

@@ -71,7 +71,7 @@ def test_a_disagreement_is_coordinated_again_and_the_plan_revised(flow):
 
     to_confirmation(flow, ["MKT", "SAL"])
     assert flow.notifications() == [
-        (head, "info", "问题协调会（资源冲突）：协调方案分歧：双十一大促跨部门协作；时间：2026-11-05T14:00:00+08:00；"
+        (head, "info", "问题协调会（资源冲突）：协调方案分歧：双十一大促跨部门协作；时间：2026-11-05 14:00；"
                        "地点：3楼会议室。请在会前提交本部门的立场与诉求") for head in (LEAD, SAL)]
     assert flow.assignees("confirm_solution") == sorted([LEAD, SAL])
     flow.complete_each("confirm_solution", {LEAD: CONFIRM, SAL: CONFIRM})
