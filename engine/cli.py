@@ -289,9 +289,9 @@ def audit_verify(cli: Cli, instance_id):
 
 
 def _register() -> None:
-    from engine.cli_org import COMMANDS
+    from engine import cli_org, cli_records
 
-    for command in COMMANDS:
+    for command in [*cli_org.COMMANDS, *cli_records.COMMANDS]:
         main.add_command(command)
 
 

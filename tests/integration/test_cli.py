@@ -101,3 +101,43 @@ def test_organisation_calendar_and_requests_from_the_command_line(xiezuo, tmp_pa
     assert first["request_no"].startswith("XMBG-") and len(first["opened_tasks"]) == 1
     missing = xiezuo("submit", "--as", "xiaowang", "--process", "request_form", "--data", "{}", ok=False)
     assert "title: required" in missing.stderr
+
+
+def test_records_and_lessons_from_the_command_line(xiezuo, tmp_path):
+    from engine.bootstrap import bootstrap
+    from engine.config import EngineConfig
+    from engine.services.knowledge import propose_lesson
+
+    demo = Path(__file__).parents[2] / "demo" / "org.yaml"
+    xiezuo("org", "import", str(demo), "--first")
+    xiezuo("deploy", str(FIXTURES / "request_form.bpmn"))
+    filed = json.loads(xiezuo("--json", "submit", "--as", "xiaowang", "--process", "request_form",
+                              "--data", '{"title": "物料设计"}').stdout)
+    instance = filed["instance_id"]
+    said = xiezuo("comment", instance, "请产品部5月10日前提供功能说明", "--as", "xiaowang")
+    assert said.stdout.strip() == "comment added"
+    note = tmp_path / "说明.txt"
+    note.write_text("功能说明初稿\n", "utf-8")
+    assert "说明.txt (text/plain" in xiezuo("attach", instance, str(note), "--as", "xiaowang").stdout
+    fake = tmp_path / "poster.pdf"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    refused = xiezuo("attach", instance, str(fake), "--as", "xiaowang", ok=False)
+    assert refused.returncode == 2 and "poster.pdf" in refused.stderr
+    assert "permission_denied" in xiezuo("comment", instance, "路过", "--as", "linna", ok=False).stderr
+    timeline = json.loads(xiezuo("--json", "records", instance, "--as", "shenjie").stdout)["records"]
+    assert [r["kind"] for r in timeline] == ["comment", "attachment"]
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    services = bootstrap(EngineConfig(database_url=url), migrate=False)
+    try:
+        lesson = propose_lesson(services, title="资源申请需提前10天提交", body="建立数据共享机制，每月更新用户画像",
+                                tags=["数据"], user="lijingli")
+    finally:
+        services.db.dispose()
+    assert f"#{lesson} [proposed]" in xiezuo("lessons", "list").stdout
+    assert xiezuo("--json", "lessons", "search", "数据共享").stdout.count('"total": 0') == 1
+    assert "permission_denied" in xiezuo("lessons", "review", str(lesson), "--approve", "--as", "xiaowang",
+                                         ok=False).stderr
+    approved = xiezuo("lessons", "review", str(lesson), "--approve", "--as", "lijingli")
+    assert f"lesson #{lesson} approved" in approved.stdout
+    assert "资源申请需提前10天提交" in xiezuo("lessons", "search", "数据共享").stdout
