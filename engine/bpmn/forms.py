@@ -16,9 +16,12 @@ COLUMN_TYPES = frozenset({"string", "text", "long", "double", "boolean", "date",
                           "department"})
 CONSTRAINTS = frozenset({"required", "readonly", "minlength", "maxlength", "min", "max", "pattern"})
 _MULTI = {"users", "departments", "files"}
-# What a field's `record` property may name: the record its value is kept in (besides the task
-# data), in the order a completion writes them (a plan before the progress on it). "request" marks
-# the request form's own fields, which are the instance's start data, not a record.
+# What a field's `record` property may name: the record its value is kept in, in the order a
+# completion writes them (a plan before the progress on it). The value is kept there instead of in
+# the task data. A field the process still reads (a gateway condition, a script, an assignment or
+# timer expression, a multi-instance collection, a later form showing it read-only) also has
+# `<camunda:property id="data" value="true"/>` and is kept in both; "true" is the only value `data`
+# takes. "request" marks the request form's own fields, which are the instance's start data, not a record.
 RECORD_KINDS = ("feedback", "meeting", "minutes", "plan", "progress_update", "deliverable", "acceptance",
                 "conflict_position", "action_items", "retrospective", "satisfaction", "lesson", "request")
 
@@ -118,6 +121,9 @@ def field_from_xml(node, camunda_ns: str) -> tuple[FormField, list[str]]:
     if fld.properties.get("record", RECORD_KINDS[0]) not in RECORD_KINDS:
         problems.append(f"field '{fid}' names an unknown record '{fld.properties['record']}' "
                         f"(known: {', '.join(RECORD_KINDS)})")
+    if fld.properties.get("data", "true") != "true":
+        problems.append(f"field '{fid}' has data '{fld.properties['data']}' (write data=\"true\" to keep a "
+                        "record field in the task data too, or leave the property out)")
     if "requiredIf" in fld.properties and not required_if(fld):
         problems.append(f"field '{fid}' has a bad requiredIf '{fld.properties['requiredIf']}' "
                         "(write other_field=value or other_field=value1|value2)")

@@ -1,4 +1,5 @@
-"""The functions BPMN expressions and scripts may call: the organisation, the calendar, notify().
+"""The functions BPMN expressions and scripts may call: the organisation, the calendar, the progress
+posted on a plan task, notify().
 
 They are host code registered with the sandbox (it never traces or interrupts them) and read
 through caches; `notify` only queues a message, which the running command writes into the
@@ -63,8 +64,10 @@ def script_services(ctx) -> dict[str, Callable]:
     from sqlalchemy import select
 
     from engine.db.models import InboxTask
+    from engine.db.tx import Tx
     from engine.services.calendar import load_calendar
     from engine.services.org import directory
+    from engine.services.record_forms import plan_task_key
 
     zone = ZoneInfo(ctx.config.timezone)
 
@@ -104,6 +107,26 @@ def script_services(ctx) -> dict[str, Callable]:
             people.extend([assignee] if assignee else [c for c in candidates.split(",") if c])
         return list(dict.fromkeys(people))
 
+    def hours_since_progress(plan_task: Any) -> float:
+        """Hours, to the minute, since the latest progress on `plan_task` (a row of the plan, as the
+        task data carries it) in this instance; without any, since its owner's task opened (else
+        since the instance started). Read as committed before the current step."""
+        instance_id = _INSTANCE.get()
+        if instance_id is None:
+            raise RuntimeError("hours_since_progress() is only available while a process instance runs")
+        with ctx.db.transaction(write=False) as tx:
+            key = plan_task_key(tx, instance_id, plan_task)
+            found = tx.one("SELECT created_at FROM progress_update WHERE id = (SELECT max(id) FROM progress_update "
+                           "WHERE instance_id = ? AND plan_task_key = ?)", (instance_id, key)) if key else None
+            if found is None:
+                owner = plan_task.get("owner") if isinstance(plan_task, dict) else None
+                found = tx.one("SELECT min(created_at) FROM inbox_task WHERE instance_id = ? AND assignee = ?",
+                               (instance_id, owner))
+            if found is None or found[0] is None:
+                found = tx.one("SELECT created_at FROM process_instance WHERE id = ?", (instance_id,))
+        since = Tx.when(found[0])
+        return round((ctx.now() - since).total_seconds() / 60) / 60
+
     def local_time(moment: Any) -> str:
         """A date and time as people read it here: "2026-11-05 10:00" in the organisation's zone."""
         value = datetime.fromisoformat(str(moment).strip()) if not isinstance(moment, datetime) else moment
@@ -113,6 +136,7 @@ def script_services(ctx) -> dict[str, Callable]:
     return {
         "local_time": local_time,
         "waiting_on": waiting_on,
+        "hours_since_progress": hours_since_progress,
         "head": lambda dept: directory(ctx).head(dept),
         "interface_person": lambda dept: directory(ctx).interface_person(dept),
         "superior": lambda user: directory(ctx).superior(user),

@@ -36,7 +36,7 @@ from engine.errors import (
 from engine.services import audit
 from engine.services.expressions import collecting_notifications, running_instance
 from engine.services.inbox import identities
-from engine.services.record_forms import form_records, store_form_records
+from engine.services.record_forms import form_records, store_form_records, task_data_values
 from engine.store import InstanceRow
 
 READY = TaskState.READY
@@ -405,15 +405,17 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         if principal != user:
             record["on_behalf_of"] = principal
         audit.record(tx, row, "task_completed", user, ctx.now(), _element(task), task_id, record)
-        # Values a field marks as a record (feedback, progress, minutes, ...) are also kept as rows of
-        # their own: the request's history lives there, the task data only routes the flow.
+        # Values a field marks as a record (feedback, progress, minutes, ...) are kept as rows of their
+        # own: the request's history lives there, and the task data, copied into every later task and
+        # stored with each, keeps only what routes the flow or a later task shows (data="true").
         records = form_records(task.task_spec.form, clean, task.data)
         if records:
             store_form_records(tx, row, task_id, _element(task), user, ctx.now(), records,
                                timezone=ctx.config.timezone)
+        values = task_data_values(task.task_spec.form, clean)
 
         def step():
-            task.data.update(clean)
+            task.data.update(values)
             task.run()
 
         return row, wf, _advance(ctx, tx, row, wf, user, step)

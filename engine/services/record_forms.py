@@ -3,9 +3,11 @@ puts its value into a record of that kind when the task completes, in the comman
 
 A field feeds the record input whose name it has, bare or after the kind's prefix (see
 engine.services.record_rows.KINDS: `feedback_content` and `content` both fill a feedback's
-content); a field that names no input of its kind goes to the task data only. Errors name the
-form field. The request form's own fields (kind `request`) are the instance's start data and
-make no record.
+content). Its value then lives in the record only, not in the task data, unless the field also
+says `<camunda:property id="data" value="true" />` because the process routes on it, computes
+with it or shows it read-only to a later task. A field that names no input of its kind goes to
+the task data only. Errors name the form field. The request form's own fields (kind `request`)
+are the instance's start data and make no record.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from engine.bpmn.forms import RECORD_KINDS, Form
+from engine.bpmn.forms import RECORD_KINDS, Form, FormField
 from engine.config import EngineConfig
 from engine.db.tx import Tx
 from engine.errors import InvalidInput
@@ -52,6 +54,18 @@ def form_records(form: Form, clean: dict, task_data: dict | None = None) -> dict
         for kind in ON_PLAN_TASK & by_kind.keys():
             by_kind[kind]["plan_task"] = plan_task
     return by_kind
+
+
+def record_only(fld: FormField) -> bool:
+    """Whether a submitted value of `fld` is kept in its record and left out of the task data."""
+    kind = KINDS.get(fld.properties.get("record", ""))
+    return kind is not None and fld.properties.get("data") != "true" and kind.column_of(fld.id) is not None
+
+
+def task_data_values(form: Form, clean: dict) -> dict:
+    """The submitted values a completed task adds to its data: all but the record-only ones."""
+    fields = {f.id: f for f in form.fields}
+    return {fid: value for fid, value in clean.items() if fid not in fields or not record_only(fields[fid])}
 
 
 def store_form_records(tx: Tx, instance_row: InstanceRow, task_id: str, element_id: str | None, actor: str,

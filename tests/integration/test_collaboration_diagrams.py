@@ -570,6 +570,57 @@ def test_enums_tables_and_limits():
             assert form[fid].properties.get("record") == kind, (eid, fid)
 
 
+# Record fields the process reads after their form is submitted, so they are task data too (data="true").
+KEPT_IN_DATA = {
+    MAIN: {"send_meeting_notice": {"meeting_agenda", "meeting_attendees", "meeting_place"},  # notify_attendees
+           "write_plan": {"plan_tasks"},  # the collection execute_plan_task runs over
+           "execute_task": {"work_outcome"},  # work_outcome_gw
+           "accept_deliverable": {"acceptance_result",  # acceptance_gw
+                                  "acceptance_problem"}},  # shown read-only by execute_task after a return
+    CONFLICT: {"classify_conflict": {"conflict_meeting_time", "conflict_meeting_place"},  # the notice, due dates
+               "state_positions": {"position_statement", "position_demands"},  # summarised for the proposal
+               "record_action_items": {"action_items"}, "arbitrate": {"action_items"}},  # the caller's result
+}
+_READING = {"script", "postScript", "preScript", "conditionExpression", "timeDate", "timeDuration", "timeCycle",
+            "loopDataInputRef"}
+
+
+def _what_the_process_reads() -> tuple[str, set[str]]:
+    """The expressions of both diagrams (scripts, conditions, timers, assignments, due dates,
+    priorities, multi-instance collections) as one text, and the ids of the fields forms show read-only."""
+    texts, shown = [], set()
+    for name in (MAIN, CONFLICT):
+        for node in _root(name).iter():
+            if not isinstance(node.tag, str):
+                continue
+            if _local(node) in _READING:
+                texts.append(node.text or "")
+            elif _local(node) == "formField":
+                fld, _ = field_from_xml(node, CAMUNDA)
+                if fld.readonly:
+                    shown.add(fld.id)
+            texts.extend(node.get(f"{{{CAMUNDA}}}{a}") or "" for a in ("assignee", "candidateUsers",
+                                                                     "candidateGroups", "dueDate", "priority"))
+    return "\n".join(texts), shown
+
+
+def test_record_fields_are_task_data_only_when_the_process_reads_them():
+    texts, shown = _what_the_process_reads()
+    for name, elements in _all_elements():
+        kept: dict[str, set[str]] = {}
+        for eid, node in elements.items():
+            for fid, fld in (_form(node) if _local(node) in ("userTask", "startEvent") else {}).items():
+                if fld.properties.get("record", "request") == "request" or fld.readonly:
+                    continue  # the request's own fields are its start data; a read-only field is not submitted
+                read = fid in shown or re.search(rf"\b{fid}\b", texts) is not None
+                if fld.properties.get("data") == "true":
+                    kept.setdefault(eid, set()).add(fid)
+                    assert read, f"{eid}: {fid} is kept in the task data, but nothing reads it"
+                else:
+                    assert not read, f"{eid}: {fid} is read later, but is kept only as a record"
+        assert kept == KEPT_IN_DATA[name], name
+
+
 # element id -> the deadline it carries: a due date, or a timer (kind, expression, host, interrupting)
 DUE_DATES = {
     "dept_head_signoff": "${response_due(urgency)}",
@@ -624,6 +675,7 @@ def test_reminders_reach_the_people_product_names():
     assert "[head(lead_dept), pmo_owner]" in after("reminder_1d_timer")
     assert "[plan_task['owner'], superior(plan_task['owner'])]" in after("no_progress_timer")
     assert "'urge'" in after("no_progress_timer")
+    assert after("no_progress_timer").startswith("if hours_since_progress(plan_task) >= 24:\n")  # not after progress
     for timer in ("lead_confirm_timer", "plan_timer", "approval_timer", "retro_timer"):
         assert "notify(pmo_owner, 'escalation'" in after(timer), timer
 

@@ -39,8 +39,14 @@ def test_archive_retrospective_satisfaction_and_lessons_complete_the_request(flo
     flow.complete("retrospective", RETRO)
     lessons = flow.task("distill_lessons")
     assert lessons["candidate_groups"] == ["platform_admins"]
+    # the admin reads the score and the retrospective from the request's records, not the task data
     shown = flow.form("distill_lessons")
-    assert (shown["satisfaction"], shown["retro_improvements"]) == (5, "数据需求提前10天提出")
+    assert not {"satisfaction", "satisfaction_comment", *RETRO} & set(shown)
+    (rating,) = flow.records("satisfaction", as_user=PMO_OWNER)
+    (retro,) = flow.records("retrospective", as_user=PMO_OWNER)
+    assert (rating["score"], rating["remark"], rating["author"]) == (5, "响应及时", REQUESTER)
+    assert (retro["improvements"], retro["departments"], retro["author"]) == (
+        "数据需求提前10天提出", RETRO["retro_participants"], LEAD)
     flow.complete("distill_lessons", LESSON)
 
     assert flow.status == "completed"
@@ -49,7 +55,10 @@ def test_archive_retrospective_satisfaction_and_lessons_complete_the_request(flo
     assert "request_rejected" not in flow.reached()
     assert (flow.history()[-1]["type"], flow.history()[-1]["element_id"]) == ("instance_completed", "request_closed")
     data = flow.data()
-    assert (data["satisfaction"], data["lesson_title"], data["archive_complete"]) == (5, LESSON["lesson_title"], True)
+    assert (data["archive_complete"], data["recognised_depts"]) == (True, ["PRD"])
+    assert not {"satisfaction", "lesson_title", "lesson_body", "retro_goal"} & set(data)
+    (lesson,) = flow.records("lesson")
+    assert (lesson["title"], lesson["tags"], lesson["status"]) == (LESSON["lesson_title"], ["大促", "数据"], "proposed")
     assert [e["element_id"] for e in flow.history("task_completed")][-4:] == [
         "archive_request", "rate_satisfaction", "retrospective", "distill_lessons"]
 

@@ -76,6 +76,11 @@ def test_classified_positions_proposal_and_consensus_produce_an_action_table(flo
     data = flow.data()
     assert (data["conflict_outcome"], data["conflict_type"], data["action_items"]) == ("consensus", "职责分歧", ACTIONS)
     assert sorted(c["dept"] for c in data["conflict_confirmations"]) == sorted(PARTIES)
+    # what no step reads stays in the records only
+    assert "conflict_meeting_agenda" not in data
+    (meeting,) = flow.records("meeting")
+    assert (meeting["agenda"], meeting["place"]) == ("明确技术支持流程", "2楼会议室")
+    assert sorted(p["department_id"] for p in flow.records("conflict_position")) == sorted(PARTIES)
 
 
 def test_a_dissenting_party_escalates_to_the_common_superior_whose_ruling_ends_it(flow):
@@ -100,8 +105,12 @@ def test_a_dissenting_party_escalates_to_the_common_superior_whose_ruling_ends_i
     announced = "上级已裁决（具有约束力）：客服投诉响应超时，请按问题解决行动表执行"
     assert flow.notifications() == [(HEADS[d], "info", announced) for d in PARTIES] + [(RAISER, "info", announced)]
     data = flow.data()
-    assert (data["conflict_outcome"], data["arbitration_decision"]) == ("arbitrated", ruling["arbitration_decision"])
+    assert (data["conflict_outcome"], data["action_items"]) == ("arbitrated", ACTIONS)
     assert data["conflict_dissenters"] == ["CS"]
+    assert "arbitration_decision" not in data  # the ruling is a record: the action table's decision
+    (table,) = flow.records("action_items")
+    assert (table["decision"], table["author"]) == (ruling["arbitration_decision"], "wangzong")
+    assert [(i["action"], i["owner"]) for i in table["items"]] == [(a["action"], a["owner"]) for a in ACTIONS]
 
 
 def test_a_passed_confirmation_deadline_escalates(flow):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.scenarios.steps import HEADS, PLAN, PMO_OWNER, RISK_PLAN, beijing, to_organise, to_plan
+from tests.scenarios.steps import HEADS, INVOLVED, PLAN, PMO_OWNER, RISK_PLAN, beijing, to_organise, to_plan
 
 LEAD = HEADS["MKT"]
 MEETING = {"coordination_mode": "召开协调会", "meeting_time": "2026-11-05T10:00"}  # Thursday, Beijing time
@@ -39,8 +39,13 @@ def test_a_meeting_is_noticed_held_minuted_and_then_planned(flow):
     flow.complete("record_minutes", {"meeting_minutes": "三方确认分工",
                                      "meeting_conclusions": "产品部10日前交付功能说明"})
     assert flow.task("write_plan")["assignee"] == LEAD
-    shown = flow.form("write_plan")
-    assert (shown["meeting_minutes"], shown["meeting_conclusions"]) == ("三方确认分工", "产品部10日前交付功能说明")
+    # the lead writes the plan beside the meeting's records; the minutes are not task data
+    assert not {"meeting_minutes", "meeting_conclusions"} & set(flow.form("write_plan"))
+    (meeting,) = flow.records("meeting", as_user=LEAD)
+    (minutes,) = flow.records("minutes", as_user=LEAD)
+    assert (meeting["agenda"], meeting["attendees"]) == (NOTICE["meeting_agenda"], NOTICE["meeting_attendees"])
+    assert (minutes["content"], minutes["conclusions"]) == ("三方确认分工", "产品部10日前交付功能说明")
+    assert minutes["meeting_id"] == meeting["id"]
     assert flow.notifications() == []
 
 
@@ -84,7 +89,8 @@ def test_without_a_meeting_the_lead_writes_the_plan_within_24_hours(flow):
     assert flow.open_elements() == ["write_plan"]
     plan_task = flow.task("write_plan")
     assert (plan_task["assignee"], plan_task["due_at"]) == (LEAD, flow.clock.now + timedelta(hours=24))
-    assert len(flow.form("write_plan")["dept_feedbacks"]) == 3
+    assert sorted(flow.form("write_plan")["dept_feedbacks"]) == sorted(INVOLVED)  # who answered; what: records
+    assert sorted(f["department_id"] for f in flow.records("feedback", as_user=LEAD)) == sorted(INVOLVED)
     flow.notifications()
 
     flow.advance(hours=24)
@@ -98,5 +104,8 @@ def test_without_a_meeting_the_lead_writes_the_plan_within_24_hours(flow):
     for head in (HEADS["PRD"], HEADS["SAL"]):
         approval = flow.task("approve_plan", assignee=head)
         assert approval["due_at"] == flow.clock.now + timedelta(hours=48)
-        shown = flow.form("approve_plan", assignee=head)
-        assert (shown["plan_tasks"], shown["risk_plan"]) == (PLAN, RISK_PLAN)
+        assert flow.form("approve_plan", assignee=head)["plan_tasks"] == PLAN  # the execution runs over it
+    (plan,) = flow.records("plan", as_user=HEADS["PRD"])  # the approvers read the whole plan there
+    assert (plan["version"], plan["risk_plan"], plan["lead_department"]) == (1, RISK_PLAN, "MKT")
+    assert [(t["task_key"], t["title"], t["owner"]) for t in plan["tasks"]] == [
+        ("T1", "物料设计", "songyu"), ("T2", "功能说明", "qianyun")]

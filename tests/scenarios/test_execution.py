@@ -12,9 +12,11 @@ import pytest
 
 from engine.errors import FormInvalid
 from engine.services.attachments import add_attachment
-from engine.services.records import list_records
+from engine.services.expressions import running_instance, script_services
+from engine.services.records import list_records, post_progress
 from tests.scenarios.steps import (
     ACCEPT,
+    AGREE,
     HEADS,
     OWNER_SUPERIORS,
     PLAN,
@@ -25,6 +27,8 @@ from tests.scenarios.steps import (
     beijing,
     finish_task,
     to_execution,
+    to_plan,
+    write_plan,
 )
 
 LEAD = HEADS["MKT"]
@@ -54,8 +58,13 @@ def test_each_plan_task_goes_to_its_owner_due_on_its_planned_end(flow):
     finish_task(flow, "songyu", "海报3张")
     assert flow.open_elements() == ["archive_request"]
     assert sorted(flow.form("archive_request")["task_results"], key=lambda r: r["owner"]) == [
-        {"title": "功能说明", "dept": "PRD", "owner": "qianyun", "deliverable": "3款产品功能说明已交付"},
-        {"title": "物料设计", "dept": "MKT", "owner": "songyu", "deliverable": "海报3张"}]
+        {"title": "功能说明", "dept": "PRD", "owner": "qianyun"},
+        {"title": "物料设计", "dept": "MKT", "owner": "songyu"}]
+    # what was delivered is archived as the request's records, per plan task
+    assert [(r["plan_task_key"], r["note"]) for r in flow.records("deliverable")] == [
+        ("T2", "3款产品功能说明已交付"), ("T1", "海报3张")]
+    assert [(r["plan_task_key"], r["decision"]) for r in flow.records("acceptance")] == [
+        ("T2", "验收通过"), ("T1", "验收通过")]
 
 
 def test_an_owner_silent_for_24_hours_is_urged_with_their_superior(flow):
@@ -70,6 +79,34 @@ def test_an_owner_silent_for_24_hours_is_urged_with_their_superior(flow):
     finish_task(flow, "songyu")  # delivered and accepted: nobody urges 物料设计 any more
     flow.advance(hours=24)
     assert sorted(flow.notifications()) == _urges("qianyun")
+
+
+def test_progress_posted_within_24_hours_puts_the_urge_off(flow):
+    to_plan(flow)
+    flow.advance(hours=2)
+    write_plan(flow)
+    flow.complete_each("approve_plan", {HEADS["PRD"]: AGREE, HEADS["SAL"]: AGREE})
+    # both plan tasks open now, two hours after the request; their no-progress timer ticks every 24 hours
+    flow.notifications()
+    hours_since_progress = script_services(flow.ctx)["hours_since_progress"]
+    flow.advance(hours=14)
+    post_progress(flow.ctx, flow.instance_id, "songyu", status="进行中", plan_task_key="T1", work_done="海报初稿")
+
+    flow.advance(hours=10)  # the first tick: 宋宇 posted 10 hours ago, 钱云's task opened 24 hours ago
+    assert sorted(flow.notifications()) == _urges("qianyun")
+    assert flow.timers_fired() == ["no_progress_timer"] * 2
+    with running_instance(flow.instance_id):
+        assert [hours_since_progress(task) for task in PLAN] == [10, 24]
+
+    flow.advance(hours=24)  # the next tick finds 宋宇 silent for 34 hours: urged again, with the superior
+    assert sorted(flow.notifications()) == _urges("songyu", "qianyun")
+
+    flow.advance(hours=2)
+    post_progress(flow.ctx, flow.instance_id, "qianyun", status="待支持", plan_task_key="T2", problems="缺少客户数据")
+    flow.advance(hours=22)
+    assert sorted(flow.notifications()) == _urges("songyu")
+    with running_instance(flow.instance_id):
+        assert [hours_since_progress(task) for task in PLAN] == [58, 22]
 
 
 def test_reminders_three_days_and_one_day_before_a_task_is_due(flow):
@@ -154,8 +191,9 @@ def test_acceptance_returned_with_the_problem_then_accepted(flow):
     flow.complete("execute_task", work, assignee="songyu")
     accept = flow.task("accept_deliverable")
     assert accept["assignee"] == REQUESTER
-    shown = flow.form("accept_deliverable")
-    assert (shown["deliverable_summary"], shown["plan_task"]["standard"]) == ("海报3张", PLAN[0]["standard"])
+    # the requester checks the deliverable (a record) against the delivery standard (the task's plan row)
+    assert flow.form("accept_deliverable")["plan_task"]["standard"] == PLAN[0]["standard"]
+    assert [(d["plan_task_key"], d["note"]) for d in flow.records("deliverable")] == [("T1", "海报3张")]
 
     problem = "物料设计未包含活动二维码，需补充"
     with pytest.raises(FormInvalid) as err:  # a return must say what is wrong
@@ -166,13 +204,16 @@ def test_acceptance_returned_with_the_problem_then_accepted(flow):
     assert flow.form("execute_task", assignee="songyu")["acceptance_problem"] == problem
 
     flow.complete("execute_task", {**SUBMIT_WORK, "deliverable_summary": "海报3张，已加二维码"}, assignee="songyu")
-    assert flow.form("accept_deliverable")["deliverable_summary"] == "海报3张，已加二维码"
+    assert flow.records("deliverable")[-1]["note"] == "海报3张，已加二维码"
     flow.complete("accept_deliverable", ACCEPT)
     assert flow.assignees("execute_task") == ["qianyun"]
     finish_task(flow, "qianyun")
-    results = {r["owner"]: r["deliverable"] for r in flow.form("archive_request")["task_results"]}
-    assert results == {"songyu": "海报3张，已加二维码", "qianyun": "按交付标准完成"}
-    deliverables = [r for r in list_records(flow.ctx, flow.instance_id, REQUESTER) if r["kind"] == "deliverable"]
-    assert [d["attachment_ids"] for d in deliverables][:1] == [[poster["id"]]]
+    assert sorted(r["owner"] for r in flow.form("archive_request")["task_results"]) == ["qianyun", "songyu"]
+    deliverables = list_records(flow.ctx, flow.instance_id, REQUESTER)
+    deliverables = [r for r in deliverables if r["kind"] == "deliverable"]
+    assert [(d["plan_task_key"], d["note"], d["attachment_ids"]) for d in deliverables] == [
+        ("T1", "海报3张", [poster["id"]]), ("T1", "海报3张，已加二维码", []), ("T2", "按交付标准完成", [])]
+    assert [(a["plan_task_key"], a["decision"], a["problem"]) for a in flow.records("acceptance")] == [
+        ("T1", "退回修改", problem), ("T1", "验收通过", ""), ("T2", "验收通过", "")]
     assert [d["data"]["acceptance_result"] for _, d in flow.completed_by("accept_deliverable")] == [
         "退回修改", "验收通过", "验收通过"]
