@@ -206,6 +206,9 @@ class AppUser(Base):
     department_id: Mapped[str | None] = mapped_column(ForeignKey("department.id"), index=True)
     superior_id: Mapped[str | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2; None: cannot sign in
+    locale: Mapped[str | None] = mapped_column(String(16))  # zh_CN | en; None: the browser's choice
+    timezone: Mapped[str | None] = mapped_column(String(64))  # None: the organisation's
 
 
 class DepartmentPost(Base):
@@ -275,6 +278,19 @@ class KnowledgeEntry(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     review_note: Mapped[str | None] = mapped_column(Text)
     search_text: Mapped[str] = mapped_column(Text, default="")  # title, body, tags as space-separated words
+
+
+class ApiToken(Base):
+    """A personal API token; only its hash is kept (the token is shown once)."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class GroupMembership(Base):
@@ -509,7 +525,7 @@ class ConflictPosition(_RecordColumns, Base):
 __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessInstance",
            "InstanceSubprocess", "InstanceTask", "InboxTask", "InboxCandidate", "AuditEvent",
            "AppUser", "GroupMembership", "DateTime", "Department", "DepartmentPost", "Substitute",
-           "CalendarDay", "RequestCounter", "KnowledgeEntry", "Revision", "Notification", "ProgressUpdate",
+           "CalendarDay", "RequestCounter", "KnowledgeEntry", "Revision", "Notification", "ApiToken", "ProgressUpdate",
            "RequestComment", "AttachmentBlob", "Attachment", "Meeting", "MeetingMinutes", "DeptFeedback",
            "CoordinationPlan", "PlanTask", "ActionTable", "ActionItem", "Retrospective", "Satisfaction",
            "Deliverable", "Acceptance", "ConflictPosition"]

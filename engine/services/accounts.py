@@ -1,0 +1,150 @@
+"""Accounts: passwords (argon2), language and time-zone preferences, personal API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from engine.bootstrap import Services
+from engine.db.models import ApiToken, AppUser, Department, GroupMembership
+from engine.errors import InvalidInput, NotFound, PermissionDenied
+
+_HASHER = PasswordHasher()
+# Verifying against this keeps an unknown user as slow as a wrong password (no user enumeration).
+_DUMMY = _HASHER.hash("not a password of anyone")
+MIN_PASSWORD = 8
+LOCALES = ("zh_CN", "en")
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the web layer needs to know of a signed-in user."""
+
+    id: str
+    name: str
+    department_id: str | None
+    department_name: str | None
+    groups: frozenset[str]
+    locale: str | None
+    timezone: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return "platform_admins" in self.groups
+
+    @property
+    def is_auditor(self) -> bool:
+        return "auditors" in self.groups
+
+    @property
+    def is_process_owner(self) -> bool:
+        return "process_owners" in self.groups
+
+
+def account(ctx: Services, user_id: str) -> Account | None:
+    """The active user `user_id`, or None."""
+    with ctx.db.read() as s:
+        user = s.get(AppUser, user_id)
+        if user is None or not user.active:
+            return None
+        dept = s.get(Department, user.department_id) if user.department_id else None
+        groups = frozenset(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user_id)))
+        return Account(user.id, user.display_name, user.department_id, dept.name if dept else None, groups,
+                       user.locale, user.timezone)
+
+
+def set_password(ctx: Services, user_id: str, password: str) -> None:
+    """Set a user's password (at least 8 characters)."""
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    with ctx.db.write() as s:
+        user = s.get(AppUser, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        user.password_hash = _HASHER.hash(password)
+
+
+def check_password(ctx: Services, user_id: str, password: str) -> Account | None:
+    """The account if the password is right (and the user active), else None, in constant effort."""
+    with ctx.db.write() as s:
+        user = s.get(AppUser, user_id or "")
+        stored = user.password_hash if user is not None and user.active else None
+        try:
+            _HASHER.verify(stored or _DUMMY, password or "")
+        except (VerificationError, InvalidHashError):
+            return None
+        if stored is None:
+            return None
+        if _HASHER.check_needs_rehash(stored):
+            user.password_hash = _HASHER.hash(password)
+    return account(ctx, user_id)
+
+
+def set_preferences(ctx: Services, user_id: str, *, locale: str | None = None, timezone: str | None = None) -> None:
+    """Remember the user's language and time zone (None: keep)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if locale is not None and locale not in LOCALES:
+        raise InvalidInput(f"unknown language '{locale}' (known: {', '.join(LOCALES)})")
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"unknown time zone '{timezone}'") from None
+    with ctx.db.write() as s:
+        user = s.get(AppUser, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        if locale is not None:
+            user.locale = locale
+        if timezone is not None:
+            user.timezone = timezone or None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(ctx: Services, user_id: str, name: str) -> str:
+    """A new personal API token for `user_id`; it is shown once, only its hash is kept."""
+    if not name.strip():
+        raise InvalidInput("a token needs a name")
+    token = "xz_" + secrets.token_urlsafe(32)
+    with ctx.db.write() as s:
+        if s.get(AppUser, user_id) is None:
+            raise NotFound(f"user {user_id} does not exist")
+        s.add(ApiToken(user_id=user_id, token_hash=_digest(token), name=name.strip()[:255], created_at=ctx.now()))
+    return token
+
+
+def token_account(ctx: Services, token: str) -> Account | None:
+    """The account a (not revoked) API token belongs to, or None."""
+    with ctx.db.write() as s:
+        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token or ""),
+                                              ApiToken.revoked_at.is_(None)))
+        if row is None:
+            return None
+        row.last_used_at = ctx.now()
+        user_id = row.user_id
+    return account(ctx, user_id)
+
+
+def list_tokens(ctx: Services, user_id: str) -> list[dict]:
+    with ctx.db.read() as s:
+        rows = s.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id))
+        return [{"id": r.id, "name": r.name, "created_at": r.created_at.isoformat(),
+                 "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None,
+                 "revoked": r.revoked_at is not None} for r in rows]
+
+
+def revoke_token(ctx: Services, user_id: str, token_id: int) -> None:
+    with ctx.db.write() as s:
+        row = s.get(ApiToken, token_id)
+        if row is None or row.user_id != user_id:
+            raise PermissionDenied(f"token {token_id} is not one of {user_id}'s")
+        row.revoked_at = row.revoked_at or ctx.now()
