@@ -1,0 +1,55 @@
+"""Xiezuo's web app: `create_app(config)` builds it around one set of engine services."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from webui.config import WebConfig
+
+
+def _secret_key(app: Flask, config: WebConfig) -> str:
+    if config.secret_key:
+        return config.secret_key
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(config: WebConfig | None = None) -> Flask:
+    """The Flask application for `config` (default: the embedded SQLite database)."""
+    from engine.bootstrap import bootstrap
+    from webui import auth, errors, i18n, security, views
+    from webui.extensions import csrf, limiter, login_manager
+
+    config = config or WebConfig()
+    app = Flask(__name__, instance_path=config.instance_path, instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=_secret_key(app, config), TESTING=config.testing,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.session_cookie_secure, REMEMBER_COOKIE_SECURE=config.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=config.engine.attachment_max_bytes
+        + 1024 * 1024, RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri, RATELIMIT_HEADERS_ENABLED=True)
+    app.extensions["xiezuo"] = bootstrap(config.engine)
+    app.extensions["xiezuo_config"] = config
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app, config)
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    for blueprint in views.blueprints():
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def endpoints():
+        # Navigation shows the areas this app has (each lives in webui/views/).
+        return {"has_endpoint": lambda name: name in app.view_functions}
+
+    return app

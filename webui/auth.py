@@ -1,0 +1,93 @@
+"""Sign-in and sign-out (Flask-Login, argon2 passwords, throttled), language and time zone."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from engine.services.accounts import Account, account, check_password, set_preferences
+from webui.extensions import limiter, login_manager, services
+
+bp = Blueprint("auth", __name__)
+
+
+class WebUser(UserMixin):
+    """The signed-in user: the engine's account."""
+
+    def __init__(self, acc: Account):
+        self.account = acc
+        self.id = acc.id
+
+    def __getattr__(self, name):
+        return getattr(self.account, name)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> WebUser | None:
+    found = account(services(), user_id)
+    return WebUser(found) if found else None
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("密码", validators=[DataRequired(), Length(max=256)])
+
+
+def _login_key() -> str:
+    return f"{request.remote_addr}|{(request.form.get('username') or '').strip().lower()}"
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: a crafted ?next= must not send a signed-in user to another site.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("pages.inbox")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: services_config().login_limit, key_func=_login_key, methods=["POST"])
+def login():
+    """Sign in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("pages.inbox"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        found = check_password(services(), form.username.data.strip(), form.password.data)
+        if found is not None:
+            session.clear()  # a fresh session on sign-in
+            login_user(WebUser(found))
+            if found.locale:
+                session["locale"] = found.locale
+            return redirect(_safe_next(request.args.get("next")))
+        flash(_("用户名或密码不正确。"), "error")
+    return render_template("login.html", form=form), 400 if request.method == "POST" else 200
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out."""
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/language/<locale>", methods=["POST"])
+def language(locale: str):
+    """Switch the language (remembered for a signed-in user)."""
+    if locale not in services_config().locales:
+        abort(404)
+    session["locale"] = locale
+    if current_user.is_authenticated:
+        set_preferences(services(), current_user.id, locale=locale)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def services_config():
+    from flask import current_app
+
+    return current_app.extensions["xiezuo_config"]

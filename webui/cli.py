@@ -1,0 +1,49 @@
+"""The `xiezuo` command: the engine's commands plus `serve` and the account commands of the web app."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from engine.cli import Cli, main
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_obj
+def serve(cli: Cli, host: str, port: int):
+    """Run the web app with the embedded server (for production: gunicorn "webui:create_app()")."""
+    from webui import create_app
+    from webui.config import WebConfig
+
+    app = create_app(WebConfig.from_environ(os.environ, database_url=cli.url))
+    click.echo(f"Xiezuo is running: http://{host}:{port}/")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+@main.command("set-password")
+@click.argument("user_ids", nargs=-1)
+@click.option("--all-without", is_flag=True, help="every user who has no password yet (e.g. a demo)")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.pass_obj
+def set_password_command(cli: Cli, user_ids: tuple[str, ...], all_without: bool, password: str):
+    """Set the password of users (they sign in with their user id)."""
+    from sqlalchemy import select
+
+    from engine.db.models import AppUser
+    from engine.services.accounts import set_password
+
+    users = list(user_ids)
+    if all_without:
+        with cli.ctx.db.read() as s:
+            users += list(s.scalars(select(AppUser.id).where(AppUser.password_hash.is_(None)).order_by(AppUser.id)))
+    if not users:
+        raise click.UsageError("name the users, or give --all-without")
+    for user_id in users:
+        set_password(cli.ctx, user_id, password)
+    cli.out({"users": users}, f"password set for {len(users)} user(s)")
+
+
+__all__ = ["main"]

@@ -1,0 +1,22 @@
+"""Flask extensions, created unbound and bound by create_app."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+
+from engine.bootstrap import Services
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.session_protection = "strong"
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def services() -> Services:
+    """The engine services of the running app."""
+    return current_app.extensions["xiezuo"]

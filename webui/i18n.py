@@ -1,0 +1,50 @@
+"""Languages (zh-CN first, English second) and time zones for what the pages show."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import Flask, request, session
+from flask_babel import Babel, format_datetime, get_locale
+from flask_login import current_user
+
+from webui.config import WebConfig
+
+babel = Babel()
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def init_app(app: Flask, config: WebConfig) -> None:
+    def locale() -> str:
+        chosen = session.get("locale")
+        if chosen in config.locales:
+            return chosen
+        if current_user and current_user.is_authenticated and current_user.locale in config.locales:
+            return current_user.locale
+        best = request.accept_languages.best_match(["zh_CN", "zh", "en"]) if request else None
+        return "en" if best == "en" else config.default_locale
+
+    def timezone() -> str:
+        if current_user and current_user.is_authenticated and current_user.timezone:
+            return current_user.timezone
+        return config.engine.timezone
+
+    app.config.update(BABEL_DEFAULT_LOCALE=config.default_locale, BABEL_DEFAULT_TIMEZONE=config.engine.timezone,
+                      BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS))
+    babel.init_app(app, locale_selector=locale, timezone_selector=timezone)
+
+    @app.template_filter("when")
+    def when(value) -> str:
+        """A moment in the reader's time zone, e.g. 2026-11-05 10:00."""
+        if not value:
+            return "—"
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo(config.engine.timezone))
+        return format_datetime(moment, "yyyy-MM-dd HH:mm")
+
+    @app.context_processor
+    def language():
+        return {"current_locale": str(get_locale()), "locales": config.locales}
