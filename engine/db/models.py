@@ -156,6 +156,7 @@ class InboxTask(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     priority: Mapped[int] = mapped_column(Integer, default=50)
+    delegated_by: Mapped[str | None] = mapped_column(String(64))  # 委派: the task goes back to this user
 
 
 class InboxCandidate(Base):
@@ -278,6 +279,43 @@ class KnowledgeEntry(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     review_note: Mapped[str | None] = mapped_column(Text)
     search_text: Mapped[str] = mapped_column(Text, default="")  # title, body, tags as space-separated words
+
+
+class RequestSummary(Base):
+    """What lists and filters show of a request, written when it is filed (and its lead when dispatched);
+    its status is the instance's."""
+
+    __tablename__ = "request_summary"
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    request_no: Mapped[str] = mapped_column(String(32), unique=True)
+    process_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255))
+    request_type: Mapped[str | None] = mapped_column(String(32))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    requester: Mapped[str] = mapped_column(String(64), index=True)
+    requester_dept: Mapped[str | None] = mapped_column(String(32), index=True)
+    lead_dept: Mapped[str | None] = mapped_column(String(32), index=True)
+    involved_depts: Mapped[str] = mapped_column(Text, default="")  # comma-separated department ids
+    expected_date: Mapped[str | None] = mapped_column(String(10))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class TaskCc(Base):
+    """A task copied (抄送) to someone for their information."""
+
+    __tablename__ = "task_cc"
+    __table_args__ = (Index("ix_task_cc_to", "to_user", "created_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"))
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    task_name: Mapped[str] = mapped_column(String(255))
+    from_user: Mapped[str] = mapped_column(String(64))
+    to_user: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApiToken(Base):
@@ -525,7 +563,9 @@ class ConflictPosition(_RecordColumns, Base):
 __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessInstance",
            "InstanceSubprocess", "InstanceTask", "InboxTask", "InboxCandidate", "AuditEvent",
            "AppUser", "GroupMembership", "DateTime", "Department", "DepartmentPost", "Substitute",
-           "CalendarDay", "RequestCounter", "KnowledgeEntry", "Revision", "Notification", "ApiToken", "ProgressUpdate",
+           "CalendarDay", "RequestCounter", "KnowledgeEntry", "Revision", "Notification", "ApiToken",
+           "RequestSummary", "TaskCc",
+           "ProgressUpdate",
            "RequestComment", "AttachmentBlob", "Attachment", "Meeting", "MeetingMinutes", "DeptFeedback",
            "CoordinationPlan", "PlanTask", "ActionTable", "ActionItem", "Retrospective", "Satisfaction",
            "Deliverable", "Acceptance", "ConflictPosition"]

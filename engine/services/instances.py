@@ -304,6 +304,8 @@ def start_instance(ctx: Services, process_id: str, user: str, data: dict | None 
             stored=False)
         wf = ctx.store.new_workflow(tx, version_id, instance_id, ctx.script_engine)
         wf.clock = ctx.clock
+        if number_prefix:
+            _summarise(tx, row, values, now)
         wf.task_tree.data.update(values)
         wf.task_tree.data.update(initiator=user, business_key=key)
         audit.record(tx, row, "instance_started", user, now, None, None,
@@ -311,6 +313,22 @@ def start_instance(ctx: Services, process_id: str, user: str, data: dict | None 
         return row, wf, _advance(ctx, tx, row, wf, user, lambda: None)
 
     return _run(ctx, command)
+
+
+_SUMMARY_INSERT = (
+    "INSERT INTO request_summary (instance_id, request_no, process_id, title, request_type, urgency, priority, "
+    "requester, requester_dept, lead_dept, involved_depts, expected_date, submitted_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _summarise(tx: Tx, row: InstanceRow, values: dict, now: datetime) -> None:
+    """The request's row for lists and filters (written after the instance row, with the command)."""
+    depts = values.get("involved_depts") or values.get("conflict_parties") or []
+    title = values.get("title") or values.get("conflict_topic") or row.business_key
+    tx.queue(_SUMMARY_INSERT, (
+        row.id, row.business_key, row.process_id, str(title)[:255], values.get("request_type"),
+        values.get("urgency"), values.get("priority"), values.get("requester") or row.initiator,
+        values.get("requester_dept"), None, ",".join(depts), values.get("expected_date"), tx.stamp(now)))
 
 
 def _next_number(ctx: Services, tx: Tx, prefix: str, now: datetime) -> str:
@@ -408,6 +426,8 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         # Values a field marks as a record (feedback, progress, minutes, ...) are kept as rows of their
         # own: the request's history lives there, and the task data, copied into every later task and
         # stored with each, keeps only what routes the flow or a later task shows (data="true").
+        if clean.get("lead_dept"):  # dispatched: lists and filters show the lead department
+            tx.queue("UPDATE request_summary SET lead_dept = ? WHERE instance_id = ?", (clean["lead_dept"], row.id))
         records = form_records(task.task_spec.form, clean, task.data)
         if records:
             store_form_records(tx, row, task_id, _element(task), user, ctx.now(), records,
