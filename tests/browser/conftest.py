@@ -1,0 +1,104 @@
+"""Browser tests: the real app served on a free port, driven by Playwright in Debian's Chromium.
+
+Chromium is installed with apt when missing (as root); Playwright's own browser download is not
+used. Screenshots go to test-artifacts/ (linked from the README).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from werkzeug.serving import make_server
+
+from engine.config import EngineConfig
+from engine.db.models import AppUser
+from engine.services.accounts import set_password
+from engine.services.deploy import deploy
+from engine.services.org_import import import_org, parse_yaml
+from webui import create_app
+from webui.config import WebConfig
+
+ROOT = Path(__file__).parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "xiezuo-demo"
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, capture_output=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        found = shutil.which("chromium")
+    if not found:
+        pytest.fail("Debian's chromium is needed for the browser tests: apt-get install -y chromium")
+    return found
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium(), headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The demo app (organisation, processes, passwords) on its own database, served on a free port."""
+    config = WebConfig(engine=EngineConfig(database_url=f"sqlite:///{tmp_path / 'browser.db'}"),
+                       secret_key="browser-test", instance_path=str(tmp_path / "instance"))
+    app = create_app(config)
+    ctx = app.extensions["xiezuo"]
+    import_org(ctx, parse_yaml((ROOT / "demo" / "org.yaml").read_text("utf-8")), "setup", bootstrap=True)
+    set_password(ctx, "xiaowang", PASSWORD)
+    with ctx.db.write() as s:
+        stored = s.get(AppUser, "xiaowang").password_hash
+        s.execute(update(AppUser).values(password_hash=stored))
+    deploy(ctx, {p.name: p.read_bytes() for p in (ROOT / "processes").glob("*.bpmn")}, "lijingli")
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}", ctx
+    http.shutdown()
+    ctx.db.dispose()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    # Script errors and Content-Security-Policy violations fail the test; an HTTP error status of a
+    # page (a refused form answers 400) is the page's business and is checked by its assertions.
+    tab.on("console", lambda m: errors.append(m.text)
+           if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.base_url = server[0]
+    yield tab
+    context.close()
+    assert errors == [], errors  # no script errors, no Content-Security-Policy violations
+
+
+def sign_in(page, user: str) -> None:
+    page.goto(f"{page.base_url}/login")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{page.base_url}/inbox")
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
