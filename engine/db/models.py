@@ -174,7 +174,12 @@ class AuditEvent(Base):
     """Append-only history; each row carries the hash of its instance's previous row."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("instance_id", "seq"),
+        # "Done by me": only completions are indexed, so other events cost no index write.
+        Index("ix_audit_done_by", "actor", "id", sqlite_where=text("event_type = 'task_completed'"),
+              postgresql_where=text("event_type = 'task_completed'")),
+    )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(36))  # (instance_id, seq) is indexed as unique
     seq: Mapped[int] = mapped_column(Integer)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 
 from engine.bootstrap import Services
-from engine.db.models import GroupMembership, InboxCandidate, InboxTask
+from engine.db.models import GroupMembership, InboxCandidate, InboxTask, RequestSummary
 from engine.errors import InvalidInput
 
 SORTS = {
@@ -28,6 +28,11 @@ class InboxFilter:
     element_id: str | None = None
     text: str | None = None
     overdue_at: datetime | None = None  # only tasks due before this moment
+    # Of the task's request (request_summary): its type, its urgency, a department it involves
+    # (as requester's, lead or involved department).
+    request_type: str | None = None
+    urgency: str | None = None
+    department: str | None = None
 
 
 @dataclass
@@ -49,7 +54,7 @@ def task_row(t: InboxTask) -> dict:
         "candidate_users": [u for u in t.candidate_users.split(",") if u],
         "candidate_groups": [g for g in t.candidate_groups.split(",") if g],
         "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
-        "priority": t.priority,
+        "priority": t.priority, "delegated_by": t.delegated_by,
     }
 
 
@@ -67,6 +72,16 @@ def _filtered(q, f: InboxFilter | None):
         q = q.where(or_(InboxTask.task_name.like(like), InboxTask.business_key.like(like)))
     if f.overdue_at:
         q = q.where(InboxTask.due_at < f.overdue_at)
+    wanted = []
+    if f.request_type:
+        wanted.append(RequestSummary.request_type == f.request_type)
+    if f.urgency:
+        wanted.append(RequestSummary.urgency == f.urgency)
+    if f.department:
+        wanted.append(or_(RequestSummary.requester_dept == f.department, RequestSummary.lead_dept == f.department,
+                          ("," + RequestSummary.involved_depts + ",").contains(f",{f.department},", autoescape=True)))
+    if wanted:
+        q = q.where(InboxTask.instance_id.in_(select(RequestSummary.instance_id).where(*wanted)))
     return q
 
 

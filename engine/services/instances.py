@@ -151,7 +151,7 @@ def _advance(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
 
 
 def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
-            before: dict, error: dict | None, fired: list = ()) -> CommandResult:
+            before: dict, error: dict | None, fired: list = (), cancelled: bool = False) -> CommandResult:
     now = ctx.now()
     ready_now = _user_tasks(wf, READY)
     result = CommandResult(row.id, row.status)
@@ -175,6 +175,9 @@ def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
         row.status = "errored"
         row.error = json.dumps(error, ensure_ascii=False)
         audit.record(tx, row, "instance_errored", actor, now, error["element_id"], None, error)
+    elif cancelled:  # stopped, not completed: the caller records why
+        row.status = "cancelled"
+        row.error = None
     elif wf.is_completed():
         row.status = "completed"
         row.completed_at = now
@@ -364,6 +367,7 @@ class InboxRow:
     assignee: str | None
     candidate_users: str
     candidate_groups: str
+    delegated_by: str | None = None  # 委派: set while the assignee works on it for this user
 
 
 def _groups(tx: Tx, user: str) -> set[str]:
@@ -372,7 +376,7 @@ def _groups(tx: Tx, user: str) -> set[str]:
 
 def _inbox_row(tx: Tx, task_id: str) -> InboxRow:
     found = tx.one("SELECT task_id, instance_id, element_id, task_name, assignee, candidate_users, "
-                   "candidate_groups FROM inbox_task WHERE task_id = ?", (task_id,))
+                   "candidate_groups, delegated_by FROM inbox_task WHERE task_id = ?", (task_id,))
     if found is None:
         raise TaskNotReady(f"task {task_id} is not open (completed, cancelled or unknown)")
     return InboxRow(*found)
@@ -396,6 +400,13 @@ def _offered(tx: Tx, inbox: InboxRow, user: str) -> bool:
     return bool(groups and groups & _groups(tx, user))
 
 
+def refuse_delegated(inbox: InboxRow) -> None:
+    """A delegated task (委派) is only handed back by its delegate; nothing else happens to it meanwhile."""
+    if inbox.delegated_by:
+        raise TaskNotReady(f"task {inbox.task_id} is delegated by {inbox.delegated_by} to {inbox.assignee}: "
+                           f"{inbox.assignee} resolves the delegation, then {inbox.delegated_by} completes it")
+
+
 def _ready_task(wf: XWorkflow, task_id: str):
     task = wf.find_task(uuid.UUID(task_id))
     if task is None or task.state != READY or not isinstance(task.task_spec, UserTask):
@@ -410,6 +421,7 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
 
     def command(tx: Tx):
         inbox = _inbox_row(tx, task_id)
+        refuse_delegated(inbox)
         principal = acting_for(ctx, tx, inbox, user)
         if principal is None:
             raise PermissionDenied(f"user {user} may not work on task {task_id}")
@@ -476,6 +488,7 @@ def claim_task(ctx: Services, task_id: str, user: str) -> CommandResult:
 def release_task(ctx: Services, task_id: str, user: str) -> CommandResult:
     """Give a claimed task back to its candidates."""
     def change(tx: Tx, inbox: InboxRow) -> str:
+        refuse_delegated(inbox)
         if inbox.assignee != user:
             raise PermissionDenied(f"task {task_id} is not claimed by {user}")
         if not (inbox.candidate_users or inbox.candidate_groups):
@@ -486,18 +499,22 @@ def release_task(ctx: Services, task_id: str, user: str) -> CommandResult:
     return _inbox_command(ctx, task_id, user, change)
 
 
+def cancel_workflow(ctx: Services, tx: Tx, row: InstanceRow, user: str) -> tuple[XWorkflow, CommandResult]:
+    """Cancel the instance's workflow in the command's transaction: its open tasks leave every inbox."""
+    wf = _load(ctx, tx, row)
+    before = _open_states(wf)
+    wf.touched = True
+    wf.cancel()
+    return wf, _finish(ctx, tx, row, wf, user, before, None, cancelled=True)
+
+
 def cancel_instance(ctx: Services, instance_id: str, user: str, reason: str = "") -> CommandResult:
     """Stop an instance; its open tasks leave every inbox."""
     def command(tx: Tx):
         row = _lock_instance(ctx, tx, instance_id)
         if row.status in ("completed", "cancelled"):
             raise InvalidInput(f"instance {instance_id} is already {row.status}")
-        wf = _load(ctx, tx, row)
-        before = _open_states(wf)
-        wf.cancel()
-        result = _finish(ctx, tx, row, wf, user, before, None)
-        row.status = result.status = "cancelled"
-        row.next_due_at = None
+        wf, result = cancel_workflow(ctx, tx, row, user)
         audit.record(tx, row, "instance_cancelled", user, ctx.now(), None, None, {"reason": reason})
         return row, wf, result
 

@@ -22,7 +22,8 @@ from engine.services.org import ADMINS, GLOBAL_ROLES, directory
 
 AUDITORS = GLOBAL_ROLES["auditor"]
 # Events that put a person on a task; their data names assignees and candidates, their actor acted on it.
-_TASK_EVENTS = ("task_ready", "task_claimed", "task_completed")
+_TASK_EVENTS = ("task_ready", "task_claimed", "task_completed", "task_transferred", "task_delegated")
+_COPY_EVENTS = ("task_copied",)  # who a task was copied to may read the request, not write to it
 
 
 @dataclass
@@ -46,7 +47,7 @@ def participants(tx: Tx, instance_id: str) -> People:
         values = json.loads(data)
         if event_type != "task_ready":
             people.users.add(actor)
-        people.users.update(u for u in (values.get("assignee"), values.get("on_behalf_of")) if u)
+        people.users.update(u for u in (values.get("assignee"), values.get("on_behalf_of"), values.get("to")) if u)
         people.users.update(values.get("candidate_users") or ())
         people.groups.update(values.get("candidate_groups") or ())
     people.users.update(owner for (owner,) in tx.all(
@@ -74,9 +75,21 @@ def may_write(ctx: Services, tx: Tx, instance_id: str, user: str) -> bool:
     return False
 
 
+def copied_to(tx: Tx, instance_id: str) -> set[str]:
+    """The users a task of the request was copied to (抄送)."""
+    found: set[str] = set()
+    for (data,) in tx.all(f"SELECT data FROM audit_event WHERE instance_id = ? AND event_type IN "
+                          f"({tx.in_list(_COPY_EVENTS)})", (instance_id, *_COPY_EVENTS)):
+        to = json.loads(data).get("to") or []
+        found.update([to] if isinstance(to, str) else to)
+    return found
+
+
 def may_read(ctx: Services, tx: Tx, instance_id: str, user: str) -> bool:
-    """Whether `user` may see the request's records: its people, the admins and the auditors."""
-    return bool(groups_of(tx, user) & {AUDITORS, ADMINS}) or may_write(ctx, tx, instance_id, user)
+    """Whether `user` may see the request's records: its people, those a task was copied to, the
+    admins and the auditors."""
+    return bool(groups_of(tx, user) & {AUDITORS, ADMINS}) or may_write(ctx, tx, instance_id, user) \
+        or bool(set(identities(ctx, user)) & copied_to(tx, instance_id))
 
 
 def may_post_progress(ctx: Services, tx: Tx, user: str, owner: str, lead_department: str | None) -> bool:

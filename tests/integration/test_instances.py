@@ -231,6 +231,8 @@ def test_cancel_removes_open_tasks(team):
     detail = describe_instance(ctx, started.instance_id)
     assert detail["status"] == "cancelled"
     assert detail["history"][-1]["data"] == {"reason": "duplicate request"}
+    assert "instance_completed" not in [e["type"] for e in detail["history"]]  # stopped, not completed
+    assert detail["completed_at"] is None
 
 
 def test_audit_chain_verifies_and_detects_an_edit(team):
