@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -421,10 +421,10 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
 
     def command(tx: Tx):
         inbox = _inbox_row(tx, task_id)
-        refuse_delegated(inbox)
         principal = acting_for(ctx, tx, inbox, user)
-        if principal is None:
+        if principal is None and user != inbox.delegated_by:  # strangers learn nothing of the task
             raise PermissionDenied(f"user {user} may not work on task {task_id}")
+        refuse_delegated(inbox)
         row = _lock_instance(ctx, tx, inbox.instance_id)
         wf = _load(ctx, tx, row)
         task = _ready_task(wf, task_id)
@@ -473,12 +473,13 @@ def _inbox_command(ctx: Services, task_id: str, user: str, change: Callable[[Tx,
 def claim_task(ctx: Services, task_id: str, user: str) -> CommandResult:
     """Take a group task: it leaves the group's list and becomes the user's."""
     def change(tx: Tx, inbox: InboxRow) -> str:
+        # Candidacy first, so a stranger does not learn who holds the task.
+        if inbox.assignee != user and acting_for(ctx, tx, replace(inbox, assignee=None), user) is None:
+            raise PermissionDenied(f"user {user} is not a candidate for task {task_id}")
         if inbox.assignee == user:
             raise InvalidInput(f"task {task_id} is already claimed by you")
         if inbox.assignee:
             raise TaskNotReady(f"task {task_id} is already claimed by {inbox.assignee}")
-        if acting_for(ctx, tx, inbox, user) is None:
-            raise PermissionDenied(f"user {user} is not a candidate for task {task_id}")
         inbox.assignee = user
         return "task_claimed"
 
@@ -488,9 +489,9 @@ def claim_task(ctx: Services, task_id: str, user: str) -> CommandResult:
 def release_task(ctx: Services, task_id: str, user: str) -> CommandResult:
     """Give a claimed task back to its candidates."""
     def change(tx: Tx, inbox: InboxRow) -> str:
-        refuse_delegated(inbox)
         if inbox.assignee != user:
             raise PermissionDenied(f"task {task_id} is not claimed by {user}")
+        refuse_delegated(inbox)
         if not (inbox.candidate_users or inbox.candidate_groups):
             raise InvalidInput(f"task {task_id} has no candidates to release it to")
         inbox.assignee = None
