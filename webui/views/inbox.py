@@ -1,14 +1,86 @@
-"""Staff pages: the inbox (more pages live in their own modules)."""
+"""Staff pages: the inbox with its four tabs (mine, my groups', copied to me, done by me), claim and
+release, and the counts in the navigation (more pages live in their own modules)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine.services.inbox import group_tasks, my_tasks
+from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.services.inbox import SORTS, InboxFilter
+from engine.services.instances import claim_task, release_task
+from engine.services.notifications import TABS, filter_options, inbox_listing, nav_counts
+from engine.services.operations import mark_cc_read
 from webui.extensions import services
 
 bp = Blueprint("pages", __name__)
+
+PER_PAGE = 20
+SORT_CHOICES = ("due", "priority", "created")
+# Values of the request form, shown in the reader's language (stored as the form has them).
+VALUE_LABELS = {
+    "项目协作": _l("项目协作"), "资源申请": _l("资源申请"), "问题协调": _l("问题协调"), "流程优化": _l("流程优化"),
+    "故障投诉": _l("故障投诉"), "其他": _l("其他"), "普通": _l("普通"), "紧急": _l("紧急"), "特急": _l("特急"),
+    "高": _l("高"), "中": _l("中"), "低": _l("低"),
+    "running": _l("进行中"), "completed": _l("已完成"), "cancelled": _l("已取消"), "errored": _l("出错"),
+}
+
+
+def value_label(value) -> str:
+    return str(VALUE_LABELS.get(value, value if value is not None else "—"))
+
+
+@contextmanager
+def not_yours() -> Iterator[None]:
+    """A task (or request) the user may not act on is answered as one that does not exist (404)."""
+    try:
+        yield
+    except PermissionDenied:
+        raise NotFound(_("不存在，或您无权处理。")) from None
+
+
+def int_arg(args: Mapping, name: str, default: int, low: int = 1, high: int = 10_000) -> int:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}")
+    return value
+
+
+def inbox_filter(args: Mapping) -> InboxFilter:
+    """The inbox filters of a query string (the page and the API take the same ones)."""
+    def text(name: str) -> str | None:
+        return (args.get(name) or "").strip()[:255] or None
+
+    overdue = (args.get("overdue") or "").lower() in ("1", "true", "yes", "on")
+    return InboxFilter(process_id=text("process_id"), business_key=text("business_key"), text=text("text"),
+                       request_type=text("request_type"), urgency=text("urgency"), department=text("department"),
+                       overdue_at=services().now() if overdue else None)
+
+
+def sort_arg(args: Mapping) -> str:
+    sort = args.get("sort") or "due"
+    if sort not in SORTS:
+        raise InvalidInput(f"unknown sort '{sort}' (known: {', '.join(SORTS)})")
+    return sort
+
+
+@bp.app_context_processor
+def navigation_counts():
+    # Every page's navigation shows the open tasks and the unread notifications of whoever is signed in.
+    if not current_user.is_authenticated:
+        return {}
+    return {"nav_counts": nav_counts(services(), current_user.id)}
 
 
 @bp.route("/")
@@ -20,10 +92,55 @@ def index():
 @bp.route("/inbox")
 @login_required
 def inbox():
-    """My tasks and my groups' tasks."""
+    """One tab of the inbox, filtered, sorted and paged."""
+    tab = request.args.get("tab", "mine")
+    if tab not in TABS:
+        tab = "mine"
     sort = request.args.get("sort", "due")
-    if sort not in ("due", "priority", "created"):
+    if sort not in SORT_CHOICES:
         sort = "due"
-    mine = my_tasks(services(), current_user.id, sort=sort)
-    offered = group_tasks(services(), current_user.id, sort=sort)
-    return render_template("inbox.html", mine=mine, offered=offered, sort=sort)
+    f = inbox_filter(request.args)
+    page = inbox_listing(services(), current_user.id, tab, f, sort, int_arg(request.args, "page", 1), PER_PAGE)
+    kept = {k: v for k, v in request.args.items() if k in (
+        "tab", "sort", "text", "request_type", "urgency", "department", "overdue") and v}
+
+    def here(**changes) -> str:
+        return url_for("pages.inbox", **{k: v for k, v in {**kept, **changes}.items() if v})
+
+    options = filter_options(services()) if tab in ("mine", "group") else {}
+    return render_template("inbox.html", tab=tab, page=page, sort=sort, f=f, overdue=bool(f.overdue_at),
+                           options=options, here=here, label=value_label,
+                           pages=max(1, -(-page.total // page.per_page)))
+
+
+def _back(tab: str):
+    return redirect(url_for("pages.inbox", tab=tab))
+
+
+@bp.route("/inbox/tasks/<task_id>/claim", methods=["POST"])
+@login_required
+def claim(task_id: str):
+    """Claim a task offered to one of my groups: it moves to my tasks."""
+    with not_yours():
+        claim_task(services(), task_id, current_user.id)
+    flash(_("已认领任务，可在“我的任务”中办理。"), "info")
+    return _back("mine")
+
+
+@bp.route("/inbox/tasks/<task_id>/release", methods=["POST"])
+@login_required
+def release(task_id: str):
+    """Give a claimed task back to its group."""
+    with not_yours():
+        release_task(services(), task_id, current_user.id)
+    flash(_("已释放任务，它回到了组的任务中。"), "info")
+    return _back("group")
+
+
+@bp.route("/inbox/cc/<int:cc_id>/read", methods=["POST"])
+@login_required
+def cc_read(cc_id: int):
+    """Mark a task copied to me read."""
+    with not_yours():
+        mark_cc_read(services(), cc_id, current_user.id)
+    return _back("cc")
