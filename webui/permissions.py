@@ -1,0 +1,66 @@
+"""Who may see a request: the one rule every page, download and export of a request asks.
+
+A user may see a request when they are
+- its requester, or a member of its requester's, lead or involved departments;
+- one of its people as its records have them: anyone who holds or held one of its tasks (assignee,
+  candidate, member of a candidate group, whoever claimed or completed one and whom they acted
+  for), the owners of its plan tasks, and whoever substitutes one of them today;
+- a platform admin, or an auditor (who reads and changes nothing).
+Anyone else gets 404, never 403, so the ids of requests they may not see are not confirmed.
+
+Lists follow the same rule through their scopes: "mine" (requests the user filed), "dept"
+(requests their department files, leads or is involved in; the default for department heads)
+and "all" (platform admins and auditors only).
+"""
+
+from __future__ import annotations
+
+from flask import abort
+
+from engine.bootstrap import Services
+from engine.services.accounts import Account, account
+from engine.services.org import directory
+from engine.services.request_view import request_departments, takes_part
+
+
+def _account(ctx: Services, user) -> Account | None:
+    return account(ctx, user) if isinstance(user, str) else user
+
+
+def sees_everything(user) -> bool:
+    """Platform admins and auditors see every request."""
+    return bool(user.is_admin or user.is_auditor)
+
+
+def may_see_request(ctx: Services, user, instance_id) -> bool:
+    """Whether `user` (the signed-in user, or a user id) may see the request (see the module's rule)."""
+    user = _account(ctx, user)
+    if user is None:
+        return False
+    departments = request_departments(ctx, str(instance_id))
+    if departments is None:  # no such request
+        return False
+    if sees_everything(user) or (user.department_id and user.department_id in departments):
+        return True
+    return takes_part(ctx, str(instance_id), user.id)
+
+
+def require_request(ctx: Services, user, instance_id) -> None:
+    """404 unless `user` may see the request."""
+    if not may_see_request(ctx, user, instance_id):
+        abort(404)
+
+
+def list_scopes(user) -> tuple[str, ...]:
+    """The list scopes `user` may choose."""
+    scopes = ("mine", "dept") if user.department_id else ("mine",)
+    return (*scopes, "all") if sees_everything(user) else scopes
+
+
+def default_scope(ctx: Services, user) -> str:
+    """All for admins and auditors, the department for its head, else the user's own requests."""
+    if sees_everything(user):
+        return "all"
+    if user.department_id and directory(ctx).head(user.department_id) == user.id:
+        return "dept"
+    return "mine"

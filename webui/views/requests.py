@@ -1,0 +1,139 @@
+"""The requests area: the lists with search and filters, a request's page, its diagram as JSON,
+its Excel export, its attachments, and the bpmn-js viewer's files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, send_from_directory
+from flask_babel import lazy_gettext as _
+from flask_login import current_user, login_required
+
+from engine.services.export import export_request
+from engine.services.org import directory
+from engine.services.request_view import STATUSES, RequestFilter, attachment_file, diagram, list_requests, request_page
+from webui.extensions import services
+from webui.permissions import default_scope, list_scopes, require_request
+
+bp = Blueprint("requests", __name__, url_prefix="/requests")
+
+PER_PAGE = 20
+STATUS_LABELS = {"running": _("进行中"), "completed": _("已完成"), "errored": _("出错"), "cancelled": _("已取消")}
+SCOPE_LABELS = {"mine": _("我发起的"), "dept": _("本部门的"), "all": _("全部")}
+# Values of the request form (stored in Chinese), shown in the reader's language.
+TYPE_LABELS = {"项目协作": _("项目协作"), "资源申请": _("资源申请"), "问题协调": _("问题协调"),
+               "流程优化": _("流程优化"), "故障投诉": _("故障投诉"), "其他": _("其他")}
+URGENCY_LABELS = {"普通": _("普通"), "紧急": _("紧急"), "特急": _("特急")}
+PRIORITY_LABELS = {"高": _("高"), "中": _("中"), "低": _("低")}
+GROUP_LABELS = {"platform_admins": _("平台管理员"), "auditors": _("审计员"), "process_owners": _("流程负责人")}
+PROGRESS_LABELS = {"未开始": _("未开始"), "进行中": _("进行中"), "待支持": _("待支持"), "已完成": _("已完成")}
+RED_LABELS = {"risk": _("报告了风险"), "needs_support": _("待支持"), "deadline": _("临近或超过计划完成日期"),
+              "stale": _("超过24小时未更新进度")}
+EVENT_LABELS = {
+    "instance_started": _("提交需求"), "task_ready": _("任务待办"), "task_completed": _("完成任务"),
+    "task_claimed": _("认领任务"), "task_released": _("释放任务"), "task_cancelled": _("任务取消"),
+    "task_transferred": _("转办"), "task_delegated": _("委派"), "delegation_resolved": _("委派办结"),
+    "task_copied": _("抄送"), "task_urged": _("催办"), "request_withdrawn": _("撤回需求"),
+    "timer_fired": _("定时触发"), "instance_completed": _("流程结束"), "instance_errored": _("流程出错"),
+    "instance_cancelled": _("流程取消"), "instance_retried": _("重试"),
+    "assignment_fallback": _("无人可派，转平台管理员"), "progress_posted": _("更新进度"),
+    "comment_added": _("发表评论"), "meeting_scheduled": _("预约会议"), "minutes_recorded": _("记录会议纪要"),
+    "feedback_given": _("部门反馈"), "plan_saved": _("保存协调方案"), "action_items_added": _("问题解决行动表"),
+    "retrospective_added": _("复盘"), "satisfaction_rated": _("满意度评价"), "deliverable_submitted": _("提交成果"),
+    "acceptance_recorded": _("验收"), "position_stated": _("陈述立场"), "lesson_proposed": _("提出经验"),
+    "attachment_added": _("上传附件"),
+}
+VIEWER_DIST = Path("node_modules") / "bpmn-js" / "dist"
+
+
+def _label(labels: dict, value):
+    return labels.get(value, value) if value else "—"
+
+
+@bp.context_processor
+def labels():
+    return {"status_label": lambda v: _label(STATUS_LABELS, v), "type_label": lambda v: _label(TYPE_LABELS, v),
+            "urgency_label": lambda v: _label(URGENCY_LABELS, v),
+            "priority_label": lambda v: _label(PRIORITY_LABELS, v), "group_label": lambda v: _label(GROUP_LABELS, v)}
+
+
+def _page_number(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
+@bp.route("")
+@login_required
+def index():
+    """Requests the user may see: search by number or title, filters, pages."""
+    args = request.args
+    scopes = list_scopes(current_user)
+    scope = args.get("scope") if args.get("scope") in scopes else default_scope(services(), current_user)
+    org = directory(services())
+    f = RequestFilter(
+        scope=scope, text=args.get("q", "")[:100],
+        status=args.get("status") if args.get("status") in STATUSES else None,
+        request_type=args.get("type") if args.get("type") in TYPE_LABELS else None,
+        urgency=args.get("urgency") if args.get("urgency") in URGENCY_LABELS else None,
+        department=args.get("dept") if args.get("dept") in org.departments else None)
+    page = list_requests(services(), current_user.id, current_user.department_id, f,
+                         page=_page_number(args.get("page")), per_page=PER_PAGE)
+    query = {k: v for k, v in (("scope", f.scope), ("q", f.text), ("status", f.status), ("type", f.request_type),
+                               ("urgency", f.urgency), ("dept", f.department)) if v}
+    return render_template("requests/index.html", page=page, f=f, query=query, scopes=scopes,
+                           scope_labels=SCOPE_LABELS, statuses=STATUS_LABELS, types=TYPE_LABELS,
+                           urgencies=URGENCY_LABELS, org=org, pages=max(1, -(-page.total // PER_PAGE)))
+
+
+@bp.route("/<uuid:instance_id>")
+@login_required
+def detail(instance_id):
+    """A request: header, diagram, plan (Gantt, RACI), records and timeline."""
+    require_request(services(), current_user, instance_id)
+    view = request_page(services(), str(instance_id))
+    return render_template("requests/detail.html", view=view, h=view.header, names=view.names,
+                           events=EVENT_LABELS, progress_labels=PROGRESS_LABELS, red_labels=RED_LABELS)
+
+
+@bp.route("/<uuid:instance_id>/diagram.json")
+@login_required
+def diagram_json(instance_id):
+    """The request's BPMN XML with the ids of its active and completed elements."""
+    require_request(services(), current_user, instance_id)
+    response = jsonify(diagram(services(), str(instance_id)))
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.route("/<uuid:instance_id>/export.xlsx")
+@login_required
+def export(instance_id):
+    """The request as an Excel workbook of the four forms."""
+    require_request(services(), current_user, instance_id)
+    filename, content = export_request(services(), str(instance_id))
+    response = send_file(io.BytesIO(content), as_attachment=True, download_name=filename,
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/<uuid:instance_id>/attachments/<int:attachment_id>")
+@login_required
+def attachment(instance_id, attachment_id: int):
+    """Download an attachment of the request (always as a download, under its sanitised name)."""
+    require_request(services(), current_user, instance_id)
+    found = attachment_file(services(), str(instance_id), attachment_id)
+    response = send_file(io.BytesIO(found.content), mimetype=found.content_type, as_attachment=True,
+                         download_name=found.filename, etag=found.sha256)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.route("/assets/bpmn-js/<path:filename>")
+@login_required
+def viewer_asset(filename: str):
+    """A file of bpmn-js's dist folder (the viewer and its styles), installed from npm."""
+    folder = Path(current_app.root_path).parent / VIEWER_DIST
+    if not folder.is_dir():
+        abort(404)
+    return send_from_directory(folder, filename, max_age=86400)
