@@ -39,11 +39,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(404)
     @app.errorhandler(403)
     @app.errorhandler(405)
+    @app.errorhandler(413)
     @app.errorhandler(429)
     def http_error(exc):
         code = getattr(exc, "code", 500) or 500
         if wants_json():
             return jsonify({"code": {404: "not_found", 403: "forbidden", 405: "method_not_allowed",
-                                     429: "too_many_requests"}.get(code, "error"),
+                                     413: "too_large", 429: "too_many_requests"}.get(code, "error"),
                             "message": getattr(exc, "description", "")}), code
         return render_template("error.html", error=None, code=code, description=getattr(exc, "description", "")), code

@@ -10,11 +10,13 @@ def test_a_demo_user_signs_in_sees_the_inbox_and_switches_to_english(page):
     assert page.url.endswith("/login?next=%2Finbox") or "/login" in page.url
     sign_in(page, "zhangzongjian")
     assert page.inner_text("[data-user]").startswith("张总监")
-    assert page.locator("section[data-list=mine] h2").inner_text().startswith("我的任务")
+    assert page.locator("a[data-tab=mine]").inner_text().startswith("我的任务")
+    assert page.get_attribute("html", "lang") == "zh-CN"
     shot(page, "inbox-empty")
     page.click("button[lang=en]")
     page.wait_for_load_state()
-    assert page.locator("section[data-list=mine] h2").inner_text().startswith("My tasks")
+    assert page.locator("a[data-tab=mine]").inner_text().startswith("My tasks")
+    assert page.get_attribute("html", "lang") == "en"
     page.click("text=Sign out")
     page.wait_for_url("**/login")
 

@@ -39,6 +39,7 @@ ENGLISH = {
     "密码": "Password",
     "请填写密码。": "Please enter your password.",
     "发起需求": "New request",
+    "文件过大，请压缩或拆分后再上传": "The file is too large; compress or split it and upload again",
     "需求": "Requests",
     "通知": "Notifications",
     "流程设计": "Process design",

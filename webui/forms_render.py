@@ -1,0 +1,223 @@
+"""Engine forms as HTML inputs, and submitted HTML form data back into the values the engine validates.
+
+One module for the start form and every task form. `field_views` prepares what the macros of
+templates/work/_fields.html draw; `parse` reads a submitted form. Validation stays in the engine:
+`parse` only reshapes (a table's indexed inputs into rows, a local date and time into ISO 8601
+with the reader's offset) and `error_text` puts the engine's messages into the reader's language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from flask_babel import gettext as _
+
+from engine.bpmn.forms import Form, FormField, required_if
+from engine.services.attachments import TYPES
+from engine.services.org import Directory
+
+MULTI = frozenset({"users", "departments", "files"})
+FILES = frozenset({"file", "files"})
+ACCEPT = ",".join(ext for _mime, exts, _label in TYPES.values() for ext in exts)  # the engine's allow-list
+_HELP = re.compile(r"^(.+?)[（(](.+)[）)]\s*$", re.S)
+
+
+@dataclass
+class Choices:
+    """What the pickers offer: the organisation's active users and its departments."""
+
+    users: list[tuple[str, str]]
+    departments: list[tuple[str, str]]
+    user_names: dict[str, str]
+    department_names: dict[str, str]
+
+
+def choices(org: Directory) -> Choices:
+    """Picker options from the organisation directory: departments in their order, users by department."""
+    depts = sorted(org.departments.items(), key=lambda d: (d[1]["sort_order"] or 0, d[1]["name"]))
+    dept_names = {did: d["name"] for did, d in depts}
+    order = {did: n for n, (did, _dept) in enumerate(depts)}
+    people = sorted(((uid, u) for uid, u in org.users.items() if u["active"]),
+                    key=lambda p: (order.get(p[1]["department_id"], len(order)), p[1]["name"]))
+    users = [(uid, f"{u['name']}（{dept_names[u['department_id']]}）" if u["department_id"] in dept_names
+              else u["name"]) for uid, u in people]
+    return Choices(users, list(dept_names.items()), {uid: u["name"] for uid, u in org.users.items()}, dept_names)
+
+
+@dataclass
+class FieldView:
+    """One field as a page draws it: its label split from its guidance, its value and its error."""
+
+    field: FormField
+    label: str
+    help: str
+    value: Any
+    error: str | None
+    condition: tuple[str, list[str]] | None  # requiredIf: (label of the other field, values)
+
+    @property
+    def id(self) -> str:
+        return self.field.id
+
+    @property
+    def type(self) -> str:
+        return self.field.type
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """"需求目标（要达到什么效果…）" -> ("需求目标", "要达到什么效果…"): the diagrams put guidance in brackets."""
+    found = _HELP.match(label or "")
+    return (found.group(1).strip(), found.group(2).strip()) if found else (label, "")
+
+
+def field_views(form: Form, values: dict, errors: dict[str, str], zone: tzinfo) -> list[FieldView]:
+    """The fields of `form` with `values` (a field left out shows its default) and translated errors."""
+    labels = {f.id: split_label(f.label)[0] for f in form.fields}
+    views = []
+    for fld in form.fields:
+        label, help_text = split_label(fld.label)
+        raw = values.get(fld.id, fld.default)
+        cond = required_if(fld)
+        views.append(FieldView(fld, label, fld.properties.get("help") or help_text, input_value(fld, raw, zone),
+                               error_text(errors[fld.id]) if fld.id in errors else None,
+                               (labels.get(cond[0], cond[0]), cond[1]) if cond else None))
+    return views
+
+
+def general_errors(form: Form, errors: dict[str, str]) -> list[str]:
+    """Errors that belong to no field of the form (shown above it), translated."""
+    ids = {f.id for f in form.fields}
+    return [f"{key}：{error_text(msg)}" if key else error_text(msg) for key, msg in errors.items() if key not in ids]
+
+
+def input_value(fld: FormField, value: Any, zone: tzinfo) -> Any:
+    """A value as the field's input shows it: lists for multi pickers, rows for tables, local times."""
+    if value is None:
+        return [] if fld.type in MULTI or fld.type == "table" else ""
+    if fld.type in MULTI:
+        return [str(v) for v in value] if isinstance(value, list) else [v for v in str(value).split(",") if v]
+    if fld.type == "table":
+        if not isinstance(value, list):
+            return []
+        return [{c.id: input_value(c, row.get(c.id), zone) for c in fld.columns} for row in value
+                if isinstance(row, dict)]
+    if fld.type == "boolean":
+        return value is True or str(value).lower() in ("true", "1", "on", "yes")
+    if fld.type == "datetime":
+        return local_time(value, zone)
+    return str(value)
+
+
+def local_time(value: Any, zone: tzinfo) -> str:
+    """An ISO date and time as a datetime-local input shows it: in the reader's zone, to the minute."""
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(zone)
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+def parse(form: Form, submitted, zone: tzinfo) -> dict[str, Any]:
+    """The values of a submitted HTML form (a MultiDict) for the engine to validate; read-only fields
+    are left out. Uploaded files are not read here: the caller stores them and adds their ids."""
+    values: dict[str, Any] = {}
+    for fld in form.fields:
+        if fld.readonly:
+            continue
+        if fld.type == "table":
+            values[fld.id] = _rows(fld, submitted, zone)
+        elif fld.type in MULTI:
+            values[fld.id] = [v.strip() for v in submitted.getlist(fld.id) if v.strip()]
+        elif fld.type == "boolean":
+            values[fld.id] = "true" if "true" in submitted.getlist(fld.id) else "false"
+        else:
+            values[fld.id] = _scalar(fld, submitted.get(fld.id, ""), zone)
+    return values
+
+
+def _scalar(fld: FormField, text: str, zone: tzinfo) -> str:
+    text = text.strip()
+    if fld.type == "datetime" and text:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return text  # the engine says what is wrong with it
+        # A browser's datetime-local has no offset: it is the reader's wall clock, not the server's.
+        return (moment.replace(tzinfo=zone) if moment.tzinfo is None else moment).isoformat()
+    return text
+
+
+def _rows(fld: FormField, submitted, zone: tzinfo) -> list[dict[str, str]]:
+    """Inputs named `<table>-<row>-<column>` as rows in row order; a row left entirely empty is dropped."""
+    cells: dict[int, dict[str, str]] = {}
+    pattern = re.compile(rf"^{re.escape(fld.id)}-(\d+)-(.+)$")
+    columns = {c.id: c for c in fld.columns}
+    for name in submitted:
+        found = pattern.match(name)
+        if found and found.group(2) in columns:
+            col = columns[found.group(2)]
+            raw = submitted.getlist(name)[-1]
+            cells.setdefault(int(found.group(1)), {})[col.id] = _scalar(col, raw, zone)
+    rows = []
+    for _n, row in sorted(cells.items()):
+        kept = {k: v for k, v in row.items() if v != ""}
+        if kept:
+            rows.append(kept)
+    return rows
+
+
+def file_fields(form: Form) -> list[FormField]:
+    """The fields a page takes uploads for."""
+    return [f for f in form.fields if f.type in FILES and not f.readonly]
+
+
+def with_files(fld: FormField, value: Any, added: list[str]) -> Any:
+    """A file field's value once `added` (attachment ids) were uploaded for it."""
+    if fld.type == "file":
+        return added[-1] if added else value
+    return [*(value or []), *added]
+
+
+# The engine's messages (engine.bpmn.forms) in the reader's language; others are shown as they come.
+_MESSAGES: list[tuple[re.Pattern, Any]] = [
+    (re.compile(r"^required$"), lambda m: _("必填")),
+    (re.compile(r"^required when (.+) is (.*)$"), lambda m: _("“%(label)s”为“%(value)s”时必填",
+                                                            label=split_label(m[1])[0], value=m[2])),
+    (re.compile(r"^at least (\d+) characters$"), lambda m: _("至少 %(n)s 个字", n=m[1])),
+    (re.compile(r"^at most (\d+) characters$"), lambda m: _("最多 %(n)s 个字", n=m[1])),
+    (re.compile(r"^does not match the pattern .*$"), lambda m: _("格式不正确")),
+    (re.compile(r"^must be at least (.+)$"), lambda m: _("不能小于 %(n)s", n=m[1])),
+    (re.compile(r"^must be at most (.+)$"), lambda m: _("不能大于 %(n)s", n=m[1])),
+    (re.compile(r"^must be on or after (.+)$"), lambda m: _("不能早于 %(d)s", d=m[1])),
+    (re.compile(r"^must be on or before (.+)$"), lambda m: _("不能晚于 %(d)s", d=m[1])),
+    (re.compile(r"^at least (\d+) rows$"), lambda m: _("至少填写 %(n)s 行", n=m[1])),
+    (re.compile(r"^at most (\d+) rows$"), lambda m: _("最多填写 %(n)s 行", n=m[1])),
+    (re.compile(r"^choose at least (\d+)$"), lambda m: _("至少选择 %(n)s 项", n=m[1])),
+    (re.compile(r"^choose at most (\d+)$"), lambda m: _("最多选择 %(n)s 项", n=m[1])),
+    (re.compile(r"^'.*' is not a whole number$", re.S), lambda m: _("请填写整数")),
+    (re.compile(r"^'.*' is not a number$", re.S), lambda m: _("请填写数字")),
+    (re.compile(r"^'.*' is not a date \(YYYY-MM-DD\)$", re.S), lambda m: _("请填写日期（年-月-日）")),
+    (re.compile(r"^'.*' is not a date and time", re.S), lambda m: _("请填写日期和时间")),
+    (re.compile(r"^'.*' is not one of ", re.S), lambda m: _("请从选项中选择")),
+    (re.compile(r"^'.*' is not true or false$", re.S), lambda m: _("请选择是或否")),
+    (re.compile(r"^must be a list of rows$"), lambda m: _("表格数据无效")),
+    (re.compile(r"^not a field of this form$"), lambda m: _("不是此表单的字段")),
+    (re.compile(r"^row (\d+): '(.+)' is not a column$"),
+     lambda m: _("第 %(n)s 行：%(c)s 不是表格的列", n=m[1], c=m[2])),
+    (re.compile(r"^row (\d+), (.+?): (.+)$", re.S), lambda m: _("第 %(n)s 行，%(column)s：%(message)s",
+                                                                n=m[1], column=m[2], message=error_text(m[3]))),
+]
+
+
+def error_text(message: str) -> str:
+    """An engine validation message in the reader's language."""
+    for pattern, text in _MESSAGES:
+        found = pattern.match(message)
+        if found:
+            return text(found)
+    return message
