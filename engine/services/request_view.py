@@ -240,7 +240,12 @@ def request_page(ctx: Services, instance_id: str) -> RequestPage:
     header = request_header(ctx, instance_id)
     with ctx.db.transaction(write=False) as tx:
         version_id = tx.one("SELECT process_version_id FROM process_instance WHERE id = ?", (header["instance_id"],))
-        shapes = _shapes(*_source(tx, version_id[0]))
+        # Names of the diagram's shapes, and of the elements of the processes it calls (the
+        # conflict subprocess), which are in the version's subprocess specs.
+        spec, subs = ctx.store.specs.get(tx, version_id[0])
+        shapes = {ts.bpmn_id: ts.bpmn_name for each in (spec, *subs.values()) for ts in each.task_specs.values()
+                  if getattr(ts, "bpmn_id", None) and getattr(ts, "bpmn_name", None)}
+        shapes.update(_shapes(*_source(tx, version_id[0])))
         events = tx.all("SELECT seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
                         "WHERE instance_id = ? ORDER BY seq", (header["instance_id"],))
     timeline = [{"seq": seq, "type": kind, "actor": actor, "at": Tx.when(at), "element_id": element,

@@ -229,3 +229,14 @@ def test_the_export_of_a_fresh_request_has_empty_forms(ctx, flow):
 def test_a_process_instance_that_is_no_request_is_not_found(ctx, flow):
     with pytest.raises(NotFound):
         request_header(ctx, "00000000-0000-0000-0000-000000000000")
+
+
+def test_the_timeline_names_the_steps_of_a_called_subprocess(ctx, flow):
+    steps.to_plan(flow)
+    steps.write_plan(flow)
+    flow.complete_each("approve_plan", {steps.HEADS["PRD"]: steps.AGREE, steps.HEADS["SAL"]: {
+        "approval_decision": "不同意", "approval_comment": "销售部11月人手不足"}})
+    flow.complete("classify_conflict", steps.CLASSIFY)  # a step of conflict_resolution, called by the request
+    names = {e["element_id"]: e["element_name"] for e in request_page(ctx, flow.instance_id).timeline
+             if e["element_id"]}
+    assert names["classify_conflict"] != "classify_conflict" and names["approve_plan"] != "approve_plan"
