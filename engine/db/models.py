@@ -83,14 +83,17 @@ class ProcessVersion(Base):
 
 
 class ProcessInstance(Base):
+    """An instance's own row. Lists and searches go through request_summary; the timer sweep through
+    next_due_at: no other index, since each one costs every start."""
+
     __tablename__ = "process_instance"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
-    process_id: Mapped[str] = mapped_column(String(255), index=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
+    process_id: Mapped[str] = mapped_column(String(255))
     process_version: Mapped[int] = mapped_column(Integer)
-    business_key: Mapped[str | None] = mapped_column(String(255), index=True)
-    initiator: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # running|completed|errored|cancelled
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    initiator: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # running|completed|errored|cancelled
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
