@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select
 
 from engine.bootstrap import Services
 from engine.db.models import GroupMembership, InboxCandidate, InboxTask, RequestSummary
@@ -58,6 +58,25 @@ def task_row(t: InboxTask) -> dict:
     }
 
 
+def of_department(dept: str):
+    """A request of `dept`: filed by it, led by it or involving it (request_summary)."""
+    listed = literal(",") + RequestSummary.involved_depts + literal(",")
+    return or_(RequestSummary.requester_dept == dept, RequestSummary.lead_dept == dept,
+               listed.contains(f",{dept},", autoescape=True))
+
+
+def summary_conditions(request_type: str | None, urgency: str | None, department: str | None) -> list:
+    """Conditions on request_summary for the filters lists and inboxes share."""
+    wanted = []
+    if request_type:
+        wanted.append(RequestSummary.request_type == request_type)
+    if urgency:
+        wanted.append(RequestSummary.urgency == urgency)
+    if department:
+        wanted.append(of_department(department))
+    return wanted
+
+
 def _filtered(q, f: InboxFilter | None):
     if f is None:
         return q
@@ -72,14 +91,7 @@ def _filtered(q, f: InboxFilter | None):
         q = q.where(or_(InboxTask.task_name.like(like), InboxTask.business_key.like(like)))
     if f.overdue_at:
         q = q.where(InboxTask.due_at < f.overdue_at)
-    wanted = []
-    if f.request_type:
-        wanted.append(RequestSummary.request_type == f.request_type)
-    if f.urgency:
-        wanted.append(RequestSummary.urgency == f.urgency)
-    if f.department:
-        wanted.append(or_(RequestSummary.requester_dept == f.department, RequestSummary.lead_dept == f.department,
-                          ("," + RequestSummary.involved_depts + ",").contains(f",{f.department},", autoescape=True)))
+    wanted = summary_conditions(f.request_type, f.urgency, f.department)
     if wanted:
         q = q.where(InboxTask.instance_id.in_(select(RequestSummary.instance_id).where(*wanted)))
     return q

@@ -23,7 +23,7 @@ from engine.db.models import ProcessInstance, RequestSummary
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.services.attachments import AttachmentFile, attachment_content
-from engine.services.inbox import Page, identities
+from engine.services.inbox import Page, identities, of_department, summary_conditions
 from engine.services.org import Directory, directory, local_date
 from engine.services.record_access import groups_of, may_read
 from engine.services.record_rows import select as select_rows
@@ -329,12 +329,6 @@ class RequestFilter:
     department: str | None = None
 
 
-def _of_department(dept: str):
-    listed = literal(",") + RequestSummary.involved_depts + literal(",")
-    return or_(RequestSummary.requester_dept == dept, RequestSummary.lead_dept == dept,
-               listed.contains(f",{dept},", autoescape=True))
-
-
 def list_requests(ctx: Services, user_id: str, department_id: str | None, f: RequestFilter,
                   page: int = 1, per_page: int = 20) -> Page:
     """Requests in `f`'s scope for the user, newest first, one page; each with its status."""
@@ -348,19 +342,15 @@ def list_requests(ctx: Services, user_id: str, department_id: str | None, f: Req
     if f.scope == "mine":
         q = q.where(RequestSummary.requester == user_id)
     elif f.scope == "dept":
-        q = q.where(_of_department(department_id)) if department_id else q.where(literal(False))
+        q = q.where(of_department(department_id)) if department_id else q.where(literal(False))
     text = (f.text or "").strip()
     if text:
         q = q.where(or_(RequestSummary.request_no.icontains(text, autoescape=True),
                         RequestSummary.title.icontains(text, autoescape=True)))
     if f.status:
         q = q.where(ProcessInstance.status == f.status)
-    if f.request_type:
-        q = q.where(RequestSummary.request_type == f.request_type)
-    if f.urgency:
-        q = q.where(RequestSummary.urgency == f.urgency)
-    if f.department:
-        q = q.where(_of_department(f.department))
+    for condition in summary_conditions(f.request_type, f.urgency, f.department):
+        q = q.where(condition)
     with ctx.db.read() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         rows = s.execute(q.order_by(RequestSummary.submitted_at.desc(), RequestSummary.request_no.desc())
