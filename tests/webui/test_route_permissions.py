@@ -23,7 +23,7 @@ from tests.webui.conftest import csrf_of, sign_in
 ROLES = ("anonymous", "xiaowang", "zhangzongjian", "lijingli", "shenjie", "linna")
 SKIP = {"static", "pages.index", "auth.login", "auth.logout", "auth.language", "requests.viewer_asset"}
 OWN_LISTS = {"pages.inbox", "notifications.index", "requests.index", "work.new", "api.me",
-             "api.inbox", "api.tokens", "api.openapi"}
+             "api.inbox", "api.tokens", "api.openapi", "settings.index"}
 # What each role may read of the request (GET of request and task routes): its people, the admins and
 # the auditors; a task's form through the API only for whoever may work on it.
 READS_REQUEST = {"xiaowang", "zhangzongjian", "lijingli", "shenjie"}

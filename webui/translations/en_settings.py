@@ -1,0 +1,23 @@
+"""English of the settings page."""
+
+ENGLISH = {
+    "个人设置": "Settings",
+    "语言与时区": "Language and time zone",
+    "语言": "Language",
+    "时区（时间按此显示）": "Time zone (times are shown in it)",
+    "组织默认（Asia/Shanghai）": "The organisation's (Asia/Shanghai)",
+    "保存": "Save",
+    "设置已保存。": "Settings saved.",
+    "个人 API 令牌": "Personal API tokens",
+    "脚本用令牌调用 /api/v1（请求头 Authorization: Bearer 令牌）。令牌只显示一次。":
+        "Scripts call /api/v1 with a token (header Authorization: Bearer TOKEN). A token is shown once.",
+    "新令牌：": "New token: ",
+    "名称": "Name",
+    "最近使用": "Last used",
+    "已作废": "Revoked",
+    "作废": "Revoke",
+    "新建令牌": "New token",
+    "请给令牌起个名字。": "Please name the token.",
+    "令牌已作废。": "The token was revoked.",
+    "设置": "Settings",
+}
