@@ -8,6 +8,7 @@ transaction) moves on, so several processes on one database never act on a stale
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -102,7 +103,7 @@ class _Cache:
         self.directory: Directory | None = None
 
 
-_CACHES: dict[int, _Cache] = {}
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Database -> _Cache
 
 
 def revision(s: Session) -> int:
@@ -116,7 +117,9 @@ def bump_revision(s: Session) -> None:
 
 def directory(ctx: Services) -> Directory:
     """The current snapshot (reloaded only when the organisation changed)."""
-    cache = _CACHES.setdefault(id(ctx.db), _Cache())
+    # Keyed by the database object itself: an id() could be reused by another database after this
+    # one is gone, and a fresh organisation there could show the same revision number.
+    cache = _CACHES.setdefault(ctx.db, _Cache())
     with ctx.db.read() as s:
         current = revision(s)
         found = cache.directory

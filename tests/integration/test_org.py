@@ -143,3 +143,24 @@ def test_another_process_sees_an_organisation_change(demo, db_url, clock):
         assert directory(other).head("SAL") == "xuming"
     finally:
         other.db.dispose()
+
+
+def test_each_database_has_its_own_directory_and_a_gone_one_leaves_none_behind(tmp_path, clock):
+    # Two fresh organisations can have the same revision: snapshots must be kept per database
+    # object (never by id(), which a later database may reuse), and dropped with it.
+    import gc
+
+    from engine.services.org import _CACHES
+
+    org_of = "departments:\n  - {{id: A, name: 甲部, head: {0}}}\nusers:\n  - {{id: {0}, name: 某人}}\n"
+    first = bootstrap(EngineConfig(database_url=f"sqlite:///{tmp_path / 'a.db'}", clock=clock))
+    second = bootstrap(EngineConfig(database_url=f"sqlite:///{tmp_path / 'b.db'}", clock=clock))
+    import_org(first, parse_yaml(org_of.format("a")), "setup", bootstrap=True)
+    import_org(second, parse_yaml(org_of.format("b")), "setup", bootstrap=True)
+    assert (directory(first).head("A"), directory(second).head("A")) == ("a", "b")
+    kept = len(_CACHES)
+    first.db.dispose()
+    del first
+    gc.collect()
+    assert len(_CACHES) == kept - 1
+    second.db.dispose()
