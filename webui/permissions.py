@@ -1,4 +1,5 @@
-"""Who may see a request: the one rule every page, download and export of a request asks.
+"""Who may see a request: the one rule every page, download and export of a request asks (the
+engine's request_view.may_see_request, also used by the API).
 
 A user may see a request when they are
 - its requester, or a member of its requester's, lead or involved departments;
@@ -20,7 +21,7 @@ from flask import abort
 from engine.bootstrap import Services
 from engine.services.accounts import Account, account
 from engine.services.org import directory
-from engine.services.request_view import request_departments, takes_part
+from engine.services.request_view import may_see_request as engine_may_see
 
 
 def _account(ctx: Services, user) -> Account | None:
@@ -37,12 +38,7 @@ def may_see_request(ctx: Services, user, instance_id) -> bool:
     user = _account(ctx, user)
     if user is None:
         return False
-    departments = request_departments(ctx, str(instance_id))
-    if departments is None:  # no such request
-        return False
-    if sees_everything(user) or (user.department_id and user.department_id in departments):
-        return True
-    return takes_part(ctx, str(instance_id), user.id)
+    return engine_may_see(ctx, str(instance_id), user.id)
 
 
 def require_request(ctx: Services, user, instance_id) -> None:

@@ -16,14 +16,15 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from engine.bootstrap import Services
+from engine.bpmn.forms import Form
 from engine.db.models import CoordinationPlan, InboxTask, Notification, RequestSummary
 from engine.errors import InvalidInput, NotFound
 from engine.services.inbox import InboxFilter, Page, group_tasks, identities, mine_query, my_tasks, offered_query
-from engine.services.instances import describe_instance
+from engine.services.instances import describe_instance, start_form
 from engine.services.operations import cc_list, done_by
 from engine.services.org import Directory, directory
-from engine.services.record_access import may_read
 from engine.services.records import red_warnings
+from engine.services.request_view import may_see_request
 from engine.services.requests import REQUEST_PROCESS
 
 TABS = ("mine", "group", "cc", "done")
@@ -161,11 +162,11 @@ def filter_options(ctx: Services) -> dict[str, list[tuple[str, str]]]:
     offers them, and the departments; each a list of (value, label)."""
     departments = sorted(directory(ctx).departments.items(), key=lambda d: (d[1]["sort_order"], d[0]))
     options = {"request_type": [], "urgency": [], "department": [(k, v["name"]) for k, v in departments]}
-    with ctx.db.transaction(write=False) as tx:
-        found = tx.one("SELECT id FROM process_version WHERE process_id = ? ORDER BY version DESC LIMIT 1",
-                       (REQUEST_PROCESS,))
-        form = ctx.store.specs.start_form(tx, found[0]) if found else None
-    for fld in form.fields if form else ():
+    try:
+        form = start_form(ctx, REQUEST_PROCESS)
+    except NotFound:  # not deployed (yet): no choices
+        form = Form()
+    for fld in form.fields:
         if fld.id in ("request_type", "urgency"):
             options[fld.id] = [tuple(o) for o in fld.options]
     return options
@@ -174,12 +175,10 @@ def filter_options(ctx: Services) -> dict[str, list[tuple[str, str]]]:
 # ---------------------------------------------------------------------------------- a request, for a reader
 def describe_request(ctx: Services, instance_id: str, user: str) -> dict:
     """The request as describe_instance shows it, with its summary and red warnings, for a user who
-    may read it (engine.services.record_access: its people, the admins, the auditors); NotFound
-    for anyone else, as if it did not exist."""
-    with ctx.db.transaction(write=False) as tx:
-        known = tx.one("SELECT 1 FROM process_instance WHERE id = ?", (instance_id,)) is not None
-        if not known or not may_read(ctx, tx, instance_id, user):
-            raise NotFound(f"request {instance_id} does not exist")
+    may see it (request_view.may_see_request, the rule of the request pages); NotFound for anyone
+    else, as if it did not exist."""
+    if not may_see_request(ctx, instance_id, user):
+        raise NotFound(f"request {instance_id} does not exist")
     found = describe_instance(ctx, instance_id)
     with ctx.db.read() as s:
         summary = s.get(RequestSummary, instance_id)

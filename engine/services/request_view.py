@@ -23,9 +23,9 @@ from engine.db.models import ProcessInstance, RequestSummary
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.services.attachments import AttachmentFile, attachment_content
-from engine.services.inbox import Page, identities, of_department, summary_conditions
+from engine.services.inbox import Page, of_department, summary_conditions
 from engine.services.org import Directory, directory, local_date
-from engine.services.record_access import groups_of, may_read
+from engine.services.record_access import may_read
 from engine.services.record_rows import select as select_rows
 from engine.services.records import list_records, red_warnings
 
@@ -40,7 +40,6 @@ _PASSED = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.
 # Events whose element the instance passed (subprocess tasks leave the stored workflow when it ends).
 _DONE_EVENTS = ("task_completed", "timer_fired", "instance_completed")
 # Events that give a task to someone, or copy it to them for their information.
-_HANDED = ("task_transferred", "task_delegated", "task_copied")
 
 
 @dataclass(frozen=True)
@@ -108,27 +107,23 @@ def request_departments(ctx: Services, instance_id: str) -> set[str] | None:
 
 
 def takes_part(ctx: Services, instance_id: str, user_id: str) -> bool:
-    """Whether the user, or someone they substitute today, is one of the request's people: as its
-    records have them (engine.services.record_access: its initiator, who holds or held a task, plan
-    task owners; platform admins and auditors read every request), a holder of one of its open
-    tasks, or someone a task was handed over, delegated or copied to."""
-    instance_id = str(instance_id)
+    """Whether the user, or someone they substitute today, is one of the request's people, as
+    engine.services.record_access has them (its initiator, whoever holds or held one of its tasks or
+    had one handed over, delegated or copied to them, plan task owners); platform admins and
+    auditors read every request."""
     with ctx.db.transaction(write=False) as tx:
-        if may_read(ctx, tx, instance_id, user_id):
-            return True
-        who = set(identities(ctx, user_id))
-        groups = {g for u in who for g in groups_of(tx, u)}
-        for assignee, users, offered in tx.all("SELECT assignee, candidate_users, candidate_groups FROM inbox_task "
-                                               "WHERE instance_id = ?", (instance_id,)):
-            if assignee in who or who & set(_split(users)) or groups & set(_split(offered)):
-                return True
-        marks = tx.in_list(_HANDED)
-        for (data,) in tx.all(f"SELECT data FROM audit_event WHERE instance_id = ? AND event_type IN ({marks})",
-                              (instance_id, *_HANDED)):
-            to = json.loads(data).get("to")
-            if who & set(to if isinstance(to, list) else [to]):
-                return True
-    return False
+        return may_read(ctx, tx, str(instance_id), user_id)
+
+
+def may_see_request(ctx: Services, instance_id: str, user_id: str) -> bool:
+    """The one rule for reading a request (its page, files, export, the API): a member of its
+    requester's, lead or involved departments, or one of its people (takes_part)."""
+    departments = request_departments(ctx, str(instance_id))
+    if departments is None:  # no such request
+        return False
+    if directory(ctx).department_of(user_id) in departments:
+        return True
+    return takes_part(ctx, instance_id, user_id)
 
 
 # --- the diagram ---------------------------------------------------------------------------------
