@@ -10,7 +10,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from engine.services.accounts import Account, account, check_password, set_preferences
-from webui.extensions import limiter, login_manager, services
+from webui.extensions import limiter, login_manager, services, web_config
 
 bp = Blueprint("auth", __name__)
 
@@ -41,7 +41,7 @@ def _login_key() -> str:
     return f"{request.remote_addr}|{(request.form.get('username') or '').strip().lower()}"
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     # Only local paths: a crafted ?next= must not send a signed-in user to another site.
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
@@ -49,7 +49,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: services_config().login_limit, key_func=_login_key, methods=["POST"])
+@limiter.limit(lambda: web_config().login_limit, key_func=_login_key, methods=["POST"])
 def login():
     """Sign in."""
     if current_user.is_authenticated:
@@ -62,7 +62,7 @@ def login():
             login_user(WebUser(found))
             if found.locale:
                 session["locale"] = found.locale
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         flash(_("用户名或密码不正确。"), "error")
     return render_template("login.html", form=form), 400 if request.method == "POST" else 200
 
@@ -79,15 +79,9 @@ def logout():
 @bp.route("/language/<locale>", methods=["POST"])
 def language(locale: str):
     """Switch the language (remembered for a signed-in user)."""
-    if locale not in services_config().locales:
+    if locale not in web_config().locales:
         abort(404)
     session["locale"] = locale
     if current_user.is_authenticated:
         set_preferences(services(), current_user.id, locale=locale)
-    return redirect(_safe_next(request.form.get("next")))
-
-
-def services_config():
-    from flask import current_app
-
-    return current_app.extensions["xiezuo_config"]
+    return redirect(safe_next(request.form.get("next")))

@@ -20,3 +20,8 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 def services() -> Services:
     """The engine services of the running app."""
     return current_app.extensions["xiezuo"]
+
+
+def web_config():
+    """The running app's WebConfig."""
+    return current_app.extensions["xiezuo_config"]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from engine.assignment import resolve
 from engine.bootstrap import Services
-from engine.bpmn.forms import validate_submission
+from engine.bpmn.forms import Form, validate_submission
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import XWorkflow
 from engine.bpmn.timers import timer_due
@@ -354,6 +354,13 @@ def _latest_version(tx: Tx, process_id: str) -> tuple[int, int]:
     if found is None:
         raise NotFound(f"process '{process_id}' is not deployed")
     return found
+
+
+def start_form(ctx: Services, process_id: str) -> Form:
+    """The start form of the latest deployed version of a process (what starting it asks for)."""
+    with ctx.db.transaction(write=False) as tx:
+        version_id, _version = _latest_version(tx, process_id)
+        return ctx.store.specs.start_form(tx, version_id)
 
 
 @dataclass

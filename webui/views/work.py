@@ -24,7 +24,7 @@ from engine.db.models import InboxTask, ProcessInstance
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied, TaskNotReady
 from engine.services.attachments import add_attachment, check_type, clean_filename
 from engine.services.inbox import task_row
-from engine.services.instances import _latest_version, claim_task, complete_task, describe_instance, release_task
+from engine.services.instances import claim_task, complete_task, describe_instance, release_task, start_form
 from engine.services.instances import task_form as engine_task_form
 from engine.services.operations import (
     cc_task,
@@ -39,7 +39,7 @@ from engine.services.org import directory
 from engine.services.records import add_comment, list_records
 from engine.services.requests import REQUEST_PROCESS, submit_request
 from webui import forms_render as fr
-from webui.auth import _safe_next
+from webui.auth import safe_next
 from webui.extensions import services
 
 
@@ -56,14 +56,6 @@ DRAFT_MAX = 64 * 1024  # bytes of JSON: a request's text, never its files
 
 
 # --------------------------------------------------------------------------- starting a request
-
-def _start_form(process_id: str) -> Form:
-    """The start form of the latest deployed version of `process_id`."""
-    ctx = services()
-    with ctx.db.transaction(write=False) as tx:
-        version_id, _version = _latest_version(tx, process_id)
-        return ctx.store.specs.start_form(tx, version_id)
-
 
 def _draft_path(process_id: str) -> Path:
     # A file per user, not the session: the session is a cookie of about 4 KB, which the text of
@@ -132,7 +124,7 @@ def new():
     process_id = request.args.get("process", REQUEST_PROCESS)
     if process_id not in PROCESSES:
         abort(404)
-    form = _start_form(process_id)
+    form = start_form(services(), process_id)
     if request.method == "GET":
         draft = _load_draft(process_id)
         return _render_new(process_id, form, draft["values"] if draft else {}, {}, draft)
@@ -377,7 +369,7 @@ def urge(task_id: str):
         flash(exc.message, "error")
     else:
         flash(_("已催办。"), "success")
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.post("/requests/<instance_id>/withdraw")
@@ -387,11 +379,11 @@ def withdraw(instance_id: str):
     reason = request.form.get("reason", "").strip()
     if not reason:
         flash(_("撤回需填写原因。"), "error")
-        return redirect(_safe_next(request.form.get("next")))
+        return redirect(safe_next(request.form.get("next")))
     try:
         withdraw_request(services(), instance_id, current_user.id, reason)
     except InvalidInput as exc:  # someone has acted on it already
         flash(exc.message, "error")
-        return redirect(_safe_next(request.form.get("next")))
+        return redirect(safe_next(request.form.get("next")))
     flash(_("需求已撤回。"), "success")
     return redirect(url_for("pages.inbox"))
