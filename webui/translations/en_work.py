@@ -88,7 +88,6 @@ ENGLISH = {
     "操作记录": "History",
     "暂无操作记录": "Nothing yet",
     "待办生成": "Task opened",
-    "系统": "System",
     "办完交回": "Handed back",
     "评论": "Comment",
     "完成": "Completed",
