@@ -149,6 +149,7 @@ def test_each_database_has_its_own_directory_and_a_gone_one_leaves_none_behind(t
     # Two fresh organisations can have the same revision: snapshots must be kept per database
     # object (never by id(), which a later database may reuse), and dropped with it.
     import gc
+    import weakref
 
     from engine.services.org import _CACHES
 
@@ -158,9 +159,10 @@ def test_each_database_has_its_own_directory_and_a_gone_one_leaves_none_behind(t
     import_org(first, parse_yaml(org_of.format("a")), "setup", bootstrap=True)
     import_org(second, parse_yaml(org_of.format("b")), "setup", bootstrap=True)
     assert (directory(first).head("A"), directory(second).head("A")) == ("a", "b")
-    kept = len(_CACHES)
+    gone = weakref.ref(first.db)
     first.db.dispose()
     del first
     gc.collect()
-    assert len(_CACHES) == kept - 1
+    assert gone() is None  # the cache did not keep it (nor its id) alive
+    assert second.db in _CACHES
     second.db.dispose()
