@@ -196,6 +196,29 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditAnchor(Base):
+    """A periodic hash over the heads of every audit chain, chained to the previous anchor."""
+
+    __tablename__ = "audit_anchor"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    made_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    chains: Mapped[int] = mapped_column(Integer, nullable=False)  # how many chains it covers
+    heads_digest: Mapped[str] = mapped_column(String(64), nullable=False)  # over every (instance, seq, hash)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditAnchorHead(Base):
+    """A chain head as an anchor saw it; only heads that moved since the previous anchor get a row."""
+
+    __tablename__ = "audit_anchor_head"
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    anchor_id: Mapped[int] = mapped_column(ForeignKey("audit_anchor.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
 class Department(Base):
     """A department in the organisation tree, keyed by a short code (e.g. MKT)."""
 
