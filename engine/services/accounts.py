@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine.bootstrap import Services
 from engine.db.models import ApiToken, AppUser, Department, GroupMembership
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.services.org import require_admin
 
 _HASHER = PasswordHasher()
 # Verifying against this keeps an unknown user as slow as a wrong password (no user enumeration).
@@ -67,6 +68,19 @@ def set_password(ctx: Services, user_id: str, password: str) -> None:
         if user is None:
             raise NotFound(f"user {user_id} does not exist")
         user.password_hash = _HASHER.hash(password)
+
+
+def reset_password(ctx: Services, user_id: str, password: str, by: str) -> None:
+    """A platform admin sets a user's password (at least 8 characters), e.g. a forgotten one."""
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
+    with ctx.db.write() as s:
+        require_admin(s, by)  # before anything about the user is said
+        user = s.get(AppUser, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        user.password_hash = hashed
 
 
 def check_password(ctx: Services, user_id: str, password: str) -> Account | None:

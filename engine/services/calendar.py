@@ -10,15 +10,16 @@ of processes on one database; callers computing many due dates load the calendar
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+import chinese_calendar
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
 from engine.bootstrap import Services
 from engine.db.models import CalendarDay, GroupMembership
 from engine.errors import InvalidInput, PermissionDenied
-from engine.workdays import WorkCalendar
+from engine.workdays import WorkCalendar, statutory_year_known
 
 ADMIN_GROUP = "platform_admins"
 NOTE_MAX = 255  # calendar_day.note
@@ -120,3 +121,26 @@ def list_days(ctx: Services, year: int) -> list[dict]:
                          .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
                          .order_by(CalendarDay.day)).all()
         return [_row(r) for r in rows]
+
+
+def year_view(ctx: Services, year: int) -> dict:
+    """Every date of `year` as an admin reviews it: {year, known, warnings, days}. Each day: day, base
+    (working day by the statutory calendar, or by weekends when `known` is False), holiday (its Chinese
+    name, also on a make-up working day), ruling (the admins' row or None) and workday (what counts)."""
+    rulings = {r["day"]: r for r in list_days(ctx, year)}  # validates the year
+    known = statutory_year_known(year)
+    days, day = [], date(year, 1, 1)
+    while day.year == year:
+        holiday = None
+        if known:
+            base = chinese_calendar.is_workday(day)
+            name = chinese_calendar.get_holiday_detail(day)[1]
+            holiday = chinese_calendar.Holiday(name).chinese if name else None
+        else:
+            base = day.weekday() < 5
+        ruling = rulings.get(day.isoformat())
+        days.append({"day": day, "base": base, "holiday": holiday, "ruling": ruling,
+                     "workday": ruling["workday"] if ruling else base})
+        day += timedelta(days=1)
+    return {"year": year, "known": known, "warnings": WorkCalendar(
+        {date.fromisoformat(d): r["workday"] for d, r in rulings.items()}).warnings([year]), "days": days}

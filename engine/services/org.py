@@ -229,3 +229,16 @@ def remove_substitute(ctx: Services, substitute_row: int, by: str) -> None:
             require_admin(s, by)
         s.delete(row)
         bump_revision(s)
+
+
+def list_absences(ctx: Services, *, user_id: str | None = None, since: date | None = None) -> list[dict]:
+    """Absences not over by `since` (default: today, local), earliest first; only `user_id`'s if given."""
+    since = since or local_date(ctx)
+    with ctx.db.read() as s:
+        q = select(Substitute).where(Substitute.ends_on >= since).order_by(Substitute.starts_on, Substitute.id)
+        if user_id is not None:
+            q = q.where(Substitute.user_id == user_id)
+        return [{"id": r.id, "user_id": r.user_id, "substitute_id": r.substitute_id,
+                 "starts_on": r.starts_on.isoformat(), "ends_on": r.ends_on.isoformat(), "reason": r.reason,
+                 "created_by": r.created_by, "created_at": r.created_at.isoformat(), "current": r.starts_on <= since}
+                for r in s.scalars(q)]
