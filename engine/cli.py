@@ -269,29 +269,10 @@ def users_add(cli: Cli, user_id, name, groups):
     cli.out({"user": user_id, "groups": list(groups)}, f"user {user_id} in {', '.join(groups) or 'no groups'}")
 
 
-@main.group()
-def audit():
-    """The audit log."""
-
-
-@audit.command("verify")
-@click.argument("instance_id", required=False)
-@click.pass_obj
-def audit_verify(cli: Cli, instance_id):
-    """Check the hash chain of one instance, or of all."""
-    from engine.services.audit import verify_all
-
-    report = verify_all(cli.ctx, instance_id)
-    cli.out(report, f"{report['instances']} instance(s) checked, {len(report['problems'])} problem(s)" + "".join(
-        f"\n  {p['instance_id']} #{p['position']} {p['kind']}: {p['detail']}" for p in report["problems"]))
-    if report["problems"]:
-        sys.exit(1)
-
-
 def _register() -> None:
-    from engine import cli_org, cli_records
+    from engine import cli_audit, cli_org, cli_records
 
-    for command in [*cli_org.COMMANDS, *cli_records.COMMANDS]:
+    for command in [*cli_org.COMMANDS, *cli_records.COMMANDS, *cli_audit.COMMANDS]:
         main.add_command(command)
 
 
