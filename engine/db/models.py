@@ -82,6 +82,25 @@ class ProcessVersion(Base):
     created_by: Mapped[str] = mapped_column(String(64))
 
 
+class ProcessDraft(Base):
+    """A diagram a process owner is editing: saved as often as they like, deployed once as a version."""
+
+    __tablename__ = "process_draft"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str | None] = mapped_column(String(255), index=True)  # of the file's first process
+    name: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    xml: Mapped[str] = mapped_column(Text)
+    base_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_version.id"))
+    status: Mapped[str] = mapped_column(String(16))  # open | deployed | discarded
+    revision: Mapped[int] = mapped_column(Integer)  # bumped by every save: a stale save is refused
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployment.id"))
+
+
 class ProcessInstance(Base):
     """An instance's own row. Lists and searches go through request_summary; the timer sweep through
     next_due_at: no other index, since each one costs every start."""
@@ -591,7 +610,7 @@ class ConflictPosition(_RecordColumns, Base):
     demands: Mapped[str] = mapped_column(Text)
     attachment_ids: Mapped[str] = mapped_column(Text, default="[]")
 
-__all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessInstance",
+__all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessDraft", "ProcessInstance",
            "InstanceSubprocess", "InstanceTask", "InboxTask", "InboxCandidate", "AuditEvent",
            "AppUser", "GroupMembership", "DateTime", "Department", "DepartmentPost", "Substitute",
            "CalendarDay", "RequestCounter", "KnowledgeEntry", "Revision", "Notification", "ApiToken",
