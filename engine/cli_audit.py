@@ -62,7 +62,10 @@ def audit_verify(cli, instance_id, progress):
     for p in report["problems"]:
         where = f"anchor #{p['position']}" if p["instance_id"] is None else f"{p['instance_id']} #{p['position']}"
         lines.append(f"  {where} {p['kind']}: {p['detail']}")
-    cli.out(report, "\n".join(lines))
+    shown = {"instances": report["instances"], "problems": report["problems"]}
+    if anchor:  # the latest anchor's hash, to compare with a copy kept elsewhere
+        shown.update(anchors=report["anchors"], anchor=anchor)
+    cli.out(shown, "\n".join(lines))
     if report["problems"]:
         sys.exit(1)
 
