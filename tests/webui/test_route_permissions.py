@@ -28,6 +28,7 @@ OWN_LISTS = {"pages.inbox", "notifications.index", "requests.index", "work.new",
 # the auditors; a task's form through the API only for whoever may work on it.
 READS_REQUEST = {"xiaowang", "zhangzongjian", "lijingli", "shenjie"}
 READERS = {"api.task": {"zhangzongjian"}}
+ADMIN_READERS = {"lijingli", "shenjie"}
 
 
 @pytest.fixture
@@ -37,7 +38,8 @@ def scene(app, ctx):
     attachment = add_attachment(ctx, started.instance_id, "xiaowang", "说明.txt", "功能说明\n".encode())
     return {"instance_id": started.instance_id, "task_id": task["task_id"], "attachment_id": attachment["id"],
             "number": describe_instance(ctx, started.instance_id)["business_key"],
-            "cc_id": 1, "notification_id": 1, "token_id": 1}
+            "cc_id": 1, "notification_id": 1, "token_id": 1,
+            "dept_id": "HR", "user_id": "songyu", "entry_id": 1, "absence_id": 1}
 
 
 def _routes(app: Flask):
@@ -96,7 +98,12 @@ def test_every_route_answers_every_role_by_the_rules(app, ctx, scene):
                 if role == "linna" and rule.endpoint in ("pages.inbox", "requests.index", "api.inbox"):
                     assert scene["number"] not in answer.get_data(as_text=True), where
                 continue
-            if method == "GET":  # a request's or a task's page, file, diagram or export
+            if rule.endpoint.startswith("admin."):
+                # The admin area: admins use it, auditors read it, everyone else is refused (tests/webui/test_admin.py).
+                if method == "GET" or role != "lijingli":
+                    expected = 200 if method == "GET" and role in ADMIN_READERS else 403
+                    assert answer.status_code == expected, where
+            elif method == "GET":  # a request's or a task's page, file, diagram or export
                 expected = 200 if role in READERS.get(rule.endpoint, READS_REQUEST) else 404
                 assert answer.status_code == expected, where
             if role in ("shenjie", "linna") and method != "GET":

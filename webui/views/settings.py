@@ -1,4 +1,4 @@
-"""The user's own settings: language, time zone, personal API tokens."""
+"""The user's own settings: language, time zone, personal API tokens, absences (with a substitute)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from flask_login import current_user, login_required
 
 from engine.errors import InvalidInput, PermissionDenied
 from engine.services.accounts import create_token, list_tokens, revoke_token, set_preferences
+from engine.services.org import directory, list_absences, remove_substitute
+from webui import forms_render as fr
 from webui.extensions import services
+from webui.views.admin.absences import record_absence
 
 bp = Blueprint("settings", __name__)
 # The zones people here choose from first; every other IANA zone follows.
@@ -40,9 +43,12 @@ def index():
     return _page(None)
 
 
-def _page(new_token: str | None):
+def _page(new_token: str | None, absence: dict | None = None, absence_errors: dict | None = None):
+    org = directory(services())
     return render_template("settings/index.html", zones=_zones(), tokens=list_tokens(services(), current_user.id),
-                           new_token=new_token)
+                           new_token=new_token, absences=list_absences(services(), user_id=current_user.id),
+                           names={u: p["name"] for u, p in org.users.items()}, choices=fr.choices(org),
+                           absence=absence or {}, absence_errors=absence_errors or {})
 
 
 @bp.route("/settings/tokens", methods=["POST"])
@@ -68,3 +74,25 @@ def revoke(token_id: int):
         abort(404)  # another's token: not confirmed to exist
     flash(_("令牌已作废。"), "info")
     return redirect(url_for("settings.index"))
+
+
+@bp.route("/settings/absences", methods=["POST"])
+@login_required
+def absence():
+    """Record one's own absence: the substitute receives one's tasks on those days."""
+    values, errors = record_absence(request.form, current_user.id)
+    if errors:
+        return _page(None, values, errors), 400
+    flash(_("已登记外出：%(start)s 至 %(end)s。", start=values["starts_on"], end=values["ends_on"]), "success")
+    return redirect(url_for("settings.index", _anchor="absences"))
+
+
+@bp.route("/settings/absences/<int:absence_id>/remove", methods=["POST"])
+@login_required
+def remove_absence(absence_id: int):
+    """Cancel one of one's own absences that is not over."""
+    if absence_id not in {a["id"] for a in list_absences(services(), user_id=current_user.id)}:
+        abort(404)  # another's: not confirmed to exist
+    remove_substitute(services(), absence_id, current_user.id)
+    flash(_("已取消这段外出。"), "success")
+    return redirect(url_for("settings.index", _anchor="absences"))

@@ -1,0 +1,54 @@
+"""The administration area: the organisation, users, absences, the working calendar and the review of
+lessons, for platform admins; auditors read every page of it (without forms, and any change they send
+is refused); everyone else is refused (403: that the area exists is no secret, the 管理 link is simply
+not shown to them). The gate is one before_request hook, so no page of the area can forget it; the
+engine checks the admin again in every command.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user
+
+from engine.services.calendar import calendar_warnings
+from engine.services.knowledge import list_entries
+from engine.services.org import directory, list_absences, local_date
+from webui.extensions import login_manager, services
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def may_use(user) -> bool:
+    """Whether `user` may open the admin area (admins change, auditors read)."""
+    return bool(user.is_authenticated and (user.is_admin or user.is_auditor))
+
+
+@bp.before_request
+def gate():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not may_use(current_user) or (request.method != "GET" and not current_user.is_admin):
+        abort(403)
+    return None
+
+
+@bp.app_context_processor
+def admin_link():
+    # base.html shows the 管理 link when this is true (the endpoint alone would show it to everyone).
+    return {"may_administer": may_use(current_user)}
+
+
+@bp.route("/")
+def index():
+    """The admin area's overview: what each section holds and what waits."""
+    ctx = services()
+    found = directory(ctx)
+    active = sum(1 for u in found.users.values() if u["active"])
+    year = local_date(ctx).year
+    return render_template(
+        "admin/index.html", departments=len(found.departments), users=active, inactive=len(found.users) - active,
+        absences=list_absences(ctx), waiting=len(list_entries(ctx, "proposed")),
+        warnings=calendar_warnings(ctx, [year, year + 1]), year=year)
+
+
+from webui.views.admin import absences, knowledge, org, users, work_calendar  # noqa: E402,F401  (their routes)

@@ -1,0 +1,106 @@
+"""Users: the list with roles, posts and status; one user switched off or on, a new password set."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_login import current_user
+
+from engine.errors import InvalidInput
+from engine.services.accounts import MIN_PASSWORD, reset_password
+from engine.services.org import GLOBAL_ROLES, directory
+from engine.services.users import set_active
+from webui.extensions import services
+from webui.views.admin import bp
+from webui.views.admin.org import POST_LABELS
+
+# The groups behind the roles held everywhere (engine.services.org.GLOBAL_ROLES), by their names.
+ROLE_LABELS = {GLOBAL_ROLES["platform_admin"]: lazy_gettext("平台管理员"),
+               GLOBAL_ROLES["auditor"]: lazy_gettext("审计员"),
+               GLOBAL_ROLES["process_owner"]: lazy_gettext("流程负责人")}
+STATUSES = ("active", "inactive", "all")
+
+
+def _people(org) -> list[dict]:
+    depts = {did: d["name"] for did, d in org.departments.items()}
+    order = {did: (d["sort_order"] or 0, d["name"]) for did, d in org.departments.items()}
+    posts: dict[str, list[tuple[str, str]]] = {}
+    for (did, post), holder in org.posts.items():
+        posts.setdefault(holder, []).append((depts.get(did, did), post))
+    rows = [{"id": uid, "name": u["name"], "department_id": u["department_id"],
+             "department": depts.get(u["department_id"] or ""), "active": u["active"],
+             "superior": (org.users.get(org.superior(uid) or "") or {}).get("name"),
+             "groups": sorted(org.groups.get(uid, set())), "posts": sorted(posts.get(uid, []))}
+            for uid, u in org.users.items()]
+    # By department, its head and interface person first, then by user id (usually pinyin: 拼音 order).
+    rank = {"head": 0, "interface": 1}
+    return sorted(rows, key=lambda r: (order.get(r["department_id"] or "", (1 << 30, "")),
+                                       min((rank[p] for d, p in r["posts"] if d == r["department"]), default=2),
+                                       r["id"]))
+
+
+@bp.route("/users")
+def users():
+    """Every user with department, roles, posts and status; filtered by name, department, status."""
+    org = directory(services())
+    query = request.args.get("q", "").strip()[:64]
+    dept = request.args.get("department", "")
+    status = request.args.get("status", "active")
+    status = status if status in STATUSES else "active"
+    rows = [r for r in _people(org)
+            if (not query or query.lower() in r["id"].lower() or query in r["name"])
+            and (not dept or r["department_id"] == dept)
+            and (status == "all" or r["active"] == (status == "active"))]
+    departments = sorted(org.departments.items(), key=lambda d: (d[1]["sort_order"] or 0, d[1]["name"]))
+    return render_template("admin/users.html", rows=rows, query=query, dept=dept, status=status,
+                           departments=[(did, d["name"]) for did, d in departments], roles=ROLE_LABELS,
+                           posts=POST_LABELS)
+
+
+def _user_page(user_id: str, errors: dict | None = None, status: int = 200):
+    person = next((r for r in _people(directory(services())) if r["id"] == user_id), None)
+    if person is None:
+        abort(404)
+    return render_template("admin/user.html", person=person, roles=ROLE_LABELS, posts=POST_LABELS,
+                           errors=errors or {}, min_password=MIN_PASSWORD), status
+
+
+@bp.route("/users/<user_id>")
+def user(user_id: str):
+    """One user: department, superior, roles, posts; switch off or on, set a new password."""
+    return _user_page(user_id)
+
+
+@bp.route("/users/<user_id>/active", methods=["POST"])
+def user_active(user_id: str):
+    """Switch a user off (cannot sign in, offered in no picker) or on again."""
+    wanted = request.form.get("active")
+    if wanted not in ("0", "1"):
+        return _user_page(user_id, {"active": _("请选择启用或停用。")}, 400)
+    if user_id == current_user.id and wanted == "0":
+        return _user_page(user_id, {"active": _("不能停用自己的账号（可请另一位平台管理员操作）。")}, 400)
+    try:
+        set_active(services(), user_id, wanted == "1", current_user.id)
+    except InvalidInput as exc:
+        return _user_page(user_id, {"active": exc.message}, 400)
+    flash(_("账号已启用。") if wanted == "1" else _("账号已停用，此人不能再登录。"), "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.route("/users/<user_id>/password", methods=["POST"])
+def user_password(user_id: str):
+    """Set a new password for a user (e.g. a forgotten one); the admin tells it to them."""
+    password, confirm = request.form.get("password", ""), request.form.get("confirm", "")
+    errors = {}
+    if len(password) < MIN_PASSWORD:
+        errors["password"] = _("密码至少 %(n)s 个字符。", n=MIN_PASSWORD)
+    elif len(password) > 256:
+        errors["password"] = _("密码最多 256 个字符。")
+    elif confirm != password:
+        errors["confirm"] = _("两次输入的密码不一致。")
+    if errors:
+        return _user_page(user_id, errors, 400)
+    reset_password(services(), user_id, password, current_user.id)
+    flash(_("已为该用户设置新密码。"), "success")
+    return redirect(url_for("admin.user", user_id=user_id))
