@@ -48,8 +48,9 @@ from engine.store import InstanceRow
 URGE_INTERVAL = timedelta(hours=1)  # one urge per task, per user, per hour
 TEXT_LIMIT = 2000
 CC_LIMIT = 50
-# Events that do not count as acting on a request when someone other than its initiator causes them.
-NOT_ACTING = ("task_urged",)
+# Events that do not count as acting on a request when someone other than its initiator causes them
+# (an auditor's reading is logged on the request's chain, engine.services.history.VIEWED).
+NOT_ACTING = ("task_urged", "request_viewed")
 
 _INBOX_UPDATE = "UPDATE inbox_task SET assignee = ?, delegated_by = ? WHERE task_id = ?"
 _NOTE_INSERT = ("INSERT INTO notification (instance_id, task_id, recipient, kind, message, created_at) "
