@@ -1,11 +1,13 @@
 """Scenario fixtures: the demo organisation, both product diagrams deployed, and a driver
-(tests.scenarios.driver.Flow). After every scenario every audit chain must verify."""
+(tests.scenarios.driver.Flow). After every scenario every audit chain must verify and every instance
+must replay from its record to the state stored."""
 
 from __future__ import annotations
 
 import pytest
 
 from engine.services.audit import verify_all
+from engine.services.replay import replay_check
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 
 
@@ -21,3 +23,5 @@ def flow(org, clock):
     clock.now = MONDAY
     yield Flow(org, clock)
     assert verify_all(org)["problems"] == []
+    replayed = replay_check(org)  # every instance the scenario left behind, re-executed from its record
+    assert replayed["mismatches"] == [], [(m["business_key"], m["problems"][:5]) for m in replayed["mismatches"]]

@@ -1,0 +1,652 @@
+"""The replay check: re-execute an instance from the inputs its audit chain recorded and compare.
+
+An instance's chain holds every input that moved its workflow: the start data (instance_started),
+each completion's data and actor (task_completed), cancellations, retries and the times timers
+fired at (timer_fired, when no command of a user caused it). Replaying runs the same diagram
+version on a fresh workflow with the same deterministic task ids, each command at its recorded
+time, and checks every event the engine would have written (timer_fired, task_ready with its
+assignment, task_cancelled, instance_errored, instance_completed) against the recorded one; at the
+end the task tree (states, data, timers), the workflow data and the status are compared with what
+the database holds. Nothing is written and nobody is notified: notify() only collects.
+
+What the functions of expressions return is reconstructed as of each command's recorded time:
+departments' heads and interface persons from the posts' history, working days from the rulings
+made before that time, "now" from the record. Not kept as history, and so read as they are now:
+users' superiors and departments, substitutes, groups, and a ruling on a day changed again later.
+The engine reads its clock more than once in a command, so times computed from "now" (timer due
+times) may differ from the stored ones by a moment: up to TIME_SLACK counts as equal.
+
+Besides the check, `timeline` (and `state_after`) give the state after each command, for showing
+a request step by step: the completed path, the active tasks, their data, who acted and when.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine.assignment import resolve
+from engine.bpmn.parser import UserTask
+from engine.bpmn.runtime import SERIALIZER, XWorkflow
+from engine.db.tx import Tx
+from engine.errors import InstanceErrored, NotFound
+from engine.scripting import create_script_engine
+from engine.services.org import Directory
+from engine.services.record_forms import task_data_values
+from engine.store import _meta, _wf_id, dumps
+from engine.workdays import WorkCalendar
+
+_REG = SERIALIZER.registry
+TIME_SLACK = timedelta(seconds=5)
+BATCH = 200
+
+# Events the engine writes as a consequence of a command; the replay produces them too.
+PRODUCED = ("timer_fired", "task_cancelled", "task_ready", "assignment_fallback", "instance_errored",
+            "instance_completed")
+CANCELS = ("instance_cancelled", "request_withdrawn")
+# Events of the inputs that move a workflow (a command of a user); every other event is beside it.
+DRIVERS = ("instance_started", "task_completed", "instance_retried", *CANCELS)
+
+
+@dataclass
+class Event:
+    seq: int
+    type: str
+    actor: str
+    at: datetime
+    element_id: str | None
+    task_id: str | None
+    data: dict
+
+    def to_dict(self) -> dict:
+        return {"seq": self.seq, "type": self.type, "actor": self.actor, "at": self.at.isoformat(),
+                "element_id": self.element_id, "task_id": self.task_id, "data": self.data}
+
+
+@dataclass
+class Difference:
+    where: str  # "event 12", "task <id> (element)", "data.key", "status", ...
+    detail: str
+
+    def to_dict(self) -> dict:
+        return {"where": self.where, "detail": self.detail}
+
+
+# ---------------------------------------------------------------------------------- the past
+class History:
+    """The organisation and the calendar as they were at a given time, from what the database keeps."""
+
+    def __init__(self, tx: Tx):
+        self.base = Directory(-1)
+        for did, name, parent, order in tx.all("SELECT id, name, parent_id, sort_order FROM department"):
+            self.base.departments[did] = {"name": name, "parent_id": parent, "sort_order": order}
+        for uid, name, dept, sup, active in tx.all(
+                "SELECT id, display_name, department_id, superior_id, active FROM app_user"):
+            self.base.users[uid] = {"name": name, "department_id": dept, "superior_id": sup, "active": active}
+        self.base.substitutes = [(u, s, _day(a), _day(b)) for u, s, a, b in tx.all(
+            "SELECT user_id, substitute_id, starts_on, ends_on FROM substitute")]
+        for uid, group in tx.all("SELECT user_id, group_name FROM group_membership"):
+            self.base.groups.setdefault(uid, set()).add(group)
+        self.posts = [(d, p, u, Tx.when(a), Tx.when(b)) for d, p, u, a, b in tx.all(
+            "SELECT department_id, post, user_id, valid_from, valid_to FROM department_post")]
+        self._post_times = sorted({t for *_, a, b in self.posts for t in (a, b) if t is not None})
+        self.rulings = sorted(((Tx.when(at), _day(day), bool(w)) for day, w, at in tx.all(
+            "SELECT day, workday, set_at FROM calendar_day")), key=lambda r: r[0])
+        self._ruling_times = [r[0] for r in self.rulings]
+        self._directories: dict[int, Directory] = {}
+        self._calendars: dict[int, WorkCalendar] = {}
+
+    def directory(self, at: datetime) -> Directory:
+        """Heads and interface persons as they were at `at` (the rest as it is now)."""
+        key = bisect.bisect_right(self._post_times, at)
+        found = self._directories.get(key)
+        if found is None:
+            found = Directory(-1, self.base.departments, self.base.users, {}, self.base.substitutes,
+                              self.base.groups)
+            for dept, post, user, start, end in self.posts:
+                if start <= at and (end is None or end > at):
+                    found.posts[(dept, post)] = user
+            self._directories[key] = found
+        return found
+
+    def calendar(self, at: datetime) -> WorkCalendar:
+        """Working days with the rulings made by `at`."""
+        key = bisect.bisect_right(self._ruling_times, at)
+        found = self._calendars.get(key)
+        if found is None:
+            found = WorkCalendar({day: workday for _, day, workday in self.rulings[:key]})
+            self._calendars[key] = found
+        return found
+
+
+def _day(value):
+    from datetime import date
+
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+# ---------------------------------------------------------------------------------- one instance
+@dataclass
+class InboxEntry:
+    element_id: str | None
+    assignee: str | None
+    candidate_users: list[str]
+    opened_at: datetime
+
+
+@dataclass
+class Replay:
+    """One instance being replayed."""
+
+    instance_id: str
+    business_key: str | None
+    version_id: int
+    wf: XWorkflow | None = None
+    status: str = "running"
+    error: dict | None = None
+    now: datetime | None = None
+    created_at: datetime | None = None
+    differences: list[Difference] = field(default_factory=list)
+    notifications: list[dict] = field(default_factory=list)  # what notify() was asked; never sent
+    inbox: dict[str, InboxEntry] = field(default_factory=dict)  # open user tasks, as recorded
+    steps: list[dict] | None = None  # snapshots after each command, when asked for
+
+    def differ(self, where: str, detail: str) -> None:
+        self.differences.append(Difference(where, detail))
+
+
+def _element(task) -> str | None:
+    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+
+
+class Replayer:
+    """Replays instances of one database; the organisation and calendar history are read once."""
+
+    def __init__(self, ctx, tx: Tx):
+        from engine.services.expressions import KINDS, script_services
+
+        self.ctx = ctx
+        self.history = History(tx)
+        self.current: Replay | None = None
+        self._tx = tx
+        base = script_services(ctx)
+        replay = self
+
+        def now() -> datetime:
+            return replay.current.now
+
+        def notify(recipients: Any, kind: str, message: str) -> None:
+            if kind not in KINDS:
+                raise ValueError(f"unknown notification kind '{kind}' (known: {', '.join(KINDS)})")
+            people = [recipients] if isinstance(recipients, str) else list(recipients or [])
+            for person in dict.fromkeys(str(p) for p in people if p):
+                replay.current.notifications.append({"recipient": person, "kind": kind, "message": str(message)})
+
+        def org() -> Directory:
+            return replay.history.directory(now())
+
+        def waiting_on(element_id: str) -> list[str]:
+            people: list[str] = []
+            for entry in replay.current.inbox.values():
+                if entry.element_id == str(element_id):
+                    people.extend([entry.assignee] if entry.assignee else entry.candidate_users)
+            return list(dict.fromkeys(people))
+
+        def hours_since_progress(plan_task: Any) -> float:
+            return replay._hours_since_progress(plan_task)
+
+        def working_days(n: int) -> str:
+            return replay.history.calendar(now()).add_working_days(now(), int(n)).isoformat()
+
+        def response_due(urgency: str) -> str:
+            from engine.errors import InvalidInput
+
+            try:
+                return replay.history.calendar(now()).response_due(now(), str(urgency)).isoformat()
+            except InvalidInput as exc:
+                raise ValueError(exc.message) from None
+
+        services = {**base, "notify": notify, "waiting_on": waiting_on, "hours_since_progress": hours_since_progress,
+                    "working_days": working_days, "response_due": response_due,
+                    "head": lambda dept: org().head(dept),
+                    "interface_person": lambda dept: org().interface_person(dept),
+                    "superior": lambda user: org().superior(user),
+                    "common_superior": lambda users: org().common_superior(users),
+                    "department_of": lambda user: org().department_of(user)}
+        self.script_engine = create_script_engine(time_limit=ctx.config.script_time_limit, services=services)
+
+    def _hours_since_progress(self, plan_task: Any) -> float:
+        from engine.services.record_forms import plan_task_key
+
+        r = self.current
+        key = plan_task_key(self._tx, r.instance_id, plan_task)
+        found = self._tx.one("SELECT max(created_at) FROM progress_update WHERE instance_id = ? AND plan_task_key = ? "
+                             "AND created_at <= ?", (r.instance_id, key, self._tx.stamp(r.now))) if key else None
+        since = Tx.when(found[0]) if found and found[0] is not None else None
+        if since is None:
+            owner = plan_task.get("owner") if isinstance(plan_task, dict) else None
+            opened = [e.opened_at for e in r.inbox.values() if e.assignee == owner]
+            since = min(opened) if opened else r.created_at
+        return round((r.now - since).total_seconds() / 60) / 60
+
+    # ------------------------------------------------------------------ running the record
+    def replay(self, instance: tuple, events: list[Event], snapshots: bool = False) -> Replay:
+        """Re-execute one instance: (id, business_key, process_version_id, created_at) and its events."""
+        instance_id, business_key, version_id, created_at = instance
+        r = Replay(instance_id, business_key, version_id, created_at=Tx.when(created_at))
+        r.steps = [] if snapshots else None
+        self.current = r
+        expected: deque[Event] = deque()
+        done: set[int] = set()  # cancellations run ahead of their own event
+        for i, e in enumerate(events):
+            try:
+                if e.seq in done:
+                    continue
+                if e.type in PRODUCED:
+                    if not expected and e.type == "timer_fired":  # the sweep fired it
+                        expected = self._command(r, e, lambda: None)
+                    elif not expected and e.type == "task_cancelled":  # a cancellation's first event
+                        cancel = next((c for c in events[i + 1:] if c.type in CANCELS), None)
+                        if cancel is not None:
+                            done.add(cancel.seq)
+                            expected = self._command(r, cancel, None, cancelled=True)
+                    self._match(r, expected, e)
+                    continue
+                if e.type in DRIVERS:  # a new command: the previous one wrote all it did
+                    self._unmatched(r, expected, e)
+                if e.type == "instance_started":
+                    expected = self._start(r, e)
+                elif e.type == "task_completed":
+                    expected = self._complete(r, e)
+                elif e.type in CANCELS:
+                    expected = self._command(r, e, None, cancelled=True)
+                elif e.type == "instance_retried":
+                    expected = self._retry(r, e)
+                else:
+                    self._track(r, e)
+            except _Stop as stop:
+                r.differ(f"event {e.seq}", str(stop))
+                return r
+        self._unmatched(r, expected, None)
+        if r.wf is None:
+            r.differ("event 1", "the record holds no instance_started event")
+        return r
+
+    def _unmatched(self, r: Replay, expected: deque, e: Event | None) -> None:
+        while expected:
+            missing = expected.popleft()
+            where = f"event {e.seq}" if e is not None else "end of the record"
+            r.differ(where, f"the replay writes {_label(missing)} here, the record does not")
+
+    def _match(self, r: Replay, expected: deque, e: Event) -> None:
+        if not expected:
+            r.differ(f"event {e.seq}", f"the record has {_label(e)}, the replay does not write it")
+            return
+        mine = expected.popleft()
+        if (mine.type, mine.element_id, mine.task_id) != (e.type, e.element_id, e.task_id):
+            r.differ(f"event {e.seq}", f"the record has {_label(e)}, the replay writes {_label(mine)}")
+            return
+        if e.type in ("task_ready", "assignment_fallback", "instance_errored", "instance_completed"):
+            for key, value in mine.data.items():
+                if not _same(e.data.get(key), value):
+                    r.differ(f"event {e.seq}", f"{e.type} {e.element_id}: {key} recorded {e.data.get(key)!r}, "
+                                               f"replayed {value!r}")
+        if e.type == "task_ready":
+            r.inbox[e.task_id] = InboxEntry(e.element_id, e.data.get("assignee"),
+                                            list(e.data.get("candidate_users") or []), e.at)
+        elif e.type == "task_cancelled":
+            r.inbox.pop(e.task_id, None)
+
+    def _track(self, r: Replay, e: Event) -> None:
+        """Events beside the workflow that change who holds a task (what waiting_on() reads)."""
+        entry = r.inbox.get(e.task_id or "")
+        if entry is None:
+            return
+        if e.type == "task_claimed":
+            entry.assignee = e.actor
+        elif e.type == "task_released":
+            entry.assignee = None
+        elif isinstance(e.data.get("after"), dict) and "assignee" in e.data["after"]:
+            entry.assignee = e.data["after"]["assignee"]
+
+    # ------------------------------------------------------------------ commands
+    def _start(self, r: Replay, e: Event) -> deque:
+        if r.wf is not None:
+            raise _Stop("a second instance_started")
+        spec, subs = self.ctx.store.specs.get(self._tx, r.version_id)
+        r.wf = XWorkflow(spec, subs, script_engine=self.script_engine, instance_id=uuid.UUID(r.instance_id))
+        r.wf.clock = lambda: r.now
+        values = dict(e.data.get("data") or {})
+        r.wf.task_tree.data.update(values)
+        r.wf.task_tree.data.update(initiator=e.actor, business_key=e.data.get("business_key"))
+        return self._command(r, e, lambda: None)
+
+    def _complete(self, r: Replay, e: Event) -> deque:
+        wf = self._workflow(r)
+        task = wf.find_task(uuid.UUID(e.task_id)) if e.task_id else None
+        if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
+            state = TaskState.get_name(task.state) if task is not None else "no such task"
+            raise _Stop(f"task {e.task_id} ({e.element_id}) completed by {e.actor} is not ready in the replay "
+                        f"({state})")
+        if _element(task) != e.element_id:
+            r.differ(f"event {e.seq}", f"task {e.task_id} is {_element(task)} in the replay, {e.element_id} in the "
+                                       f"record")
+        values = task_data_values(task.task_spec.form, dict(e.data.get("data") or {}))
+
+        def step():
+            task.data.update(values)
+            task.run()
+
+        expected = self._command(r, e, step)
+        r.inbox.pop(e.task_id, None)
+        return expected
+
+    def _retry(self, r: Replay, e: Event) -> deque:
+        wf = self._workflow(r)
+        failed = [t for each in wf.all_workflows() for t in each.tasks.values() if t.state == TaskState.ERROR]
+
+        def step():
+            for task in failed:
+                task.data.update(e.data.get("data") or {})
+                task._set_state(TaskState.READY)
+
+        return self._command(r, e, step)
+
+    def _workflow(self, r: Replay) -> XWorkflow:
+        if r.wf is None:
+            raise _Stop("the record starts without instance_started")
+        return r.wf
+
+    def _command(self, r: Replay, e: Event, step: Callable[[], None] | None, cancelled: bool = False) -> deque:
+        """Run one command at the event's time as the engine does; the events it would write."""
+        from engine.services.instances import _error_of, _fired_timers, _open_states, _timer_children, _user_tasks
+
+        wf = self._workflow(r)
+        r.now = e.at
+        before, children = _open_states(wf), _timer_children(wf)
+        error = None
+        if cancelled:
+            wf.cancel()
+        else:
+            try:
+                step()
+                wf.refresh_timers()
+                wf.do_engine_steps()
+                if wf.is_completed() and not wf.really_completed():
+                    raise InstanceErrored("the engine reported completion while tasks are still open")
+            except (SpiffWorkflowException, InstanceErrored) as exc:
+                error = _error_of(exc)
+        out: deque[Event] = deque()
+        actor = e.actor
+
+        def write(kind: str, element: str | None, task_id: str | None, data: dict | None = None, by="system"):
+            out.append(Event(0, kind, by, e.at, element, task_id, data or {}))
+
+        for task in (_fired_timers(wf, before, children) if not cancelled else []):
+            write("timer_fired", _element(task), str(task.id))
+        ready_now = _user_tasks(wf, TaskState.READY)
+        for tid, (state, task) in before.items():
+            gone = state == TaskState.READY and isinstance(task.task_spec, UserTask) and tid not in ready_now
+            if gone and (task.state & (TaskState.CANCELLED | TaskState.ERROR) or wf.find_task(tid) is None):
+                write("task_cancelled", _element(task), str(tid), by=actor)
+        opened = [t for tid, t in ready_now.items() if before.get(tid, (None,))[0] != TaskState.READY]
+        for task in sorted(opened, key=lambda t: t.order):
+            try:
+                who = resolve(task, e.at, self.ctx.config.default_priority, self.ctx.config.fallback_group)
+            except SpiffWorkflowException as exc:
+                raise _Stop(f"[{_element(task)}] cannot resolve the assignment: {exc}") from None
+            write("task_ready", _element(task), str(task.id), {
+                "assignee": who.assignee, "candidate_users": who.candidate_users,
+                "candidate_groups": who.candidate_groups,
+                "due_at": who.due_at.isoformat() if who.due_at else None, "priority": who.priority})
+            if who.fallback:
+                write("assignment_fallback", _element(task), str(task.id), {"group": self.ctx.config.fallback_group})
+        if error is not None:
+            r.status, r.error = "errored", error
+            write("instance_errored", error["element_id"], None, error, by=actor)
+        elif cancelled:
+            r.status, r.error = "cancelled", None
+        elif wf.is_completed():
+            r.status, r.error = "completed", None
+            ends = [wf.tasks[tid] for tid in wf.dirty if tid in wf.tasks and wf.tasks[tid].state == TaskState.COMPLETED
+                    and isinstance(wf.tasks[tid].task_spec, EndEvent)]
+            end = _element(max(ends, key=lambda t: t.order)) if ends else None
+            write("instance_completed", end, None, {"end_event": end}, by=actor)
+        else:
+            r.status, r.error = "running", None
+        for each in wf.all_workflows():  # what a save would do: the next command sees only its own changes
+            each.dirty.clear()
+            each.removed.clear()
+        if r.steps is not None:
+            r.steps.append(_snapshot(r, e))
+        return out
+
+
+class _Stop(Exception):
+    """The record cannot be replayed past this event."""
+
+
+def _label(e: Event) -> str:
+    return f"{e.type} of {e.element_id or '-'}" + (f" (task {e.task_id})" if e.task_id else "")
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, str) and 19 <= len(value) <= 35 and value[4:5] == "-" and value[10:11] in ("T", " "):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, or both the same moment to within TIME_SLACK (the engine reads its clock more than once)."""
+    if a == b:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    ta, tb = _when(a), _when(b)
+    if ta is not None and tb is not None and (ta.tzinfo is None) == (tb.tzinfo is None):
+        return abs(ta - tb) <= TIME_SLACK
+    return False
+
+
+# ---------------------------------------------------------------------------------- snapshots
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def _snapshot(r: Replay, e: Event) -> dict:
+    """The state after the command of event `e`: path taken, active tasks, data, who acted."""
+    wf = r.wf
+    calls = {str(t.id): _element(t) for each in wf.all_workflows() for t in each.tasks.values()}
+    completed, active = [], []
+    for each in wf.all_workflows():
+        caller = calls.get(str(each.parent_task_id)) if each.parent_task_id is not None else None
+        for t in each.tasks.values():
+            if not getattr(t.task_spec, "bpmn_id", None):
+                continue
+            where = {"element_id": _element(t), "task_id": str(t.id), "subprocess_of": caller,
+                     "process_id": each.spec.name}
+            if t.state == TaskState.COMPLETED:
+                completed.append((t.last_state_change, t.order, where))
+            elif t.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+                entry = r.inbox.get(str(t.id))
+                active.append((t.order, {**where, "name": t.task_spec.bpmn_name or _element(t),
+                                         "state": TaskState.get_name(t.state), "data": _plain(t.data),
+                                         "assignee": entry.assignee if entry else None}))
+    return {"step": len(r.steps) + 1, "seq": e.seq, "event": e.type, "actor": e.actor, "at": e.at.isoformat(),
+            "element_id": e.element_id, "task_id": e.task_id, "input": _plain(e.data.get("data")),
+            "status": r.status, "completed": [w for *_, w in sorted(completed, key=lambda c: (c[0], c[1]))],
+            "active": [a for _, a in sorted(active, key=lambda a: a[0])], "data": _plain(wf.data),
+            "notifications": len(r.notifications)}
+
+
+# ---------------------------------------------------------------------------------- comparing
+def _body(task) -> dict:
+    dct = json.loads(dumps(_REG.convert(task)))
+    dct.pop("last_state_change", None)
+    return dct
+
+
+def _state_name(state: int | None) -> str:
+    return TaskState.get_name(state) if state is not None else "-"
+
+
+def compare(r: Replay, stored: dict) -> None:
+    """Differences between the replayed workflow and the stored state (task rows, metas, status)."""
+    if r.wf is None:
+        return
+    if stored["status"] != r.status:
+        r.differ("status", f"stored {stored['status']}, replayed {r.status}")
+    elif r.status == "errored" and (stored["error"] or {}).get("element_id") != (r.error or {}).get("element_id"):
+        r.differ("error", f"stored at {(stored['error'] or {}).get('element_id')}, replayed at "
+                          f"{(r.error or {}).get('element_id')}")
+    workflows = {_wf_id(each): each for each in r.wf.all_workflows()}
+    for wf_id in sorted(set(workflows) | set(stored["metas"])):
+        name = "the instance" if not wf_id else f"subprocess {wf_id}"
+        if wf_id not in workflows:
+            r.differ(name, "stored, but the replay has no such subprocess")
+            continue
+        if wf_id not in stored["metas"]:
+            r.differ(name, "replayed, but not stored")
+            continue
+        mine = json.loads(dumps(_meta(workflows[wf_id])))
+        theirs = stored["metas"][wf_id]
+        for key in sorted(set(mine) | set(theirs)):
+            if key == "data":
+                _compare_data(r, name + " data", theirs.get("data", {}), mine.get("data", {}))
+            elif not _same(theirs.get(key), mine.get(key)):
+                r.differ(f"{name} {key}", f"stored {theirs.get(key)!r}, replayed {mine.get(key)!r}")
+    mine_tasks = {str(t.id): t for each in r.wf.all_workflows() for t in each.tasks.values()}
+    for tid in sorted(set(mine_tasks) | set(stored["tasks"]), key=lambda t: (t not in mine_tasks, t)):
+        task = mine_tasks.get(tid)
+        body = stored["tasks"].get(tid)
+        element = _element(task) if task is not None else (body or {}).get("task_spec")
+        where = f"task {tid} ({element})"
+        if body is None:
+            r.differ(where, f"replayed ({_state_name(task.state)}), but not stored")
+            continue
+        if task is None:
+            r.differ(where, f"stored ({_state_name(body.get('state'))}), but not replayed")
+            continue
+        mine = _body(task)
+        body = {k: v for k, v in body.items() if k != "last_state_change"}
+        if mine.get("state") != body.get("state"):
+            r.differ(where, f"stored {_state_name(body.get('state'))}, replayed {_state_name(mine.get('state'))}")
+        for key in sorted((set(mine) | set(body)) - {"state", "data"}):
+            if not _same(body.get(key), mine.get(key)):
+                r.differ(f"{where} {key}", f"stored {body.get(key)!r}, replayed {mine.get(key)!r}")
+        _compare_data(r, f"{where} data", body.get("data", {}), mine.get("data", {}))
+
+
+def _compare_data(r: Replay, where: str, stored: dict, mine: dict) -> None:
+    for key in sorted(set(stored) | set(mine)):
+        if key not in mine:
+            r.differ(f"{where}.{key}", f"stored {stored[key]!r}, not in the replay")
+        elif key not in stored:
+            r.differ(f"{where}.{key}", f"replayed {mine[key]!r}, not stored")
+        elif not _same(stored[key], mine[key]):
+            r.differ(f"{where}.{key}", f"stored {stored[key]!r}, replayed {mine[key]!r}")
+
+
+# ---------------------------------------------------------------------------------- reading
+_INSTANCE = "SELECT id, business_key, process_version_id, created_at, status, error, meta FROM process_instance"
+
+
+def _events(tx: Tx, ids: list[str]) -> dict[str, list[Event]]:
+    found: dict[str, list[Event]] = {i: [] for i in ids}
+    for iid, seq, kind, actor, at, element, task, data in tx.all(
+            "SELECT instance_id, seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
+            f"WHERE instance_id IN ({tx.in_list(ids)}) ORDER BY instance_id, seq", ids):
+        found[iid].append(Event(seq, kind, actor, Tx.when(at), element, task, json.loads(data)))
+    return found
+
+
+def _stored(tx: Tx, rows: list[tuple]) -> dict[str, dict]:
+    ids = [r[0] for r in rows]
+    found = {iid: {"status": status, "error": json.loads(error) if error else None,
+                   "metas": {"": json.loads(meta)}, "tasks": {}}
+             for iid, _, _, _, status, error, meta in rows}
+    for iid, wf_id, meta in tx.all("SELECT instance_id, workflow_id, meta FROM instance_subprocess "
+                                   f"WHERE instance_id IN ({tx.in_list(ids)})", ids):
+        found[iid]["metas"][wf_id] = json.loads(meta)
+    for iid, task_id, body in tx.all("SELECT instance_id, task_id, body FROM instance_task "
+                                     f"WHERE instance_id IN ({tx.in_list(ids)})", ids):
+        found[iid]["tasks"][task_id] = json.loads(body)
+    return found
+
+
+def replay_check(ctx, instance_ids: Iterable[str] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> dict:
+    """Replay instances (all when `instance_ids` is None) and compare each with its stored state.
+
+    {"instances": n, "matched": n, "mismatches": [{"instance_id", "business_key", "problems": [{where,
+    detail}]}]}; `progress(done, total)` is called after each batch. Only reads the database.
+    """
+    with ctx.db.transaction(write=False) as tx:
+        if instance_ids is None:
+            ids = [i for (i,) in tx.all("SELECT id FROM process_instance ORDER BY created_at, id")]
+        else:
+            ids = list(instance_ids)
+        replayer = Replayer(ctx, tx)
+        mismatches, done = [], 0
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start:start + BATCH]
+            rows = tx.all(_INSTANCE + f" WHERE id IN ({tx.in_list(batch)})", batch)
+            known = {r[0] for r in rows}
+            for missing in [i for i in batch if i not in known]:
+                if instance_ids is not None and len(ids) == 1:
+                    raise NotFound(f"instance {missing} does not exist")
+                mismatches.append({"instance_id": missing, "business_key": None,
+                                   "problems": [{"where": "instance", "detail": "does not exist"}]})
+            if rows:
+                events = _events(tx, [r[0] for r in rows])
+                stored = _stored(tx, rows)
+                for row in sorted(rows, key=lambda r: batch.index(r[0])):
+                    r = replayer.replay(row[:4], events[row[0]])
+                    compare(r, stored[row[0]])
+                    if r.differences:
+                        mismatches.append({"instance_id": r.instance_id, "business_key": r.business_key,
+                                           "problems": [d.to_dict() for d in r.differences]})
+            done += len(batch)
+            if progress is not None:
+                progress(done, len(ids))
+    return {"instances": len(ids), "matched": len(ids) - len(mismatches), "mismatches": mismatches}
+
+
+def timeline(ctx, instance_id: str) -> list[dict]:
+    """The state after each command of an instance, replayed from its record (for a step slider).
+
+    Each step: {step, seq (its first event), event, actor, at, element_id, task_id, input (the data
+    submitted), status, completed [{element_id, task_id, subprocess_of, process_id}] in the order
+    completed, active [{..., name, state, data, assignee}], data (the workflow's), notifications}.
+    A called subprocess's elements carry the element id of the call activity in `subprocess_of`.
+    """
+    with ctx.db.transaction(write=False) as tx:
+        rows = tx.all(_INSTANCE + " WHERE id = ?", (instance_id,))
+        if not rows:
+            raise NotFound(f"instance {instance_id} does not exist")
+        replayer = Replayer(ctx, tx)
+        r = replayer.replay(rows[0][:4], _events(tx, [instance_id])[instance_id], snapshots=True)
+    return r.steps or []
+
+
+def state_after(ctx, instance_id: str, step: int) -> dict:
+    """The state after command `step` (1-based) of `timeline`."""
+    steps = timeline(ctx, instance_id)
+    if not 1 <= step <= len(steps):
+        raise NotFound(f"instance {instance_id} has {len(steps)} steps, not {step}")
+    return steps[step - 1]
