@@ -160,6 +160,7 @@ class Replay:
     notifications: list[dict] = field(default_factory=list)  # what notify() was asked; never sent
     inbox: dict[str, InboxEntry] = field(default_factory=dict)  # open user tasks, as recorded
     steps: list[dict] | None = None  # snapshots after each command, when asked for
+    pending: Event | None = None  # the command whose snapshot waits for its recorded events
 
     def differ(self, where: str, detail: str) -> None:
         self.differences.append(Difference(where, detail))
@@ -287,12 +288,20 @@ class Replayer:
             missing = expected.popleft()
             where = f"event {e.seq}" if e is not None else "end of the record"
             r.differ(where, f"the replay writes {_label(missing)} here, the record does not")
+        self._snapshot(r)
 
     def _match(self, r: Replay, expected: deque, e: Event) -> None:
         if not expected:
             r.differ(f"event {e.seq}", f"the record has {_label(e)}, the replay does not write it")
             return
         mine = expected.popleft()
+        try:
+            self._check(r, mine, e)
+        finally:
+            if not expected:
+                self._snapshot(r)
+
+    def _check(self, r: Replay, mine: Event, e: Event) -> None:
         if (mine.type, mine.element_id, mine.task_id) != (e.type, e.element_id, e.task_id):
             r.differ(f"event {e.seq}", f"the record has {_label(e)}, the replay writes {_label(mine)}")
             return
@@ -427,9 +436,16 @@ class Replayer:
         for each in wf.all_workflows():  # what a save would do: the next command sees only its own changes
             each.dirty.clear()
             each.removed.clear()
-        if r.steps is not None:
-            r.steps.append(_snapshot(r, e))
+        if r.steps is not None:  # taken once the record's own events of the command were matched
+            r.pending = e
+            if not out:
+                self._snapshot(r)
         return out
+
+    def _snapshot(self, r: Replay) -> None:
+        if r.steps is not None and r.pending is not None:
+            r.steps.append(_snapshot(r, r.pending))
+            r.pending = None
 
 
 class _Stop(Exception):
