@@ -88,6 +88,27 @@ SCHEMAS = {
                                                      latest={"type": ["integer", "null"]})}),
     "TaskForm": _obj(["task_id", "form", "data"], task_id=S, element_id=S, name=S,
                      form=_obj(key=NULL_S, fields={"type": "array", "items": OBJECT}), data=OBJECT),
+    "History": _obj(
+        ["instance_id", "events", "verification"], instance_id=S, filter=OBJECT,
+        verification=_obj(["verified", "problems"], verified=B, problems={"type": "array", "items": OBJECT},
+                          events=INT, anchored_at=NULL_TIME),
+        events={"type": "array", "items": _obj(
+            seq={"type": ["integer", "null"], "description": "position in the audit chain; null for a notification"},
+            type=S, category={"enum": ["user", "engine", "timer", "notification", "record", "view"]}, actor=S,
+            actor_name=NULL_S, at=TIME, element_id=NULL_S, element_name=NULL_S, task_id=NULL_S, data=OBJECT,
+            changes={"type": "array", "items": _obj(field=S, label=NULL_S, before={}, after={}, changed=B,
+                                                    before_text=S, after_text=S)})}),
+    "Replay": _obj(
+        ["instance_id", "scopes", "diagrams", "steps"], instance_id=S, request_no=NULL_S, status=S, process_id=S,
+        version=INT, scopes={"type": "object", "description": "main, and one per run of a called process (by the "
+                                                              "call's task id)"},
+        diagrams={"type": "object", "description": "process id -> {name, xml}"},
+        steps={"type": "array", "items": _obj(
+            n=INT, seq=INT, first_seq=INT, type=S, actor=S, actor_name=NULL_S, at=TIME, element_id=NULL_S,
+            scope=S, events={"type": "array", "items": OBJECT}, inputs={"type": "array", "items": OBJECT},
+            data={"type": ["object", "null"]}, open={"type": "array", "items": OBJECT},
+            scopes={"type": "object", "description": "scope -> {completed: {element: times}, flows, active, "
+                                                     "errored}"})}),
     "Token": _obj(["id", "name", "created_at", "revoked"], id=INT, name=S, created_at=TIME, last_used_at=NULL_TIME,
                   revoked=B),
     "NewToken": _obj(["name", "token"], name=S, token={**S, "description": "shown once; keep it secret"}),
@@ -148,6 +169,13 @@ INBOX_QUERY = [
 ]
 
 
+HISTORY_QUERY = [
+    _query("type", S, "a category (user, engine, timer, notification, record, view), data (events that changed "
+                      "data) or an event type"),
+    _query("actor", S, "a user id"), _query("since", S, "a date (whole day) or a date-time"),
+    _query("until", S, "a date (whole day) or a date-time")]
+
+
 def _task_op(summary: str, body: dict | None) -> dict:
     return {"post": _op(summary, "CommandResult", body=body, errors=ON_TASK, params=TASK_ID)}
 
@@ -164,6 +192,16 @@ PATHS = {
         "requester, whoever holds or held one of its tasks, members of the groups its tasks were offered to, "
         "owners of its plan tasks, their substitutes today), the platform admins and the auditors",
         "Request", errors=("401", "404"), params=INSTANCE_ID, tag="requests")},
+    "/requests/{instance_id}/history": {"get": _op(
+        "A request's every audit event in order (user operations, engine steps, timers, notifications, records, "
+        "auditors' views) with actor, element and before/after values, and its verification state; auditors and "
+        "platform admins only (404 for anyone else). Dates are whole days in the caller's time zone",
+        "History", errors=("400", "401", "404"), params=[*INSTANCE_ID, *HISTORY_QUERY], tag="audit")},
+    "/requests/{instance_id}/replay": {"get": _op(
+        "A request's replay: the BPMN of its version and of the processes it called, its scopes (one per call) "
+        "and its steps, each with the open tasks, the elements passed, the flows taken and the active elements "
+        "after it; auditors and platform admins only", "Replay", errors=("401", "404"), params=INSTANCE_ID,
+        tag="audit")},
     "/requests/{instance_id}/withdraw": {"post": _op(
         "撤回: the requester cancels the request while nobody else has acted on it (403 for anyone else)",
         "CommandResult", body=_obj(["reason"], reason=S), errors=("400", "401", "403", "404", "409"),

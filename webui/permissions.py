@@ -47,6 +47,13 @@ def require_request(ctx: Services, user, instance_id) -> None:
         abort(404)
 
 
+def require_auditor(user) -> None:
+    """404 unless `user` may use the audit area (auditors and platform admins): a request's full
+    history, its replay and its verification."""
+    if not (user.is_authenticated and sees_everything(user)):
+        abort(404)
+
+
 def list_scopes(user) -> tuple[str, ...]:
     """The list scopes `user` may choose."""
     scopes = ("mine", "dept") if user.department_id else ("mine",)

@@ -300,11 +300,10 @@ def record_view(ctx: Services, instance_id: str, user: str, view: str) -> None:
 
 
 def verification(ctx: Services, instance_id: str) -> dict:
-    """Whether the request's audit chain verifies, with each problem found (audit.verify_all)."""
-    found = audit.verify_all(ctx, str(instance_id))
-    if not found["instances"]:
-        raise NotFound(f"instance {instance_id} does not exist")
-    return {"verified": not found["problems"], "problems": found["problems"]}
+    """Whether the request's audit chain and its anchored head hold (audit.verification), as `verified`,
+    with each problem found, the rows in its chain and when an anchor last saw it."""
+    found = audit.verification(ctx, str(instance_id))
+    return {"verified": found["ok"], **found}
 
 
 def audit_index(ctx: Services, user: str, text: str = "", status: str | None = None, page: int = 1,

@@ -27,7 +27,11 @@ OWN_LISTS = {"pages.inbox", "notifications.index", "requests.index", "work.new",
 # What each role may read of the request (GET of request and task routes): its people, the admins and
 # the auditors; a task's form through the API only for whoever may work on it.
 READS_REQUEST = {"xiaowang", "zhangzongjian", "lijingli", "shenjie"}
-READERS = {"api.task": {"zhangzongjian"}}
+READERS = {"api.task": {"zhangzongjian"},
+           # the audit area: auditors and platform admins only (tests/webui/test_audit_pages.py)
+           **{e: {"lijingli", "shenjie"} for e in ("audit.index", "audit.history", "audit.history_export",
+                                                   "audit.replay", "audit.replay_data", "api.request_history",
+                                                   "api.request_replay")}}
 ADMIN_READERS = {"lijingli", "shenjie"}
 
 
@@ -64,7 +68,9 @@ def _client(app, role: str):
 
 def _state(ctx, instance_id: str):
     detail = describe_instance(ctx, instance_id)
-    return len(detail["history"]), [(t["task_id"], t["assignee"]) for t in detail["open_tasks"]], detail["status"]
+    # An auditor's reads are logged on the request's chain (request_viewed); they change nothing else.
+    events = [e for e in detail["history"] if e["type"] != "request_viewed"]
+    return len(events), [(t["task_id"], t["assignee"]) for t in detail["open_tasks"]], detail["status"]
 
 
 def _call(client, method: str, url: str, token: str | None):
@@ -120,5 +126,7 @@ def test_every_route_answers_every_role_by_the_rules(app, ctx, scene):
             if role in ("shenjie", "linna"):
                 assert _state(ctx, scene["instance_id"]) == before, where
     assert seen[("linna", "GET", "requests.detail")] == 404
+    history = describe_instance(ctx, scene["instance_id"])["history"]
+    assert {e["actor"] for e in history if e["type"] == "request_viewed"} == {"shenjie"}  # the auditor's reads
     assert seen[("shenjie", "GET", "requests.export")] == 200
     assert seen[("zhangzongjian", "GET", "work.task")] == 200

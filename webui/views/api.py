@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import InvalidInput, PermissionDenied
 from engine.services.accounts import create_token, list_tokens, revoke_token, token_account
+from engine.services.history import history, replay, verification
 from engine.services.instances import claim_task, complete_task, describe_instance, release_task, task_form
 from engine.services.notifications import TABS, describe_request, inbox_listing, open_task_request
 from engine.services.operations import (
@@ -30,10 +31,13 @@ from engine.services.operations import (
     withdraw_request,
 )
 from engine.services.records import add_comment
+from engine.services.request_view import request_header
 from engine.services.requests import submit_request
 from webui.auth import WebUser
 from webui.extensions import csrf, login_manager, services
 from webui.openapi import document
+from webui.permissions import require_auditor
+from webui.views.audit import history_filter
 from webui.views.inbox import inbox_filter, int_arg, not_yours, sort_arg
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -143,6 +147,32 @@ def submit():
 def request_detail(instance_id: str):
     """A request, for its people, the admins and the auditors (404 for anyone else)."""
     return jsonify(describe_request(services(), instance_id, current_user.id))
+
+
+@bp.get("/requests/<instance_id>/history")
+@login_required
+def request_history(instance_id: str):
+    """A request's every event in order with actor, element and data changes, and its verification state
+    (auditors and platform admins; filtered by type, actor, since, until as on the history page)."""
+    require_auditor(current_user)
+    request_header(services(), instance_id)
+    f, problems = history_filter(request.args)
+    if problems:
+        raise InvalidInput("; ".join(str(p) for p in problems))
+    rows = history(services(), instance_id, f)
+    return jsonify({"instance_id": instance_id, "filter": f.to_dict(),
+                    "verification": verification(services(), instance_id),
+                    "events": [{**r, "at": r["at"].isoformat()} for r in rows]})
+
+
+@bp.get("/requests/<instance_id>/replay")
+@login_required
+def request_replay(instance_id: str):
+    """A request's replay: the diagrams of its version, its scopes and its steps with the state after each
+    (auditors and platform admins)."""
+    require_auditor(current_user)
+    request_header(services(), instance_id)
+    return jsonify(replay(services(), instance_id))
 
 
 @bp.post("/requests/<instance_id>/withdraw")

@@ -1,0 +1,155 @@
+"""The audit area as every role sees it: auditors and admins read every request's history (filters,
+exports) and replay, everyone else is told nothing exists; an auditor's every read of a request is
+logged on its chain; auditors find no action to take on request and task pages, and the API refuses
+them every action."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from openpyxl import load_workbook
+
+from engine.services.instances import complete_task, describe_instance
+from engine.services.requests import submit_request
+from tests.scenarios.steps import REQUEST
+from tests.webui.conftest import csrf_of, sign_in
+
+AUDITOR, ADMIN, REQUESTER, HEAD, STRANGER = "shenjie", "lijingli", "xiaowang", "zhangzongjian", "linna"
+
+
+@pytest.fixture
+def filed(app, ctx):
+    """小王's request, signed off by 张总监 and returned by the admin once: 小王 must revise it."""
+    started = submit_request(ctx, REQUESTER, REQUEST)
+    (signoff,) = describe_instance(ctx, started.instance_id)["open_tasks"]
+    complete_task(ctx, signoff["task_id"], HEAD, {"signoff_decision": "同意", "signoff_comment": "同意提交"})
+    (review,) = describe_instance(ctx, started.instance_id)["open_tasks"]
+    complete_task(ctx, review["task_id"], ADMIN, {"review_decision": "退回补充", "review_comment": "请写明指标"})
+    (revise,) = describe_instance(ctx, started.instance_id)["open_tasks"]
+    return {"id": started.instance_id, "revise": revise["task_id"],
+            "number": describe_instance(ctx, started.instance_id)["business_key"]}
+
+
+def _as(app, user):
+    client = app.test_client()
+    assert sign_in(client, user).status_code == 302
+    return client
+
+
+def _views(ctx, instance_id):
+    return [(e["actor"], e["data"]["view"]) for e in describe_instance(ctx, instance_id)["history"]
+            if e["type"] == "request_viewed"]
+
+
+def test_only_auditors_and_admins_see_the_audit_link_and_pages(app, filed):
+    for user, allowed in ((AUDITOR, True), (ADMIN, True), (REQUESTER, False), (HEAD, False), (STRANGER, False)):
+        client = _as(app, user)
+        inbox = client.get("/inbox").get_data(as_text=True)
+        assert ('data-nav="audit"' in inbox) is allowed, user
+        for url in ("/audit", f"/audit/requests/{filed['id']}/history", f"/audit/requests/{filed['id']}/replay",
+                    f"/audit/requests/{filed['id']}/replay.json", f"/audit/requests/{filed['id']}/history.csv",
+                    f"/api/v1/requests/{filed['id']}/history", f"/api/v1/requests/{filed['id']}/replay"):
+            assert client.get(url).status_code == (200 if allowed else 404), (user, url)
+
+
+def test_the_index_lists_requests_with_their_verification_and_links(app, filed):
+    page = _as(app, AUDITOR).get("/audit?q=XMBG").get_data(as_text=True)
+    assert f'data-request="{filed["number"]}"' in page and 'data-verified="yes"' in page
+    assert f'/audit/requests/{filed["id"]}/history' in page and f'/audit/requests/{filed["id"]}/replay' in page
+    assert "没有符合条件的需求" in _as(app, AUDITOR).get("/audit?q=不存在的需求").get_data(as_text=True)
+
+
+def test_history_shows_every_event_with_names_changes_and_filters(app, ctx, filed):
+    client = _as(app, AUDITOR)
+    page = client.get(f"/audit/requests/{filed['id']}/history").get_data(as_text=True)
+    assert 'data-verified="yes"' in page and "已验证" in page
+    assert 'data-type="instance_started"' in page and 'data-type="task_completed"' in page
+    assert "张总监" in page and "发起部门负责人签批" in page and "请写明指标" in page
+    assert "审计链完整" in page
+    only_admin = client.get(f"/audit/requests/{filed['id']}/history?actor={ADMIN}").get_data(as_text=True)
+    assert only_admin.count('data-actor="lijingli"') == 1 and 'data-actor="zhangzongjian"' not in only_admin
+    engine = client.get(f"/audit/requests/{filed['id']}/history?type=engine").get_data(as_text=True)
+    assert 'data-category="engine"' in engine and 'data-category="user"' not in engine
+    future = client.get(f"/audit/requests/{filed['id']}/history?since=2099-01-01").get_data(as_text=True)
+    assert "没有符合条件的事件" in future
+    wrong = client.get(f"/audit/requests/{filed['id']}/history?since=11/05").get_data(as_text=True)
+    assert "格式不对" in wrong and 'data-type="instance_started"' in wrong  # said, and not applied
+
+
+def test_exports_hold_the_filtered_history(app, ctx, filed):
+    client = _as(app, AUDITOR)
+    base = f"/audit/requests/{filed['id']}/history"
+    answer = client.get(base + ".csv?type=user")
+    assert answer.headers["Content-Disposition"].endswith(f"{filed['number']}-history.csv")
+    table = list(csv.reader(io.StringIO(answer.get_data().decode("utf-8-sig"))))
+    assert table[0][:4] == ["序号", "时间", "类别", "事件"]
+    assert [line[3] for line in table[1:]] == ["提交需求", "完成任务", "完成任务"]
+    sheet = load_workbook(io.BytesIO(client.get(base + ".xlsx").get_data())).active
+    assert sheet.title == "审计历史" and sheet.max_row > 5
+    found = json.loads(client.get(base + ".json?actor=zhangzongjian").get_data())
+    assert {e["actor"] for e in found["events"]} == {"zhangzongjian"}
+
+
+def test_every_read_by_an_auditor_is_logged_on_the_request(app, ctx, filed):
+    client = _as(app, AUDITOR)
+    for url in (f"/requests/{filed['id']}", f"/tasks/{filed['revise']}", f"/audit/requests/{filed['id']}/history",
+                f"/audit/requests/{filed['id']}/replay", f"/audit/requests/{filed['id']}/replay.json",
+                f"/audit/requests/{filed['id']}/history.json", f"/api/v1/requests/{filed['id']}",
+                f"/requests/{filed['id']}/diagram.json"):
+        assert client.get(url).status_code == 200, url
+    assert _views(ctx, filed["id"]) == [(AUDITOR, view) for view in (
+        "requests.detail", "work.task", "audit.history", "audit.replay", "audit.history_export",
+        "api.request_detail")]
+    # an admin's reads and a refused read are not logged
+    _as(app, ADMIN).get(f"/audit/requests/{filed['id']}/history")
+    client.get(f"/audit/requests/{filed['id']}/history.pdf")
+    assert len(_views(ctx, filed["id"])) == 6
+    assert 'data-verified="yes"' in client.get(f"/audit/requests/{filed['id']}/history").get_data(as_text=True)
+
+
+def test_auditors_find_no_action_on_request_and_task_pages(app, ctx, filed):
+    client = _as(app, AUDITOR)
+    task = client.get(f"/tasks/{filed['revise']}").get_data(as_text=True)
+    assert 'data-readonly="auditor"' in task and 'data-form="complete"' not in task
+    assert "<form" not in task.split('<main>')[1].split("</main>")[0]
+    detail = client.get(f"/requests/{filed['id']}").get_data(as_text=True)
+    assert "<form" not in detail.split('<main>')[1].split("</main>")[0]
+    assert 'data-link="replay"' in detail and 'data-link="replay"' not in _as(app, REQUESTER).get(
+        f"/requests/{filed['id']}").get_data(as_text=True)
+    token = csrf_of(client.get("/inbox").get_data(as_text=True))
+    before = describe_instance(ctx, filed["id"])
+    for action, body in (("complete", {"data": {}}), ("claim", {}), ("transfer", {"to_user": "xiaoli", "reason": "x"}),
+                         ("cc", {"to_users": ["xiaoli"]}), ("urge", {}), ("comment", {"body": "看看"})):
+        answer = client.post(f"/api/v1/tasks/{filed['revise']}/{action}", json=body, headers={"X-CSRFToken": token})
+        assert answer.status_code in (403, 404), (action, answer.status_code)
+    answer = client.post(f"/api/v1/requests/{filed['id']}/withdraw", json={"reason": "x"},
+                         headers={"X-CSRFToken": token})
+    assert answer.status_code == 403
+    after = describe_instance(ctx, filed["id"])
+    assert after["open_tasks"] == before["open_tasks"] and after["status"] == before["status"]
+
+
+def test_the_replay_data_has_the_return_loop_step_by_step(app, filed):
+    found = _as(app, AUDITOR).get(f"/audit/requests/{filed['id']}/replay.json").get_json()
+    steps = found["steps"]
+    assert [s["label"] for s in steps] == ["提交需求", "完成任务", "完成任务"]
+    assert [[t["element_id"] for t in s["open"]] for s in steps] == [["dept_head_signoff"], ["admin_review"],
+                                                                       ["revise_request"]]
+    assert steps[1]["open"][0]["candidates"] == "平台管理员" and steps[2]["open"][0]["assignee_name"] == "小王"
+    assert steps[2]["at_text"] == "2026-09-30 17:00"  # the reader's zone (Beijing)
+    assert "review_gw" in steps[2]["scopes"]["main"]["completed"]
+    assert found["diagrams"]["collaboration_request"]["xml"].startswith("<?xml")
+
+
+def test_the_api_serves_history_with_filters_and_the_replay(app, filed):
+    client = _as(app, AUDITOR)
+    found = client.get(f"/api/v1/requests/{filed['id']}/history?type=user").get_json()
+    assert [e["type"] for e in found["events"]] == ["instance_started", "task_completed", "task_completed"]
+    assert found["verification"]["verified"] is True and found["filter"]["type"] == "user"
+    bad = client.get(f"/api/v1/requests/{filed['id']}/history?until=yesterday")
+    assert bad.status_code == 400 and "yesterday" in bad.get_json()["message"]
+    assert client.get(f"/api/v1/requests/{filed['id']}/replay").get_json()["steps"][0]["type"] == "instance_started"
+    assert client.get("/api/v1/requests/00000000-0000-0000-0000-000000000000/history").status_code == 404

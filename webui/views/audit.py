@@ -1,0 +1,204 @@
+"""The audit area, for auditors and platform admins (404 for anyone else): every request with its
+verification state, a request's history (filters; CSV, Excel and JSON exports) and its replay step
+by step on the diagram of the version it ran on.
+
+Every request an auditor reads, here or elsewhere (its page, task pages, files, exports, the API),
+is logged on the request's own audit chain by log_auditor_views: as tamper-evident as what it
+records, and verified with it. The data a page fetches for itself (the diagram's and the replay's
+JSON) is part of the page's logged view.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, jsonify, render_template, request, send_file
+from flask_babel import format_datetime, get_timezone
+from flask_babel import lazy_gettext as _
+from flask_login import current_user, login_required
+
+from engine.db.models import InboxTask
+from engine.services import history as h
+from engine.services.org import directory
+from engine.services.request_view import STATUSES, request_header
+from webui.extensions import services
+from webui.permissions import require_auditor, sees_everything
+from webui.views.requests import EVENT_LABELS, GROUP_LABELS, STATUS_LABELS
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+PER_PAGE = 20
+CATEGORY_LABELS = {"user": _("用户操作"), "engine": _("引擎步骤"), "timer": _("定时器"), "notification": _("通知"),
+                   "record": _("记录"), "view": _("审计查阅"), "data": _("数据变更")}
+TYPE_LABELS = {**EVENT_LABELS, h.NOTIFIED: _("发送通知")}
+# Fields of an operation's before and after (the holder of a task, a request's status).
+FIELD_LABELS = {"assignee": _("处理人"), "delegated_by": _("委派人"), "status": _("状态")}
+COLUMN_LABELS = {"seq": _("序号"), "at": _("时间"), "category": _("类别"), "type": _("事件"),
+                 "actor": _("操作人账号"), "actor_name": _("操作人"), "element_id": _("环节编号"),
+                 "element_name": _("环节"), "task_id": _("任务编号"), "changes": _("数据变更（前 → 后）"),
+                 "data": _("事件数据")}
+KIND_LABELS = {"edited": _("被改动"), "deleted": _("被删除"), "inserted": _("被插入"), "reordered": _("顺序被打乱"),
+               "head": _("链头不符")}
+# The pages an auditor's view is logged for; the data a page loads for itself is not logged again.
+LOGGED = {"requests.detail", "requests.export", "requests.attachment", "work.task", "api.request_detail",
+          "api.request_history", "api.request_replay", "audit.history", "audit.history_export", "audit.replay"}
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(str(get_timezone()))
+
+
+@bp.context_processor
+def problem_kinds():
+    return {"kinds": KIND_LABELS}
+
+
+@bp.app_context_processor
+def audit_link():
+    # base.html shows the 审计 link to auditors and admins only (the endpoint alone would show it to all).
+    return {"may_audit": current_user.is_authenticated and sees_everything(current_user)}
+
+
+@bp.after_app_request
+def log_auditor_views(response):
+    """Log an auditor's successful read of a request on its chain; a read that cannot be logged fails."""
+    endpoint = request.endpoint or ""
+    if (request.method != "GET" or response.status_code != 200 or endpoint not in LOGGED
+            or not current_user.is_authenticated or not current_user.is_auditor):
+        return response
+    args = request.view_args or {}
+    instance_id = args.get("instance_id")
+    if instance_id is None and "task_id" in args:
+        with services().db.read() as s:
+            found = s.get(InboxTask, args["task_id"])
+            instance_id = found.instance_id if found else None
+    if instance_id is not None:
+        h.record_view(services(), str(instance_id), current_user.id, endpoint)
+    return response
+
+
+def _verification(instance_id: str) -> dict:
+    return h.verification(services(), instance_id)
+
+
+@bp.route("")
+@login_required
+def index():
+    """Every request, searched by number or title, each with its verification state."""
+    require_auditor(current_user)
+    args = request.args
+    status = args.get("status") if args.get("status") in STATUSES else None
+    page_no = int(args["page"]) if args.get("page", "").isdigit() and 0 < int(args["page"]) < 100_000 else 1
+    text = args.get("q", "")[:100]
+    page = h.audit_index(services(), current_user.id, text, status, page_no, PER_PAGE)
+    query = {k: v for k, v in (("q", text), ("status", status)) if v}
+    return render_template("audit/index.html", page=page, text=text, status=status, statuses=STATUS_LABELS,
+                           query=query, org=directory(services()), pages=max(1, -(-page.total // PER_PAGE)))
+
+
+def history_filter(args) -> tuple[h.HistoryFilter, list[str]]:
+    """The history filter of a query (type, actor, since, until) and what was wrong in it. A date is a
+    whole day in the reader's zone; a date and time without an offset is read in that zone too."""
+    problems = []
+    bounds: dict[str, datetime] = {}
+    for name in ("since", "until"):
+        value = args.get(name, "").strip()
+        if not value:
+            continue
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            problems.append(_("时间“%(value)s”格式不对，应为 年-月-日（如 2026-11-05）", value=value[:30]))
+            continue
+        whole_day = len(value) == 10
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=_zone())
+        bounds[name] = moment + timedelta(days=1, microseconds=-1) if whole_day and name == "until" else moment
+    kind = args.get("type") or None
+    if kind and kind not in h.TYPES and kind not in TYPE_LABELS:
+        problems.append(_("未知的事件类型“%(value)s”", value=kind[:40]))
+        kind = None
+    return h.HistoryFilter(type=kind, actor=args.get("actor") or None, since=bounds.get("since"),
+                           until=bounds.get("until")), problems
+
+
+@bp.route("/requests/<uuid:instance_id>/history")
+@login_required
+def history(instance_id):
+    """A request's every event in order, with actor, time, element and data changes; filters."""
+    require_auditor(current_user)
+    header = request_header(services(), str(instance_id))
+    f, problems = history_filter(request.args)
+    every = h.history(services(), str(instance_id))
+    rows = [r for r in every if f.keeps(r)]
+    actors = {r["actor"]: r["actor_name"] for r in every if r["actor"] != "system"}
+    query = {k: v for k, v in request.args.items() if k in ("type", "actor", "since", "until") and v}
+    return render_template("audit/history.html", h=header, rows=rows, total=len(every), f=f, query=query,
+                           actors=actors, problems=problems, categories=CATEGORY_LABELS, types=TYPE_LABELS,
+                           fields=FIELD_LABELS, groups=GROUP_LABELS, verification=_verification(str(instance_id)),
+                           names=h.Names(directory(services())))
+
+
+@bp.route("/requests/<uuid:instance_id>/history.csv", defaults={"fmt": "csv"})
+@bp.route("/requests/<uuid:instance_id>/history.xlsx", defaults={"fmt": "xlsx"})
+@bp.route("/requests/<uuid:instance_id>/history.json", defaults={"fmt": "json"})
+@login_required
+def history_export(instance_id, fmt: str):
+    """The request's history, filtered as on its page, as CSV, Excel or JSON (times in the reader's zone)."""
+    require_auditor(current_user)
+    request_header(services(), str(instance_id))  # a request, not any instance
+    f, _problems = history_filter(request.args)
+    labels = {"columns": {k: str(v) for k, v in COLUMN_LABELS.items()},
+              "types": {k: str(v) for k, v in {**TYPE_LABELS, **CATEGORY_LABELS}.items()},
+              "fields": {k: str(v) for k, v in FIELD_LABELS.items()}, "system": str(_("系统")),
+              "sheet": str(_("审计历史"))}
+    name, content, mimetype = h.export_history(services(), str(instance_id), f, fmt, str(get_timezone()), labels)
+    response = send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/requests/<uuid:instance_id>/replay")
+@login_required
+def replay(instance_id):
+    """The request replayed step by step on its diagram: slider, play, pause, step; called processes."""
+    require_auditor(current_user)
+    header = request_header(services(), str(instance_id))
+    labels = {"system": str(_("系统")), "step": str(_("第 %(n)s / %(total)s 步")), "main": str(_("主流程")),
+              "enter": str(_("进入子流程")), "none": str(_("（无）")), "unassigned": str(_("待认领")),
+              "failed": str(_("回放无法显示。")), "in_scope": str(_("发生在")), "run": str(_("第 %(n)s 次")),
+              "due": str(_("截止")), "behalf": str(_("代 %(name)s"))}
+    return render_template("audit/replay.html", h=header, labels=labels,
+                           verification=_verification(str(instance_id)))
+
+
+@bp.route("/requests/<uuid:instance_id>/replay.json")
+@login_required
+def replay_data(instance_id):
+    """The replay's diagrams, scopes and steps, with times, names and labels in the reader's language."""
+    require_auditor(current_user)
+    request_header(services(), str(instance_id))
+    found = h.replay(services(), str(instance_id))
+    names = h.Names(directory(services()))
+    for step in found["steps"]:
+        _readable(step, names)
+    response = jsonify(found)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _readable(step: dict, names) -> None:
+    """What the replay page shows of a step, in the reader's language and zone."""
+    step["label"] = str(TYPE_LABELS.get(step["type"], step["type"]))
+    step["at_text"] = format_datetime(datetime.fromisoformat(step["at"]), "yyyy-MM-dd HH:mm")
+    step["behalf_name"] = names.user(step["on_behalf_of"]) if step["on_behalf_of"] else None
+    for event in step["events"]:
+        event["label"] = str(TYPE_LABELS.get(event["type"], event["type"]))
+    for change in step["inputs"]:
+        change["label"] = change["label"] or str(FIELD_LABELS.get(change["field"], change["field"]))
+    for task in step["open"]:
+        task["candidates"] = "、".join([names.user(u) for u in task["candidate_users"]]
+                                      + [str(GROUP_LABELS.get(g, g)) for g in task["candidate_groups"]])
+        task["due_text"] = format_datetime(datetime.fromisoformat(task["due_at"]), "yyyy-MM-dd HH:mm") \
+            if task["due_at"] else None
