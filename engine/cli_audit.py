@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
 
 class _Progress:
-    """A progress bar on stderr (only when it is a terminal, or when asked for)."""
+    """A progress bar on stderr: "replaying [#######.............]  350/1000  35%  812/s"."""
+
+    WIDTH = 30
 
     def __init__(self, label: str, shown: bool):
         self.label = label
         self.shown = shown
-        self._bar = None
+        self.started = time.monotonic()
+        self.drawn = False
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.shown:
+        if not self.shown or total <= 0:
             return
-        if self._bar is None:
-            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_pos=True,
-                                          show_eta=True, width=30)
-            self._bar.__enter__()
-        self._bar.update(done - self._bar.pos)
+        filled = self.WIDTH * done // total
+        rate = done / max(time.monotonic() - self.started, 1e-9)
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done:>{len(str(total))}}/"
+                         f"{total} {100 * done // total:>3}% {rate:,.0f}/s")
+        sys.stderr.flush()
+        self.drawn = True
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _progress_shown(option: bool | None) -> bool:
