@@ -54,6 +54,7 @@ class Page {
           ],
           moddleExtensions: { camunda: camundaModdle },
           linting: { bpmnlint: lintConfig, active: true },
+          keyboard: { bind: true }, // Ctrl+F finds an element by name, Ctrl+Z undoes, ...
         })
       : new NavigatedViewer({ container: canvas, moddleExtensions: { camunda: camundaModdle } });
     this.editing = editing;
