@@ -270,9 +270,9 @@ def users_add(cli: Cli, user_id, name, groups):
 
 
 def _register() -> None:
-    from engine import cli_audit, cli_org, cli_records
+    from engine import cli_audit, cli_org, cli_records, cli_versions
 
-    for command in [*cli_org.COMMANDS, *cli_records.COMMANDS, *cli_audit.COMMANDS]:
+    for command in [*cli_org.COMMANDS, *cli_records.COMMANDS, *cli_audit.COMMANDS, *cli_versions.COMMANDS]:
         main.add_command(command)
 
 

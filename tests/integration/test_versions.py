@@ -25,7 +25,7 @@ from engine.services.versions import (
 from tests.conftest import FIXTURES
 from tests.integration.test_migration_of_instances import version_2
 from tests.scenarios.driver import set_up_org
-from tests.scenarios.steps import MAIN, to_review
+from tests.scenarios.steps import MAIN, REQUEST, to_review
 
 ROOT = Path(__file__).parents[2]
 V1 = (ROOT / "processes" / "collaboration_request.bpmn").read_text("utf-8")
@@ -140,3 +140,36 @@ def test_the_diff_sees_layout_only_changes_apart_from_element_changes():
     found = diff_sources(V1, renamed)
     assert (found["changed"], found["layout_changed"]) == ([{"id": "archive_request", "type": "userTask",
                                                              "name": "归档"}], False)
+
+
+def test_versions_and_migration_from_the_command_line(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def xiezuo(*args: str, ok: bool = True) -> str:
+        done = subprocess.run([sys.executable, "-m", "engine.cli", "--database-url", url, *args], capture_output=True,
+                              text=True, timeout=120, cwd=ROOT)
+        assert (done.returncode == 0) is ok, (done.returncode, done.stdout, done.stderr)
+        return done.stdout
+
+    xiezuo("init-db")
+    xiezuo("org", "import", str(ROOT / "demo" / "org.yaml"), "--first")
+    xiezuo("deploy", str(ROOT / "processes"), "--as", "lijingli")
+    xiezuo("submit", "--as", "xiaowang", "--data", json.dumps(REQUEST, ensure_ascii=False))
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "collaboration_request.bpmn").write_text(version_2(), "utf-8")
+    (tmp_path / "v2" / "conflict_resolution.bpmn").write_bytes((ROOT / "processes" / "conflict_resolution.bpmn")
+                                                               .read_bytes())
+    xiezuo("deploy", str(tmp_path / "v2"), "--as", OWNER)
+    rows = json.loads(xiezuo("--json", "versions", MAIN))
+    assert [(v["version"], v["running"]) for v in rows] == [(2, 0), (1, 1)]
+    listing = xiezuo("versions", MAIN)
+    assert "+2 -0 ~2" in listing and "first version" in listing
+    old, new = rows[1]["version_id"], rows[0]["version_id"]
+    assert "can move" in xiezuo("migrate", str(old), str(new), "--preview")
+    xiezuo("migrate", str(old), str(new), ok=False)  # moving needs a process owner (--as)
+    assert "moved XMBG-" in xiezuo("migrate", str(old), str(new), "--as", OWNER)
+    assert [(v["version"], v["running"]) for v in json.loads(xiezuo("--json", "versions", MAIN))] == [(2, 1), (1, 0)]
