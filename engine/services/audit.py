@@ -20,11 +20,20 @@ _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _PAYLOAD = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
 
 
-def _digest(instance_id: str, seq: int, event_type: str, actor: str, at: datetime,
+def _digest(instance_id: str, seq: int, event_type: str, actor: str, at: datetime | str,
             element_id: str | None, task_id: str | None, data: str, prev_hash: str) -> str:
-    canonical = _CANONICAL([instance_id, seq, event_type, actor, at.isoformat(timespec="microseconds"),
-                            element_id, task_id, data, prev_hash])
+    """The row's hash; `at` as a UTC datetime or already in its hashed form (see _hashed_time)."""
+    when = at if isinstance(at, str) else at.isoformat(timespec="microseconds")
+    canonical = _CANONICAL([instance_id, seq, event_type, actor, when, element_id, task_id, data, prev_hash])
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _hashed_time(value) -> str:
+    """A stored `at` as the hash reads it: "YYYY-MM-DDTHH:MM:SS.ffffff+00:00". SQLite's text (always
+    written with microseconds) is rearranged without parsing; anything else goes through datetime."""
+    if isinstance(value, str) and len(value) == 26 and value[10] == " " and value[19] == ".":
+        return f"{value[:10]}T{value[11:]}+00:00"
+    return Tx.when(value).isoformat(timespec="microseconds")
 
 
 _INSERT = ("INSERT INTO audit_event (instance_id, seq, event_type, actor, at, element_id, task_id, data, "
@@ -109,7 +118,7 @@ class _Event:
     seq: int
     event_type: str
     actor: str
-    at: datetime
+    at: datetime | str  # a datetime, or as _hashed_time gives it
     element_id: str | None
     task_id: str | None
     data: str
@@ -369,7 +378,7 @@ def _chains(tx: Tx, ids: list[str]) -> dict[str, list[_Event]]:
     """The rows of the chains of `ids`, each in stored order (by id)."""
     found: dict[str, list[_Event]] = {i: [] for i in ids}
     for instance_id, *values in tx.all(_EVENTS.format(tx.in_list(ids)), ids):
-        values[4] = Tx.when(values[4])
+        values[4] = _hashed_time(values[4])
         found[instance_id].append(_Event(*values))
     for rows in found.values():
         rows.sort(key=lambda r: r.id)
