@@ -396,9 +396,16 @@ def verify(ctx, instance_id: str | None = None, progress=None) -> dict:
         if instance_id and not instances and not tx.one(
                 "SELECT 1 FROM audit_anchor_head WHERE instance_id = ?", (instance_id,)):
             raise NotFound(f"instance {instance_id} does not exist")
-        anchors = _anchors(tx)
-        latest = anchors[-1] if anchors else None
-        history = latest.history if latest else {}
+        if instance_id:  # one request's page: its own anchored heads only (by the primary key)
+            anchors = []
+            count, latest = tx.one("SELECT count(*) FROM audit_anchor")[0], _latest_anchor(tx)
+            own = tx.all("SELECT anchor_id, seq, hash FROM audit_anchor_head WHERE instance_id = ? "
+                         "ORDER BY anchor_id", (instance_id,))
+            history = {instance_id: [tuple(h) for h in own]} if own else {}
+        else:
+            anchors = _anchors(tx)
+            count, latest = len(anchors), anchors[-1] if anchors else None
+            history = latest.history if latest else {}
         problems: list[ChainProblem] = [] if instance_id else _check_anchors(anchors)
         present = set()
         for start in range(0, len(instances), BATCH):
@@ -420,14 +427,20 @@ def verify(ctx, instance_id: str | None = None, progress=None) -> dict:
             rows = _chains(tx, [iid])[iid]
             problems.append(check_anchored(iid, rows or None, history[iid]) or ChainProblem(
                 iid, 1, None, "deleted", "the instance is gone", history[iid][-1][0]))
-    anchored_at = None
-    if instance_id and latest and instance_id in history:
-        first = next(a for a in anchors if a.id == history[instance_id][-1][0])
-        anchored_at = first.at.isoformat()
-    elif latest and not instance_id:
-        anchored_at = latest.at.isoformat()
+    # Every later anchor covers a head it once saw (its digest holds every chain's head).
+    covered = latest is not None and (instance_id is None or instance_id in history)
     return {"instances": len(instances) + len(gone), "problems": [p.to_dict() for p in problems],
-            "anchors": len(anchors), "anchored_at": anchored_at, "anchor": latest.to_dict() if latest else None}
+            "anchors": count, "anchored_at": latest.at.isoformat() if covered else None,
+            "anchor": latest.to_dict() if latest else None}
+
+
+def _latest_anchor(tx: Tx) -> Anchor | None:
+    found = tx.one("SELECT id, at, made_by, chains, heads_digest, prev_hash, hash FROM audit_anchor "
+                   "ORDER BY id DESC LIMIT 1")
+    if found is None:
+        return None
+    anchor_id, at, by, n, hd, prev, h = found
+    return Anchor(anchor_id, Tx.when(at), by, n, hd, prev, h, {}, {})
 
 
 def verify_all(ctx, instance_id: str | None = None) -> dict:
@@ -439,8 +452,9 @@ def verify_all(ctx, instance_id: str | None = None) -> dict:
 def verification(ctx, instance_id: str) -> dict:
     """One request's verification state, for its page: whether its chain and its anchored head hold.
 
-    {"ok", "problems", "events" (rows in its chain), "anchored_at" (when an anchor last saw its head, or
-    None), "anchored_seq" (the row that anchor saw), "checked_at"}.
+    {"ok", "problems" (as verify gives them), "events" (rows its head counts), "anchored_at" (the time of
+    the latest anchor, which covers every head an anchor saw; None before the request was first
+    anchored), "anchored_seq" (the last row of its chain an anchor saw), "checked_at"}.
     """
     report = verify(ctx, instance_id)
     with ctx.db.transaction(write=False) as tx:
