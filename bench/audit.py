@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     kept = args.keep is not None and args.keep.exists()
     with (database(None) if args.keep is None and args.database_url is None
           else database(args.database_url) if args.database_url else _kept(args.keep)) as url:
-        ctx = bootstrap(EngineConfig(database_url=url, clock=clock))
+        # A generous script time limit: on a busy machine a one-line expression can take a second.
+        ctx = bootstrap(EngineConfig(database_url=url, clock=clock, script_time_limit=30.0))
         try:
             if not kept:
                 set_up(ctx)
