@@ -75,6 +75,17 @@ class Form:
         dct = dct or {}
         return cls([FormField.from_dict(f) for f in dct.get("fields", [])], dct.get("key"))
 
+    def opening_values(self, data: dict[str, Any]) -> dict[str, Any]:
+        """What the form shows when a task opens: each field's value in the task data, else nothing.
+
+        A field with `<camunda:property id="prefill" value="false" />` opens empty (at its default)
+        even when the data holds a value of that name: a decision or a finding asked afresh each time
+        a loop comes back to the task (an acceptance after a return). Read-only fields always show
+        the data.
+        """
+        return {f.id: data[f.id] for f in self.fields
+                if f.id in data and (f.readonly or f.properties.get("prefill", "true") != "false")}
+
 
 def form_from_xml(element, bpmn_ns: str, camunda_ns: str, key: str | None = None) -> tuple[Form, list[str]]:
     """The `camunda:formData` of a BPMN element (a user task or a start event), and its problems."""
@@ -124,6 +135,9 @@ def field_from_xml(node, camunda_ns: str) -> tuple[FormField, list[str]]:
     if fld.properties.get("data", "true") != "true":
         problems.append(f"field '{fid}' has data '{fld.properties['data']}' (write data=\"true\" to keep a "
                         "record field in the task data too, or leave the property out)")
+    if fld.properties.get("prefill", "true") not in ("true", "false"):
+        problems.append(f"field '{fid}' has prefill '{fld.properties['prefill']}' (write prefill=\"false\" to open "
+                        "the field empty each time, or leave the property out)")
     if "requiredIf" in fld.properties and not required_if(fld):
         problems.append(f"field '{fid}' has a bad requiredIf '{fld.properties['requiredIf']}' "
                         "(write other_field=value or other_field=value1|value2)")

@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine.errors import InvalidInput
 
-KINDS = ("reminder", "urge", "escalation", "red_warning", "info")
+KINDS = ("task", "return", "reminder", "urge", "escalation", "red_warning", "info")
 REMIND_AT = time(9, 0)  # a deadline given as a date is reminded of at 09:00 local time
 
 _QUEUE: ContextVar[list[dict] | None] = ContextVar("xiezuo_notifications", default=None)
@@ -57,6 +57,35 @@ def notify(recipients: Any, kind: str, message: str) -> None:
     people = [recipients] if isinstance(recipients, str) else list(recipients or [])
     for person in dict.fromkeys(str(p) for p in people if p):
         queued.append({"recipient": person, "kind": kind, "message": str(message)[:2000]})
+
+
+def notify_new_task(recipients: list[str], message: str, task_id: str) -> None:
+    """Queue the notice of a task that opened for `recipients` (kind `task`).
+
+    The running command writes it only to those whom nothing else of the same command notified:
+    a diagram that tells the person more (a return with its reason, a plan task with its dates)
+    speaks instead of this generic notice.
+    """
+    queued = _QUEUE.get()
+    if queued is None:
+        return  # no command running (a read of a task): nothing to tell
+    for person in dict.fromkeys(p for p in recipients if p):
+        queued.append({"recipient": person, "kind": "task", "message": message[:2000], "task_id": task_id,
+                       "generic": True})
+
+
+def notes_to_write(queued: list[dict]) -> list[dict]:
+    """The notifications a command writes: the generic new-task notice of a person whom the same
+    command notified otherwise is dropped, and that other message names the new task instead (the
+    notice of a return opens the task to rework)."""
+    told = {n["recipient"] for n in queued if not n.get("generic")}
+    new_task = {}
+    for n in queued:
+        if n.get("generic"):
+            new_task.setdefault(n["recipient"], n["task_id"])
+    return [n if n.get("generic") or n.get("task_id") or n["recipient"] not in new_task
+            else {**n, "task_id": new_task[n["recipient"]]}
+            for n in queued if not (n.get("generic") and n["recipient"] in told)]
 
 
 def script_services(ctx) -> dict[str, Callable]:

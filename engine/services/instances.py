@@ -34,8 +34,9 @@ from engine.errors import (
     TaskNotReady,
 )
 from engine.services import audit
-from engine.services.expressions import collecting_notifications, running_instance
+from engine.services.expressions import collecting_notifications, notes_to_write, notify_new_task, running_instance
 from engine.services.inbox import identities
+from engine.services.org import directory, local_date
 from engine.services.record_forms import form_records, store_form_records, task_data_values
 from engine.store import InstanceRow
 
@@ -203,8 +204,8 @@ _INBOX_INSERT = (
     "element_id, lane, assignee, candidate_users, candidate_groups, created_at, due_at, priority) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _CANDIDATE_INSERT = "INSERT INTO inbox_candidate (task_id, kind, name) VALUES (?, ?, ?)"
-_NOTIFICATION_INSERT = ("INSERT INTO notification (instance_id, recipient, kind, message, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)")
+_NOTIFICATION_INSERT = ("INSERT INTO notification (instance_id, task_id, recipient, kind, message, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)")
 
 
 def _open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, now: datetime) -> None:
@@ -228,6 +229,17 @@ def _open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, now: datetime
     if who.fallback:
         audit.record(tx, row, "assignment_fallback", "system", now, _element(task), tid,
                      {"group": ctx.config.fallback_group})
+    notify_new_task(_told_of_task(ctx, who, now), f"新任务：{task.task_spec.bpmn_name or _element(task)}"
+                    + (f"（需求 {row.business_key}）" if row.business_key else ""), tid)
+
+
+def _told_of_task(ctx: Services, who, now: datetime) -> list[str]:
+    """Whom a new task is announced to: its assignee (and the assignee's substitute while away),
+    else its candidate users and the members of its candidate groups."""
+    org = directory(ctx)
+    if who.assignee:
+        return [who.assignee, org.substitute_of(who.assignee, local_date(ctx, now)) or ""]
+    return [*who.candidate_users, *(m for g in who.candidate_groups for m in org.members(g))]
 
 
 def _commit(ctx: Services, tx: Tx, row: InstanceRow) -> None:
@@ -249,8 +261,9 @@ def _run(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool = Tru
             row, wf, result = command(tx)
             if result is not None:
                 now = tx.stamp(ctx.now())
-                for note in notes:
-                    tx.queue(_NOTIFICATION_INSERT, (row.id, note["recipient"], note["kind"], note["message"], now))
+                for note in notes_to_write(notes):
+                    tx.queue(_NOTIFICATION_INSERT, (row.id, note.get("task_id"), note["recipient"], note["kind"],
+                                                    note["message"], now))
                 _commit(ctx, tx, row)
             key = (row.id, row.lock_version) if row is not None else None
     except BaseException:
@@ -594,7 +607,8 @@ def describe_instance(ctx: Services, instance_id: str) -> dict:
 
 
 def task_form(ctx: Services, task_id: str, user: str) -> dict:
-    """A ready task's form and current data, for the user who may complete it."""
+    """A ready task's form, current data and the values its form opens with, for the user who may
+    complete it."""
     with ctx.db.transaction(write=False) as tx:
         inbox = _inbox_row(tx, task_id)
         if acting_for(ctx, tx, inbox, user) is None:
@@ -603,7 +617,9 @@ def task_form(ctx: Services, task_id: str, user: str) -> dict:
         wf = _load(ctx, tx, row)
         try:
             task = _ready_task(wf, task_id)
+            data = json.loads(json.dumps(task.data, default=str))
+            form = task.task_spec.form
             return {"task_id": task_id, "element_id": _element(task), "name": inbox.task_name,
-                    "form": task.task_spec.form.to_dict(), "data": json.loads(json.dumps(task.data, default=str))}
+                    "form": form.to_dict(), "data": data, "values": form.opening_values(data)}
         finally:
             ctx.store.remember(row.id, row.lock_version, wf)

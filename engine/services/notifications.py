@@ -44,7 +44,8 @@ def _notification_row(n: Notification) -> dict:
 
 def list_notifications(ctx: Services, user: str, page: int = 1, per_page: int = 20,
                        unread_only: bool = False) -> Page:
-    """The notifications of `user`, newest first (unread ones only, if asked)."""
+    """The notifications of `user`, newest first (unread ones only, if asked); `task_open` tells
+    whether the task a notification names still waits (its page can be opened)."""
     _paging(page, per_page)
     q = select(Notification).where(Notification.recipient == user)
     if unread_only:
@@ -53,7 +54,10 @@ def list_notifications(ctx: Services, user: str, page: int = 1, per_page: int = 
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         rows = s.scalars(q.order_by(Notification.created_at.desc(), Notification.id.desc())
                          .limit(per_page).offset((page - 1) * per_page)).all()
-        return Page([_notification_row(n) for n in rows], total, page, per_page)
+        tasks = {n.task_id for n in rows if n.task_id}
+        still_open = set(s.scalars(select(InboxTask.task_id).where(InboxTask.task_id.in_(tasks)))) if tasks else set()
+        return Page([{**_notification_row(n), "task_open": n.task_id in still_open} for n in rows],
+                    total, page, per_page)
 
 
 def _unread(user: str):
@@ -185,6 +189,23 @@ def describe_request(ctx: Services, instance_id: str, user: str) -> dict:
         found["request"] = _summary(summary, directory(ctx)) if summary else None
     found["red_warnings"] = red_warnings(ctx, instance_id)
     return found
+
+
+def task_context(ctx: Services, instance_id: str, task_data: dict | None) -> dict:
+    """What a task page shows beside its form, for someone already allowed onto the task: the
+    request's summary and, for a task on one row of the plan (`plan_task` in its data, as the
+    plan's multi-instance execution provides it), that row with its owner and department named."""
+    org = directory(ctx)
+    with ctx.db.read() as s:
+        summary = s.get(RequestSummary, instance_id)
+        request = _summary(summary, org) if summary else None
+    plan_task = (task_data or {}).get("plan_task")
+    if isinstance(plan_task, dict):
+        plan_task = {**plan_task, "owner_name": (org.users.get(plan_task.get("owner") or "") or {}).get("name"),
+                     "dept_name": (org.departments.get(plan_task.get("dept") or "") or {}).get("name")}
+    else:
+        plan_task = None
+    return {"request": request, "plan_task": plan_task}
 
 
 def open_task_request(ctx: Services, task_id: str) -> str:

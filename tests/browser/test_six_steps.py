@@ -255,10 +255,12 @@ def test_a_request_goes_through_all_six_steps_in_the_browser(page):
     submit(page)
 
     become(page, "chenzongjian")
-    open_request(page, number)  # the approval form has no plan of its own: it is on the request's page
+    open_request(page, number)  # the plan on the request's page, as a Gantt chart
     expect(page.locator("table.plan-tasks tbody tr")).to_have_count(2)
     expect(page.locator("table.plan-tasks")).to_contain_text("3款产品的功能说明")
-    open_task(page, "approve_plan", number)
+    open_task(page, "approve_plan", number)  # and on the approval form, read-only, with its risk plan
+    expect(readonly(page, "plan_tasks")).to_contain_text("3款产品的功能说明")
+    expect(readonly(page, "risk_plan")).to_contain_text("提前3天通知市场部")
     choose(page, "approval_decision", "同意")
     page.fill("#f-approval_comment", "同意方案")
     submit(page)
@@ -314,8 +316,7 @@ def test_a_request_goes_through_all_six_steps_in_the_browser(page):
     expect(readonly(page, "action_items")).to_contain_text("技术部抽调2人支援产品部")
     expect(page.locator('[name="plan_tasks-1-title"]')).to_have_value("功能说明")  # the plan, to revise
     fill_row(page, "plan_tasks", 1, {"end": day(24), "standard": "3款产品的功能说明，技术部2人支援"})
-    # The risk plan is a record only (no data="true" on the diagram's field), so the form comes back
-    # without it and the lead writes it again.
+    expect(page.locator("#f-risk_plan")).to_have_value("若产品部功能说明延迟，提前3天通知市场部调整宣传节奏")
     page.fill("#f-risk_plan", "若产品部功能说明延迟，提前3天通知市场部；技术部2人支援")
     submit(page)
     for head in ("chenzongjian", "huangjingli"):
@@ -336,23 +337,28 @@ def test_a_request_goes_through_all_six_steps_in_the_browser(page):
 
     become(page, "xiaowang")
     open_task(page, "accept_deliverable", number)
+    # the acceptance names what is accepted: the plan task with its standard, and the deliverable
+    expect(page.locator(".plan-task")).to_contain_text("海报3张，符合VI规范")
+    expect(readonly(page, "deliverable_summary").locator(".value")).to_have_text("海报3张已完成")
     choose(page, "acceptance_result", "退回修改")
     page.fill("#f-acceptance_problem", problem)
     submit(page)
 
     become(page, "songyu")
-    open_task(page, "execute_task", number)
+    page.goto(f"{page.base_url}/notifications")  # she is told of the return, and why; the notice opens the task
+    returned = page.locator('li[data-kind="return"]').first
+    expect(returned).to_contain_text(problem)
+    returned.locator('a[data-link="task"]').click()
     expect(readonly(page, "acceptance_problem").locator(".value")).to_have_text(problem)
+    expect(page.locator("#f-deliverable_summary")).to_have_value("海报3张已完成")  # to revise
     choose(page, "work_outcome", "提交成果")
     page.fill("#f-deliverable_summary", "海报3张，已加活动二维码")
     submit(page)
 
     become(page, "xiaowang")
     open_task(page, "accept_deliverable", number)
+    expect(page.locator("#f-acceptance_problem")).to_have_value("")  # asked afresh, not the last return's
     choose(page, "acceptance_result", "验收通过")
-    # The problem field comes back holding the problem of the return (acceptance_problem is task
-    # data, for the owner's form); accepting, she clears it so the acceptance does not repeat it.
-    page.fill("#f-acceptance_problem", "")
     submit(page)
 
     become(page, "qianyun")

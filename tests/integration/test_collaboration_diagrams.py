@@ -573,8 +573,10 @@ def test_enums_tables_and_limits():
 # Record fields the process reads after their form is submitted, so they are task data too (data="true").
 KEPT_IN_DATA = {
     MAIN: {"send_meeting_notice": {"meeting_agenda", "meeting_attendees", "meeting_place"},  # notify_attendees
-           "write_plan": {"plan_tasks"},  # the collection execute_plan_task runs over
-           "execute_task": {"work_outcome"},  # work_outcome_gw
+           "write_plan": {"plan_tasks",  # the collection execute_plan_task runs over
+                          "risk_plan"},  # shown read-only by approve_plan
+           "execute_task": {"work_outcome",  # work_outcome_gw
+                            "deliverable_summary", "deliverable_files"},  # shown read-only by accept_deliverable
            "accept_deliverable": {"acceptance_result",  # acceptance_gw
                                   "acceptance_problem"}},  # shown read-only by execute_task after a return
     CONFLICT: {"classify_conflict": {"conflict_meeting_time", "conflict_meeting_place"},  # the notice, due dates

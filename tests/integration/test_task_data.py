@@ -59,17 +59,17 @@ RETRO = {"retro_participants": INVOLVED, "retro_goal": "复盘目标：销售额
 RATING = {"satisfaction": 4, "satisfaction_comment": "评价：响应及时，二维码返工一次"}
 LESSON = {"lesson_title": "经验：素材需求提前提出", "lesson_body": "经验正文：素材涉及多个部门，需预留时间",
           "lesson_tags": "大促,素材"}
-# the fields of this request's forms that are kept as records only
+# the fields of this request's forms that are kept as records only (the risk plan and the deliverable's
+# summary and files stay in the data as well: the approval and the acceptance show them read-only)
 RECORD_ONLY = {
     "feedback_content", "feedback_suggested_date", "feedback_resources", "feedback_remarks",
-    "meeting_minutes", "meeting_conclusions", "minutes_files", "risk_plan",
+    "meeting_minutes", "meeting_conclusions", "minutes_files",
     "progress_status", "progress_done", "progress_open_issues", "progress_risk", "progress_risk_note",
-    "deliverable_summary", "deliverable_files", *RETRO, *RATING, *LESSON,
+    *RETRO, *RATING, *LESSON,
 }
 # what they said: none of it may turn up anywhere in the stored workflow
 SAID = [*(f[k] for f in FEEDBACK.values() for k in ("feedback_content", "feedback_resources", "feedback_remarks")),
-        *MINUTES.values(), RISK_PLAN, *(p[3] for p in PROGRESS), PROGRESS[2][4],
-        "海报3张（第一版）", "海报3张，已加二维码", "3款产品功能说明已交付",
+        *MINUTES.values(), *(p[3] for p in PROGRESS), PROGRESS[2][4],
         *(v for k, v in RETRO.items() if k != "retro_participants"), RATING["satisfaction_comment"], *LESSON.values()]
 
 

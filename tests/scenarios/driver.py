@@ -101,6 +101,11 @@ class Flow:
         task = self.task(element_id, assignee)
         return task_form(self.ctx, task["task_id"], as_user or self.actor(task))["data"]
 
+    def opening(self, element_id: str, assignee: str | None = None) -> dict:
+        """The values a ready task's form opens with (the data, less what is asked afresh)."""
+        task = self.task(element_id, assignee)
+        return task_form(self.ctx, task["task_id"], self.actor(task))["values"]
+
     def history(self, event_type: str | None = None) -> list[dict]:
         events = self.describe()["history"]
         return [e for e in events if event_type is None or e["type"] == event_type]
@@ -128,15 +133,17 @@ class Flow:
         user = as_user or self.describe()["initiator"]
         return [r for r in list_records(self.ctx, self.instance_id, user) if kind is None or r["kind"] == kind]
 
-    def notifications(self) -> list[tuple[str, str, str]]:
-        """(recipient, kind, message) written for this instance since the previous call, oldest first."""
+    def notifications(self, new_tasks: bool = False) -> list[tuple[str, str, str]]:
+        """(recipient, kind, message) written for this instance since the previous call, oldest first;
+        the engine's notices of new tasks (kind `task`) only with `new_tasks`, the diagrams' own
+        messages otherwise."""
         with self.ctx.db.read() as s:
             rows = s.execute(select(Notification.id, Notification.recipient, Notification.kind, Notification.message)
                              .where(Notification.instance_id == self.instance_id, Notification.id > self._seen)
                              .order_by(Notification.id)).all()
         if rows:
             self._seen = rows[-1].id
-        return [(r.recipient, r.kind, r.message) for r in rows]
+        return [(r.recipient, r.kind, r.message) for r in rows if new_tasks or r.kind != "task"]
 
     # ------------------------------------------------------------------ acting
     def complete(self, element_id: str, data: dict, as_user: str | None = None,

@@ -13,6 +13,7 @@ import pytest
 from engine.errors import FormInvalid
 from engine.services.attachments import add_attachment
 from engine.services.expressions import running_instance, script_services
+from engine.services.notifications import list_notifications
 from engine.services.records import list_records, post_progress
 from tests.scenarios.steps import (
     ACCEPT,
@@ -194,17 +195,34 @@ def test_acceptance_returned_with_the_problem_then_accepted(flow):
     # the requester checks the deliverable (a record) against the delivery standard (the task's plan row)
     assert flow.form("accept_deliverable")["plan_task"]["standard"] == PLAN[0]["standard"]
     assert [(d["plan_task_key"], d["note"]) for d in flow.records("deliverable")] == [("T1", "海报3张")]
+    # ... and sees what was delivered: the summary and the files, read-only on the acceptance form
+    shown = flow.opening("accept_deliverable")
+    assert (shown["deliverable_summary"], shown["deliverable_files"]) == ("海报3张", [str(poster["id"])])
 
     problem = "物料设计未包含活动二维码，需补充"
     with pytest.raises(FormInvalid) as err:  # a return must say what is wrong
         flow.complete("accept_deliverable", {"acceptance_result": "退回修改"})
     assert err.value.errors == {"acceptance_problem": "required when 验收结论 is 退回修改"}
+    flow.notifications(new_tasks=True)
     flow.complete("accept_deliverable", {"acceptance_result": "退回修改", "acceptance_problem": problem})
     assert flow.assignees("execute_task") == ["qianyun", "songyu"]
     assert flow.form("execute_task", assignee="songyu")["acceptance_problem"] == problem
+    # the owner is told of the return and why (the return speaks instead of a generic new-task notice)
+    assert flow.notifications(new_tasks=True) == [
+        ("songyu", "return", f"任务“{PLAN[0]['title']}”验收退回，请修改后重新提交：{problem}")]
+    (latest, *_) = list_notifications(flow.ctx, "songyu").items  # ... and the notice opens the task to rework
+    assert (latest["kind"], latest["task_id"], latest["task_open"]) == (
+        "return", flow.task("execute_task", "songyu")["task_id"], True)
+    # the work form comes back with the deliverable to revise, the way of submitting asked afresh
+    reopened = flow.opening("execute_task", assignee="songyu")
+    assert (reopened["deliverable_summary"], reopened["acceptance_problem"]) == ("海报3张", problem)
+    assert "work_outcome" not in reopened
 
     flow.complete("execute_task", {**SUBMIT_WORK, "deliverable_summary": "海报3张，已加二维码"}, assignee="songyu")
     assert flow.records("deliverable")[-1]["note"] == "海报3张，已加二维码"
+    # the second acceptance asks afresh: neither the last verdict nor its problem is filled in
+    assert flow.form("accept_deliverable")["acceptance_result"] == "退回修改"
+    assert not {"acceptance_result", "acceptance_problem"} & flow.opening("accept_deliverable").keys()
     flow.complete("accept_deliverable", ACCEPT)
     assert flow.assignees("execute_task") == ["qianyun"]
     finish_task(flow, "qianyun")

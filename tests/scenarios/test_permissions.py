@@ -101,3 +101,12 @@ def test_a_substitute_acts_for_the_absent_head_only_while_the_absence_lasts(flow
         complete_task(flow.ctx, second["task_id"], SUBSTITUTE, SIGN)
     flow.complete("dept_head_signoff", SIGN, as_user=ABSENT)
     assert "on_behalf_of" not in flow.history("task_completed")[0]["data"]
+
+
+def test_a_task_opened_during_an_absence_is_announced_to_the_substitute_too(flow):
+    flow.clock.now = beijing("2026-10-03 10:00")
+    flow.submit("qianyun", {**REQUEST, "urgency": "普通"})
+    told = flow.notifications(new_tasks=True)
+    notice = "新任务：发起部门负责人签批（需求 XMBG-202610001）"
+    assert [(who, kind, message) for who, kind, message in told if kind == "task"] == [
+        (ABSENT, "task", notice), (SUBSTITUTE, "task", notice)]

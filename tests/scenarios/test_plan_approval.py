@@ -11,6 +11,7 @@ from tests.scenarios.steps import (
     HEADS,
     PLAN,
     PMO_OWNER,
+    RISK_PLAN,
     to_confirmation,
     to_plan,
     write_plan,
@@ -39,12 +40,21 @@ def test_all_heads_agree_and_every_plan_task_starts(flow):
 def test_needs_change_sends_the_plan_back_with_the_comments(flow):
     to_plan(flow)
     write_plan(flow)
+    shown = flow.opening("approve_plan", assignee=PRD)  # the heads approve what they see
+    assert (shown["plan_tasks"], shown["risk_plan"]) == (PLAN, RISK_PLAN)
+    flow.notifications(new_tasks=True)
     flow.complete_each("approve_plan", {PRD: {"approval_decision": "需修改", "approval_comment": "补充验收口径"},
                                         SAL: AGREE})
     assert flow.open_elements() == ["write_plan"]
     assert flow.task("write_plan")["assignee"] == LEAD
     summary = flow.form("write_plan")["approval_summary"]
     assert sorted(summary.split("\n")) == ["PRD：需修改，补充验收口径", "SAL：同意，同意方案"]
+    # the lead is told of the return with its reasons (and not, besides, of a new task)
+    assert flow.notifications(new_tasks=True) == [
+        (LEAD, "return", "需求 XMBG-202611001 的协调方案需修改后重新提交：" + summary)]
+    # the plan comes back as it was, risk plan included, to be revised
+    opening = flow.opening("write_plan")
+    assert (opening["plan_tasks"], opening["risk_plan"]) == (PLAN, RISK_PLAN)
 
     revised = [{**PLAN[1], "standard": "3款产品的功能说明，经产品部负责人签字"}, PLAN[0]]
     write_plan(flow, revised)

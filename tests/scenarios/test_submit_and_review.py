@@ -21,8 +21,12 @@ def test_signoff_returned_to_the_requester_who_resubmits(flow):
     assert signoff["assignee"] == REQUESTER_HEAD  # head of 市场部, 小王's department
     assert signoff["due_at"] == flow.clock.now + timedelta(hours=24)  # 紧急
 
+    flow.notifications(new_tasks=True)
     flow.complete("dept_head_signoff", {"signoff_decision": "退回", "signoff_comment": "目标缺少时限，请补充"})
     assert flow.open_elements() == ["revise_request"]
+    # the requester is told of the return and why, once (no generic new-task notice besides)
+    assert flow.notifications(new_tasks=True) == [
+        (REQUESTER, "return", "需求 XMBG-202611001 被发起部门负责人退回，请补充修改后重新提交：目标缺少时限，请补充")]
     assert flow.task("revise_request")["assignee"] == REQUESTER
     shown = flow.form("revise_request")
     assert shown["signoff_comment"] == "目标缺少时限，请补充"
@@ -31,11 +35,18 @@ def test_signoff_returned_to_the_requester_who_resubmits(flow):
     goal = "11月11日当天销售额同比增长30%，11月30日前完成复盘"
     flow.complete("revise_request", {**REQUEST, "goal": goal})
     assert flow.task("dept_head_signoff")["assignee"] == REQUESTER_HEAD
+    assert flow.notifications(new_tasks=True) == [
+        (REQUESTER_HEAD, "task", "新任务：发起部门负责人签批（需求 XMBG-202611001）")]
+    # the head decides afresh: the form does not open with the decision that returned the request
+    assert not {"signoff_decision", "signoff_comment"} & flow.opening("dept_head_signoff").keys()
     assert flow.form("dept_head_signoff")["goal"] == goal
     flow.complete("dept_head_signoff", {"signoff_decision": "同意", "signoff_comment": "同意提交"})
 
     review = flow.task("admin_review")
     assert (review["assignee"], review["candidate_groups"], review["priority"]) == (None, ["platform_admins"], 80)
+    # a group's task is announced to every member of the group
+    assert sorted(flow.notifications(new_tasks=True)) == [
+        (admin, "task", "新任务：审核需求完整性与可行性（需求 XMBG-202611001）") for admin in sorted(admins(flow.ctx))]
     for admin in admins(flow.ctx):
         assert review["task_id"] in flow.inbox(admin)
     assert flow.form("admin_review")["goal"] == goal

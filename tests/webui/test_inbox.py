@@ -168,9 +168,12 @@ def test_notifications_newest_first_with_badges_unread_count_and_mark_read(app, 
     urge_task(ctx, flow.task("dept_head_signoff")["task_id"], REQUESTER, "今天内请签批")
     head = signed_in(app, REQUESTER_HEAD)
     html = page(head, "/inbox")
-    assert nav_count(html, "notifications") == 1
+    assert nav_count(html, "notifications") == 2  # the new task, then the urge
     html = page(head, "/notifications")
     assert 'data-kind="urge"' in html and "催办" in html and "今天内请签批" in html and 'class="unread"' in html
+    assert html.index("今天内请签批") < html.index("新任务：发起部门负责人签批（需求 XMBG-202611001）")
+    signoff = flow.task("dept_head_signoff")["task_id"]
+    assert f'href="/tasks/{signoff}" data-link="task"' in html  # a notice of an open task opens it
     requester = signed_in(app, REQUESTER)
     mine = page(requester, "/notifications")
     assert "需求已提交，编号 XMBG-202611001" in mine and 'data-kind="info"' in mine and "今天内请签批" not in mine
@@ -189,7 +192,7 @@ def test_notifications_newest_first_with_badges_unread_count_and_mark_read(app, 
     urge_task(ctx, flow.task("admin_review")["task_id"], REQUESTER, "")
     admin = signed_in(app, "lijingli")
     html = page(admin, "/notifications")
-    assert nav_count(html, "notifications") == 1
+    assert nav_count(html, "notifications") == 2  # the group's new task, then the urge
     answer = admin.post("/notifications/read-all", data={"csrf_token": csrf_of(html)})
     assert answer.status_code == 302
     assert nav_count(page(admin, "/notifications"), "notifications") == 0

@@ -26,6 +26,7 @@ from engine.services.attachments import add_attachment, check_type, clean_filena
 from engine.services.inbox import task_row
 from engine.services.instances import claim_task, complete_task, describe_instance, release_task, start_form
 from engine.services.instances import task_form as engine_task_form
+from engine.services.notifications import task_context
 from engine.services.operations import (
     cc_task,
     delegate_task,
@@ -227,13 +228,12 @@ def _render_task(info: dict | None, row: dict, values: dict, errors: dict, op: t
     ctx = services()
     me = current_user.id
     form = Form.from_dict(info["form"]) if info else Form()
-    data = info["data"] if info else {}
     picks = fr.choices(directory(ctx))
     files = {}
     if any(f.type in fr.FILES for f in form.fields):
         files = {str(r["id"]): r["filename"] for r in list_records(ctx, row["instance_id"], me)
                  if r["kind"] == "attachment"}
-    shown = {f.id: data[f.id] for f in form.fields if f.id in data}
+    shown = info["values"] if info else {}
     candidates = bool(row["candidate_users"] or row["candidate_groups"])
     return render_template(
         "work/task.html", task=info, row=row, me=me,
@@ -244,6 +244,7 @@ def _render_task(info: dict | None, row: dict, values: dict, errors: dict, op: t
         can_release=bool(info) and row["assignee"] == me and candidates,
         delegated_to_me=bool(info) and bool(row["delegated_by"]) and row["assignee"] == me,
         is_requester=row["initiator"] == me,
+        context=task_context(ctx, row["instance_id"], info["data"] if info else {}),
         op_key=op[0] if op else None, op_values=op[1] if op else {}, op_errors=op[2] if op else {}), status
 
 
