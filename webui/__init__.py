@@ -23,8 +23,10 @@ def _secret_key(app: Flask, config: WebConfig) -> str:
 
 def create_app(config: WebConfig | None = None) -> Flask:
     """The Flask application for `config` (default: the embedded SQLite database)."""
+    from flask_login import current_user
+
     from engine.bootstrap import bootstrap
-    from webui import auth, errors, i18n, security, views
+    from webui import auth, errors, i18n, permissions, security, views
     from webui.extensions import csrf, limiter, login_manager
 
     config = config or WebConfig()
@@ -49,7 +51,8 @@ def create_app(config: WebConfig | None = None) -> Flask:
 
     @app.context_processor
     def endpoints():
-        # Navigation shows the areas this app has (each lives in webui/views/).
-        return {"has_endpoint": lambda name: name in app.view_functions}
+        # Navigation shows the areas this app has (each lives in webui/views/) to those who may enter them.
+        return {"has_endpoint": lambda name: name in app.view_functions,
+                "may_enter": lambda area: permissions.may_enter(current_user, area)}
 
     return app

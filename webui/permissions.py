@@ -67,3 +67,20 @@ def default_scope(ctx: Services, user) -> str:
     if user.department_id and directory(ctx).head(user.department_id) == user.id:
         return "dept"
     return "mine"
+
+
+# The areas of the app beyond everyone's own pages, and who may enter each: the navigation shows an
+# area's link only to them, and each area's views check the same rule.
+AREAS = {
+    "admin": lambda user: bool(user.is_admin or user.is_auditor),  # admins change, auditors read
+    "audit": sees_everything,
+    "modeller": lambda user: bool(user.is_process_owner),
+}
+
+
+def may_enter(user, area: str) -> bool:
+    """Whether the signed-in `user` may open `area` (AREAS); any other area is everyone's."""
+    if not user.is_authenticated:
+        return False
+    rule = AREAS.get(area)
+    return rule is None or rule(user)

@@ -24,7 +24,7 @@ from engine.services import history as h
 from engine.services.org import directory
 from engine.services.request_view import STATUSES, request_header
 from webui.extensions import services
-from webui.permissions import require_auditor, sees_everything
+from webui.permissions import require_auditor
 from webui.views.requests import EVENT_LABELS, GROUP_LABELS, STATUS_LABELS
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -53,12 +53,6 @@ def _zone() -> ZoneInfo:
 @bp.context_processor
 def problem_kinds():
     return {"kinds": KIND_LABELS}
-
-
-@bp.app_context_processor
-def audit_link():
-    # base.html shows the 审计 link to auditors and admins only (the endpoint alone would show it to all).
-    return {"may_audit": current_user.is_authenticated and sees_everything(current_user)}
 
 
 @bp.after_app_request

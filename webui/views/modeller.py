@@ -29,6 +29,7 @@ from engine.services.versions import (
     version_source,
 )
 from webui.extensions import services
+from webui.permissions import may_enter
 
 bp = Blueprint("modeller", __name__, url_prefix="/modeller")
 
@@ -62,7 +63,7 @@ def owners_only(view):
     @wraps(view)
     @login_required
     def checked(*args, **kwargs):
-        if not current_user.is_process_owner:
+        if not may_enter(current_user, "modeller"):
             abort(403)
         return view(*args, **kwargs)
     return checked

@@ -14,13 +14,14 @@ from engine.services.calendar import calendar_warnings
 from engine.services.knowledge import list_entries
 from engine.services.org import directory, list_absences, local_date
 from webui.extensions import login_manager, services
+from webui.permissions import may_enter
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def may_use(user) -> bool:
     """Whether `user` may open the admin area (admins change, auditors read)."""
-    return bool(user.is_authenticated and (user.is_admin or user.is_auditor))
+    return may_enter(user, "admin")
 
 
 @bp.before_request
@@ -30,12 +31,6 @@ def gate():
     if not may_use(current_user) or (request.method != "GET" and not current_user.is_admin):
         abort(403)
     return None
-
-
-@bp.app_context_processor
-def admin_link():
-    # base.html shows the 管理 link when this is true (the endpoint alone would show it to everyone).
-    return {"may_administer": may_use(current_user)}
 
 
 @bp.route("/")
