@@ -6,6 +6,8 @@ event (转办 there is "Transferred", 转办给他人 here is the button "Transf
 """
 
 ENGLISH = {
+    "计划任务": "Plan task",
+    "计划起止": "Planned start and end",
     # Form fields and the engine's validation messages
     "必填": "Required",
     "“%(label)s”为“%(value)s”时必填": "Required when “%(label)s” is “%(value)s”",
