@@ -249,27 +249,50 @@ def request_page(ctx: Services, instance_id: str) -> RequestPage:
     # The caller has decided that the reader may see the request; its records are read as its
     # initiator, who may always read them.
     records: dict[str, list[dict]] = {}
-    for record in list_records(ctx, header["instance_id"], header["initiator"]):
+    in_order = list_records(ctx, header["instance_id"], header["initiator"])  # in the order they were made
+    for record in in_order:
         records.setdefault(record["kind"], []).append(record)
     names = Names(directory(ctx))
-    plan = _plan(ctx, header, records, names)
+    plan = _plan(ctx, header, records, names, plan_task_stages(in_order))
     titles = {t["task_key"]: t["title"] for p in sorted(records.get("plan", []), key=lambda p: p["version"])
               for t in p["tasks"]}
     return RequestPage(header, timeline, records, plan, names,
                        {a["id"]: a for a in records.get("attachment", [])}, titles)
 
 
-def _plan(ctx: Services, header: dict, records: dict[str, list[dict]], names: Names) -> dict | None:
-    """The latest plan version: its tasks with their latest progress and red warnings, laid out on
-    days (Gantt), and its RACI matrix."""
+# Where a plan task stands, beyond the owner's own progress status (未开始, 进行中, 待支持, 已完成):
+SUBMITTED, RETURNED, ACCEPTED = "待验收", "退回修改", "已验收"
+
+
+def plan_task_stages(in_order: list[dict]) -> dict[str, str]:
+    """Each plan task's stage from its records in the order they were made: the latest of its
+    progress status, its deliverable waiting for acceptance (待验收), the acceptance's verdict
+    (退回修改 until a new deliverable, 已验收)."""
+    stage: dict[str, str] = {}
+    for record in in_order:
+        key = record.get("plan_task_key")
+        if not key:
+            continue
+        if record["kind"] == "progress_update" and stage.get(key) not in (SUBMITTED, ACCEPTED):
+            stage[key] = record["status"]
+        elif record["kind"] == "deliverable":
+            stage[key] = SUBMITTED
+        elif record["kind"] == "acceptance":
+            stage[key] = ACCEPTED if record["decision"] == "验收通过" else RETURNED
+    return stage
+
+
+def _plan(ctx: Services, header: dict, records: dict[str, list[dict]], names: Names,
+          stages: dict[str, str]) -> dict | None:
+    """The latest plan version: its tasks with their stage (plan_task_stages) and red warnings,
+    laid out on days (Gantt), and its RACI matrix."""
     plans = records.get("plan")
     if not plans:
         return None
     plan = max(plans, key=lambda p: p["version"])
-    latest = {p["plan_task_key"]: p for p in records.get("progress_update", []) if p.get("plan_task_key")}
     red = {w["task_key"]: w["reasons"] for w in red_warnings(ctx, header["instance_id"])}
     tasks = [{**t, "start": date.fromisoformat(t["planned_start"]), "end": date.fromisoformat(t["planned_end"]),
-              "status": latest[t["task_key"]]["status"] if t["task_key"] in latest else "未开始",
+              "status": stages.get(t["task_key"], "未开始"),
               "red": red.get(t["task_key"], [])} for t in plan["tasks"]]
     first = min(t["start"] for t in tasks)
     last = max(t["end"] for t in tasks)

@@ -240,3 +240,24 @@ def test_the_timeline_names_the_steps_of_a_called_subprocess(ctx, flow):
     names = {e["element_id"]: e["element_name"] for e in request_page(ctx, flow.instance_id).timeline
              if e["element_id"]}
     assert names["classify_conflict"] != "classify_conflict" and names["approve_plan"] != "approve_plan"
+
+
+def test_a_plan_task_moves_through_delivered_returned_and_accepted_on_the_gantt(ctx, flow):
+    steps.to_execution(flow)
+    iid = flow.instance_id
+
+    def stages() -> dict[str, str]:
+        return {t["task_key"]: t["status"] for t in request_page(ctx, iid).plan["tasks"]}
+
+    post_progress(ctx, iid, "songyu", status="进行中", plan_task_key="T1", work_done="海报2张")
+    assert stages() == {"T1": "进行中", "T2": "未开始"}
+    flow.complete("execute_task", {**steps.SUBMIT_WORK, "deliverable_summary": "海报3张"}, assignee="songyu")
+    assert stages()["T1"] == "待验收"  # delivered, whatever the progress said
+    flow.complete("accept_deliverable", {"acceptance_result": "退回修改", "acceptance_problem": "缺二维码"})
+    assert stages()["T1"] == "退回修改"
+    post_progress(ctx, iid, "songyu", status="进行中", plan_task_key="T1", work_done="加二维码")
+    assert stages()["T1"] == "进行中"  # reworking
+    flow.complete("execute_task", {**steps.SUBMIT_WORK, "deliverable_summary": "海报3张，已加二维码"},
+                  assignee="songyu")
+    flow.complete("accept_deliverable", steps.ACCEPT)
+    assert stages() == {"T1": "已验收", "T2": "未开始"}
