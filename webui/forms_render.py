@@ -214,6 +214,36 @@ _MESSAGES: list[tuple[re.Pattern, Any]] = [
 ]
 
 
+# The engine's refusals of operations (engine.services.operations, .org) a page can provoke.
+_MESSAGES += [
+    (re.compile(r"^.+ is required$"), lambda m: _("必填")),
+    (re.compile(r"^.+ is too long \((\d+) characters, at most (\d+)\)$"),
+     lambda m: _("太长（%(n)s 字，最多 %(limit)s 字）", n=m[1], limit=m[2])),
+    (re.compile(r"^user '?(.+?)'? does not exist$"), lambda m: _("用户 %(user)s 不存在", user=m[1])),
+    (re.compile(r"^user (.+) is not active$"), lambda m: _("用户 %(user)s 已停用", user=m[1])),
+    (re.compile(r"^task \S+ cannot be handed to (.+): it is theirs already$"),
+     lambda m: _("任务已经由 %(user)s 处理", user=m[1])),
+    (re.compile(r"^task \S+ is offered to a group: claim it before delegating it$"),
+     lambda m: _("这是组任务，请先认领再委派")),
+    (re.compile(r"^task \S+ is not delegated$"), lambda m: _("此任务不是委派任务")),
+    (re.compile(r"^name at least one user to copy the task to$"), lambda m: _("请至少选择一位抄送人")),
+    (re.compile(r"^a task can be copied to at most (\d+) users at once$"),
+     lambda m: _("一次最多抄送 %(n)s 人", n=m[1])),
+    (re.compile(r"^a task cannot be copied to yourself$"), lambda m: _("不能抄送给自己")),
+    (re.compile(r"^\S+ urged task \S+ at (.+); it can be urged again from (.+)$"),
+     lambda m: _("已于 %(at)s 催办，%(again)s 起可再次催办", at=m[1], again=m[2])),
+    (re.compile(r"^nobody but \S+ is waited on for task \S+$"), lambda m: _("此任务只等您本人处理，无需催办")),
+    (re.compile(r"^request (\S+) is already (completed|cancelled)$"), lambda m: _("需求 %(n)s 已结束", n=m[1])),
+    (re.compile(r"^request (\S+) can no longer be withdrawn: (\S+) already acted on it \((\S+) at (.+)\)$"),
+     lambda m: _("需求 %(n)s 已有人处理（%(user)s，%(at)s），不能撤回", n=m[1], user=m[2], at=m[4])),
+    (re.compile(r"^the absence ends \((.+)\) before it starts \((.+)\)$"),
+     lambda m: _("结束日期（%(end)s）早于开始日期（%(start)s）", end=m[1], start=m[2])),
+    (re.compile(r"^a user cannot substitute themselves$"), lambda m: _("不能指定自己为代理人")),
+    (re.compile(r"^(\S+) already has a substitute from (\S+) to (\S+)", re.S),
+     lambda m: _("%(user)s 在 %(start)s 至 %(end)s 已有代理人", user=m[1], start=m[2], end=m[3])),
+]
+
+
 def error_text(message: str) -> str:
     """An engine validation message in the reader's language."""
     for pattern, text in _MESSAGES:

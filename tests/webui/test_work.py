@@ -239,6 +239,19 @@ def test_cc_through_the_page(client, ctx):
     assert "已抄送" in html and re.search(r"抄送 → 周晓、李经理", html)
 
 
+def test_a_refused_operation_says_why_in_the_readers_language(client, ctx):
+    task = open_task(ctx, filed(ctx), "dept_head_signoff")
+    url = f"/tasks/{task['task_id']}"
+    sign_in(client, "zhangzongjian")
+    answer = post(client, f"{url}/cc", {"to_users": ["zhangzongjian"]}, token_from=url)
+    assert answer.status_code == 422 and "不能抄送给自己" in answer.get_data(as_text=True)
+    html = page(client, url)
+    client.post("/language/en", data={"csrf_token": csrf_of(html), "next": url})
+    answer = post(client, f"{url}/cc", {"to_users": ["zhangzongjian"]}, token_from=url)
+    assert answer.status_code == 422 and "You cannot copy a task to yourself" in answer.get_data(as_text=True)
+    assert cc_list(ctx, "zhangzongjian").total == 0
+
+
 def test_delegate_and_hand_back_through_the_page(client, ctx):
     task = open_task(ctx, filed(ctx), "dept_head_signoff")
     url = f"/tasks/{task['task_id']}"

@@ -6,6 +6,24 @@ event (转办 there is "Transferred", 转办给他人 here is the button "Transf
 """
 
 ENGLISH = {
+    # the engine's refusals of operations (webui.forms_render.error_text)
+    "太长（%(n)s 字，最多 %(limit)s 字）": "Too long (%(n)s characters, at most %(limit)s)",
+    "用户 %(user)s 不存在": "User %(user)s does not exist",
+    "用户 %(user)s 已停用": "User %(user)s is switched off",
+    "任务已经由 %(user)s 处理": "The task is already %(user)s's",
+    "这是组任务，请先认领再委派": "This task is offered to a group: claim it before delegating it",
+    "此任务不是委派任务": "This task is not delegated",
+    "请至少选择一位抄送人": "Choose at least one person to copy the task to",
+    "一次最多抄送 %(n)s 人": "A task can be copied to at most %(n)s people at once",
+    "不能抄送给自己": "You cannot copy a task to yourself",
+    "已于 %(at)s 催办，%(again)s 起可再次催办": "Urged at %(at)s; it can be urged again from %(again)s",
+    "此任务只等您本人处理，无需催办": "Only you are waited on for this task: there is nobody to urge",
+    "需求 %(n)s 已结束": "Request %(n)s has already ended",
+    "需求 %(n)s 已有人处理（%(user)s，%(at)s），不能撤回":
+        "Request %(n)s can no longer be withdrawn: %(user)s already acted on it (%(at)s)",
+    "结束日期（%(end)s）早于开始日期（%(start)s）": "The end (%(end)s) is before the start (%(start)s)",
+    "不能指定自己为代理人": "You cannot be your own substitute",
+    "%(user)s 在 %(start)s 至 %(end)s 已有代理人": "%(user)s already has a substitute from %(start)s to %(end)s",
     "计划任务": "Plan task",
     "计划起止": "Planned start and end",
     # Form fields and the engine's validation messages

@@ -293,7 +293,7 @@ def _operate(task_id: str, key: str, inputs: dict[str, bool], run, done: str, le
         except FormInvalid as exc:
             errors = {k: fr.error_text(v) for k, v in exc.errors.items()}
         except InvalidInput as exc:
-            errors = {"": exc.message}
+            errors = {"": fr.error_text(exc.message)}
         else:
             flash(done, "success")
             return redirect(url_for("pages.inbox") if leave else url_for("work.task", task_id=task_id))
@@ -367,7 +367,7 @@ def urge(task_id: str):
     try:
         urge_task(services(), task_id, current_user.id, request.form.get("message", "").strip())
     except InvalidInput as exc:  # e.g. urged less than an hour ago
-        flash(exc.message, "error")
+        flash(fr.error_text(exc.message), "error")
     else:
         flash(_("已催办。"), "success")
     return redirect(safe_next(request.form.get("next")))
@@ -384,7 +384,7 @@ def withdraw(instance_id: str):
     try:
         withdraw_request(services(), instance_id, current_user.id, reason)
     except InvalidInput as exc:  # someone has acted on it already
-        flash(exc.message, "error")
+        flash(fr.error_text(exc.message), "error")
         return redirect(safe_next(request.form.get("next")))
     flash(_("需求已撤回。"), "success")
     return redirect(url_for("pages.inbox"))

@@ -68,7 +68,7 @@ def record_absence(form, user_id: str | None) -> tuple[dict, dict]:
                            date.fromisoformat(values["starts_on"]), date.fromisoformat(values["ends_on"]),
                            values["reason"], current_user.id)
         except (InvalidInput, NotFound) as exc:  # e.g. another absence of the same days
-            errors["starts_on"] = exc.message
+            errors["starts_on"] = fr.error_text(exc.message)
     return values, errors
 
 
