@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from engine.bpmn.forms import Form, FormField, required_if
 from engine.services.attachments import TYPES
 from engine.services.org import Directory
+from webui.i18n import process_text
 
 MULTI = frozenset({"users", "departments", "files"})
 FILES = frozenset({"file", "files"})
@@ -66,6 +67,16 @@ class FieldView:
     def type(self) -> str:
         return self.field.type
 
+    @property
+    def options(self) -> list[tuple[str, str]]:
+        """An enum's options: (the value stored and submitted, its name in the reader's language)."""
+        return [(value, process_text(name)) for value, name in self.field.options]
+
+    @property
+    def column_labels(self) -> dict[str, str]:
+        """A table's column labels in the reader's language, by column id."""
+        return {c.id: process_text(c.label) for c in self.field.columns}
+
 
 def split_label(label: str) -> tuple[str, str]:
     """"需求目标（要达到什么效果…）" -> ("需求目标", "要达到什么效果…"): the diagrams put guidance in brackets."""
@@ -73,18 +84,38 @@ def split_label(label: str) -> tuple[str, str]:
     return (found.group(1).strip(), found.group(2).strip()) if found else (label, "")
 
 
+def label_text(label: str) -> str:
+    """A whole label in the reader's language: its label and its guidance are translated apart, as the
+    catalogue has them (webui/bpmn_messages.py)."""
+    text, guidance = split_label(label)
+    if not guidance:
+        return process_text(label)
+    shown = process_text(text), process_text(guidance)
+    return label if shown == (text, guidance) else f"{shown[0]} ({shown[1]})"
+
+
 def field_views(form: Form, values: dict, errors: dict[str, str], zone: tzinfo) -> list[FieldView]:
-    """The fields of `form` with `values` (a field left out shows its default) and translated errors."""
-    labels = {f.id: split_label(f.label)[0] for f in form.fields}
+    """The fields of `form` with `values` (a field left out shows its default), labels, guidance and errors
+    in the reader's language (the values stay as they are stored)."""
+    fields = {f.id: f for f in form.fields}
     views = []
     for fld in form.fields:
         label, help_text = split_label(fld.label)
         raw = values.get(fld.id, fld.default)
         cond = required_if(fld)
-        views.append(FieldView(fld, label, fld.properties.get("help") or help_text, input_value(fld, raw, zone),
-                               error_text(errors[fld.id]) if fld.id in errors else None,
-                               (labels.get(cond[0], cond[0]), cond[1]) if cond else None))
+        views.append(FieldView(fld, process_text(label), process_text(fld.properties.get("help") or help_text),
+                               input_value(fld, raw, zone), error_text(errors[fld.id]) if fld.id in errors else None,
+                               _condition(cond, fields) if cond else None))
     return views
+
+
+def _condition(cond: tuple[str, list[str]], fields: dict[str, FormField]) -> tuple[str, list[str]]:
+    """A requiredIf condition as the page says it: the other field's label and its values' option names."""
+    other = fields.get(cond[0])
+    if other is None:
+        return cond
+    names = dict(other.options)
+    return process_text(split_label(other.label)[0]), [process_text(names.get(v, v)) for v in cond[1]]
 
 
 def general_errors(form: Form, errors: dict[str, str]) -> list[str]:
@@ -187,7 +218,8 @@ def with_files(fld: FormField, value: Any, added: list[str]) -> Any:
 _MESSAGES: list[tuple[re.Pattern, Any]] = [
     (re.compile(r"^required$"), lambda m: _("必填")),
     (re.compile(r"^required when (.+) is (.*)$"), lambda m: _("“%(label)s”为“%(value)s”时必填",
-                                                            label=split_label(m[1])[0], value=m[2])),
+                                                            label=process_text(split_label(m[1])[0]),
+                                                            value=process_text(m[2]))),
     (re.compile(r"^at least (\d+) characters$"), lambda m: _("至少 %(n)s 个字", n=m[1])),
     (re.compile(r"^at most (\d+) characters$"), lambda m: _("最多 %(n)s 个字", n=m[1])),
     (re.compile(r"^does not match the pattern .*$"), lambda m: _("格式不正确")),
@@ -210,7 +242,8 @@ _MESSAGES: list[tuple[re.Pattern, Any]] = [
     (re.compile(r"^row (\d+): '(.+)' is not a column$"),
      lambda m: _("第 %(n)s 行：%(c)s 不是表格的列", n=m[1], c=m[2])),
     (re.compile(r"^row (\d+), (.+?): (.+)$", re.S), lambda m: _("第 %(n)s 行，%(column)s：%(message)s",
-                                                                n=m[1], column=m[2], message=error_text(m[3]))),
+                                                                n=m[1], column=process_text(m[2]),
+                                                                message=error_text(m[3]))),
 ]
 
 

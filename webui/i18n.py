@@ -7,13 +7,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask, request, session
-from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import Babel, format_datetime, get_locale, gettext
 from flask_login import current_user
 
 from webui.config import WebConfig
 
 babel = Babel()
 TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def process_text(text):
+    """A text of a process diagram (an element's name, a field's label or guidance, an option, a column) in
+    the reader's language. The diagrams' Chinese texts are msgids of the catalogue (webui/bpmn_messages.py);
+    a text typed in the modeller since the last extraction is not, and shows as it is."""
+    if not isinstance(text, str) or not text.strip():
+        return text  # gettext("") would answer the catalogue's header
+    return gettext(text)  # no keyword arguments: a "%" in a label is not a placeholder
 
 
 def init_app(app: Flask, config: WebConfig) -> None:
@@ -44,6 +53,11 @@ def init_app(app: Flask, config: WebConfig) -> None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ZoneInfo(config.engine.timezone))
         return format_datetime(moment, "yyyy-MM-dd HH:mm")
+
+    from webui.forms_render import label_text  # forms_render reads process_text from here
+
+    app.add_template_filter(process_text, "bpmn_text")
+    app.add_template_filter(label_text, "bpmn_label")
 
     @app.context_processor
     def language():

@@ -7,6 +7,9 @@ sign in to the API only, never to the pages. Every answer is JSON; errors are {c
 (webui/errors.py for the engine's named errors). A task the caller may not act on, a request the
 caller may not read and a token of someone else's are answered 404, as if they did not exist.
 The OpenAPI document (webui/openapi.py) is served at /api/v1/openapi.json.
+The texts of the process diagrams (task names, form labels, option names) come as the diagrams have
+them, whatever the caller's language: scripts match on them and send option values back, and a token
+has no page language. Only the pages show them translated (webui.i18n.process_text).
 """
 
 from __future__ import annotations

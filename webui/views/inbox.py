@@ -17,6 +17,7 @@ from engine.services.instances import claim_task, release_task
 from engine.services.notifications import TABS, filter_options, inbox_listing, nav_counts
 from engine.services.operations import mark_cc_read
 from webui.extensions import services
+from webui.i18n import process_text
 
 bp = Blueprint("pages", __name__)
 
@@ -32,7 +33,8 @@ VALUE_LABELS = {
 
 
 def value_label(value) -> str:
-    return str(VALUE_LABELS.get(value, value if value is not None else "—"))
+    # A value not listed may be an option a process owner added in a diagram since.
+    return str(VALUE_LABELS.get(value, process_text(value) if value is not None else "—"))
 
 
 @contextmanager

@@ -13,7 +13,9 @@ from flask_login import current_user, login_required
 from engine.services.export import export_request
 from engine.services.org import directory
 from engine.services.request_view import STATUSES, RequestFilter, attachment_file, diagram, list_requests, request_page
+from webui.bpmn_messages import translate_names
 from webui.extensions import services
+from webui.i18n import process_text
 from webui.permissions import default_scope, list_scopes, require_request
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
@@ -49,7 +51,8 @@ VIEWER_DIST = Path("node_modules") / "bpmn-js" / "dist"
 
 
 def _label(labels: dict, value):
-    return labels.get(value, value) if value else "—"
+    # A value the dict does not know may be an option a process owner added in a diagram since.
+    return labels.get(value, process_text(value)) if value else "—"
 
 
 @bp.context_processor
@@ -99,9 +102,12 @@ def detail(instance_id):
 @bp.route("/<uuid:instance_id>/diagram.json")
 @login_required
 def diagram_json(instance_id):
-    """The request's BPMN XML with the ids of its active and completed elements."""
+    """The request's BPMN XML (the names drawn in the reader's language) with the ids of its active and
+    completed elements."""
     require_request(services(), current_user, instance_id)
-    response = jsonify(diagram(services(), str(instance_id)))
+    found = diagram(services(), str(instance_id))
+    found["xml"] = translate_names(found["xml"], f"{found['process_id']}.bpmn", process_text)  # names drawn
+    response = jsonify(found)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 

@@ -42,6 +42,7 @@ from engine.services.requests import REQUEST_PROCESS, submit_request
 from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services
+from webui.i18n import process_text
 
 
 def _zone() -> ZoneInfo:
@@ -275,7 +276,7 @@ def task(task_id: str):
         except FormInvalid as exc:
             errors = exc.errors
         else:
-            flash(_("已完成：%(task)s", task=info["name"]), "success")
+            flash(_("已完成：%(task)s", task=process_text(info["name"])), "success")
             return redirect(url_for("pages.inbox"))
     return _render_task(info, row, values, errors, status=422)
 
