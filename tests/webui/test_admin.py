@@ -188,7 +188,7 @@ def test_an_admin_records_an_absence_for_anyone_with_the_errors_at_their_fields(
     assert "不是有效的日期" in _field_error(_text(not_a_date), "starts_on")
     assert client.post("/admin/absences", data=form | {"ends_on": "2026-10-16"}).status_code == 302
     overlap = client.post("/admin/absences", data=form | {"starts_on": "2026-10-16", "ends_on": "2026-10-20"})
-    assert overlap.status_code == 400 and "already has a substitute" in _field_error(_text(overlap), "starts_on")
+    assert overlap.status_code == 400 and "已有代理人" in _field_error(_text(overlap), "starts_on")
     (recorded,) = list_absences(ctx, user_id="zhaojingli")
     assert (recorded["substitute_id"], recorded["created_by"], recorded["reason"]) == ("qianyun", "xiaozhou", "培训")
     assert client.post(f"/admin/absences/{recorded['id']}/remove", data={"csrf_token": token}).status_code == 302

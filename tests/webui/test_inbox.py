@@ -208,7 +208,7 @@ def test_the_notification_list_is_newest_first_and_paged(app, ctx, flow, clock):
     head = signed_in(app, REQUESTER_HEAD)
     html = page(head, "/notifications")
     assert html.index("第20次催办") < html.index("第19次催办") and "第0次催办" not in html
-    assert nav_count(html, "notifications") == 21 and "第 1 / 2 页" in html
+    assert nav_count(html, "notifications") == 22 and "第 1 / 2 页" in html  # the new task, 21 urges
     assert "第0次催办" in page(head, "/notifications?page=2")
 
 

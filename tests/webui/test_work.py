@@ -275,7 +275,7 @@ def test_the_requester_urges_and_withdraws_from_the_task_page(client, ctx):
     assert answer.status_code == 302 and answer.headers["Location"] == url
     assert "已催办" in page(client, url)
     again = post(client, f"{url}/urge", {"message": "", "next": url}, token_from=url)
-    assert again.headers["Location"] == url and "can be urged again" in page(client, url)  # once an hour
+    assert again.headers["Location"] == url and "起可再次催办" in page(client, url)  # once an hour
     answer = post(client, f"/requests/{instance_id}/withdraw", {"reason": "", "next": url}, token_from=url)
     assert answer.headers["Location"] == url and "撤回需填写原因" in page(client, url)
     answer = post(client, f"/requests/{instance_id}/withdraw", {"reason": "需求已取消", "next": url}, token_from=url)
