@@ -144,6 +144,17 @@ def test_the_replay_data_has_the_return_loop_step_by_step(app, filed):
     assert found["diagrams"]["collaboration_request"]["xml"].startswith("<?xml")
 
 
+def test_the_replay_names_tasks_in_the_readers_language(app, filed):
+    client = _as(app, AUDITOR)
+    chinese = client.get(f"/audit/requests/{filed['id']}/replay.json").get_json()["steps"]
+    assert chinese[0]["open"][0]["name"] == "发起部门负责人签批"
+    client.post("/language/en", data={"csrf_token": csrf_of(client.get("/audit").get_data(as_text=True)),
+                                      "next": "/audit"})
+    english = client.get(f"/audit/requests/{filed['id']}/replay.json").get_json()["steps"]
+    assert english[0]["open"][0]["name"] not in ("", "发起部门负责人签批")
+    assert english[0]["open"][0]["name"].isascii()
+
+
 def test_the_api_serves_history_with_filters_and_the_replay(app, filed):
     client = _as(app, AUDITOR)
     found = client.get(f"/api/v1/requests/{filed['id']}/history?type=user").get_json()

@@ -24,6 +24,8 @@ from engine.services import history as h
 from engine.services.org import directory
 from engine.services.request_view import STATUSES, request_header
 from webui.extensions import services
+from webui.forms_render import label_text
+from webui.i18n import process_text
 from webui.permissions import require_auditor
 from webui.views.requests import EVENT_LABELS, GROUP_LABELS, STATUS_LABELS
 
@@ -190,8 +192,10 @@ def _readable(step: dict, names) -> None:
     for event in step["events"]:
         event["label"] = str(TYPE_LABELS.get(event["type"], event["type"]))
     for change in step["inputs"]:
-        change["label"] = change["label"] or str(FIELD_LABELS.get(change["field"], change["field"]))
+        change["label"] = label_text(change["label"]) if change["label"] else \
+            str(FIELD_LABELS.get(change["field"], change["field"]))
     for task in step["open"]:
+        task["name"] = process_text(task["name"])
         task["candidates"] = "、".join([names.user(u) for u in task["candidate_users"]]
                                       + [str(GROUP_LABELS.get(g, g)) for g in task["candidate_groups"]])
         task["due_text"] = format_datetime(datetime.fromisoformat(task["due_at"]), "yyyy-MM-dd HH:mm") \
