@@ -55,7 +55,34 @@ def write(tx: Tx, head, kind: Kind, values: dict, origin: Origin, label: Callabl
         values = {**values, "plan_task_key": plan_task_key}
         extra["plan_task_key"] = plan_task_key
     rid = insert(tx, kind.table, record_values(head, origin, values))
+    if kind.name == "progress_update" and (values["risk"] or values["status"] == "待支持"):
+        _red_warning(tx, head, values, origin)
     return rid, {"record": kind.name, "id": rid, **extra}
+
+
+_NOTICE = ("INSERT INTO notification (instance_id, task_id, recipient, kind, message, created_at) "
+           "VALUES (?, ?, ?, ?, ?, ?)")
+
+
+def _red_warning(tx: Tx, head, values: dict, origin: Origin) -> None:
+    """A progress update that reports a delay risk or asks for support raises a red warning: the
+    lead department's head is told at once, to step in (the request page shows it as long as it
+    holds, see records.red_warnings)."""
+    lead = tx.one("SELECT p.user_id FROM request_summary r JOIN department_post p ON p.department_id = r.lead_dept "
+                  "AND p.post = 'head' AND p.valid_to IS NULL WHERE r.instance_id = ?", (head.id,))
+    if lead is None or lead[0] == origin.author:
+        return
+    task = None
+    if values.get("plan_task_key"):
+        task = tx.one("SELECT t.title FROM plan_task t JOIN coordination_plan p ON p.id = t.plan_id "
+                      "WHERE p.instance_id = ? AND t.task_key = ? ORDER BY p.version DESC LIMIT 1",
+                      (head.id, values["plan_task_key"]))
+    what = f"任务“{task[0]}”" if task else "进度"
+    why = (f"报告延期风险：{values['risk_note']}" if values["risk"]
+           else f"需要支持：{values['problems'] or values['work_done']}")
+    number = f"需求 {head.business_key} " if head.business_key else ""
+    tx.queue(_NOTICE, (head.id, origin.task_id, lead[0], "red_warning", f"红色预警：{number}{what}{why}"[:2000],
+                       tx.stamp(origin.at)))
 
 
 def department_of(tx: Tx, user: str) -> str | None:

@@ -104,6 +104,9 @@ def test_progress_posted_within_24_hours_puts_the_urge_off(flow):
 
     flow.advance(hours=2)
     post_progress(flow.ctx, flow.instance_id, "qianyun", status="待支持", plan_task_key="T2", problems="缺少客户数据")
+    # asking for support raises a red warning: the lead's head is told at once, to step in
+    assert flow.notifications() == [(HEADS["MKT"], "red_warning",
+                                     f"红色预警：需求 XMBG-202611001 任务“{PLAN[1]['title']}”需要支持：缺少客户数据")]
     flow.advance(hours=22)
     assert sorted(flow.notifications()) == _urges("songyu")
     with running_instance(flow.instance_id):
@@ -235,3 +238,15 @@ def test_acceptance_returned_with_the_problem_then_accepted(flow):
         ("T1", "退回修改", problem), ("T1", "验收通过", ""), ("T2", "验收通过", "")]
     assert [d["data"]["acceptance_result"] for _, d in flow.completed_by("accept_deliverable")] == [
         "退回修改", "验收通过", "验收通过"]
+
+
+def test_a_delay_risk_reported_on_the_work_form_raises_a_red_warning_to_the_lead(flow):
+    to_execution(flow)
+    flow.notifications()
+    flow.complete("execute_task", {**SUBMIT_WORK, "progress_status": "进行中", "progress_risk": True,
+                                   "progress_risk_note": "印厂排期满，预计晚2天"}, assignee="songyu")
+    assert (HEADS["MKT"], "red_warning", f"红色预警：需求 XMBG-202611001 任务“{PLAN[0]['title']}”报告延期风险："
+            "印厂排期满，预计晚2天") in flow.notifications()
+    # the lead's head reporting on a task himself is not warned by himself
+    post_progress(flow.ctx, flow.instance_id, HEADS["MKT"], status="待支持", plan_task_key="T2", problems="缺数据")
+    assert [n for n in flow.notifications() if n[1] == "red_warning"] == []
