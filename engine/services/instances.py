@@ -229,17 +229,21 @@ def _open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, now: datetime
     if who.fallback:
         audit.record(tx, row, "assignment_fallback", "system", now, _element(task), tid,
                      {"group": ctx.config.fallback_group})
-    notify_new_task(_told_of_task(ctx, who, now), f"新任务：{task.task_spec.bpmn_name or _element(task)}"
+    notify_new_task(_told_of_task(ctx, tx, who, now), f"新任务：{task.task_spec.bpmn_name or _element(task)}"
                     + (f"（需求 {row.business_key}）" if row.business_key else ""), tid)
 
 
-def _told_of_task(ctx: Services, who, now: datetime) -> list[str]:
+def _told_of_task(ctx: Services, tx: Tx, who, now: datetime) -> list[str]:
     """Whom a new task is announced to: its assignee (and the assignee's substitute while away),
-    else its candidate users and the members of its candidate groups."""
-    org = directory(ctx)
+    else its candidate users and the active members of its candidate groups (read in the command's
+    transaction)."""
     if who.assignee:
-        return [who.assignee, org.substitute_of(who.assignee, local_date(ctx, now)) or ""]
-    return [*who.candidate_users, *(m for g in who.candidate_groups for m in org.members(g))]
+        return [who.assignee, directory(ctx).substitute_of(who.assignee, local_date(ctx, now)) or ""]
+    groups = list(dict.fromkeys(who.candidate_groups))
+    members = tx.all("SELECT m.user_id FROM group_membership m JOIN app_user u ON u.id = m.user_id "
+                     f"WHERE u.active = ? AND m.group_name IN ({', '.join('?' * len(groups))}) ORDER BY m.user_id",
+                     (True, *groups)) if groups else []
+    return [*who.candidate_users, *(m for (m,) in members)]
 
 
 def _commit(ctx: Services, tx: Tx, row: InstanceRow) -> None:
