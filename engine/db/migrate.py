@@ -25,9 +25,20 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 0x58495A55  # PostgreSQL advisory lock key of schema upgrades ("XIZU")
+
+
 def upgrade(db, revision: str = "head") -> None:
-    """Bring the schema of `db` up to `revision`."""
+    """Bring the schema of `db` up to `revision`.
+
+    Several processes may start at once on a new database (gunicorn's workers): the first to take
+    the lock upgrades, the others wait for it and then find nothing left to do. On SQLite the
+    transaction takes the write lock up front (BEGIN IMMEDIATE, which waits out the busy timeout);
+    on PostgreSQL a transaction-scoped advisory lock serializes them.
+    """
     cfg = alembic_config(db.url)
-    with db.engine.begin() as conn:
+    with db.engine.execution_options(xiezuo_write=True).begin() as conn:
+        if db.is_postgres:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

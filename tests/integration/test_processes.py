@@ -54,6 +54,23 @@ def _complete(url: str, task_id: str, user: str, barrier, results) -> None:
         services.db.dispose()
 
 
+def _start(url: str, barrier, results) -> None:
+    from engine.db.migrate import alembic_config
+
+    try:
+        barrier.wait(60)
+        services = bootstrap(EngineConfig(database_url=url))  # upgrades the schema, as every web worker does
+        with services.db.engine.connect() as conn:
+            from alembic.migration import MigrationContext
+            from alembic.script import ScriptDirectory
+
+            at = MigrationContext.configure(conn).get_current_revision()
+            results.put(("ok", at == ScriptDirectory.from_config(alembic_config(url)).get_current_head()))
+        services.db.dispose()
+    except Exception as exc:
+        results.put(("error", repr(exc)))
+
+
 def _run_workers(target, args_per_worker: list[tuple]) -> list[tuple]:
     barrier = SPAWN.Barrier(len(args_per_worker))
     results = SPAWN.Queue()
@@ -101,3 +118,8 @@ def test_processes_completing_one_task_have_exactly_one_winner(ctx, db_url):
     assert sorted(kind for kind, _ in outcomes) == ["lost", "lost", "won"], outcomes
     assert _events(ctx, "task_completed") == Counter({started.instance_id: 1})
     assert [t["element_id"] for t in group_tasks(ctx, "alice").items] == ["TaskB"]
+
+
+def test_processes_starting_together_on_a_new_database_all_find_it_migrated(db_url):
+    # gunicorn starts its workers at once, each bootstrapping the engine on a database nobody created
+    assert _run_workers(_start, [(db_url,)] * WORKERS) == [("ok", True)] * WORKERS
