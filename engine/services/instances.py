@@ -138,17 +138,23 @@ def _advance(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
     """Run `step` and the engine after it, then write state, inbox and audit rows together."""
     before, children = _open_states(wf), _timer_children(wf)
     wf.touched = True
-    error = None
     with running_instance(row.id):  # scripts and assignment expressions may ask about this instance
-        try:
-            step()
-            wf.refresh_timers()
-            wf.do_engine_steps()
-            if wf.is_completed() and not wf.really_completed():
-                raise InstanceErrored("the engine reported completion while tasks are still open")
-        except (SpiffWorkflowException, InstanceErrored) as exc:
-            error = _error_of(exc)
+        error = run_step(wf, step)
         return _finish(ctx, tx, row, wf, actor, before, error, _fired_timers(wf, before, children))
+
+
+def run_step(wf: XWorkflow, step: Callable[[], None]) -> dict | None:
+    """Run `step` (a completion, a timer's firing) and the engine's own steps after it, as every
+    command does (and the audit replay after it); the error that stopped the instance, if any."""
+    try:
+        step()
+        wf.refresh_timers()
+        wf.do_engine_steps()
+        if wf.is_completed() and not wf.really_completed():
+            raise InstanceErrored("the engine reported completion while tasks are still open")
+    except (SpiffWorkflowException, InstanceErrored) as exc:
+        return _error_of(exc)
+    return None
 
 
 def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,

@@ -39,7 +39,7 @@ from engine.assignment import resolve
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import SERIALIZER, XWorkflow
 from engine.db.tx import Tx
-from engine.errors import InstanceErrored, NotFound
+from engine.errors import NotFound
 from engine.scripting import create_script_engine
 from engine.services.org import Directory
 from engine.services.record_forms import task_data_values
@@ -378,7 +378,7 @@ class Replayer:
 
     def _command(self, r: Replay, e: Event, step: Callable[[], None] | None, cancelled: bool = False) -> deque:
         """Run one command at the event's time as the engine does; the events it would write."""
-        from engine.services.instances import _error_of, _fired_timers, _open_states, _timer_children, _user_tasks
+        from engine.services.instances import _fired_timers, _open_states, _timer_children, _user_tasks, run_step
 
         wf = self._workflow(r)
         r.now = e.at
@@ -387,14 +387,7 @@ class Replayer:
         if cancelled:
             wf.cancel()
         else:
-            try:
-                step()
-                wf.refresh_timers()
-                wf.do_engine_steps()
-                if wf.is_completed() and not wf.really_completed():
-                    raise InstanceErrored("the engine reported completion while tasks are still open")
-            except (SpiffWorkflowException, InstanceErrored) as exc:
-                error = _error_of(exc)
+            error = run_step(wf, step)
         out: deque[Event] = deque()
         actor = e.actor
 
