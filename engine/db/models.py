@@ -400,12 +400,13 @@ class Notification(Base):
     """The outbox: a message for one person, written in the transaction that caused it."""
 
     __tablename__ = "notification"
-    __table_args__ = (Index("ix_notification_pending", "sent_at", "created_at"),)
+    # Read by recipient (the user's list and unread count) and by instance (a request's history);
+    # a delivery queue for other channels indexes its own pending rows.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
     task_id: Mapped[str | None] = mapped_column(String(36))
     recipient: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # reminder | urge | escalation | red_warning | info
+    kind: Mapped[str] = mapped_column(String(16))  # task | return | reminder | urge | escalation | red_warning | info
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
