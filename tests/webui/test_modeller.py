@@ -141,3 +141,7 @@ def test_the_migration_page_lists_who_can_move_and_moves_the_chosen(app, ctx):
     assert describe_instance(ctx, old.instance_id)["history"][-1]["type"] == "instance_migrated"
     after = client.get(moved.headers["Location"]).get_data(as_text=True)
     assert "已迁移 1 个需求" in after and "该版本上没有进行中的需求" in after
+    # the request's own timeline names the move, for its requester
+    requester = app.test_client()
+    assert sign_in(requester, "xiaowang").status_code == 302
+    assert "迁移到新版本" in requester.get(f"/requests/{old.instance_id}").get_data(as_text=True)

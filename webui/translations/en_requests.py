@@ -1,6 +1,7 @@
 """English for the requests area: the lists, a request's page, its plan, records and timeline."""
 
 ENGLISH = {
+    "迁移到新版本": "Moved to a newer version",
     # lists
     "范围": "Scope",
     "我发起的": "Filed by me",

@@ -45,7 +45,7 @@ EVENT_LABELS = {
     "feedback_given": _("部门反馈"), "plan_saved": _("保存协调方案"), "action_items_added": _("问题解决行动表"),
     "retrospective_added": _("复盘"), "satisfaction_rated": _("满意度评价"), "deliverable_submitted": _("提交成果"),
     "acceptance_recorded": _("验收"), "position_stated": _("陈述立场"), "lesson_proposed": _("提出经验"),
-    "attachment_added": _("上传附件"), "request_viewed": _("审计查阅"),
+    "attachment_added": _("上传附件"), "request_viewed": _("审计查阅"), "instance_migrated": _("迁移到新版本"),
 }
 VIEWER_DIST = Path("node_modules") / "bpmn-js" / "dist"
 
