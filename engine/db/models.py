@@ -331,6 +331,51 @@ class KnowledgeEntry(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")  # title, body, tags as space-separated words
 
 
+class GuidePage(Base):
+    """A page (section) of the collaboration guide (协作指南); its versions are guide_revision rows."""
+
+    __tablename__ = "guide_page"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)  # the guide's order, among pages not retired
+    title: Mapped[str] = mapped_column(String(255))  # of the current revision
+    body: Mapped[str] = mapped_column(Text)  # Markdown, of the current revision
+    revision: Mapped[int] = mapped_column(Integer)  # the current revision's number: a stale edit is refused
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GuideRevision(Base):
+    """One version of a guide page as an admin saved it (created, edited, retired, restored); never changed."""
+
+    __tablename__ = "guide_revision"
+    __table_args__ = (UniqueConstraint("page_id", "number", name="uq_guide_revision_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("guide_page.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))  # created | edited | retired | restored
+    title: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")  # what changed, in the editor's words
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecognitionNote(Base):
+    """An admin's citation (表彰说明) of a department recognised for a period (2026-11, 2026-Q4, 2026)."""
+
+    __tablename__ = "recognition_note"
+    __table_args__ = (UniqueConstraint("period", "department_id", name="uq_recognition_note"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(16))
+    department_id: Mapped[str] = mapped_column(ForeignKey("department.id"))
+    note: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RequestSummary(Base):
     """What lists and filters show of a request, written when it is filed (and its lead when dispatched);
     its status is the instance's."""
@@ -619,4 +664,5 @@ __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessDraft",
            "ProgressUpdate",
            "RequestComment", "AttachmentBlob", "Attachment", "Meeting", "MeetingMinutes", "DeptFeedback",
            "CoordinationPlan", "PlanTask", "ActionTable", "ActionItem", "Retrospective", "Satisfaction",
-           "Deliverable", "Acceptance", "ConflictPosition"]
+           "Deliverable", "Acceptance", "ConflictPosition", "GuidePage", "GuideRevision",
+           "RecognitionNote"]
