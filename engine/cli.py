@@ -30,7 +30,7 @@ class Cli:
     @property
     def ctx(self) -> Services:
         if self._ctx is None:
-            self._ctx = bootstrap(EngineConfig(database_url=self.url))
+            self._ctx = bootstrap(EngineConfig.from_environ(os.environ, self.url))
         return self._ctx
 
     def out(self, obj, text: str | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,3 +23,35 @@ class EngineConfig:
     echo_sql: bool = False
     attachment_max_bytes: int = 20 * 1024 * 1024  # larger uploads are refused before anything is stored
     attachment_dir: str | None = None  # attachments' bytes on disk under this folder; None: in the database
+
+    # Notifications beyond the app (engine.services.delivery): email over SMTP, department group bots.
+    smtp_host: str | None = None  # None: no email is sent (the email channel is not offered)
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "xiezuo@localhost"
+    smtp_starttls: bool = True
+    base_url: str = "http://127.0.0.1:5000"  # links in emails and bot messages to tasks and requests
+    webhook_any_host: bool = False  # True: bots may post to any http(s) host (an intranet proxy, tests)
+    delivery_timeout: float = 10.0  # seconds an SMTP server or a webhook may take to answer
+
+    # Background work (engine.background): the timer sweep, the notification sender, anchoring.
+    broker_url: str | None = None  # Celery on this broker (e.g. redis://127.0.0.1:6379/0); None: in-process
+    background: str = "thread"  # "thread": `xiezuo serve` runs it; "off": only `xiezuo worker` processes do
+    sweep_interval: float = 1.0  # seconds between two looks at the due timers and pending notices
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str], database_url: str | None = None) -> EngineConfig:
+        """Settings from XIEZUO_* variables; the entry points (CLI, WSGI, workers) call this and pass
+        the result on, the engine itself never reads the environment."""
+        config = cls(database_url=database_url or env.get("XIEZUO_DATABASE_URL") or env.get("DATABASE_URL")
+                     or cls.database_url)
+        if env.get("XIEZUO_ATTACHMENT_DIR"):
+            config.attachment_dir = env["XIEZUO_ATTACHMENT_DIR"]
+        if env.get("XIEZUO_BROKER_URL"):
+            config.broker_url = env["XIEZUO_BROKER_URL"]
+        if env.get("XIEZUO_BACKGROUND"):
+            config.background = env["XIEZUO_BACKGROUND"]
+        if env.get("XIEZUO_SWEEP_INTERVAL"):
+            config.sweep_interval = float(env["XIEZUO_SWEEP_INTERVAL"])
+        return config

@@ -23,10 +23,7 @@ class WebConfig:
     @classmethod
     def from_environ(cls, env: Mapping[str, str], database_url: str | None = None) -> WebConfig:
         """Settings from XIEZUO_* variables (the entry points call this; the app itself never does)."""
-        engine = EngineConfig(database_url=database_url or env.get("XIEZUO_DATABASE_URL")
-                              or env.get("DATABASE_URL") or EngineConfig.database_url)
-        if env.get("XIEZUO_ATTACHMENT_DIR"):
-            engine.attachment_dir = env["XIEZUO_ATTACHMENT_DIR"]
+        engine = EngineConfig.from_environ(env, database_url)
         return cls(engine=engine, secret_key=env.get("XIEZUO_SECRET_KEY"),
                    session_cookie_secure=env.get("XIEZUO_SECURE_COOKIES", "") in ("1", "true", "yes"),
                    ratelimit_storage_uri=env.get("XIEZUO_RATELIMIT_STORAGE", "memory://"),
