@@ -54,4 +54,13 @@ class EngineConfig:
             config.background = env["XIEZUO_BACKGROUND"]
         if env.get("XIEZUO_SWEEP_INTERVAL"):
             config.sweep_interval = float(env["XIEZUO_SWEEP_INTERVAL"])
+        for name in ("smtp_host", "smtp_user", "smtp_password", "smtp_from", "base_url"):
+            if env.get(f"XIEZUO_{name.upper()}"):
+                setattr(config, name, env[f"XIEZUO_{name.upper()}"])
+        if env.get("XIEZUO_SMTP_PORT"):
+            config.smtp_port = int(env["XIEZUO_SMTP_PORT"])
+        if env.get("XIEZUO_SMTP_STARTTLS"):
+            config.smtp_starttls = env["XIEZUO_SMTP_STARTTLS"].lower() in ("1", "true", "yes")
+        if env.get("XIEZUO_WEBHOOK_ANY_HOST"):
+            config.webhook_any_host = env["XIEZUO_WEBHOOK_ANY_HOST"].lower() in ("1", "true", "yes")
         return config
