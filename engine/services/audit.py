@@ -1,10 +1,20 @@
-"""The audit log: append-only rows chained by hash per instance, written with the change."""
+"""The audit log: append-only rows chained by hash, written with the change they record.
+
+Each request (process instance) has its own chain; so has each process, for what changes the
+process itself: every deploy of its versions and every migration of its running requests
+(`process_chain`, whose rows are audit_event rows under the chain's id, a uuid5 of the process id).
+Anchors hash the heads of all chains together; verification checks every chain and the anchors.
+
+For the background runner: `make_anchor(ctx)` hourly, `verify_and_record(ctx)` nightly (it stores
+each chain's result in audit_verification, which the audit area shows instead of verifying again).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -97,14 +107,83 @@ def append(tx: Tx, head: ChainHead, event_type: str, actor: str, at: datetime, e
     return digest
 
 
+# ---------------------------------------------------------------------------------- process chains
+_PROCESS_CHAINS = uuid.UUID("6f1d3c2e-58a4-5b7e-9c1a-3d2f4e5a6b7c")
+PROCESS_EVENTS = ("process_deployed", "instance_migrated", "instances_migrated")
+
+
+def process_chain_id(process_id: str) -> str:
+    """The id of a process's chain (its rows' instance_id in audit_event)."""
+    return str(uuid.uuid5(_PROCESS_CHAINS, f"process:{process_id}"))
+
+
+@dataclass
+class ProcessHead:
+    """The head of a process's chain, held for the caller's transaction."""
+
+    id: str
+    process_id: str
+    audit_seq: int
+    audit_hash: str
+
+
+def lock_process_chain(tx: Tx, process_id: str) -> ProcessHead:
+    """Hold the process's chain head for this transaction (made on the process's first event)."""
+    chain = process_chain_id(process_id)
+    tx.run("INSERT INTO process_chain (id, process_id, audit_seq, audit_hash) VALUES (?, ?, 0, ?) "
+           "ON CONFLICT (id) DO NOTHING", (chain, process_id, GENESIS))
+    found = tx.one("SELECT id, process_id, audit_seq, audit_hash FROM process_chain WHERE id = ?"
+                   + (" FOR UPDATE" if tx.postgres else ""), (chain,))
+    return ProcessHead(*found)
+
+
+def append_process(tx: Tx, head: ProcessHead, event_type: str, actor: str, at: datetime,
+                   data: dict | None = None) -> int:
+    """Append one event to a process's chain in the caller's transaction; its position (seq)."""
+    before = head.audit_seq or 0
+    record(tx, head, event_type, actor, at, None, None, data)
+    changed = tx.run("UPDATE process_chain SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?",
+                     (head.audit_seq, head.audit_hash, head.id, before))
+    if changed != 1:
+        raise StaleInstance(f"the chain of process {head.process_id} was changed by someone else; retry")
+    return head.audit_seq
+
+
+def session_tx(session: Session) -> Tx:
+    """A Tx on an ORM session's own connection and transaction (deploys use the ORM); flush() it
+    before the session commits."""
+    conn = session.connection()
+    return Tx(conn.connection.dbapi_connection.cursor(), conn.dialect.name == "postgresql",
+              conn.dialect.loaded_dbapi.IntegrityError)
+
+
+def process_events(ctx, process_id: str | None = None) -> list[dict]:
+    """The events of every process's chain (or one's), newest first: {process_id, chain_id, seq,
+    type, actor, at, data}."""
+    with ctx.db.transaction(write=False) as tx:
+        chains = dict(tx.all("SELECT id, process_id FROM process_chain" + (" WHERE process_id = ?" if process_id
+                                                                            else ""),
+                             (process_id,) if process_id else ()))
+        if not chains:
+            return []
+        ids = list(chains)
+        rows = tx.all("SELECT instance_id, seq, event_type, actor, at, data FROM audit_event "
+                      f"WHERE instance_id IN ({tx.in_list(ids)})", ids)
+    found = [{"process_id": chains[c], "chain_id": c, "seq": seq, "type": kind, "actor": actor, "at": Tx.when(at),
+              "data": json.loads(data)} for c, seq, kind, actor, at, data in rows]
+    return sorted(found, key=lambda e: (e["at"], e["process_id"], e["seq"]), reverse=True)
+
+
+# ---------------------------------------------------------------------------------- checking a chain
 @dataclass(frozen=True)
 class ChainProblem:
-    instance_id: str | None  # None for a problem of the anchors themselves
+    instance_id: str | None  # the chain (an instance's id, a process chain's id); None for the anchors
     position: int  # 1-based position in the stored order (by id); for an anchor, its id
     seq: int | None
     kind: str  # edited | deleted | inserted | reordered
     detail: str
     anchor: int | None = None  # the anchor whose recorded head showed the problem
+    process_id: str | None = None  # set for a process's chain
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -295,7 +374,8 @@ def _anchors(tx: Tx) -> list[Anchor]:
 
 
 def make_anchor(ctx, made_by: str = "system") -> dict:
-    """Anchor the current head of every chain: one row, plus one per chain that moved since the last."""
+    """Anchor the current head of every chain (requests' and processes'): one row, plus one per chain
+    that moved since the last. Run it hourly (the background runner does; or `xiezuo audit anchor`)."""
     now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as tx:
         if tx.postgres:  # one anchor at a time, so each chains on the one before
@@ -306,7 +386,8 @@ def make_anchor(ctx, made_by: str = "system") -> dict:
                 "SELECT instance_id, seq, hash FROM audit_anchor_head ORDER BY anchor_id"):
             anchored[instance_id] = (seq, digest)
         heads = {i: (seq or 0, digest or GENESIS) for i, seq, digest in tx.all(
-            "SELECT id, audit_seq, audit_hash FROM process_instance")}
+            "SELECT id, audit_seq, audit_hash FROM process_instance UNION ALL "
+            "SELECT id, audit_seq, audit_hash FROM process_chain")}
         # An instance that vanished keeps its last anchored head in the digest: it must not vanish.
         covered = {**anchored, **heads}
         moved = {i: h for i, h in heads.items() if anchored.get(i) != h}
@@ -371,7 +452,21 @@ def check_anchored(instance_id: str, rows: list[_Event] | None, history: list[tu
 # ---------------------------------------------------------------------------------- verification
 _EVENTS = ("SELECT instance_id, id, seq, event_type, actor, at, element_id, task_id, data, prev_hash, hash "
            "FROM audit_event WHERE instance_id IN ({}) ORDER BY instance_id, seq")
+_HEADS = ("SELECT id, audit_seq, audit_hash, NULL FROM process_instance{where} UNION ALL "
+          "SELECT id, audit_seq, audit_hash, process_id FROM process_chain{where}")
 BATCH = 500
+
+
+@dataclass
+class _Head:
+    id: str
+    seq: int
+    hash: str | None
+    process_id: str | None  # None for a request's chain
+
+    @property
+    def kind(self) -> str:
+        return "instance" if self.process_id is None else "process"
 
 
 def _chains(tx: Tx, ids: list[str]) -> dict[str, list[_Event]]:
@@ -385,52 +480,107 @@ def _chains(tx: Tx, ids: list[str]) -> dict[str, list[_Event]]:
     return found
 
 
-def verify(ctx, instance_id: str | None = None, progress=None) -> dict:
-    """Verify every chain (or one) and the anchors: {instances, problems, anchors, anchored_at}.
+def _heads(tx: Tx, ids: list[str] | None) -> list[_Head]:
+    """The heads of the chains of `ids` (all when None): requests first, then processes, each by id."""
+    if ids is None:
+        rows = tx.all(_HEADS.format(where=""))
+    else:
+        rows = []
+        for start in range(0, len(ids), BATCH):
+            part = ids[start:start + BATCH]
+            where = f" WHERE id IN ({tx.in_list(part)})"
+            rows += tx.all(_HEADS.format(where=where), [*part, *part])
+    rows.sort(key=lambda r: (r[3] is not None, r[0]))
+    return [_Head(i, seq or 0, digest, pid) for i, seq, digest, pid in rows]
 
-    `progress(done, total)`, if given, is called after each batch of instances.
+
+def _check(tx: Tx, heads: list[_Head], history: dict[str, list[tuple[int, int, str]]], progress=None
+           ) -> dict[str, list[ChainProblem]]:
+    """The problems of each chain of `heads` (against the anchored `history`), by chain id."""
+    found: dict[str, list[ChainProblem]] = {}
+    for start in range(0, len(heads), BATCH):
+        batch = heads[start:start + BATCH]
+        chains = _chains(tx, [h.id for h in batch])
+        for head in batch:
+            rows = chains[head.id]
+            problems = check_chain(head.id, head.seq, head.hash, rows)
+            anchored = check_anchored(head.id, rows, history.get(head.id, []))
+            if anchored is not None and (anchored.position, anchored.kind) not in {
+                    (p.position, p.kind) for p in problems}:  # the chain alone showed it already
+                problems.append(anchored)
+            if head.process_id is not None:
+                problems = [replace(p, process_id=head.process_id) for p in problems]
+            found[head.id] = problems
+        if progress is not None:
+            progress(min(start + BATCH, len(heads)), len(heads))
+    return found
+
+
+def _gone(tx: Tx, ids: list[str], history: dict[str, list[tuple[int, int, str]]]) -> dict[str, list[ChainProblem]]:
+    """Chains an anchor saw whose instance (or process chain) row is gone."""
+    found = {}
+    for iid in sorted(ids):
+        rows = _chains(tx, [iid])[iid]
+        found[iid] = [check_anchored(iid, rows or None, history[iid]) or ChainProblem(
+            iid, 1, None, "deleted", "the instance is gone", history[iid][-1][0])]
+    return found
+
+
+def _own_history(tx: Tx, ids: list[str]) -> dict[str, list[tuple[int, int, str]]]:
+    """The anchored heads of the chains of `ids` only (by the primary key of audit_anchor_head)."""
+    history: dict[str, list[tuple[int, int, str]]] = {}
+    for start in range(0, len(ids), BATCH):
+        part = ids[start:start + BATCH]
+        for iid, anchor_id, seq, digest in tx.all(
+                f"SELECT instance_id, anchor_id, seq, hash FROM audit_anchor_head WHERE instance_id IN "
+                f"({tx.in_list(part)}) ORDER BY anchor_id", part):
+            history.setdefault(iid, []).append((anchor_id, seq, digest))
+    return history
+
+
+def _verify(tx: Tx, chain_ids: list[str] | None, progress=None) -> dict:
+    """Verify the chains of `chain_ids` (every chain and the anchors when None)."""
+    heads = _heads(tx, chain_ids)
+    if chain_ids is None:
+        anchors = _anchors(tx)
+        count, latest = len(anchors), anchors[-1] if anchors else None
+        history = latest.history if latest else {}
+        anchor_problems = _check_anchors(anchors)
+    else:
+        count, latest = tx.one("SELECT count(*) FROM audit_anchor")[0], _latest_anchor(tx)
+        history = _own_history(tx, chain_ids)
+        anchor_problems = []
+    by_chain = _check(tx, heads, history, progress)
+    present = {h.id for h in heads}
+    by_chain.update(_gone(tx, [i for i in history if i not in present], history))
+    return {"heads": heads, "by_chain": by_chain, "anchor_problems": anchor_problems, "anchors": count,
+            "latest": latest, "history": history}
+
+
+def verify(ctx, instance_id: str | None = None, progress=None) -> dict:
+    """Verify every chain (requests' and processes') and the anchors, or one chain (a request's id or a
+    process chain's id): {instances, processes, problems, anchors, anchored_at, anchor}.
+
+    `progress(done, total)`, if given, is called after each batch of chains.
     """
     with ctx.db.transaction(write=False) as tx:
-        sql = "SELECT id, audit_seq, audit_hash FROM process_instance"
-        instances = tx.all(sql + " WHERE id = ?", (instance_id,)) if instance_id else tx.all(sql + " ORDER BY id")
-        if instance_id and not instances and not tx.one(
-                "SELECT 1 FROM audit_anchor_head WHERE instance_id = ?", (instance_id,)):
+        found = _verify(tx, [instance_id] if instance_id else None, progress)
+        if instance_id and not found["heads"] and instance_id not in found["history"]:
             raise NotFound(f"instance {instance_id} does not exist")
-        if instance_id:  # one request's page: its own anchored heads only (by the primary key)
-            anchors = []
-            count, latest = tx.one("SELECT count(*) FROM audit_anchor")[0], _latest_anchor(tx)
-            own = tx.all("SELECT anchor_id, seq, hash FROM audit_anchor_head WHERE instance_id = ? "
-                         "ORDER BY anchor_id", (instance_id,))
-            history = {instance_id: [tuple(h) for h in own]} if own else {}
-        else:
-            anchors = _anchors(tx)
-            count, latest = len(anchors), anchors[-1] if anchors else None
-            history = latest.history if latest else {}
-        problems: list[ChainProblem] = [] if instance_id else _check_anchors(anchors)
-        present = set()
-        for start in range(0, len(instances), BATCH):
-            batch = instances[start:start + BATCH]
-            chains = _chains(tx, [i for i, _, _ in batch])
-            for iid, seq, digest in batch:
-                present.add(iid)
-                rows = chains[iid]
-                found = check_chain(iid, seq or 0, digest, rows)
-                anchored = check_anchored(iid, rows, history.get(iid, []))
-                if anchored is not None and (anchored.position, anchored.kind) not in {
-                        (p.position, p.kind) for p in found}:  # the chain alone showed it already
-                    found.append(anchored)
-                problems += found
-            if progress is not None:
-                progress(min(start + BATCH, len(instances)), len(instances))
-        gone = [i for i in history if i not in present and (instance_id is None or i == instance_id)]
-        for iid in sorted(gone):
-            rows = _chains(tx, [iid])[iid]
-            problems.append(check_anchored(iid, rows or None, history[iid]) or ChainProblem(
-                iid, 1, None, "deleted", "the instance is gone", history[iid][-1][0]))
+    return _report(found, instance_id)
+
+
+def _report(found: dict, instance_id: str | None = None) -> dict:
+    problems = [*found["anchor_problems"], *(p for ps in found["by_chain"].values() for p in ps)]
+    latest, history = found["latest"], found["history"]
     # Every later anchor covers a head it once saw (its digest holds every chain's head).
     covered = latest is not None and (instance_id is None or instance_id in history)
-    return {"instances": len(instances) + len(gone), "problems": [p.to_dict() for p in problems],
-            "anchors": count, "anchored_at": latest.at.isoformat() if covered else None,
+    heads = found["heads"]
+    gone = [i for i in found["by_chain"] if i not in {h.id for h in heads}]
+    return {"instances": sum(1 for h in heads if h.kind == "instance") + len(gone),
+            "processes": sum(1 for h in heads if h.kind == "process"),
+            "problems": [p.to_dict() for p in problems],
+            "anchors": found["anchors"], "anchored_at": latest.at.isoformat() if covered else None,
             "anchor": latest.to_dict() if latest else None}
 
 
@@ -458,9 +608,101 @@ def verification(ctx, instance_id: str) -> dict:
     """
     report = verify(ctx, instance_id)
     with ctx.db.transaction(write=False) as tx:
-        found = tx.one("SELECT audit_seq FROM process_instance WHERE id = ?", (instance_id,))
+        found = tx.one("SELECT audit_seq FROM process_instance WHERE id = ? UNION ALL "
+                       "SELECT audit_seq FROM process_chain WHERE id = ?", (instance_id, instance_id))
         seen = tx.one("SELECT h.seq FROM audit_anchor_head h WHERE h.instance_id = ? ORDER BY h.anchor_id DESC "
                       "LIMIT 1", (instance_id,))
     return {"ok": not report["problems"], "problems": report["problems"], "events": found[0] if found else 0,
             "anchored_at": report["anchored_at"], "anchored_seq": seen[0] if seen else None,
             "checked_at": ctx.now().isoformat()}
+
+
+# ---------------------------------------------------------------------------------- recorded results
+ANCHORS = "anchors"  # the chain id under which the anchors' own verification is recorded
+_RECORD = ("INSERT INTO audit_verification (chain_id, kind, checked_at, ok, events, problems) "
+           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chain_id) DO UPDATE SET kind = excluded.kind, "
+           "checked_at = excluded.checked_at, ok = excluded.ok, events = excluded.events, problems = excluded.problems")
+WEB_BATCH = 200  # chains verified per step of "verify all" in the web app
+
+
+def _record(tx: Tx, found: dict, now: datetime, anchors: bool) -> dict:
+    """Store each verified chain's result (and the anchors', when they were checked); a summary."""
+    heads = {h.id: h for h in found["heads"]}
+    rows, failed = [], []
+    for chain, problems in found["by_chain"].items():
+        head = heads.get(chain)
+        kind = head.kind if head is not None else "instance"
+        rows.append((chain, kind, tx.stamp(now), not problems, head.seq if head is not None else 0,
+                     _PAYLOAD([p.to_dict() for p in problems])))
+        if problems:
+            failed.append(chain)
+    if anchors:
+        rows.append((ANCHORS, "anchors", tx.stamp(now), not found["anchor_problems"], found["anchors"],
+                     _PAYLOAD([p.to_dict() for p in found["anchor_problems"]])))
+    tx.many(_RECORD, rows)
+    report = _report(found)
+    return {"checked_at": now.isoformat(), "chains": len(found["by_chain"]), "instances": report["instances"],
+            "processes": report["processes"], "failed": sorted(failed), "problems": len(report["problems"]),
+            "anchors": found["anchors"] if anchors else None,
+            "anchors_ok": not found["anchor_problems"] if anchors else None}
+
+
+def verify_and_record(ctx, now: datetime | None = None, chain_ids: list[str] | None = None) -> dict:
+    """Verify every audit chain (requests' and processes') and the anchors, and record each chain's
+    result (audit_verification: when, ok, problems); the audit area shows these instead of verifying
+    again. Run it nightly (the background runner does). With `chain_ids`, only those chains (and not
+    the anchors). Summary: {checked_at, chains, instances, processes, failed (chain ids), problems
+    (how many), anchors, anchors_ok}.
+    """
+    now = (now or ctx.now()).astimezone(UTC)
+    with ctx.db.transaction(write=False) as tx:
+        found = _verify(tx, chain_ids)
+        if chain_ids and not found["by_chain"]:
+            raise NotFound(f"instance {chain_ids[0]} does not exist")
+    with ctx.db.transaction() as tx:  # the verifying read does not hold the write lock
+        return _record(tx, found, now, anchors=chain_ids is None)
+
+
+def verify_next(ctx, since: datetime, limit: int = WEB_BATCH, now: datetime | None = None) -> dict:
+    """One bounded step of verifying everything: up to `limit` chains not verified since `since`
+    (never verified first), recorded; once none is left, the anchors. {checked, remaining, done, failed}."""
+    now = (now or ctx.now()).astimezone(UTC)
+    with ctx.db.transaction(write=False) as tx:
+        stamp = tx.stamp(since.astimezone(UTC))
+        pending = [i for (i,) in tx.all(
+            "SELECT c.id FROM (SELECT id FROM process_instance UNION ALL SELECT id FROM process_chain) c "
+            "LEFT JOIN audit_verification v ON v.chain_id = c.id WHERE v.checked_at IS NULL OR v.checked_at < ? "
+            "ORDER BY v.checked_at IS NOT NULL, v.checked_at, c.id", (stamp,))]
+        anchors = tx.one("SELECT checked_at FROM audit_verification WHERE chain_id = ?", (ANCHORS,))
+        anchors_due = anchors is None or Tx.when(anchors[0]) < since.astimezone(UTC)
+        chunk = pending[:limit]
+        if chunk:
+            found = _verify(tx, chunk)
+        elif anchors_due:
+            anchor_list = _anchors(tx)
+            found = {"heads": [], "by_chain": {}, "anchor_problems": _check_anchors(anchor_list),
+                     "anchors": len(anchor_list), "latest": anchor_list[-1] if anchor_list else None, "history": {}}
+    if not chunk and not anchors_due:
+        return {"checked": 0, "remaining": 0, "done": True, "failed": []}
+    with ctx.db.transaction() as tx:
+        summary = _record(tx, found, now, anchors=not chunk)
+    remaining = len(pending) - len(chunk)
+    return {"checked": len(chunk), "remaining": remaining, "done": not chunk, "failed": summary["failed"],
+            "anchors_ok": summary["anchors_ok"]}
+
+
+def recorded(ctx, chain_ids: list[str]) -> dict[str, dict]:
+    """The last recorded verification of each chain of `chain_ids` that has one: {checked_at, ok,
+    events, problems}."""
+    if not chain_ids:
+        return {}
+    with ctx.db.transaction(write=False) as tx:
+        rows = tx.all("SELECT chain_id, checked_at, ok, events, problems FROM audit_verification "
+                      f"WHERE chain_id IN ({tx.in_list(chain_ids)})", chain_ids)
+    return {c: {"checked_at": Tx.when(at), "ok": bool(ok), "events": n, "problems": json.loads(problems)}
+            for c, at, ok, n, problems in rows}
+
+
+def anchors_recorded(ctx) -> dict | None:
+    """The last recorded verification of the anchors, if any."""
+    return recorded(ctx, [ANCHORS]).get(ANCHORS)

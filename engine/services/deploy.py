@@ -14,6 +14,7 @@ from engine.bpmn.timers import use_instance_clock
 from engine.bpmn.validate import parse_deployment
 from engine.db.models import BpmnSource, Deployment, ProcessVersion
 from engine.errors import NotFound
+from engine.services import audit
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ def _sha(data: bytes) -> str:
 
 
 def deploy(ctx: Services, files: dict[str, bytes], user: str) -> list[DeployedVersion]:
-    """Validate and store the files; each executable process gets a version (new or existing)."""
+    """Validate and store the files; each executable process gets a version (new or existing).
+
+    Each process of the deployment gets a `process_deployed` event on its own audit chain, in the same
+    transaction: who, when, the versions created or kept with their content hashes, the files."""
     parsed = parse_deployment(files)  # raises InvalidProcess before anything is written
     file_hash = {name: _sha(data) for name, data in files.items()}
     now = ctx.now()
@@ -69,6 +73,17 @@ def deploy(ctx: Services, files: dict[str, bytes], user: str) -> list[DeployedVe
             s.add(row)
             s.flush()
             results.append(DeployedVersion(pid, row.version, row.id, True))
+        hashes = {v.id: v.content_hash for v in s.scalars(select(ProcessVersion).where(
+            ProcessVersion.id.in_([r.version_id for r in results])))}
+        versions = [{**r.to_dict(), "content_hash": hashes[r.version_id]} for r in results]
+        files_listed = [{"filename": n, "sha256": h} for n, h in file_hash.items()]
+        tx = audit.session_tx(s)
+        for entry in versions:  # process ids in order: chains are locked in one order by every deploy
+            head = audit.lock_process_chain(tx, entry["process_id"])
+            audit.append_process(tx, head, "process_deployed", user, now, {
+                **entry, "deployment_id": deployment.id, "files": files_listed,
+                "deployment": [{k: v[k] for k in ("process_id", "version", "created")} for v in versions]})
+        tx.flush()
     return results
 
 

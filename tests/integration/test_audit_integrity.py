@@ -4,6 +4,7 @@ reordering is reported with its kind and position, by the chains alone or throug
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -111,7 +112,8 @@ def test_deleted_last_rows_are_reported_against_the_instance_head(two):
 def test_deleted_last_rows_with_the_head_fixed_are_caught_by_the_anchor(two):
     ctx, a, b = two
     anchor = audit.make_anchor(ctx, "auditor")
-    assert anchor["chains"] == 2 and anchor["moved"] == 2 and audit.verify(ctx)["problems"] == []
+    # The two requests' chains and the process's (its deploy).
+    assert anchor["chains"] == 3 and anchor["moved"] == 3 and audit.verify(ctx)["problems"] == []
     _sql(ctx, "DELETE FROM audit_event WHERE instance_id = :i AND seq > 16", i=a)
     _set_head(ctx, a, 16)
     assert _problems(ctx) == [(a, "deleted", 17, 17, anchor["id"])]
@@ -140,10 +142,10 @@ def test_anchors_narrow_a_rewrite_down_to_the_rows_after_the_last_one_that_held(
     a = start_instance(ctx, "sequential_8", "bob", {"title": "A"}, "A").instance_id
     for step in range(8):
         if step == 4:
-            assert audit.make_anchor(ctx)["moved"] == 1  # the head at row 10
+            assert audit.make_anchor(ctx)["moved"] == 2  # the head at row 10, and the process's chain
         complete_task(ctx, group_tasks(ctx, "bob").items[0]["task_id"], "bob", {f"comment{step + 1}": "A"})
     second = audit.make_anchor(ctx)
-    assert second["moved"] == 1 and second["chains"] == 1
+    assert second["moved"] == 1 and second["chains"] == 2
     assert audit.make_anchor(ctx)["moved"] == 0  # nothing moved: the anchor holds no head rows
     prev = _row(ctx, a, 11)["hash"]
     for seq in range(12, ROWS + 1):
@@ -210,7 +212,7 @@ def test_a_deleted_instance_is_caught_by_the_anchor(two):
     assert _problems(ctx, a) == [(a, "deleted", 1, 1, anchor["id"])]
     assert "the instance and its rows 1..18 are gone" in audit.verify(ctx)["problems"][0]["detail"]
     later = audit.make_anchor(ctx)  # a later anchor does not forget it
-    assert later["chains"] == 2
+    assert later["chains"] == 3
     assert _problems(ctx) == [(a, "deleted", 1, 1, anchor["id"])]
     assert audit.verification(ctx, b)["ok"] is True
 
@@ -240,3 +242,113 @@ def test_verification_of_one_request(two):
     audit.make_anchor(ctx)
     state = audit.verification(ctx, a)
     assert state["ok"] is True and state["anchored_seq"] == ROWS and state["anchored_at"] == ctx.now().isoformat()
+
+
+# ------------------------------------------------------------------------------ process chains
+
+def _process_row(ctx, seq: int) -> dict:
+    return _row(ctx, audit.process_chain_id("sequential_8"), seq)
+
+
+def _redeploys(ctx, times: int) -> None:
+    for _ in range(times):  # identical content: the version is kept, the deploy is recorded all the same
+        assert deploy(ctx, fixture_files("sequential_8.bpmn"), "owner2")[0].created is False
+
+
+def test_a_deploy_is_recorded_on_the_process_chain(two):
+    ctx, *_ = two
+    _redeploys(ctx, 1)
+    chain = audit.process_chain_id("sequential_8")
+    events = audit.process_events(ctx, "sequential_8")
+    assert [(e["seq"], e["type"], e["actor"], e["data"]["created"], e["data"]["version"]) for e in events] == [
+        (2, "process_deployed", "owner2", False, 1), (1, "process_deployed", "owner", True, 1)]
+    first = events[1]["data"]
+    assert first["content_hash"] and first["files"] == [
+        {"filename": "sequential_8.bpmn", "sha256": first["files"][0]["sha256"]}]
+    assert first["deployment"] == [{"process_id": "sequential_8", "version": 1, "created": True}]
+    report = audit.verify(ctx)
+    assert report["processes"] == 1 and report["problems"] == []
+    assert audit.verify(ctx, chain)["problems"] == []
+
+
+def test_editing_deleting_inserting_or_reordering_a_process_row_is_reported_with_its_position(two):
+    ctx, *_ = two
+    _redeploys(ctx, 3)  # rows 1..4
+    chain = audit.process_chain_id("sequential_8")
+    second = _process_row(ctx, 2)
+    _sql(ctx, "UPDATE audit_event SET actor = 'mallory' WHERE id = :id", id=second["id"])
+    assert _problems(ctx) == [(chain, "edited", 2, 2, None)]
+    assert audit.verify(ctx)["problems"][0]["process_id"] == "sequential_8"
+    _sql(ctx, "UPDATE audit_event SET actor = 'owner2' WHERE id = :id", id=second["id"])
+    assert _problems(ctx) == []
+    third, fourth = _process_row(ctx, 3), _process_row(ctx, 4)
+    _sql(ctx, "UPDATE audit_event SET seq = -1 WHERE id = :id", id=third["id"])
+    _sql(ctx, "UPDATE audit_event SET seq = 3 WHERE id = :id", id=fourth["id"])
+    _sql(ctx, "UPDATE audit_event SET seq = 4 WHERE id = :id", id=third["id"])
+    assert [k for _, k, *_ in _problems(ctx)] == ["reordered", "reordered"]
+    _sql(ctx, "UPDATE audit_event SET seq = -1 WHERE id = :id", id=third["id"])
+    _sql(ctx, "UPDATE audit_event SET seq = 4 WHERE id = :id", id=fourth["id"])
+    _sql(ctx, "UPDATE audit_event SET seq = 3 WHERE id = :id", id=third["id"])
+    assert _problems(ctx) == []
+    _sql(ctx, "DELETE FROM audit_event WHERE id = :id", id=second["id"])
+    assert _problems(ctx) == [(chain, "deleted", 2, 2, None)]
+    _sql(ctx, "INSERT INTO audit_event (id, instance_id, seq, event_type, actor, at, element_id, task_id, data, "
+              "prev_hash, hash) VALUES (:id, :i, 2, 'process_deployed', 'mallory', :at, NULL, NULL, '{}', :p, :h)",
+         id=second["id"], i=chain, at=second["at"], p=second["prev_hash"], h=second["hash"])
+    assert _problems(ctx) == [(chain, "edited", 2, 2, None)]
+
+
+def test_anchors_cover_the_process_chains(two):
+    ctx, *_ = two
+    _redeploys(ctx, 2)
+    chain = audit.process_chain_id("sequential_8")
+    anchor = audit.make_anchor(ctx)
+    _sql(ctx, "DELETE FROM audit_event WHERE instance_id = :i AND seq = 3", i=chain)
+    _sql(ctx, "UPDATE process_chain SET audit_seq = 2, audit_hash = :h WHERE id = :i",
+         h=_process_row(ctx, 2)["hash"], i=chain)
+    assert _problems(ctx) == [(chain, "deleted", 3, 3, anchor["id"])]
+    _sql(ctx, "DELETE FROM audit_event WHERE instance_id = :i", i=chain)
+    _sql(ctx, "DELETE FROM process_chain WHERE id = :i", i=chain)
+    assert _problems(ctx) == [(chain, "deleted", 1, 1, anchor["id"])]
+
+
+# ------------------------------------------------------------------------------ recorded verification
+
+def test_verify_and_record_stores_each_chains_result(two, clock):
+    ctx, a, b = two
+    audit.make_anchor(ctx)
+    chain = audit.process_chain_id("sequential_8")
+    summary = audit.verify_and_record(ctx)
+    assert summary["chains"] == 3 and summary["failed"] == [] and summary["anchors_ok"] is True
+    found = audit.recorded(ctx, [a, b, chain])
+    assert {c: (r["ok"], r["events"], r["checked_at"]) for c, r in found.items()} == {
+        a: (True, ROWS, clock.now), b: (True, ROWS, clock.now), chain: (True, 1, clock.now)}
+    assert audit.anchors_recorded(ctx)["ok"] is True
+    _sql(ctx, "UPDATE audit_event SET actor = 'mallory' WHERE instance_id = :i AND seq = 3", i=a)
+    clock.advance(hours=1)
+    summary = audit.verify_and_record(ctx)
+    assert summary["failed"] == [a] and summary["problems"] == 1
+    mine = audit.recorded(ctx, [a])[a]
+    assert mine["ok"] is False and mine["checked_at"] == clock.now
+    assert [(p["kind"], p["position"]) for p in mine["problems"]] == [("edited", 3)]
+    # One chain on its own (the "verify now" of a request), the others keep their result.
+    _sql(ctx, "UPDATE audit_event SET actor = 'bob' WHERE instance_id = :i AND seq = 3", i=a)
+    clock.advance(minutes=5)
+    assert audit.verify_and_record(ctx, chain_ids=[a])["failed"] == []
+    found = audit.recorded(ctx, [a, b])
+    assert found[a]["ok"] is True and found[a]["checked_at"] == clock.now
+    assert found[b]["checked_at"] == clock.now - timedelta(minutes=5)
+
+
+def test_verify_next_checks_a_bounded_number_of_chains_then_the_anchors(two, clock):
+    ctx, a, b = two
+    start = clock.now
+    first = audit.verify_next(ctx, start, limit=2)
+    assert (first["checked"], first["remaining"], first["done"]) == (2, 1, False)
+    second = audit.verify_next(ctx, start, limit=2)
+    assert (second["checked"], second["remaining"], second["done"]) == (1, 0, False)
+    third = audit.verify_next(ctx, start, limit=2)
+    assert (third["checked"], third["done"], third["anchors_ok"]) == (0, True, True)
+    assert audit.verify_next(ctx, start, limit=2) == {"checked": 0, "remaining": 0, "done": True, "failed": []}
+    assert set(audit.recorded(ctx, [a, b, audit.process_chain_id("sequential_8")])) == {
+        a, b, audit.process_chain_id("sequential_8")}
