@@ -336,3 +336,123 @@ def search(ctx: Services, query: str, limit: int = 20, offset: int = 0) -> dict:
              "reviewed_at": row.reviewed_at.isoformat() if row.reviewed_at else None}
             for row in (rows[i] for i in ids)]
     return result
+
+
+# --- the knowledge page: browsing by request type and department ---------------------------------
+# Facets are counted over every approved entry the query matches (at most BROWSE_MAX of them, best
+# first), read in one query joined to request_summary: the knowledge base holds distilled lessons,
+# hundreds or a few thousand, not one row per request.
+
+BROWSE_MAX = 5_000
+FACET_MAX = 32  # request_summary.request_type / department ids
+
+
+def _facet_value(value: object, field: str, label: str) -> str | None:
+    if value is None or value == "":
+        return None
+    return _text(value, field, label, FACET_MAX, required=True)
+
+
+def _request_of(row) -> dict:
+    depts = [row.requester_dept, row.lead_dept, *(row.involved_depts or "").split(",")]
+    return {"request_type": row.request_type, "request_title": row.request_title,
+            "departments": sorted({d for d in depts if d})}
+
+
+# An entry's request: by its instance (request_summary's key), else by its number alone (an entry
+# proposed on the command line may name only the number); each join finds one row through an index.
+_REQUEST_COLUMNS = ", ".join(f"COALESCE(r1.{c}, r2.{c}) AS {alias}" for c, alias in (
+    ("request_type", "request_type"), ("requester_dept", "requester_dept"), ("lead_dept", "lead_dept"),
+    ("involved_depts", "involved_depts"), ("title", "request_title"), ("instance_id", "request_instance")))
+_REQUEST_JOIN = ("FROM knowledge_entry e LEFT JOIN request_summary r1 ON r1.instance_id = e.instance_id "
+                 "LEFT JOIN request_summary r2 ON e.instance_id IS NULL AND r2.request_no = e.request_no")
+_BROWSE = text(f"SELECT e.id, {_REQUEST_COLUMNS} {_REQUEST_JOIN} WHERE e.status = 'approved' "
+               "ORDER BY e.reviewed_at DESC, e.id DESC")
+_ONE = text(f"SELECT e.id, {_REQUEST_COLUMNS} {_REQUEST_JOIN} WHERE e.id = :id")
+
+
+def _counts(rows: list[tuple[int, dict]], key) -> list[dict]:
+    counted: dict[str, int] = {}
+    for _, request in rows:
+        for value in key(request):
+            counted[value] = counted.get(value, 0) + 1
+    return [{"value": v, "count": n} for v, n in sorted(counted.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def browse(ctx: Services, query: str | None = None, *, request_type: str | None = None,
+           department: str | None = None, limit: int = 20, offset: int = 0) -> dict:
+    """Approved lessons for the knowledge page, with facets: {query, words, match, request_type,
+    department, total, limit, offset, items, facets: {types, departments}}.
+
+    Without a query: every approved lesson, latest approved first; with one: the lessons search()
+    finds, best first (match as there). request_type and department narrow to lessons whose request
+    has that type, or that department as requester's, lead or involved one. Each facet counts the
+    lessons of each value under the other facet's choice ({value, count}, most first). Each item:
+    id, title, excerpt, tags, request_no, instance_id (of the request, for a link), request_type,
+    request_title, departments, reviewed_at.
+    """
+    query = _text(query, "query", "搜索内容", QUERY_MAX, required=False) or None
+    request_type = _facet_value(request_type, "request_type", "需求类型")
+    department = _facet_value(department, "department", "部门")
+    limit, offset = _page(limit, offset)
+    words = query_words(query) if query else []
+    result = {"query": query, "words": words, "match": "all" if query else None, "request_type": request_type,
+              "department": department, "total": 0, "limit": limit, "offset": offset, "items": [],
+              "facets": {"types": [], "departments": []}}
+    if query and not words:
+        result["match"] = "none"
+        return result
+    with ctx.db.read() as s:
+        known = {row.id: row for row in s.execute(_BROWSE)}
+        if words:
+            total, order = _matches(ctx, s, words, False, BROWSE_MAX, 0)
+            if not total and len(words) > 1:
+                result["match"] = "any"
+                total, order = _matches(ctx, s, words, True, BROWSE_MAX, 0)
+            order = [i for i in order if i in known]
+        else:
+            order = list(known)  # latest approved first, as read
+        found = [(i, _request_of(known[i])) for i in order]
+        of_type = [(i, r) for i, r in found if request_type is None or r["request_type"] == request_type]
+        of_dept = [(i, r) for i, r in found if department is None or department in r["departments"]]
+        result["facets"] = {"types": _counts(of_dept, lambda r: [r["request_type"]] if r["request_type"] else []),
+                            "departments": _counts(of_type, lambda r: r["departments"])}
+        chosen = [(i, r) for i, r in of_type if department is None or department in r["departments"]]
+        result["total"] = len(chosen)
+        page = chosen[offset:offset + limit]
+        rows = {row.id: row for row in s.scalars(
+            select(KnowledgeEntry).where(KnowledgeEntry.id.in_([i for i, _ in page])))}
+        result["items"] = [
+            {"id": i, "title": rows[i].title, "excerpt": _excerpt(rows[i].body, words),
+             "tags": _split_tags(rows[i].tags),
+             "request_no": rows[i].request_no, "instance_id": known[i].request_instance or rows[i].instance_id,
+             **r, "reviewed_at": rows[i].reviewed_at.isoformat() if rows[i].reviewed_at else None}
+            for i, r in page]
+    return result
+
+
+def approved_entry(ctx: Services, entry_id: int) -> dict:
+    """An approved lesson with its request (request_type, request_title, departments); NotFound for
+    any other entry, so readers learn nothing of lessons still waiting or rejected."""
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+        raise InvalidInput(f"知识条目编号（entry_id）应为整数，收到的是 {entry_id!r}")
+    with ctx.db.read() as s:
+        row = s.get(KnowledgeEntry, entry_id)
+        if row is None or row.status != "approved":
+            raise NotFound(f"知识条目 {entry_id} 不存在或尚未通过审核")
+        found = s.execute(_ONE, {"id": entry_id}).first()
+        entry = _entry(row)
+        entry.update(_request_of(found))
+        if found.request_instance:
+            entry["instance_id"] = found.request_instance
+        return entry
+
+
+def approved_titles(ctx: Services, entry_ids: Iterable[int]) -> dict[int, str]:
+    """The titles of those of `entry_ids` that are approved lessons (others are left out)."""
+    ids = sorted({i for i in entry_ids if isinstance(i, int) and not isinstance(i, bool)})
+    if not ids:
+        return {}
+    with ctx.db.read() as s:
+        return dict(s.execute(select(KnowledgeEntry.id, KnowledgeEntry.title).where(
+            KnowledgeEntry.id.in_(ids), KnowledgeEntry.status == "approved")).all())

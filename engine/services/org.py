@@ -242,3 +242,34 @@ def list_absences(ctx: Services, *, user_id: str | None = None, since: date | No
                  "starts_on": r.starts_on.isoformat(), "ends_on": r.ends_on.isoformat(), "reason": r.reason,
                  "created_by": r.created_by, "created_at": r.created_at.isoformat(), "current": r.starts_on <= since}
                 for r in s.scalars(q)]
+
+
+def post_directory(ctx: Services) -> list[dict]:
+    """Every department with its head and interface person (name and the contact fields of their
+    user), and every holder of each post with their term, newest first: the directory everyone reads.
+
+    [{id, name, parent_id, parent, head, interface, history: {head: [...], interface: [...]}}] in the
+    organisation's order; a holder: {user_id, name, department_id, email, phone, active, from, to,
+    changed_by}.
+    """
+    with ctx.db.read() as s:
+        users = {u.id: u for u in s.scalars(select(AppUser))}
+        departments = list(s.scalars(select(Department).order_by(Department.sort_order, Department.name)))
+        posts: dict[tuple[str, str], list[dict]] = {}
+        for row in s.scalars(select(DepartmentPost).order_by(DepartmentPost.valid_from.desc(),
+                                                             DepartmentPost.id.desc())):
+            user = users.get(row.user_id)
+            posts.setdefault((row.department_id, row.post), []).append({
+                "user_id": row.user_id, "name": user.display_name if user else row.user_id,
+                "department_id": user.department_id if user else None, "email": user.email if user else None,
+                "phone": user.phone if user else None, "active": bool(user and user.active),
+                "from": row.valid_from.isoformat(), "to": row.valid_to.isoformat() if row.valid_to else None,
+                "changed_by": row.changed_by})
+        names = {d.id: d.name for d in departments}
+        result = []
+        for dept in departments:
+            history = {post: posts.get((dept.id, post), []) for post in POSTS}
+            current = {post: next((h for h in held if h["to"] is None), None) for post, held in history.items()}
+            result.append({"id": dept.id, "name": dept.name, "parent_id": dept.parent_id,
+                           "parent": names.get(dept.parent_id or ""), **current, "history": history})
+        return result

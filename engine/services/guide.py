@@ -1,0 +1,250 @@
+"""The collaboration guide (协作指南): pages in order, written in Markdown by platform admins.
+
+Every save is a revision of its own (created, edited, retired, restored: who, when, the title and
+body as saved, a note), never changed afterwards; the page row holds the current one for readers.
+An edit names the revision it started from and is refused when someone saved another since, so no
+edit is silently lost. Retired pages leave the guide (readers no longer see them) and keep their
+history; a restored page goes back to the end of the guide.
+
+A page cites lessons of the knowledge base as [[kb:12]] (12 being the entry's number); every cited
+entry must exist and be approved when the page is saved. Rendering the Markdown is the web UI's
+business (raw HTML is never passed through).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.bootstrap import Services
+from engine.db.models import GroupMembership, GuidePage, GuideRevision, KnowledgeEntry
+from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
+
+ADMIN_GROUP = "platform_admins"
+TITLE_MAX = 255  # guide_page.title
+BODY_MAX = 50_000
+NOTE_MAX = 500
+CITATION = re.compile(r"\[\[kb:(\d{1,9})\]\]")
+ACTIONS = ("created", "edited", "retired", "restored")
+
+
+def citations(body: str) -> list[int]:
+    """The knowledge entries `body` cites ([[kb:N]]), in order of first citation."""
+    return list(dict.fromkeys(int(n) for n in CITATION.findall(body or "")))
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+def _require_admin(s: Session, user: str) -> None:
+    if not isinstance(user, str) or s.get(GroupMembership, (user, ADMIN_GROUP)) is None:
+        raise PermissionDenied(f"用户 {user} 不是平台管理员（{ADMIN_GROUP}），不能编辑协作指南")
+
+
+def _id(value: object, field: str = "page_id") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"页面编号（{field}）应为整数，收到的是 {value!r}")
+    return value
+
+
+def _content(s: Session, title: object, body: object, note: object) -> tuple[str, str, str]:
+    """Title, body and note as stored; FormInvalid naming each field that is wrong."""
+    errors: dict[str, str] = {}
+    values = {}
+    for field, label, value, limit, required in (("title", "标题", title, TITLE_MAX, True),
+                                                 ("body", "正文", body, BODY_MAX, True),
+                                                 ("note", "修改说明", note, NOTE_MAX, False)):
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            errors[field] = f"{label}应为文本"
+            continue
+        value = value.strip() if field != "body" else value.strip("\n").rstrip()
+        if required and not value.strip():
+            errors[field] = f"{label}不能为空"
+        elif len(value) > limit:
+            errors[field] = f"{label}最多 {limit} 个字符，现有 {len(value)} 个"
+        values[field] = value
+    if "body" in values and "body" not in errors:
+        problems = _bad_citations(s, values["body"])
+        if problems:
+            errors["body"] = "；".join(problems)
+    if errors:
+        raise FormInvalid(errors)
+    return values["title"], values["body"], values["note"]
+
+
+def _bad_citations(s: Session, body: str) -> list[str]:
+    cited = citations(body)
+    if not cited:
+        return []
+    approved = set(s.scalars(select(KnowledgeEntry.id).where(KnowledgeEntry.id.in_(cited),
+                                                             KnowledgeEntry.status == "approved")))
+    problems = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        for entry in dict.fromkeys(int(n) for n in CITATION.findall(line)):
+            if entry not in approved:
+                problems.append(f"第 {number} 行引用的知识条目 [[kb:{entry}]] 不存在或尚未通过审核")
+    return problems
+
+
+# --- rows ---------------------------------------------------------------------------------------
+
+def _page(row: GuidePage) -> dict:
+    return {"id": row.id, "position": row.position, "title": row.title, "body": row.body, "revision": row.revision,
+            "retired": row.retired_at is not None, "retired_at": row.retired_at.isoformat() if row.retired_at else None,
+            "created_by": row.created_by, "created_at": row.created_at.isoformat(), "updated_by": row.updated_by,
+            "updated_at": row.updated_at.isoformat(), "citations": citations(row.body)}
+
+
+def _revision(row: GuideRevision) -> dict:
+    return {"page_id": row.page_id, "number": row.number, "action": row.action, "title": row.title,
+            "body": row.body, "note": row.note, "author": row.author, "created_at": row.created_at.isoformat()}
+
+
+def _locked(s: Session, page_id: int) -> GuidePage:
+    row = s.get(GuidePage, page_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"协作指南页面 {page_id} 不存在")
+    return row
+
+
+def _save(s: Session, ctx: Services, row: GuidePage, action: str, user: str, note: str) -> int:
+    now = ctx.now()
+    row.revision += 1
+    row.updated_by, row.updated_at = user, now
+    s.add(GuideRevision(page_id=row.id, number=row.revision, action=action, title=row.title, body=row.body,
+                        note=note, author=user, created_at=now))
+    s.flush()
+    return row.revision
+
+
+def _end(s: Session) -> int:
+    return (s.scalar(select(func.max(GuidePage.position)).where(GuidePage.retired_at.is_(None))) or 0) + 1
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+def create_page(ctx: Services, user: str, *, title: str, body: str, note: str = "") -> int:
+    """A new page at the end of the guide (its revision 1); the page's id. Platform admins only."""
+    with ctx.db.write() as s:
+        _require_admin(s, user)
+        title, body, note = _content(s, title, body, note)
+        now = ctx.now()
+        row = GuidePage(position=_end(s), title=title, body=body, revision=0, created_by=user, created_at=now,
+                        updated_by=user, updated_at=now)
+        s.add(row)
+        s.flush()
+        _save(s, ctx, row, "created", user, note)
+        return row.id
+
+
+def edit_page(ctx: Services, user: str, page_id: int, *, title: str, body: str, base_revision: int,
+              note: str = "") -> int:
+    """Save a page's new title and body as its next revision; its number. `base_revision` is the
+    revision the editor started from: when another was saved since, nothing is written."""
+    page_id = _id(page_id)
+    with ctx.db.write() as s:
+        _require_admin(s, user)
+        row = _locked(s, page_id)
+        if base_revision != row.revision:
+            raise FormInvalid({"revision": f"该页面已由 {row.updated_by} 修改为第 {row.revision} 版（您编辑的是第 "
+                                           f"{base_revision} 版），请在最新版本上重新修改"})
+        if row.retired_at is not None:
+            raise InvalidInput(f"协作指南页面 {page_id} 已停用，请先恢复再修改")
+        title, body, note = _content(s, title, body, note)
+        if (title, body) == (row.title, row.body):
+            raise FormInvalid({"body": "标题和正文都没有改动"})
+        row.title, row.body = title, body
+        return _save(s, ctx, row, "edited", user, note)
+
+
+def retire_page(ctx: Services, user: str, page_id: int, note: str = "") -> int:
+    """Take a page out of the guide (kept with its history); the revision recording it."""
+    page_id = _id(page_id)
+    with ctx.db.write() as s:
+        _require_admin(s, user)
+        row = _locked(s, page_id)
+        if row.retired_at is not None:
+            raise InvalidInput(f"协作指南页面 {page_id} 已停用")
+        note = _content(s, row.title, row.body, note)[2]
+        row.retired_at = ctx.now()
+        return _save(s, ctx, row, "retired", user, note)
+
+
+def restore_page(ctx: Services, user: str, page_id: int, note: str = "") -> int:
+    """Put a retired page back, at the end of the guide; the revision recording it."""
+    page_id = _id(page_id)
+    with ctx.db.write() as s:
+        _require_admin(s, user)
+        row = _locked(s, page_id)
+        if row.retired_at is None:
+            raise InvalidInput(f"协作指南页面 {page_id} 未停用")
+        note = _content(s, row.title, row.body, note)[2]
+        row.retired_at = None
+        row.position = _end(s)
+        return _save(s, ctx, row, "restored", user, note)
+
+
+def move_page(ctx: Services, user: str, page_id: int, direction: str) -> list[int]:
+    """Swap a page with its neighbour above ("up") or below ("down"); the guide's page ids in order.
+    Moving the first page up or the last one down changes nothing. Order is not content: no revision."""
+    page_id = _id(page_id)
+    if direction not in ("up", "down"):
+        raise InvalidInput(f"移动方向（direction）应为 up 或 down，收到的是 {direction!r}")
+    with ctx.db.write() as s:
+        _require_admin(s, user)
+        row = _locked(s, page_id)
+        if row.retired_at is not None:
+            raise InvalidInput(f"协作指南页面 {page_id} 已停用，不能调整顺序")
+        pages = list(s.scalars(select(GuidePage).where(GuidePage.retired_at.is_(None))
+                               .order_by(GuidePage.position, GuidePage.id).with_for_update()))
+        at = next(n for n, p in enumerate(pages) if p.id == page_id)
+        other = at - 1 if direction == "up" else at + 1
+        if 0 <= other < len(pages):
+            pages[at], pages[other] = pages[other], pages[at]
+        for position, page in enumerate(pages, start=1):  # also closes gaps left by retired pages
+            page.position = position
+        return [p.id for p in pages]
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+def list_pages(ctx: Services, *, include_retired: bool = False) -> list[dict]:
+    """The guide's pages in order (without retired ones unless asked: those come last, by id)."""
+    with ctx.db.read() as s:
+        q = select(GuidePage).order_by(GuidePage.retired_at.is_not(None), GuidePage.position, GuidePage.id)
+        if not include_retired:
+            q = q.where(GuidePage.retired_at.is_(None))
+        return [_page(row) for row in s.scalars(q)]
+
+
+def get_page(ctx: Services, page_id: int, *, include_retired: bool = False) -> dict:
+    """A page as it stands; NotFound for a retired one unless `include_retired` (the admins' view)."""
+    page_id = _id(page_id)
+    with ctx.db.read() as s:
+        row = s.get(GuidePage, page_id)
+        if row is None or (row.retired_at is not None and not include_retired):
+            raise NotFound(f"协作指南页面 {page_id} 不存在")
+        return _page(row)
+
+
+def page_history(ctx: Services, page_id: int) -> list[dict]:
+    """Every revision of a page, newest first."""
+    page_id = _id(page_id)
+    with ctx.db.read() as s:
+        if s.get(GuidePage, page_id) is None:
+            raise NotFound(f"协作指南页面 {page_id} 不存在")
+        return [_revision(r) for r in s.scalars(select(GuideRevision).where(GuideRevision.page_id == page_id)
+                                                .order_by(GuideRevision.number.desc()))]
+
+
+def get_revision(ctx: Services, page_id: int, number: int) -> dict:
+    """One revision of a page as it was saved."""
+    page_id, number = _id(page_id), _id(number, "number")
+    with ctx.db.read() as s:
+        row = s.scalar(select(GuideRevision).where(GuideRevision.page_id == page_id, GuideRevision.number == number))
+        if row is None:
+            raise NotFound(f"协作指南页面 {page_id} 没有第 {number} 版")
+        return _revision(row)
