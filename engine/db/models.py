@@ -749,6 +749,79 @@ class ConflictPosition(_RecordColumns, Base):
     demands: Mapped[str] = mapped_column(Text)
     attachment_ids: Mapped[str] = mapped_column(Text, default="[]")
 
+
+# --- analytics: facts derived from the audit log by engine.services.analytics.refresh -------------
+# Written outside the command path (a periodic refresh), read by the dashboard and the heat map.
+
+
+class AnalyticsInstance(Base):
+    """How far the refresh has read an instance's audit chain, and the step it stands in."""
+
+    __tablename__ = "analytics_instance"
+    __table_args__ = (Index("ix_analytics_instance_open", "status", "department_id"),)
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)  # the last audit_event.seq read
+    step: Mapped[int] = mapped_column(Integer)  # step of the flow (1-6) of the latest main-flow task
+    status: Mapped[str] = mapped_column(String(16))  # the instance's, as of that event
+    department_id: Mapped[str | None] = mapped_column(String(32))  # the lead, else the requester's department
+
+
+class AnalyticsTaskSpan(Base):
+    """A user task's time from ready to completed (or cancelled); open while ended_at is NULL."""
+
+    __tablename__ = "analytics_task_span"
+    __table_args__ = (
+        Index("ix_analytics_span_version", "process_version_id", "ended_at", "element_id", "seconds"),
+        Index("ix_analytics_span_ended", "ended_at", "urgency", "due_at"),
+        Index("ix_analytics_span_element", "element_id", "ended_at"),
+    )
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(Integer)
+    element_id: Mapped[str] = mapped_column(String(255))
+    step: Mapped[int] = mapped_column(Integer)
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    department_id: Mapped[str | None] = mapped_column(String(32))  # of who holds or completed it
+    ready_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(16))  # open | completed | cancelled
+    seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class AnalyticsStepSpan(Base):
+    """A request's time in one step of the flow: first task ready to last task ended."""
+
+    __tablename__ = "analytics_step_span"
+    __table_args__ = (Index("ix_analytics_step_ended", "ended_at", "step", "seconds"),)
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # NULL while a task is open
+    seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class AnalyticsFlow(Base):
+    """How often a request took a sequence flow on one local day."""
+
+    __tablename__ = "analytics_flow"
+    __table_args__ = (Index("ix_analytics_flow_version", "process_version_id", "day", "flow_id", "taken"),)
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsRequestDept(Base):
+    """A department a request concerns (requester's, lead, involved): the dashboard's scope."""
+
+    __tablename__ = "analytics_request_dept"
+    __table_args__ = (Index("ix_analytics_request_dept", "department_id", "instance_id"),)
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    department_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessDraft", "ProcessInstance",
            "InstanceSubprocess", "InstanceTask", "InboxTask", "InboxCandidate", "AuditEvent", "ProcessChain",
            "AuditVerification",
@@ -759,4 +832,5 @@ __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessDraft",
            "RequestComment", "AttachmentBlob", "Attachment", "Meeting", "MeetingMinutes", "DeptFeedback",
            "CoordinationPlan", "PlanTask", "ActionTable", "ActionItem", "Retrospective", "Satisfaction",
            "Deliverable", "Acceptance", "ConflictPosition", "GuidePage", "GuideRevision",
-           "RecognitionNote"]
+           "RecognitionNote", "AnalyticsInstance", "AnalyticsTaskSpan", "AnalyticsStepSpan", "AnalyticsFlow",
+           "AnalyticsRequestDept"]
