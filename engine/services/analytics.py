@@ -1,0 +1,368 @@
+"""The managers' dashboard and the bottleneck heat map: figures over the requests a reader may see.
+
+Who sees what: platform admins and auditors every request; a department head the requests of the
+departments they head (as requester's, lead or involved department); anyone else is refused.
+
+Every figure is read from tables derived from the audit log (engine.services.analytics_derive,
+brought up to date by `refresh`, which the background runner calls every minute and the dashboard
+calls when its last refresh is older than that), from request_summary, the records and the inbox:
+
+- open_overdue: running requests by the department answering for them (the lead, before dispatch
+  the requester's), and how many of them have an open task past its due time now;
+- step_times: per step of the six-step flow, the requests whose time in that step ended in the
+  period, the average and the 90th percentile of that time (first task ready to last task ended);
+- sla: per urgency, the tasks with a due time completed in the period, how many on time;
+- satisfaction: per month of the period, the number of ratings and their average;
+- matrix: per requester's department and asked (involved) department, the requests filed in the
+  period and how fast the asked department gave its feedback (average);
+- red: every red warning of the running requests now (as engine.services.records.red_warnings);
+- heatmap: per user task of a process version, the tasks completed in the period with average and
+  90th percentile time, and per sequence flow the times taken in the period.
+
+A percentile is the nearest rank: the smallest value with at least 90% of the values at or below it.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+
+from engine.bootstrap import Services
+from engine.db.tx import Tx
+from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.services import analytics_derive
+from engine.services.analytics_derive import STEPS, graph_of
+from engine.services.export import _put, _widths
+from engine.services.org import ADMINS, directory
+
+AUDITORS = "auditors"
+FEEDBACK_ELEMENTS = ("collect_feedback",)  # the involved departments' answer to a request
+DEFAULT_DAYS = 90
+MAX_DAYS = 3660
+STALE_AFTER = timedelta(seconds=60)
+DAY = timedelta(hours=24)
+_REFRESHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Database -> last refresh (wall clock)
+_LOCK = threading.Lock()
+
+
+def refresh(ctx: Services, now: datetime | None = None) -> int:
+    """Bring the dashboard's derived tables up to date with the audit log; requests touched."""
+    done = analytics_derive.refresh(ctx, now)
+    with _LOCK:
+        _REFRESHED[ctx.db] = datetime.now(UTC)
+    return done
+
+
+def refresh_if_stale(ctx: Services) -> bool:
+    """Refresh when this process has not refreshed in the last minute; whether it did."""
+    with _LOCK:
+        last = _REFRESHED.get(ctx.db)
+    if last is not None and datetime.now(UTC) - last < STALE_AFTER:
+        return False
+    refresh(ctx)
+    return True
+
+
+# --- who asks, and for when ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """The requests a reader's figures cover: every one (departments None) or those of `departments`."""
+
+    user: str
+    departments: tuple[str, ...] | None
+
+    def sql(self, column: str) -> tuple[str, tuple]:
+        """A condition on `column` (an instance id) keeping the scope's requests, and its parameters."""
+        if self.departments is None:
+            return "", ()
+        marks = ",".join("?" * len(self.departments))
+        return (f" AND {column} IN (SELECT instance_id FROM analytics_request_dept WHERE department_id IN ({marks}))",
+                self.departments)
+
+
+def scope_of(ctx: Services, user: str) -> Scope:
+    """Everything for admins and auditors, their departments' requests for heads; PermissionDenied else."""
+    org = directory(ctx)
+    groups = org.groups.get(user, set())
+    if ADMINS in groups or AUDITORS in groups:
+        return Scope(user, None)
+    headed = tuple(sorted(d for d in org.departments if org.head(d) == user))
+    if not headed:
+        raise PermissionDenied(f"{user} 不是平台管理员、审计员或部门负责人，不能查看管理看板")
+    return Scope(user, headed)
+
+
+def may_see_dashboard(ctx: Services, user: str) -> bool:
+    try:
+        scope_of(ctx, user)
+    except PermissionDenied:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local dates, both included."""
+
+    first: date
+    last: date
+    zone: str
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(0), ZoneInfo(self.zone)).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The moment after the period (exclusive)."""
+        return datetime.combine(self.last + timedelta(days=1), time(0), ZoneInfo(self.zone)).astimezone(UTC)
+
+
+def period(ctx: Services, first: str | date | None = None, last: str | date | None = None) -> Period:
+    """The period from `first` to `last` (ISO dates, both included); by default the last 90 days."""
+    zone = ctx.config.timezone
+    today = ctx.now().astimezone(ZoneInfo(zone)).date()
+
+    def parse(name: str, value) -> date | None:
+        if value in (None, ""):
+            return None
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise InvalidInput(f"{name}：日期“{str(value)[:30]}”格式不对，应为 年-月-日（如 2026-11-05）") from None
+
+    end = parse("to", last) or today
+    start = parse("from", first) or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise InvalidInput(f"from：开始日期 {start} 晚于结束日期 {end}")
+    if (end - start).days >= MAX_DAYS:
+        raise InvalidInput(f"from：时间段最长 {MAX_DAYS} 天")
+    return Period(start, end, zone)
+
+
+# --- the dashboard's figures ---------------------------------------------------------------------
+
+def _p90(tx: Tx, group: str, table: str, where: str, params: tuple) -> dict:
+    """group value -> (count, average seconds, 90th percentile seconds) over `seconds` of `table`."""
+    sql = (f"SELECT g, COUNT(*), AVG(seconds), MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN seconds END) FROM ("
+           f"SELECT {group} AS g, seconds, ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY seconds) AS rn, "
+           f"COUNT(*) OVER (PARTITION BY {group}) AS n FROM {table} WHERE {where}) x GROUP BY g")
+    return {g: (n, float(avg), p90) for g, n, avg, p90 in tx.all(sql, params)}
+
+
+def _hours(seconds) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
+
+
+def open_overdue(ctx: Services, user: str) -> list[dict]:
+    """Running requests per answering department, and how many have an open task overdue now."""
+    scope = scope_of(ctx, user)
+    cond, params = scope.sql("a.instance_id")
+    org = directory(ctx)
+    with ctx.db.transaction(write=False) as tx:
+        rows = tx.all("SELECT a.department_id, COUNT(*), SUM(CASE WHEN EXISTS (SELECT 1 FROM inbox_task t WHERE "
+                      "t.instance_id = a.instance_id AND t.due_at < ?) THEN 1 ELSE 0 END) FROM analytics_instance a "
+                      f"WHERE a.status = 'running' AND a.department_id IS NOT NULL{cond} GROUP BY a.department_id",
+                      (tx.stamp(ctx.now()), *params))
+    return sorted(({"department_id": d, "department": _dept(org, d), "open": n, "overdue": int(late or 0)}
+                   for d, n, late in rows), key=lambda r: (-r["open"], r["department_id"]))
+
+
+def _dept(org, dept: str | None) -> str:
+    return (org.departments.get(dept or "") or {}).get("name", dept or "—")
+
+
+def step_times(ctx: Services, user: str, p: Period) -> list[dict]:
+    """Per step: requests whose time in it ended in the period, average and p90 of that time."""
+    scope = scope_of(ctx, user)
+    cond, params = scope.sql("instance_id")
+    with ctx.db.transaction(write=False) as tx:
+        found = _p90(tx, "step", "analytics_step_span", f"ended_at >= ? AND ended_at < ?{cond}",
+                     (tx.stamp(p.start), tx.stamp(p.end), *params))
+    out = []
+    for step, (name, _) in STEPS.items():
+        n, avg, p90 = found.get(step, (0, None, None))
+        out.append({"step": step, "name": name, "requests": n, "avg_seconds": avg, "p90_seconds": p90,
+                    "avg_hours": _hours(avg), "p90_hours": _hours(p90)})
+    return out
+
+
+def sla(ctx: Services, user: str, p: Period) -> list[dict]:
+    """Per urgency: tasks with a due time completed in the period, on time, late, and the rate."""
+    scope = scope_of(ctx, user)
+    cond, params = scope.sql("instance_id")
+    with ctx.db.transaction(write=False) as tx:
+        rows = tx.all("SELECT urgency, COUNT(*), SUM(CASE WHEN ended_at <= due_at THEN 1 ELSE 0 END) "
+                      "FROM analytics_task_span WHERE ended_at >= ? AND ended_at < ? AND outcome = 'completed' "
+                      f"AND due_at IS NOT NULL{cond} GROUP BY urgency", (tx.stamp(p.start), tx.stamp(p.end), *params))
+    order = {"特急": 0, "紧急": 1, "普通": 2}
+    out = []
+    for urgency, n, on_time in sorted(rows, key=lambda r: (order.get(r[0], 9), r[0] or "")):
+        on_time = int(on_time or 0)
+        out.append({"urgency": urgency or "—", "due": n, "on_time": on_time, "late": n - on_time,
+                    "rate": round(100 * on_time / n, 1) if n else None})
+    return out
+
+
+def satisfaction(ctx: Services, user: str, p: Period) -> list[dict]:
+    """Per local month of the period: ratings given and their average score."""
+    scope = scope_of(ctx, user)
+    cond, params = scope.sql("instance_id")
+    zone = ZoneInfo(p.zone)
+    with ctx.db.transaction(write=False) as tx:
+        rows = tx.all(f"SELECT created_at, score FROM satisfaction WHERE created_at >= ? AND created_at < ?{cond}",
+                      (tx.stamp(p.start), tx.stamp(p.end), *params))
+    months: dict[str, list[int]] = {}
+    for at, score in rows:
+        months.setdefault(Tx.when(at).astimezone(zone).strftime("%Y-%m"), []).append(score)
+    return [{"month": m, "ratings": len(s), "average": round(sum(s) / len(s), 2)} for m, s in sorted(months.items())]
+
+
+def matrix(ctx: Services, user: str, p: Period) -> list[dict]:
+    """Per (requester's department, asked department): requests filed in the period, feedback given,
+    and the average hours the asked department took to give it."""
+    scope = scope_of(ctx, user)
+    cond, params = scope.sql("r.instance_id")
+    org = directory(ctx)
+    bounds = (p.start, p.end)
+    with ctx.db.transaction(write=False) as tx:
+        asked = tx.all(f"SELECT r.requester_dept, r.involved_depts FROM request_summary r WHERE r.submitted_at >= ? "
+                       f"AND r.submitted_at < ?{cond}", (*map(tx.stamp, bounds), *params))
+        marks = tx.in_list(FEEDBACK_ELEMENTS)
+        answered = tx.all(f"SELECT r.requester_dept, s.department_id, COUNT(*), AVG(s.seconds) FROM request_summary r "
+                          f"JOIN analytics_task_span s ON s.instance_id = r.instance_id WHERE r.submitted_at >= ? "
+                          f"AND r.submitted_at < ?{cond} AND s.element_id IN ({marks}) AND s.outcome = 'completed' "
+                          f"GROUP BY r.requester_dept, s.department_id",
+                          (*map(tx.stamp, bounds), *params, *FEEDBACK_ELEMENTS))
+    cells: dict[tuple, dict] = {}
+    for requester, involved in asked:
+        for to in filter(None, (involved or "").split(",")):
+            cell = cells.setdefault((requester, to), {"requests": 0, "answers": 0, "avg_seconds": None})
+            cell["requests"] += 1
+    for requester, to, n, avg in answered:
+        cell = cells.setdefault((requester, to), {"requests": 0, "answers": 0, "avg_seconds": None})
+        cell["answers"], cell["avg_seconds"] = n, float(avg)
+    return [{"from_id": f, "from": _dept(org, f), "to_id": t, "to": _dept(org, t), **c,
+             "avg_hours": _hours(c["avg_seconds"])} for (f, t), c in sorted(cells.items(), key=lambda i: (
+                 str(i[0][0]), str(i[0][1])))]
+
+
+def red(ctx: Services, user: str) -> list[dict]:
+    """Every red warning of the running requests now, by request number (rules of records.red_warnings)."""
+    scope = scope_of(ctx, user)
+    cond, params = scope.sql("a.instance_id")
+    now = ctx.now()
+    zone = ZoneInfo(ctx.config.timezone)
+    org = directory(ctx)
+    with ctx.db.transaction(write=False) as tx:
+        plans = tx.all("SELECT p.instance_id, p.id, r.request_no, r.title FROM analytics_instance a "
+                       "JOIN coordination_plan p ON p.instance_id = a.instance_id "
+                       "JOIN request_summary r ON r.instance_id = a.instance_id WHERE a.status = 'running' "
+                       "AND p.version = (SELECT MAX(q.version) FROM coordination_plan q WHERE q.instance_id = "
+                       f"a.instance_id){cond}", params)
+        tasks, latest = [], {}
+        for i in range(0, len(plans), 400):
+            chunk = plans[i:i + 400]
+            ids = [c[1] for c in chunk]
+            tasks += tx.all(f"SELECT plan_id, position, task_key, title, department_id, owner, planned_end "
+                            f"FROM plan_task WHERE plan_id IN ({tx.in_list(ids)})", ids)
+            iids = [c[0] for c in chunk]
+            for iid, key, status, risk, at in tx.all(
+                    f"SELECT instance_id, plan_task_key, status, risk, created_at FROM progress_update WHERE id IN "
+                    f"(SELECT MAX(id) FROM progress_update WHERE instance_id IN ({tx.in_list(iids)}) AND "
+                    f"plan_task_key IS NOT NULL GROUP BY instance_id, plan_task_key)", iids):
+                latest[(iid, key)] = (status, bool(risk), Tx.when(at))
+    by_plan = {c[1]: c for c in plans}
+    out = []
+    for plan_id, _position, key, title, dept, owner, planned_end in sorted(tasks, key=lambda t: (
+            by_plan[t[0]][2], t[1])):
+        iid, _, number, request_title = by_plan[plan_id]
+        end = planned_end if isinstance(planned_end, date) else date.fromisoformat(planned_end)
+        status, risk, at = latest.get((iid, key), ("未开始", False, None))
+        reasons = []
+        if risk:
+            reasons.append("risk")
+        if status == "待支持":
+            reasons.append("needs_support")
+        if status != "已完成" and datetime.combine(end + timedelta(days=1), time(0), zone) - now <= DAY:
+            reasons.append("deadline")
+        if at is not None and status == "进行中" and now - at > DAY:
+            reasons.append("stale")
+        if reasons:
+            out.append({"instance_id": iid, "request_no": number, "request_title": request_title, "task_key": key,
+                        "title": title, "department_id": dept, "department": _dept(org, dept), "owner": owner,
+                        "owner_name": (org.users.get(owner) or {}).get("name", owner),
+                        "planned_end": end.isoformat(), "reasons": reasons})
+    return out
+
+
+def dashboard(ctx: Services, user: str, p: Period) -> dict:
+    """Every figure of the dashboard for `user` over period `p`."""
+    scope = scope_of(ctx, user)
+    return {"scope": list(scope.departments) if scope.departments else None, "period": p,
+            "open_overdue": open_overdue(ctx, user), "step_times": step_times(ctx, user, p), "sla": sla(ctx, user, p),
+            "satisfaction": satisfaction(ctx, user, p), "matrix": matrix(ctx, user, p), "red": red(ctx, user)}
+
+
+# --- the heat map ----------------------------------------------------------------------------------
+
+def versions(ctx: Services, user: str) -> list[dict]:
+    """Every deployed process version, newest first per process."""
+    scope_of(ctx, user)
+    with ctx.db.transaction(write=False) as tx:
+        rows = tx.all("SELECT id, process_id, version, name FROM process_version ORDER BY process_id, version DESC")
+    return [{"id": i, "process_id": pid, "version": v, "name": name or pid} for i, pid, v, name in rows]
+
+
+def heatmap(ctx: Services, user: str, process_id: str, version: int | None, p: Period) -> dict:
+    """The version's BPMN XML with, per user task, completions, average and p90 seconds in the period,
+    and per sequence flow the times taken in the period. `version` None: the latest."""
+    scope = scope_of(ctx, user)
+    cond, params = scope.sql("instance_id")
+    with ctx.db.transaction(write=False) as tx:
+        found = tx.one("SELECT v.id, v.version, s.filename, s.content FROM process_version v JOIN bpmn_source s ON "
+                       "s.sha256 = v.source_sha256 WHERE v.process_id = ? " + (
+                           "AND v.version = ?" if version is not None else "ORDER BY v.version DESC LIMIT 1"),
+                       (process_id, version) if version is not None else (process_id,))
+        if found is None:
+            raise NotFound(f"流程 {process_id} 没有版本 {version}" if version else f"流程 {process_id} 不存在")
+        version_id, number, filename, xml = found
+        tasks = _p90(tx, "element_id", "analytics_task_span", "process_version_id = ? AND ended_at >= ? AND "
+                     f"ended_at < ? AND outcome = 'completed'{cond}",
+                     (version_id, tx.stamp(p.start), tx.stamp(p.end), *params))
+        days = (p.first, p.last) if tx.postgres else (p.first.isoformat(), p.last.isoformat())
+        flows = dict(tx.all("SELECT flow_id, SUM(taken) FROM analytics_flow WHERE process_version_id = ? AND day >= ? "
+                            f"AND day <= ?{cond} GROUP BY flow_id", (version_id, *days, *params)))
+    g = graph_of(filename, xml, process_id)
+    return {"process_id": process_id, "version": number, "version_id": version_id, "xml": xml,
+            "tasks": {e: {"name": g.names.get(e, e), "count": n, "avg_seconds": avg, "p90_seconds": p90,
+                          "avg_hours": _hours(avg), "p90_hours": _hours(p90)} for e, (n, avg, p90) in tasks.items()},
+            "flows": {f: int(n) for f, n in flows.items()}}
+
+
+# --- Excel ---------------------------------------------------------------------------------------
+
+def workbook(sheets: list[tuple[str, list[str], list[list]]]) -> bytes:
+    """An Excel workbook of tables: (sheet title, column labels, rows); typed text stays text."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, columns, rows in sheets:
+        ws = wb.create_sheet(title[:31])
+        for col, label in enumerate(columns, start=1):
+            _put(ws, 1, col, label, label=True)
+        for r, row in enumerate(rows, start=2):
+            for col, value in enumerate(row, start=1):
+                _put(ws, r, col, value)
+        _widths(ws, [max(12, min(40, 2 * len(str(c)) + 4)) for c in columns])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
