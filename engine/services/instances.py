@@ -295,6 +295,51 @@ def _run(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool = Tru
     return result
 
 
+# --- changing an instance beside its diagram (the migration to a newer version) -------------------------
+
+@dataclass
+class InstanceChange:
+    """What `change_instance` hands the change: the locked instance row, its workflow, the transaction."""
+
+    ctx: Services
+    tx: Tx
+    row: InstanceRow
+    wf: XWorkflow
+    now: datetime
+
+    def ready_user_tasks(self) -> dict:
+        """The instance's ready user tasks by task id."""
+        return _user_tasks(self.wf, READY)
+
+    def touch(self) -> None:
+        """Say the workflow is about to change: from here on a refusal drops the cached copy."""
+        self.wf.touched = True
+
+    def reassign(self, task) -> None:
+        """Open the inbox row of a ready task anew (who works on it, its name or due date changed)."""
+        tx, tid = self.tx, str(task.id)
+        tx.queue("DELETE FROM inbox_candidate WHERE task_id = ?", (tid,))
+        tx.queue("DELETE FROM inbox_task WHERE task_id = ?", (tid,))
+        _open_inbox_row(self.ctx, tx, self.row, task, self.now)
+
+
+def change_instance(ctx: Services, instance_id: str, actor: str,
+                    change: Callable[[InstanceChange], None]) -> CommandResult:
+    """One command that changes an instance beside its diagram, in one transaction: the row is locked
+    and the workflow loaded, `change` edits them (it raises to refuse, before `touch()` if it can), then
+    the state is saved with its inbox rows and audit events like any command's (no engine step runs).
+    `change` writes its own audit event with `audit.record(change.tx, change.row, ...)`."""
+
+    def command(tx: Tx):
+        row = _lock_instance(ctx, tx, instance_id)
+        wf = _load(ctx, tx, row)
+        before = _open_states(wf)
+        change(InstanceChange(ctx, tx, row, wf, ctx.now()))
+        return row, wf, _finish(ctx, tx, row, wf, actor, before, None)
+
+    return _run(ctx, command)
+
+
 def start_instance(ctx: Services, process_id: str, user: str, data: dict | None = None,
                    business_key: str | None = None, number_prefix: str | None = None,
                    context: dict | None = None) -> CommandResult:

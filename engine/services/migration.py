@@ -10,7 +10,9 @@ An instance can move when it is running, every open task (and open subprocess) h
 the new version with the same type and boundary events, and every element it already passed is
 still there (its stored tasks name them). The preview runs the same migration on a copy read from
 the database and reports, per instance, whether it can move and why not; a migration is one
-transaction per instance with an `instance_migrated` event on the instance's audit chain.
+transaction per instance with an `instance_migrated` event on the instance's audit chain and on the
+process's chain (see audit), and a batch ends with an `instances_migrated` event on the process's
+chain naming every request moved and refused (with the reasons).
 """
 
 from __future__ import annotations
@@ -28,15 +30,7 @@ from engine.bpmn.runtime import SERIALIZER, XWorkflow
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.services import audit
-from engine.services.instances import (
-    CommandResult,
-    _finish,
-    _load,
-    _lock_instance,
-    _open_inbox_row,
-    _open_states,
-    _run,
-)
+from engine.services.instances import CommandResult, InstanceChange, change_instance
 from engine.services.versions import require_process_owner
 from engine.store import InstanceRow, InstanceStore, WorkflowCache
 
@@ -288,23 +282,21 @@ def preview_migration(ctx: Services, from_version_id: int, to_version_id: int) -
 
 
 def migrate_instance(ctx: Services, instance_id: str, to_version_id: int, user: str) -> CommandResult:
-    """Move one running instance to a newer version of its process, in one transaction."""
+    """Move one running instance to a newer version of its process, in one transaction: an
+    `instance_migrated` event on the instance's chain and on its process's chain."""
     require_process_owner(ctx, user)
 
-    def command(tx: Tx):
-        row = _lock_instance(ctx, tx, instance_id)
+    def change(c: InstanceChange) -> None:
+        tx, row, wf = c.tx, c.row, c.wf
         target = _target(ctx, tx, to_version_id)
         reasons = _instance_checks(row, target)
         if reasons:
             raise MigrationRefused(instance_id, reasons)
-        wf = _load(ctx, tx, row)
         plans, reasons = _plans(wf, target)
         if reasons:
             raise MigrationRefused(instance_id, reasons)
-        before = _open_states(wf)
-        ready_before = {tid: _assignment(t.task_spec) for tid, (state, t) in before.items()
-                        if state == TaskState.READY and isinstance(t.task_spec, UserTask)}
-        wf.touched = True
+        ready_before = {tid: _assignment(t.task_spec) for tid, t in c.ready_user_tasks().items()}
+        c.touch()
         problems = _apply(plans, wf, target)
         if problems:
             raise MigrationRefused(instance_id, problems)
@@ -313,24 +305,22 @@ def migrate_instance(ctx: Services, instance_id: str, to_version_id: int, user: 
         tx.queue("UPDATE process_instance SET process_version_id = ?, process_version = ? WHERE id = ?",
                  (target.id, target.version, row.id))
         tx.queue("UPDATE inbox_task SET process_version = ? WHERE instance_id = ?", (target.version, row.id))
-        now = ctx.now()
         reassigned = []
         for tid, assignment in ready_before.items():
             task = wf.find_task(tid)
             if task is None or task.state != TaskState.READY or _assignment(task.task_spec) == assignment:
                 continue
-            # Who works on it, its name or due date changed: the inbox row is resolved again.
-            tx.queue("DELETE FROM inbox_candidate WHERE task_id = ?", (str(tid),))
-            tx.queue("DELETE FROM inbox_task WHERE task_id = ?", (str(tid),))
-            _open_inbox_row(ctx, tx, row, task, now)
+            c.reassign(task)  # who works on it, its name or due date changed
             reassigned.append(_element(task.task_spec))
-        audit.record(tx, row, "instance_migrated", user, now, None, None, {
-            "process_id": row.process_id, "from_version": old["version"], "to_version": target.version,
-            "from_version_id": old["version_id"], "to_version_id": target.id,
-            "open_tasks": _open_elements(wf), "reassigned": reassigned})
-        return row, wf, _finish(ctx, tx, row, wf, user, before, None)
+        moved = {"process_id": row.process_id, "from_version": old["version"], "to_version": target.version,
+                 "from_version_id": old["version_id"], "to_version_id": target.id,
+                 "open_tasks": _open_elements(wf), "reassigned": reassigned}
+        audit.record(tx, row, "instance_migrated", user, c.now, None, None, moved)
+        head = audit.lock_process_chain(tx, row.process_id)
+        audit.append_process(tx, head, "instance_migrated", user, c.now, {
+            **moved, "instance_id": row.id, "business_key": row.business_key})
 
-    return _run(ctx, command)
+    return change_instance(ctx, instance_id, user, change)
 
 
 def migrate_instances(ctx: Services, from_version_id: int, to_version_id: int, user: str,
@@ -360,5 +350,12 @@ def migrate_instances(ctx: Services, from_version_id: int, to_version_id: int, u
         refused.extend({"instance_id": i, "business_key": None, "reasons": [_reason(
             "not_on_version", f"the instance does not run on version {preview['from_version']}")]}
             for i in sorted(unknown))
-    return {**{k: preview[k] for k in ("process_id", "from_version", "to_version")}, "moved": moved,
-            "refused": refused}
+    found = {**{k: preview[k] for k in ("process_id", "from_version", "to_version")}, "moved": moved,
+             "refused": refused}
+    with ctx.db.transaction() as tx:  # each move is on the chain already, with the move itself
+        head = audit.lock_process_chain(tx, preview["process_id"])
+        found["seq"] = audit.append_process(tx, head, "instances_migrated", user, ctx.now(), {
+            **found, "from_version_id": from_version_id, "to_version_id": to_version_id,
+            "refused": [{**r, "reasons": [{k: x.get(k) for k in ("code", "element_id", "message")}
+                                          for x in r["reasons"]]} for r in refused]})
+    return found

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from engine.db.models import InboxTask, ProcessInstance
 from engine.errors import FormInvalid, PermissionDenied
-from engine.services.audit import verify_all
+from engine.services.audit import process_events, verify_all
 from engine.services.deploy import deploy
 from engine.services.migration import MigrationRefused, migrate_instance, migrate_instances, preview_migration
 from engine.services.versions import list_versions
@@ -214,6 +214,18 @@ def test_requests_whose_open_task_changed_its_boundary_events_stay_and_the_previ
     assert outcome["moved"] == [{"instance_id": at_review.instance_id, "business_key": at_review.describe()[
         "business_key"]}]
     assert [r["instance_id"] for r in outcome["refused"]] == [at_lead.instance_id]
+    # The process's chain holds the move (written with it) and the batch with what was refused and why.
+    events = process_events(org, MAIN)
+    assert [e["type"] for e in events[:2]] == ["instances_migrated", "instance_migrated"]
+    batch, move = events[0], events[1]
+    assert batch["seq"] == outcome["seq"] and batch["actor"] == "lijingli"
+    assert (batch["data"]["from_version"], batch["data"]["to_version"]) == (1, 2)  # version_3 is the second
+    assert batch["data"]["moved"] == outcome["moved"]
+    assert [(r["instance_id"], [x["code"] for x in r["reasons"]]) for r in batch["data"]["refused"]] == [
+        (at_lead.instance_id, ["boundary_changed"])]
+    assert (move["data"]["instance_id"], move["data"]["from_version"], move["data"]["to_version"]) == (
+        at_review.instance_id, 1, 2)
+    assert events[2]["type"] == "process_deployed" and events[2]["data"]["version"] == 2
     # Moved past the removed timer: 确认主责 now has none.
     at_review.complete("admin_review", {"review_decision": "通过", "review_comment": "可行"})
     at_review.complete("dispatch_lead", {"lead_dept": "MKT", "pmo_owner": PMO_OWNER, "dispatch_note": "请牵头"},
