@@ -16,8 +16,8 @@ users' superiors and departments, substitutes, groups, and a ruling on a day cha
 The engine reads its clock more than once in a command, so times computed from "now" (timer due
 times) may differ from the stored ones by a moment: up to TIME_SLACK counts as equal.
 
-Besides the check, `timeline` (and `state_after`) give the state after each command, for showing
-a request step by step: the completed path, the active tasks, their data, who acted and when.
+Showing a request step by step (the audit area's replay) is engine.services.history.replay, read
+from the record and the stored task tree; this module only checks.
 """
 
 from __future__ import annotations
@@ -159,8 +159,6 @@ class Replay:
     differences: list[Difference] = field(default_factory=list)
     notifications: list[dict] = field(default_factory=list)  # what notify() was asked; never sent
     inbox: dict[str, InboxEntry] = field(default_factory=dict)  # open user tasks, as recorded
-    steps: list[dict] | None = None  # snapshots after each command, when asked for
-    pending: Event | None = None  # the command whose snapshot waits for its recorded events
 
     def differ(self, where: str, detail: str) -> None:
         self.differences.append(Difference(where, detail))
@@ -241,11 +239,10 @@ class Replayer:
         return round((r.now - since).total_seconds() / 60) / 60
 
     # ------------------------------------------------------------------ running the record
-    def replay(self, instance: tuple, events: list[Event], snapshots: bool = False) -> Replay:
+    def replay(self, instance: tuple, events: list[Event]) -> Replay:
         """Re-execute one instance: (id, business_key, process_version_id, created_at) and its events."""
         instance_id, business_key, version_id, created_at = instance
         r = Replay(instance_id, business_key, version_id, created_at=Tx.when(created_at))
-        r.steps = [] if snapshots else None
         self.current = r
         expected: deque[Event] = deque()
         done: set[int] = set()  # cancellations run ahead of their own event
@@ -288,18 +285,12 @@ class Replayer:
             missing = expected.popleft()
             where = f"event {e.seq}" if e is not None else "end of the record"
             r.differ(where, f"the replay writes {_label(missing)} here, the record does not")
-        self._snapshot(r)
 
     def _match(self, r: Replay, expected: deque, e: Event) -> None:
         if not expected:
             r.differ(f"event {e.seq}", f"the record has {_label(e)}, the replay does not write it")
             return
-        mine = expected.popleft()
-        try:
-            self._check(r, mine, e)
-        finally:
-            if not expected:
-                self._snapshot(r)
+        self._check(r, expected.popleft(), e)
 
     def _check(self, r: Replay, mine: Event, e: Event) -> None:
         if (mine.type, mine.element_id, mine.task_id) != (e.type, e.element_id, e.task_id):
@@ -429,16 +420,7 @@ class Replayer:
         for each in wf.all_workflows():  # what a save would do: the next command sees only its own changes
             each.dirty.clear()
             each.removed.clear()
-        if r.steps is not None:  # taken once the record's own events of the command were matched
-            r.pending = e
-            if not out:
-                self._snapshot(r)
         return out
-
-    def _snapshot(self, r: Replay) -> None:
-        if r.steps is not None and r.pending is not None:
-            r.steps.append(_snapshot(r, r.pending))
-            r.pending = None
 
 
 class _Stop(Exception):
@@ -470,37 +452,6 @@ def _same(a: Any, b: Any) -> bool:
     if ta is not None and tb is not None and (ta.tzinfo is None) == (tb.tzinfo is None):
         return abs(ta - tb) <= TIME_SLACK
     return False
-
-
-# ---------------------------------------------------------------------------------- snapshots
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
-
-
-def _snapshot(r: Replay, e: Event) -> dict:
-    """The state after the command of event `e`: path taken, active tasks, data, who acted."""
-    wf = r.wf
-    calls = {str(t.id): _element(t) for each in wf.all_workflows() for t in each.tasks.values()}
-    completed, active = [], []
-    for each in wf.all_workflows():
-        caller = calls.get(str(each.parent_task_id)) if each.parent_task_id is not None else None
-        for t in each.tasks.values():
-            if not getattr(t.task_spec, "bpmn_id", None):
-                continue
-            where = {"element_id": _element(t), "task_id": str(t.id), "subprocess_of": caller,
-                     "process_id": each.spec.name}
-            if t.state == TaskState.COMPLETED:
-                completed.append((t.last_state_change, t.order, where))
-            elif t.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-                entry = r.inbox.get(str(t.id))
-                active.append((t.order, {**where, "name": t.task_spec.bpmn_name or _element(t),
-                                         "state": TaskState.get_name(t.state), "data": _plain(t.data),
-                                         "assignee": entry.assignee if entry else None}))
-    return {"step": len(r.steps) + 1, "seq": e.seq, "event": e.type, "actor": e.actor, "at": e.at.isoformat(),
-            "element_id": e.element_id, "task_id": e.task_id, "input": _plain(e.data.get("data")),
-            "status": r.status, "completed": [w for *_, w in sorted(completed, key=lambda c: (c[0], c[1]))],
-            "active": [a for _, a in sorted(active, key=lambda a: a[0])], "data": _plain(wf.data),
-            "notifications": len(r.notifications)}
 
 
 # ---------------------------------------------------------------------------------- comparing
@@ -647,28 +598,3 @@ def replay_check(ctx, instance_ids: Iterable[str] | None = None,
             if progress is not None:
                 progress(done, len(ids))
     return {"instances": len(ids), "matched": len(ids) - len(mismatches), "mismatches": mismatches}
-
-
-def timeline(ctx, instance_id: str) -> list[dict]:
-    """The state after each command of an instance, replayed from its record (for a step slider).
-
-    Each step: {step, seq (its first event), event, actor, at, element_id, task_id, input (the data
-    submitted), status, completed [{element_id, task_id, subprocess_of, process_id}] in the order
-    completed, active [{..., name, state, data, assignee}], data (the workflow's), notifications}.
-    A called subprocess's elements carry the element id of the call activity in `subprocess_of`.
-    """
-    with ctx.db.transaction(write=False) as tx:
-        rows = tx.all(_INSTANCE + " WHERE id = ?", (instance_id,))
-        if not rows:
-            raise NotFound(f"instance {instance_id} does not exist")
-        replayer = Replayer(ctx, tx)
-        r = replayer.replay(rows[0][:4], _events(tx, [instance_id])[instance_id], snapshots=True)
-    return r.steps or []
-
-
-def state_after(ctx, instance_id: str, step: int) -> dict:
-    """The state after command `step` (1-based) of `timeline`."""
-    steps = timeline(ctx, instance_id)
-    if not 1 <= step <= len(steps):
-        raise NotFound(f"instance {instance_id} has {len(steps)} steps, not {step}")
-    return steps[step - 1]

@@ -12,6 +12,8 @@ from engine.errors import InstanceErrored, NotFound
 from engine.services import replay
 from engine.services.calendar import set_day
 from engine.services.deploy import deploy
+from engine.services.history import replay as replay_page
+from engine.services.history import replay_states
 from engine.services.inbox import group_tasks, my_tasks
 from engine.services.instances import (
     cancel_instance,
@@ -63,10 +65,10 @@ def test_an_errored_then_retried_instance_replays(team):
     complete_task(ctx, task["task_id"], "alice", {})
     assert describe_instance(ctx, iid)["status"] == "completed"
     _matched(ctx, iid)
-    steps = replay.timeline(ctx, iid)
-    assert [(s["event"], s["status"]) for s in steps] == [
-        ("instance_started", "errored"), ("instance_retried", "running"), ("task_completed", "completed")]
-    assert steps[-1]["data"]["share"] == 5
+    steps = replay_states(ctx, iid)
+    assert [s["type"] for s in steps] == ["instance_started", "instance_retried", "task_completed"]
+    assert [e["type"] for e in steps[0]["events"]] == ["instance_errored"]
+    assert [e["type"] for e in steps[-1]["events"]] == ["instance_completed"] and steps[-1]["open"] == []
 
 
 def _instances(ctx) -> list[dict]:
@@ -87,7 +89,7 @@ def test_a_timer_fired_by_the_sweep_replays_and_so_does_a_task_done_before_the_s
     complete_task(ctx, escalation["task_id"], "bob", {})
     assert describe_instance(ctx, in_time)["status"] == describe_instance(ctx, late)["status"] == "completed"
     _matched(ctx)
-    fired = [s for s in replay.timeline(ctx, late) if s["event"] == "timer_fired"]
+    fired = [s for s in replay_states(ctx, late) if s["type"] == "timer_fired"]
     assert len(fired) == 1 and fired[0]["actor"] == "system" and fired[0]["at"] == clock.now.isoformat()
 
 
@@ -101,16 +103,16 @@ def test_claims_releases_and_a_cancellation_replay(team):
     complete_task(ctx, task, "bob", {"note": "一"})
     cancel_instance(ctx, iid, "bob", "重复")
     _matched(ctx, iid)
-    last = replay.timeline(ctx, iid)[-1]
-    assert (last["event"], last["status"], last["active"]) == ("instance_cancelled", "cancelled", [])
+    last = replay_states(ctx, iid)[-1]
+    assert (last["type"], last["actor"], last["open"]) == ("instance_cancelled", "bob", [])
 
 
 def test_a_called_process_replays_and_its_steps_name_the_call(team):
     ctx = team
     iid = start_instance(ctx, "call_parent", "alice", {}).instance_id
-    steps = replay.timeline(ctx, iid)
-    ready = [a for a in steps[0]["active"] if a["state"] == "READY"]
-    assert ready and all(a["subprocess_of"] == "CallChild" for a in ready)
+    found = replay_page(ctx, iid)
+    ready = found["steps"][0]["open"]
+    assert ready and all(found["scopes"][t["scope"]]["element_id"] == "CallChild" for t in ready)
     for task in group_tasks(ctx, "alice").items + my_tasks(ctx, "alice").items:
         complete_task(ctx, task["task_id"], "alice", {})
     _matched(ctx, iid)
@@ -123,7 +125,7 @@ def test_replaying_writes_nothing_and_notifies_nobody(team, clock):
     run_due_timers(ctx, clock.now)
     before = _counts(ctx)
     _matched(ctx)
-    replay.timeline(ctx, _instances(ctx)[0]["instance_id"])
+    replay_states(ctx, _instances(ctx)[0]["instance_id"])
     assert _counts(ctx) == before
 
 
@@ -131,7 +133,7 @@ def test_an_unknown_instance_is_named(team):
     with pytest.raises(NotFound, match="instance nope does not exist"):
         replay.replay_check(team, ["nope"])
     with pytest.raises(NotFound):
-        replay.timeline(team, "nope")
+        replay_states(team, "nope")
 
 
 @pytest.fixture
