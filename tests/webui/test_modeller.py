@@ -145,3 +145,20 @@ def test_the_migration_page_lists_who_can_move_and_moves_the_chosen(app, ctx):
     requester = app.test_client()
     assert sign_in(requester, "xiaowang").status_code == 302
     assert "迁移到新版本" in requester.get(f"/requests/{old.instance_id}").get_data(as_text=True)
+
+
+def test_the_editor_names_its_script_fields_and_the_check_refuses_a_bad_pre_script(app):
+    client, token = _owner(app)
+    draft_id = _new_draft(client, token)
+    page = client.get(f"/modeller/drafts/{draft_id}").get_data(as_text=True)
+    for key, label in [("scripts", "脚本"), ("prescript", "前置脚本"), ("postscript", "后置脚本"),
+                       ("on-instances", "在每个实例上运行脚本")]:
+        assert f'data-msg-{key}="{label}"' in page
+    assert 'data-msg-postscript-help="环节完成后运行' in page
+    post = "<spiffworkflow:postScript>dept_feedback = feedback_dept</spiffworkflow:postScript>"
+    assert V1.count(post) == 1
+    bad = V1.replace(post, "<spiffworkflow:preScript>import os</spiffworkflow:preScript>" + post)
+    problems = client.post("/modeller/check", json={"xml": bad, "filename": "collaboration_request.bpmn"},
+                           headers={"X-CSRFToken": token}).get_json()["problems"]
+    assert [(p["element_id"], p["message"]) for p in problems] == [
+        ("collect_feedback", "pre-script: Line 1: import is not allowed in scripts")]

@@ -1,6 +1,7 @@
 // The process owners' modeller: bpmn-js Modeler with the Camunda 7 properties panel (names, lanes,
-// form fields, assignment, timers, conditions, scripts, call activities, documentation), bpmnlint
-// while editing, and the engine's own check; a problem is listed and marked on its element.
+// form fields, assignment, timers, conditions, scripts, call activities, documentation), our own
+// "脚本" group for the spiffworkflow pre- and post-scripts the engine runs, bpmnlint while editing,
+// and the engine's own check; a problem is listed and marked on its element.
 // Read-only versions open in the navigated viewer. Everything the page needs comes from data-
 // attributes of #modeller (no inline script: the Content-Security-Policy allows none).
 import BpmnModeler from "bpmn-js/lib/Modeler";
@@ -14,6 +15,8 @@ import CamundaBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platfo
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
 import lintModule from "bpmn-js-bpmnlint";
 import lintConfig from "./lint-config.js";
+import ScriptsProviderModule from "./scripts-provider.js";
+import spiffModdle from "./spiffworkflow.json";
 
 const PROBLEM = "xz-problem";
 
@@ -50,13 +53,15 @@ class Page {
             BpmnPropertiesProviderModule,
             CamundaPlatformPropertiesProviderModule,
             CamundaBehaviorsModule,
+            ScriptsProviderModule,
             lintModule,
           ],
-          moddleExtensions: { camunda: camundaModdle },
+          moddleExtensions: { camunda: camundaModdle, spiffworkflow: spiffModdle },
+          xiezuoScripts: { text: (key) => text(root, key) },
           linting: { bpmnlint: lintConfig, active: true },
           keyboard: { bind: true }, // Ctrl+F finds an element by name, Ctrl+Z undoes, ...
         })
-      : new NavigatedViewer({ container: canvas, moddleExtensions: { camunda: camundaModdle } });
+      : new NavigatedViewer({ container: canvas, moddleExtensions: { camunda: camundaModdle, spiffworkflow: spiffModdle } });
     this.editing = editing;
   }
 
@@ -92,8 +97,10 @@ class Page {
 
   wire() {
     const bus = this.modeler.get("eventBus");
+    let changes = 0;
     bus.on("commandStack.changed", () => {
       this.root.setAttribute("data-dirty", "true");
+      this.root.setAttribute("data-changes", String(++changes)); // each edit, undo and redo counts
       this.say(text(this.root, "unsaved"));
     });
     bus.on("linting.completed", (event) => {

@@ -107,4 +107,15 @@ ENGLISH = {
     "泳道": "Lane",
     "流程变量": "Process variable",
     "参与者": "Participant",
+    "脚本": "Scripts",
+    "前置脚本": "Pre-script",
+    "环节开始前运行的 Python 脚本，可读写流程数据、调用 notify()；清空即删除。":
+        "Python run before the step starts; it may read and set process data and call notify(). Clear it to remove it.",
+    "后置脚本": "Post-script",
+    "环节完成后运行，可使用刚提交的表单数据；清空即删除。":
+        "Run after the step completes, with the form data just submitted. Clear it to remove it.",
+    "在每个实例上运行脚本": "Run the scripts on each instance",
+    "多实例环节：勾选时脚本在每个实例前后各运行一次，否则在整个环节前后各运行一次。":
+        "Multi-instance step: when ticked, the scripts run before and after each instance; otherwise once "
+        "before and after the whole step.",
 }

@@ -1,0 +1,205 @@
+"""The modeller's "脚本" group in Chromium: a process owner (刘总监) writes the pre- and post-scripts
+(spiffworkflow:preScript / postScript) the engine runs around a task, in the properties panel. A
+post-script added there is saved, deployed and run by the engine; a script the engine refuses is
+marked on its task at the check and at the deploy; undo brings the previous script back; a script
+cleared to nothing leaves no element behind."""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+from playwright.sync_api import expect
+
+from engine.services.instances import complete_task, describe_instance
+from engine.services.requests import submit_request
+from engine.services.versions import get_draft
+from tests.browser.conftest import ROOT, shot, sign_in
+from tests.browser.test_modeller import OWNER, _diagram, become, open_draft_of_latest
+from tests.scenarios.steps import REQUEST
+
+TASK = "dept_head_signoff"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+MARKED = re.compile(r"\bxz-problem\b")
+NOTE = "notify(requester, 'info', '签批结果已记录：' + signoff_decision)"
+
+
+def select(page, element_id: str, kind: str = "User Task") -> None:
+    """Find an element with the modeller's search (Ctrl+F, its id, Enter): it is selected."""
+    page.locator("[data-role=canvas]").click(position={"x": 500, "y": 600})
+    page.keyboard.press("Control+f")
+    page.keyboard.type(element_id)
+    expect(page.locator(f'.djs-search-result[data-result-id="{element_id}"]')).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page.locator(".bio-properties-panel-header-type")).to_have_text(kind, ignore_case=True)
+    expect(page.locator(".bio-properties-panel-header-label")).to_have_count(1)
+
+
+def open_scripts(page):
+    group = page.locator('[data-group-id="group-Xiezuo__Scripts"]')
+    expect(group.locator(".bio-properties-panel-group-header-title")).to_have_text("脚本")
+    if not page.locator("#bio-properties-panel-spiffPostScript").is_visible():
+        group.locator(".bio-properties-panel-group-header").click()
+    return group
+
+
+def edit(page, what: str, value: str) -> None:
+    """Type `value` into a script editor and wait until the modeller took it as a command."""
+    before = page.locator("#modeller").get_attribute("data-changes")
+    page.locator(f"#bio-properties-panel-{what}").fill(value)
+    expect(page.locator("#modeller")).not_to_have_attribute("data-changes", before or "0")
+
+
+def scripts_of(xml: str, element_id: str) -> dict[str, str]:
+    root = etree.fromstring(xml.encode("utf-8"))
+    (node,) = root.xpath("//*[@id=$id]", id=element_id)
+    return {etree.QName(s).localname: s.text for s in node.xpath("bpmn:extensionElements/spiff:*",
+                                                                  namespaces={"bpmn": BPMN, "spiff": SPIFF})}
+
+
+def draft_xml(page, ctx) -> str:
+    return get_draft(ctx, int(page.locator("#modeller").get_attribute("data-draft")))["xml"]
+
+
+def test_a_post_script_written_in_the_panel_is_deployed_and_run_by_the_engine(page, server):
+    ctx = server[1]
+    original = (ROOT / "processes" / "collaboration_request.bpmn").read_text("utf-8")
+    signoff_script = scripts_of(original, TASK)["postScript"]
+    sign_in(page, OWNER)
+    open_draft_of_latest(page)
+    select(page, TASK)
+    open_scripts(page)
+    expect(page.locator("#bio-properties-panel-spiffPreScript")).to_have_value("")
+    expect(page.locator("#bio-properties-panel-spiffPostScript")).to_have_value(signoff_script)
+    edit(page, "spiffPostScript", signoff_script + "\n" + NOTE)
+    shot(page, "modeller-scripts")
+    page.click("[data-action=save]")
+    expect(page.locator("[data-role=status]")).to_have_text("草稿已保存")
+
+    saved = draft_xml(page, ctx)
+    assert scripts_of(saved, TASK) == {"postScript": signoff_script + "\n" + NOTE}
+    # What the panel does not touch survives the round trip: the other scripts, and where the
+    # scripts of the multi-instance tasks run.
+    for element in ("admin_review", "lead_confirm", "collect_feedback", "approve_plan", "accept_deliverable"):
+        assert scripts_of(saved, element) == scripts_of(original, element), element
+    assert saved.count('spiffworkflow:scriptsOnInstances="true"') == original.count(
+        'spiffworkflow:scriptsOnInstances="true"') > 0
+
+    with page.expect_navigation():
+        page.click("[data-action=deploy]")
+    expect(page.locator("p.flash")).to_contain_text("已部署为版本 2")
+
+    started = submit_request(ctx, "xiaowang", REQUEST)
+    assert describe_instance(ctx, started.instance_id)["version"] == 2
+    (task,) = describe_instance(ctx, started.instance_id)["open_tasks"]
+    complete_task(ctx, task["task_id"], "zhangzongjian", {"signoff_decision": "同意", "signoff_comment": "同意提交"})
+    become(page, "xiaowang")
+    page.goto(f"{page.base_url}/notifications")
+    expect(page.locator('.notification-list li[data-kind="info"]', has_text="签批结果已记录：同意")).to_have_count(1)
+
+
+def test_a_script_the_engine_refuses_is_marked_and_undo_brings_the_old_one_back(page, server):
+    original = (ROOT / "processes" / "collaboration_request.bpmn").read_text("utf-8")
+    signoff_script = scripts_of(original, TASK)["postScript"]
+    sign_in(page, OWNER)
+    open_draft_of_latest(page)
+    select(page, TASK)
+    open_scripts(page)
+    editor = page.locator("#bio-properties-panel-spiffPostScript")
+    edit(page, "spiffPostScript", "import os\nos.remove('x')")
+
+    page.click("[data-action=check]")
+    expect(page.locator("#modeller")).to_have_attribute("data-problems", TASK)
+    expect(page.locator(f'.djs-element[data-element-id="{TASK}"]')).to_have_class(MARKED)
+    problem = page.locator(".problems li")
+    expect(problem).to_have_count(1)
+    expect(problem).to_contain_text("post-script: Line 1: import is not allowed in scripts")
+    expect(page.locator("[data-role=status]")).to_have_attribute("data-kind", "error")
+
+    # A syntax error is refused at the deploy too, with its line; nothing is deployed.
+    edit(page, "spiffPostScript", "if signoff_decision == '退回'\n    pass")
+    page.click("[data-action=deploy]")
+    expect(page.locator("[data-role=status]")).to_contain_text("部署被拒绝")
+    expect(problem).to_have_count(1)
+    expect(problem).to_contain_text("post-script: Line 1: SyntaxError")
+    expect(page.locator(f'.djs-element[data-element-id="{TASK}"]')).to_have_class(MARKED)
+    shot(page, "modeller-script-refused")
+
+    # Ctrl+Z in the panel undoes the last edit, then the one before: the diagram's own script is back.
+    editor.click()
+    page.keyboard.press("Control+z")
+    expect(editor).to_have_value("import os\nos.remove('x')")
+    page.keyboard.press("Control+z")
+    expect(editor).to_have_value(signoff_script)
+    page.click("[data-action=check]")
+    expect(page.locator("[data-role=status]")).to_have_text("检查通过，可以部署")
+    expect(page.locator(".problems li")).to_have_count(0)
+    # Redo goes forward again.
+    editor.click()
+    page.keyboard.press("Control+y")
+    expect(editor).to_have_value("import os\nos.remove('x')")
+    page.goto(f"{page.base_url}/modeller/processes/collaboration_request")
+    expect(page.locator("tr[data-version]")).to_have_count(1)
+
+
+def test_a_pre_script_is_created_on_a_bare_task_and_clearing_it_removes_it(page, server, tmp_path):
+    ctx = server[1]
+    sign_in(page, OWNER)
+    page.goto(f"{page.base_url}/modeller")
+    upload = tmp_path / "small_review.bpmn"
+    upload.write_text(_diagram("none"), "utf-8")
+    page.set_input_files("#upload input[type=file]", str(upload))
+    with page.expect_navigation():
+        page.click("#upload button[type=submit]")
+    expect(page.locator("#modeller")).to_have_class("modeller ready", timeout=20000)
+    select(page, "Review")
+    open_scripts(page)
+    # Only a multi-instance task asks where its scripts run.
+    expect(page.locator("#bio-properties-panel-spiffScriptsOnInstances")).to_have_count(0)
+    edit(page, "spiffPreScript", "wait = False")
+    edit(page, "spiffPostScript", "reviewed = True")
+    page.click("[data-action=save]")
+    expect(page.locator("[data-role=status]")).to_have_text("草稿已保存")
+    assert scripts_of(draft_xml(page, ctx), "Review") == {"preScript": "wait = False", "postScript": "reviewed = True"}
+
+    edit(page, "spiffPreScript", "")
+    edit(page, "spiffPostScript", "  ")
+    page.click("[data-action=save]")
+    expect(page.locator("[data-role=status]")).to_have_text("草稿已保存")
+    xml = draft_xml(page, ctx)
+    assert scripts_of(xml, "Review") == {}
+    root = etree.fromstring(xml.encode("utf-8"))
+    assert root.xpath("//bpmn:userTask[@id='Review']/bpmn:extensionElements", namespaces={"bpmn": BPMN}) == []
+
+    # Undo of the clearing brings the script back (one step per edit).
+    editor = page.locator("#bio-properties-panel-spiffPostScript")
+    editor.click()
+    page.keyboard.press("Control+z")
+    expect(editor).to_have_value("reviewed = True")
+    expect(page.locator("#bio-properties-panel-spiffPreScript")).to_have_value("")
+    page.keyboard.press("Control+z")
+    expect(page.locator("#bio-properties-panel-spiffPreScript")).to_have_value("wait = False")
+
+
+def test_a_multi_instance_task_says_whether_its_scripts_run_on_each_instance(page, server):
+    ctx = server[1]
+    sign_in(page, OWNER)
+    open_draft_of_latest(page)
+    select(page, "collect_feedback")
+    open_scripts(page)
+    each = page.locator("#bio-properties-panel-spiffScriptsOnInstances")
+    expect(each).to_be_checked()
+    expect(page.locator("#bio-properties-panel-spiffPostScript")).to_have_value("dept_feedback = feedback_dept")
+    each.uncheck()
+    page.click("[data-action=save]")
+    expect(page.locator("[data-role=status]")).to_have_text("草稿已保存")
+    root = etree.fromstring(draft_xml(page, ctx).encode("utf-8"))
+    (loop,) = root.xpath("//*[@id='collect_feedback']/bpmn:multiInstanceLoopCharacteristics", namespaces={"bpmn": BPMN})
+    assert loop.get(f"{{{SPIFF}}}scriptsOnInstances") is None
+    each.check()
+    page.click("[data-action=save]")
+    expect(page.locator("[data-role=status]")).to_have_text("草稿已保存")
+    root = etree.fromstring(draft_xml(page, ctx).encode("utf-8"))
+    (loop,) = root.xpath("//*[@id='collect_feedback']/bpmn:multiInstanceLoopCharacteristics", namespaces={"bpmn": BPMN})
+    assert loop.get(f"{{{SPIFF}}}scriptsOnInstances") == "true"

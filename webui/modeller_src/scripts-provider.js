@@ -1,0 +1,152 @@
+// The properties panel's "脚本" (Scripts) group: the spiffworkflow:preScript and spiffworkflow:postScript
+// an activity runs before it starts and after it completes, and, on a multi-instance activity, whether
+// they run on each instance (spiffworkflow:scriptsOnInstances). The Camunda panel knows none of them.
+// Every change goes through the command stack, so Ctrl+Z / Ctrl+Y undo and redo it; a script cleared
+// to nothing removes its element (and an extensionElements left empty).
+import { CheckboxEntry, isCheckboxEntryEdited, isTextAreaEntryEdited, TextAreaEntry } from "@bpmn-io/properties-panel";
+import { useService } from "bpmn-js-properties-panel";
+import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
+
+export const GROUP_ID = "Xiezuo__Scripts";
+const SCRIPTS = [
+  { id: "spiffPreScript", type: "spiffworkflow:PreScript", key: "prescript" },
+  { id: "spiffPostScript", type: "spiffworkflow:PostScript", key: "postscript" },
+];
+// The group goes before the Camunda groups the engine does not read (asynchronous continuations,
+// listeners, ...), so it sits near the form and the assignment.
+const AFTER_SCRIPTS = [
+  "CamundaPlatform__AsynchronousContinuations",
+  "CamundaPlatform__JobExecution",
+  "CamundaPlatform__InMappingPropagation",
+  "CamundaPlatform__InMapping",
+  "CamundaPlatform__Input",
+  "CamundaPlatform__ExecutionListener",
+  "CamundaPlatform__ExtensionProperties",
+];
+
+function findScript(businessObject, type) {
+  const extensions = businessObject.get("extensionElements");
+  return ((extensions && extensions.get("values")) || []).find((value) => is(value, type));
+}
+
+function multiInstance(businessObject) {
+  const loop = businessObject.get("loopCharacteristics");
+  return loop && is(loop, "bpmn:MultiInstanceLoopCharacteristics") ? loop : null;
+}
+
+// The commands that make the script of `type` read `value`: update it, create it (and the
+// extensionElements holding it), or remove it when `value` is blank.
+function scriptCommands(element, type, value, bpmnFactory) {
+  const businessObject = getBusinessObject(element);
+  const existing = findScript(businessObject, type);
+  let extensions = businessObject.get("extensionElements");
+  const blank = !value || !value.trim();
+  if (existing && !blank) {
+    return [{ cmd: "element.updateModdleProperties", context: { element, moddleElement: existing, properties: { value } } }];
+  }
+  if (existing) {
+    const rest = extensions.get("values").filter((each) => each !== existing);
+    if (rest.length) {
+      return [{ cmd: "element.updateModdleProperties", context: { element, moddleElement: extensions, properties: { values: rest } } }];
+    }
+    return [
+      { cmd: "element.updateModdleProperties", context: { element, moddleElement: extensions, properties: { values: [] } } },
+      { cmd: "element.updateModdleProperties", context: { element, moddleElement: businessObject, properties: { extensionElements: undefined } } },
+    ];
+  }
+  if (blank) {
+    return [];
+  }
+  const commands = [];
+  if (!extensions) {
+    extensions = bpmnFactory.create("bpmn:ExtensionElements", { values: [] });
+    extensions.$parent = businessObject;
+    commands.push({
+      cmd: "element.updateModdleProperties",
+      context: { element, moddleElement: businessObject, properties: { extensionElements: extensions } },
+    });
+  }
+  const script = bpmnFactory.create(type, { value });
+  script.$parent = extensions;
+  commands.push({
+    cmd: "element.updateModdleProperties",
+    context: { element, moddleElement: extensions, properties: { values: [...extensions.get("values"), script] } },
+  });
+  return commands;
+}
+
+function ScriptEntry(props) {
+  const { element, id, type, label, description } = props;
+  const commandStack = useService("commandStack");
+  const bpmnFactory = useService("bpmnFactory");
+  const debounce = useService("debounceInput");
+  const getValue = () => {
+    const script = findScript(getBusinessObject(element), type);
+    return (script && script.get("value")) || "";
+  };
+  const setValue = (value) => {
+    const commands = scriptCommands(element, type, value, bpmnFactory);
+    if (commands.length) {
+      commandStack.execute("properties-panel.multi-command-executor", commands);
+    }
+  };
+  return TextAreaEntry({ element, id, label, description, getValue, setValue, debounce, monospace: true, rows: 4 });
+}
+
+function OnInstancesEntry(props) {
+  const { element, id, label, description } = props;
+  const commandStack = useService("commandStack");
+  const loop = multiInstance(getBusinessObject(element));
+  const getValue = () => !!loop.get("spiffworkflow:scriptsOnInstances");
+  const setValue = (value) => {
+    commandStack.execute("element.updateModdleProperties", {
+      element,
+      moddleElement: loop,
+      properties: { "spiffworkflow:scriptsOnInstances": value ? true : undefined },
+    });
+  };
+  return CheckboxEntry({ element, id, label, description, getValue, setValue });
+}
+
+export class ScriptsPropertiesProvider {
+  constructor(propertiesPanel, config) {
+    // `config.text(key)` gives the page's text for a label in the reader's language.
+    this.text = (config && config.text) || ((key) => key);
+    propertiesPanel.registerProvider(400, this); // after the Camunda provider (500): its groups exist
+  }
+
+  getGroups(element) {
+    return (groups) => {
+      if (!is(element, "bpmn:Activity")) {
+        return groups;
+      }
+      const entries = SCRIPTS.map(({ id, type, key }) => ({
+        id,
+        type,
+        label: this.text(key),
+        description: this.text(key + "-help"),
+        component: ScriptEntry,
+        isEdited: isTextAreaEntryEdited,
+      }));
+      if (multiInstance(getBusinessObject(element))) {
+        entries.push({
+          id: "spiffScriptsOnInstances",
+          label: this.text("on-instances"),
+          description: this.text("on-instances-help"),
+          component: OnInstancesEntry,
+          isEdited: isCheckboxEntryEdited,
+        });
+      }
+      const group = { id: GROUP_ID, label: this.text("scripts"), entries };
+      const at = groups.findIndex((each) => AFTER_SCRIPTS.includes(each.id));
+      groups.splice(at < 0 ? groups.length : at, 0, group);
+      return groups;
+    };
+  }
+}
+ScriptsPropertiesProvider.$inject = ["propertiesPanel", "config.xiezuoScripts"];
+
+export default {
+  __init__: ["xiezuoScriptsProvider"],
+  xiezuoScriptsProvider: ["type", ScriptsPropertiesProvider],
+};
