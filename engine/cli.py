@@ -270,9 +270,10 @@ def users_add(cli: Cli, user_id, name, groups):
 
 
 def _register() -> None:
-    from engine import cli_audit, cli_org, cli_records, cli_versions
+    from engine import cli_audit, cli_org, cli_records, cli_versions, cli_worker
 
-    for command in [*cli_org.COMMANDS, *cli_records.COMMANDS, *cli_audit.COMMANDS, *cli_versions.COMMANDS]:
+    for command in [*cli_org.COMMANDS, *cli_records.COMMANDS, *cli_audit.COMMANDS, *cli_versions.COMMANDS,
+                    *cli_worker.COMMANDS]:
         main.add_command(command)
 
 

@@ -14,12 +14,16 @@ from engine.cli import Cli, main
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.pass_obj
 def serve(cli: Cli, host: str, port: int):
-    """Run the web app with the embedded server (for production: gunicorn "webui:create_app()")."""
+    """Run the web app with the embedded server, timers and notices included (for production: gunicorn
+    webui.wsgi:app, with `xiezuo worker` or Celery workers when XIEZUO_BACKGROUND=off or a broker is set)."""
     from webui import create_app
+    from webui.background import start_background
     from webui.config import WebConfig
 
     app = create_app(WebConfig.from_environ(os.environ, database_url=cli.url))
-    click.echo(f"Xiezuo is running: http://{host}:{port}/")
+    runner = start_background(app)
+    click.echo(f"Xiezuo is running: http://{host}:{port}/"
+               + ("" if runner else " (timers and notices are left to `xiezuo worker`)"))
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 

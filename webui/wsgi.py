@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 from webui import create_app
+from webui.background import start_background
 from webui.config import WebConfig
 
 app = create_app(WebConfig.from_environ(os.environ))
+start_background(app)

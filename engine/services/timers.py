@@ -28,6 +28,8 @@ def run_due_timers(ctx: Services, now: datetime | None = None, limit: int | None
     take turns on the write lock; either way each due timer fires exactly once.
     """
     now = now or ctx.now()
+    if not due_instance_ids(ctx, now, limit=1):
+        return []  # a look that takes no lock: idle sweeps every second must not queue for the write lock
     fired: list[str] = []
     skip: set[str] = set()  # fired here but somehow still due: never loop on them
     while limit is None or len(fired) < limit:
