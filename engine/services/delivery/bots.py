@@ -37,6 +37,9 @@ DEFAULT_KINDS = ("task", "return", "urge", "escalation", "red_warning")
 _HOSTS = {"dingtalk": ("oapi.dingtalk.com",), "feishu": ("open.feishu.cn", "open.larksuite.com"),
           "wecom": ("qyapi.weixin.qq.com",)}
 _RATE_LIMITED = {"dingtalk": {130101}, "feishu": {9499, 11232}, "wecom": {45009}}
+_PATH = {"dingtalk": r"/robot/send", "feishu": r"/open-apis/bot/v2/hook/[0-9A-Za-z-]+",
+         "wecom": r"/cgi-bin/webhook/send"}
+_TOKEN = {"dingtalk": "access_token", "wecom": "key"}  # Feishu's token is the path's last part
 _SECRET = {"dingtalk": re.compile(r"^SEC[0-9A-Za-z]{16,125}$"), "feishu": re.compile(r"^[0-9A-Za-z]{8,128}$")}
 
 
@@ -65,15 +68,9 @@ def check_bot(platform: str, url: str, secret: str | None, kinds, any_host: bool
         problems["webhook_url"] = "scheme"
     elif not any_host and (parts.hostname or "") not in _HOSTS[platform]:
         problems["webhook_url"] = "host"
-    elif platform == "dingtalk" and parts.path != "/robot/send":
+    elif not re.fullmatch(_PATH[platform], parts.path):
         problems["webhook_url"] = "path"
-    elif platform == "dingtalk" and not query.get("access_token", [""])[0]:
-        problems["webhook_url"] = "token"
-    elif platform == "feishu" and not re.fullmatch(r"/open-apis/bot/v2/hook/[0-9A-Za-z-]+", parts.path):
-        problems["webhook_url"] = "path"
-    elif platform == "wecom" and parts.path != "/cgi-bin/webhook/send":  # noqa: SIM114 (one check a line)
-        problems["webhook_url"] = "path"
-    elif platform == "wecom" and not query.get("key", [""])[0]:
+    elif platform in _TOKEN and not query.get(_TOKEN[platform], [""])[0]:
         problems["webhook_url"] = "token"
     if secret:
         if platform == "wecom":
