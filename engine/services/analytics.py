@@ -346,7 +346,8 @@ def heatmap(ctx: Services, user: str, process_id: str, version: int | None, p: P
     return {"process_id": process_id, "version": number, "version_id": version_id, "xml": xml,
             "tasks": {e: {"name": g.names.get(e, e), "count": n, "avg_seconds": avg, "p90_seconds": p90,
                           "avg_hours": _hours(avg), "p90_hours": _hours(p90)} for e, (n, avg, p90) in tasks.items()},
-            "flows": {f: int(n) for f, n in flows.items()}}
+            "flows": {f: int(n) for f, n in flows.items()},
+            "flow_names": {f: (g.names.get(src, src), g.names.get(tgt, tgt)) for f, (src, tgt) in g.flows.items()}}
 
 
 # --- Excel ---------------------------------------------------------------------------------------
