@@ -1,4 +1,6 @@
-"""The user's own settings: language, time zone, personal API tokens, absences (with a substitute)."""
+"""The user's own settings: language, time zone, personal API tokens, absences (with a substitute),
+how notifications reach them (email, the department's group bot, quiet hours), and for a department's
+head that department's group bot."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine.errors import InvalidInput, PermissionDenied
+from engine.errors import FormInvalid, InvalidInput, PermissionDenied
 from engine.services.accounts import create_token, list_tokens, revoke_token, set_preferences
+from engine.services.delivery import preferences as delivery_prefs
+from engine.services.delivery.preferences import check_quiet_hours
 from engine.services.org import directory, list_absences, remove_substitute
 from webui import forms_render as fr
 from webui.extensions import services
 from webui.views.admin.absences import record_absence
+from webui.views.admin.org import KIND_LABELS, bot_context, save_bot, test_bot
 
 bp = Blueprint("settings", __name__)
 # The zones people here choose from first; every other IANA zone follows.
@@ -43,12 +48,25 @@ def index():
     return _page(None)
 
 
-def _page(new_token: str | None, absence: dict | None = None, absence_errors: dict | None = None):
-    org = directory(services())
-    return render_template("settings/index.html", zones=_zones(), tokens=list_tokens(services(), current_user.id),
-                           new_token=new_token, absences=list_absences(services(), user_id=current_user.id),
+def _headed(org) -> list[str]:
+    """The departments the signed-in user heads (they set those departments' group bots here)."""
+    return sorted(d for d in org.departments if org.head(d) == current_user.id)
+
+
+def _page(new_token: str | None, absence: dict | None = None, absence_errors: dict | None = None,
+          notices: tuple | None = None, bot: tuple | None = None):
+    ctx = services()
+    org = directory(ctx)
+    prefs_values, prefs_errors = notices or (delivery_prefs.get_preferences(ctx, current_user.id).to_dict(), {})
+    bots = {d: bot_context(d, *(bot[1:] if bot and bot[0] == d else ())) for d in _headed(org)}
+    return render_template("settings/index.html", zones=_zones(), tokens=list_tokens(ctx, current_user.id),
+                           new_token=new_token, absences=list_absences(ctx, user_id=current_user.id),
                            names={u: p["name"] for u, p in org.users.items()}, choices=fr.choices(org),
-                           absence=absence or {}, absence_errors=absence_errors or {})
+                           absence=absence or {}, absence_errors=absence_errors or {},
+                           prefs=prefs_values, prefs_errors=prefs_errors, kind_labels=KIND_LABELS,
+                           email_configured=bool(ctx.config.smtp_host),
+                           my_email=delivery_prefs.email_address(ctx, current_user.id),
+                           bots=bots, dept_names={d: v["name"] for d, v in org.departments.items()})
 
 
 @bp.route("/settings/tokens", methods=["POST"])
@@ -96,3 +114,57 @@ def remove_absence(absence_id: int):
     remove_substitute(services(), absence_id, current_user.id)
     flash(_("已取消这段外出。"), "success")
     return redirect(url_for("settings.index", _anchor="absences"))
+
+
+_QUIET_ERRORS = {"format": lambda: _("请按“时:分”填写，例如 22:00。"),
+                 "half": lambda: _("请同时填写开始和结束时间（或都留空）。"),
+                 "empty": lambda: _("结束时间不能与开始时间相同。")}
+
+
+@bp.route("/settings/notifications", methods=["POST"])
+@login_required
+def notifications():
+    """How notifications reach the user: email and the department's bot per kind, and quiet hours."""
+    form = request.form
+    values = {"email": [k for k in KIND_LABELS if form.get(f"email_{k}")],
+              "bot": [k for k in KIND_LABELS if form.get(f"bot_{k}")],
+              "quiet_start": form.get("quiet_start", "").strip(), "quiet_end": form.get("quiet_end", "").strip(),
+              "urgent_in_quiet": bool(form.get("urgent_in_quiet"))}
+    errors = {f: _QUIET_ERRORS[code]() for f, code in check_quiet_hours(values["quiet_start"],
+                                                                         values["quiet_end"]).items()}
+    if not errors:
+        try:
+            delivery_prefs.set_preferences(services(), current_user.id, values["email"], values["bot"],
+                                           values["quiet_start"], values["quiet_end"], values["urgent_in_quiet"])
+        except FormInvalid as exc:  # checked above; the engine's word stands for anything else
+            errors = {f: fr.error_text(m) for f, m in exc.errors.items()}
+    if errors:
+        return _page(None, notices=(values, errors)), 400
+    flash(_("通知方式已保存。"), "success")
+    return redirect(url_for("settings.index", _anchor="notices"))
+
+
+def _my_department(dept_id: str) -> None:
+    if dept_id not in _headed(directory(services())):
+        abort(404)  # not one's own department: not confirmed to exist
+
+
+@bp.route("/settings/bot/<dept_id>", methods=["POST"])
+@login_required
+def bot(dept_id: str):
+    """The head sets their department's group bot."""
+    _my_department(dept_id)
+    values, errors = save_bot(dept_id, request.form)
+    if errors:
+        return _page(None, bot=(dept_id, values, errors)), 400
+    flash(_("群机器人设置已保存。"), "success")
+    return redirect(url_for("settings.index", _anchor="bot"))
+
+
+@bp.route("/settings/bot/<dept_id>/test", methods=["POST"])
+@login_required
+def bot_test(dept_id: str):
+    """The head sends their department's bot a test message."""
+    _my_department(dept_id)
+    test_bot(dept_id)
+    return redirect(url_for("settings.index", _anchor="bot"))

@@ -34,13 +34,21 @@ from engine.services.org import ADMINS, directory
 PLATFORMS = ("dingtalk", "feishu", "wecom")
 PER_MINUTE = {"dingtalk": 20, "feishu": 100, "wecom": 20}
 DEFAULT_KINDS = ("task", "return", "urge", "escalation", "red_warning")
-_HOSTS = {"dingtalk": ("oapi.dingtalk.com",), "feishu": ("open.feishu.cn", "open.larksuite.com"),
+BOT_HOSTS = {"dingtalk": ("oapi.dingtalk.com",), "feishu": ("open.feishu.cn", "open.larksuite.com"),
           "wecom": ("qyapi.weixin.qq.com",)}
 _RATE_LIMITED = {"dingtalk": {130101}, "feishu": {9499, 11232}, "wecom": {45009}}
 _PATH = {"dingtalk": r"/robot/send", "feishu": r"/open-apis/bot/v2/hook/[0-9A-Za-z-]+",
          "wecom": r"/cgi-bin/webhook/send"}
-_TOKEN = {"dingtalk": "access_token", "wecom": "key"}  # Feishu's token is the path's last part
+BOT_TOKENS = {"dingtalk": "access_token", "wecom": "key"}  # Feishu's token is the path's last part
 _SECRET = {"dingtalk": re.compile(r"^SEC[0-9A-Za-z]{16,125}$"), "feishu": re.compile(r"^[0-9A-Za-z]{8,128}$")}
+
+
+class BotInvalid(FormInvalid):
+    """A bot's settings were refused: the English message per field, and `codes` (check_bot) per field."""
+
+    def __init__(self, codes: dict[str, str]):
+        self.codes = dict(codes)
+        super().__init__({k: _ENGLISH.get(v, v) for k, v in codes.items()})
 
 
 class SendFailed(Exception):
@@ -66,11 +74,11 @@ def check_bot(platform: str, url: str, secret: str | None, kinds, any_host: bool
         problems["webhook_url"] = "empty"
     elif parts.scheme not in (("http", "https") if any_host else ("https",)) or not parts.netloc:
         problems["webhook_url"] = "scheme"
-    elif not any_host and (parts.hostname or "") not in _HOSTS[platform]:
+    elif not any_host and (parts.hostname or "") not in BOT_HOSTS[platform]:
         problems["webhook_url"] = "host"
     elif not re.fullmatch(_PATH[platform], parts.path):
         problems["webhook_url"] = "path"
-    elif platform in _TOKEN and not query.get(_TOKEN[platform], [""])[0]:
+    elif platform in BOT_TOKENS and not query.get(BOT_TOKENS[platform], [""])[0]:
         problems["webhook_url"] = "token"
     if secret:
         if platform == "wecom":
@@ -158,7 +166,7 @@ def set_bot(ctx: Services, dept_id: str, by: str, platform: str, webhook_url: st
                                                                       else None))
         problems = check_bot(platform, url, key, kinds, ctx.config.webhook_any_host)
         if problems:
-            raise FormInvalid({k: _ENGLISH.get(v, v) for k, v in problems.items()})
+            raise BotInvalid(problems)
         row = row or DepartmentBot(department_id=dept_id)
         row.platform, row.webhook_url, row.secret = platform, url, key or None
         row.kinds, row.enabled = ",".join(kinds), bool(enabled)

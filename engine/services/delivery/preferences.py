@@ -134,3 +134,9 @@ def quiet_until(prefs: Preferences, kind: str, now: datetime, zone: str) -> date
     if not quiet:
         return None
     return datetime.combine(end_day, end, tzinfo=tz)
+
+
+def email_address(ctx: Services, user_id: str) -> str | None:
+    """The address the user's emails go to (None: they get none)."""
+    with ctx.db.read() as s:
+        return s.scalar(select(AppUser.email).where(AppUser.id == user_id))

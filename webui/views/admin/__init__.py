@@ -1,8 +1,9 @@
-"""The administration area: the organisation, users, absences, the working calendar and the review of
-lessons, for platform admins; auditors read every page of it (without forms, and any change they send
-is refused); everyone else is refused (403: that the area exists is no secret, the 管理 link is simply
-not shown to them). The gate is one before_request hook, so no page of the area can forget it; the
-engine checks the admin again in every command.
+"""The administration area: the organisation, users, absences, the working calendar, the review of
+lessons and the background jobs (timers, notification deliveries), for platform admins; auditors read
+every page of it (without forms, and any change they send is refused); everyone else is refused (403:
+that the area exists is no secret, the 管理 link is simply not shown to them). The gate is one
+before_request hook, so no page of the area can forget it; the engine checks the admin again in every
+command.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from engine.services.calendar import calendar_warnings
+from engine.services.delivery.jobs import delivery_counts
 from engine.services.knowledge import list_entries
 from engine.services.org import directory, list_absences, local_date
 from webui.extensions import login_manager, services
@@ -43,7 +45,7 @@ def index():
     return render_template(
         "admin/index.html", departments=len(found.departments), users=active, inactive=len(found.users) - active,
         absences=list_absences(ctx), waiting=len(list_entries(ctx, "proposed")),
-        warnings=calendar_warnings(ctx, [year, year + 1]), year=year)
+        warnings=calendar_warnings(ctx, [year, year + 1]), year=year, deliveries=delivery_counts(ctx))
 
 
-from webui.views.admin import absences, knowledge, org, users, work_calendar  # noqa: E402,F401  (their routes)
+from webui.views.admin import absences, jobs, knowledge, org, users, work_calendar  # noqa: E402,F401  (their routes)

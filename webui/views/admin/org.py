@@ -1,6 +1,7 @@
 """The organisation: departments with their head and interface person (and who held them before), a
-post given to someone else, and an organisation file imported by upload with the importer's located
-problems shown on the page (nothing is imported then)."""
+post given to someone else, an organisation file imported by upload with the importer's located
+problems shown on the page (nothing is imported then), and each department's group bot (the form
+and test message the settings page also offers the department's head)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,16 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 
 from engine.errors import NotFound, OrgInvalid
+from engine.services.delivery.bots import (
+    BOT_HOSTS,
+    BOT_TOKENS,
+    DEFAULT_KINDS,
+    BotInvalid,
+    SendFailed,
+    get_bot,
+    send_test_message,
+    set_bot,
+)
 from engine.services.org import POSTS, directory, post_history, set_post
 from engine.services.org_import import import_org, parse_csv, parse_yaml
 from webui import forms_render as fr
@@ -87,7 +98,7 @@ def org_import():
     return redirect(url_for("admin.org"))
 
 
-def _department_page(dept_id: str, errors: dict | None = None, status: int = 200):
+def _department_page(dept_id: str, errors: dict | None = None, status: int = 200, bot: tuple | None = None):
     ctx = services()
     org = directory(ctx)
     dept = org.departments.get(dept_id)
@@ -100,7 +111,8 @@ def _department_page(dept_id: str, errors: dict | None = None, status: int = 200
         "admin/department.html", dept_id=dept_id, dept=dept, parent=parent, names=names, members=members,
         active={u: p["active"] for u, p in org.users.items()}, posts=POST_LABELS, errors=errors or {},
         holders={post: org.posts.get((dept_id, post)) for post in POSTS}, choices=fr.choices(org),
-        history={post: list(reversed(post_history(ctx, dept_id, post))) for post in POSTS}), status
+        history={post: list(reversed(post_history(ctx, dept_id, post))) for post in POSTS},
+        **bot_context(dept_id, *(bot or ()))), status
 
 
 @bp.route("/org/<dept_id>")
@@ -134,3 +146,87 @@ def department_post(dept_id: str):
     else:
         flash(_("%(dept)s 的%(post)s现为空缺。", dept=org.departments[dept_id]["name"], post=label), "success")
     return redirect(url_for("admin.department", dept_id=dept_id))
+
+
+# ---------------------------------------------------------------------------------- the department's group bot
+PLATFORM_LABELS = {"dingtalk": lazy_gettext("钉钉"), "feishu": lazy_gettext("飞书"), "wecom": lazy_gettext("企业微信")}
+KIND_LABELS = {"task": lazy_gettext("新任务"), "return": lazy_gettext("退回"), "reminder": lazy_gettext("提醒"),
+               "urge": lazy_gettext("催办"), "escalation": lazy_gettext("升级"),
+               "red_warning": lazy_gettext("红色预警"), "info": lazy_gettext("通知")}
+
+
+def _bot_error(field: str, code: str, platform: str) -> str:
+    label = PLATFORM_LABELS.get(platform, platform)
+    if field == "platform":
+        return _("请选择平台：钉钉、飞书或企业微信。")
+    if field == "kinds":
+        return _("有未知的通知类型，请重新勾选。")
+    if field == "secret":
+        if code == "unused":
+            return _("企业微信群机器人不使用加签密钥，请留空。")
+        if platform == "dingtalk":
+            return _("钉钉的加签密钥以 SEC 开头，后跟字母和数字（在机器人安全设置的“加签”处复制）。")
+        return _("飞书的签名校验密钥只含字母和数字（在机器人安全设置的“签名校验”处复制）。")
+    return {
+        "empty": _("请填写 Webhook 地址。"),
+        "scheme": _("Webhook 地址须以 https:// 开头。"),
+        "host": _("这不是%(platform)s群机器人的 Webhook 地址（主机应为 %(hosts)s）。", platform=label,
+                  hosts=" / ".join(BOT_HOSTS.get(platform, ()))),
+        "path": _("这不是%(platform)s群机器人的 Webhook 地址格式，请从群设置中复制完整地址。", platform=label),
+        "token": _("Webhook 地址缺少令牌（%(param)s=…），请复制完整地址。", param=BOT_TOKENS.get(platform, "")),
+    }.get(code, code)
+
+
+def save_bot(dept_id: str, form) -> tuple[dict, dict]:
+    """Store the department's bot from `form`; (values, errors per field), nothing stored when errors."""
+    values = {"platform": form.get("platform", ""), "kinds": form.getlist("kinds"),
+              "enabled": bool(form.get("enabled")), "clear_secret": bool(form.get("clear_secret"))}
+    try:
+        set_bot(services(), dept_id, current_user.id, values["platform"], form.get("webhook_url", ""),
+                form.get("secret", ""), values["kinds"], values["enabled"], values["clear_secret"])
+    except BotInvalid as exc:
+        return values, {f: _bot_error(f, code, values["platform"]) for f, code in exc.codes.items()}
+    except NotFound:
+        abort(404)
+    return values, {}
+
+
+def test_bot(dept_id: str) -> None:
+    """Send the department's bot a test message now and flash what came of it."""
+    try:
+        send_test_message(services(), dept_id, current_user.id)
+    except NotFound:
+        flash(_("请先保存群机器人的设置。"), "error")
+        return
+    except SendFailed as exc:
+        flash(_("测试消息未送达：%(why)s", why=str(exc)), "error")
+        return
+    flash(_("测试消息已发送，请到群里查看。"), "success")
+
+
+def bot_context(dept_id: str, values: dict | None = None, errors: dict | None = None) -> dict:
+    """What the bot form shows: the stored bot (secrets masked), the submitted values, the errors."""
+    bot = get_bot(services(), dept_id)
+    return {"bot": bot.shown() if bot else None, "bot_values": values or {}, "bot_errors": errors or {},
+            "platforms": PLATFORM_LABELS, "kind_labels": KIND_LABELS, "default_bot_kinds": DEFAULT_KINDS}
+
+
+@bp.route("/org/<dept_id>/bot", methods=["POST"])
+def department_bot(dept_id: str):
+    """Set the department's group bot."""
+    if dept_id not in directory(services()).departments:
+        abort(404)
+    values, errors = save_bot(dept_id, request.form)
+    if errors:
+        return _department_page(dept_id, bot=(values, errors), status=400)
+    flash(_("群机器人设置已保存。"), "success")
+    return redirect(url_for("admin.department", dept_id=dept_id, _anchor="bot"))
+
+
+@bp.route("/org/<dept_id>/bot/test", methods=["POST"])
+def department_bot_test(dept_id: str):
+    """Send the department's bot a test message."""
+    if dept_id not in directory(services()).departments:
+        abort(404)
+    test_bot(dept_id)
+    return redirect(url_for("admin.department", dept_id=dept_id, _anchor="bot"))
