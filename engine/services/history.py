@@ -308,13 +308,40 @@ def verification(ctx: Services, instance_id: str) -> dict:
 
 def audit_index(ctx: Services, user: str, text: str = "", status: str | None = None, page: int = 1,
                 per_page: int = 20) -> Page:
-    """Every request (newest first, searched by number or title), each with its verification state."""
+    """Every request (newest first, searched by number or title), each with its last recorded
+    verification (audit.verify_and_record: {checked_at, ok, events, problems}, None if never verified)."""
     found = list_requests(ctx, user, None, RequestFilter(scope="all", text=text,
                                                          status=status if status in STATUSES else None),
                           page, per_page)
+    results = audit.recorded(ctx, [item["instance_id"] for item in found.items])
     for item in found.items:
-        item["verification"] = verification(ctx, item["instance_id"])
+        item["verification"] = results.get(item["instance_id"])
     return found
+
+
+def verify_request(ctx: Services, instance_id: str) -> dict:
+    """Verify one request's chain now and record the result (the index's "verify now"); the result."""
+    audit.verify_and_record(ctx, chain_ids=[str(instance_id)])
+    return audit.recorded(ctx, [str(instance_id)])[str(instance_id)]
+
+
+def process_changes(ctx: Services, process_id: str | None = None) -> dict:
+    """What changed the processes themselves, newest first: every deploy and migration of requests from
+    the processes' audit chains, and each chain verified now (process chains are short: a row per
+    deploy or move) with its last recorded result. {"events": [...], "chains": {process_id: {chain_id,
+    verified, problems, events, recorded}}}."""
+    events = audit.process_events(ctx, process_id)
+    chains = {}
+    for pid, chain in sorted({(e["process_id"], e["chain_id"]) for e in events}):
+        state = audit.verification(ctx, chain)
+        chains[pid] = {"chain_id": chain, "verified": state["ok"], "problems": state["problems"],
+                       "events": state["events"], "anchored_at": state["anchored_at"],
+                       "recorded": audit.recorded(ctx, [chain]).get(chain)}
+    names = Names(directory(ctx))
+    for e in events:
+        e["actor_name"] = names.user(e["actor"])
+        e["problem"] = [p for p in chains[e["process_id"]]["problems"] if p["seq"] == e["seq"]]
+    return {"events": events, "chains": chains}
 
 
 # --- replay ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from engine.bpmn.safe_xml import parse_bpmn_bytes
 from engine.bpmn.validate import parse_deployment
 from engine.db.models import BpmnSource, GroupMembership, ProcessDraft, ProcessInstance, ProcessVersion
 from engine.errors import InvalidInput, InvalidProcess, NotFound, PermissionDenied, Problem, StaleInstance
+from engine.services.audit import process_events
 from engine.services.deploy import deploy
 
 PROCESS_OWNERS = "process_owners"
@@ -247,7 +248,8 @@ def list_processes(ctx: Services) -> list[dict]:
 
 def list_versions(ctx: Services, process_id: str) -> list[dict]:
     """The versions of a process, newest first: author, time, what changed against the previous
-    version, and how many requests run (and ran) on each."""
+    version, how many requests run (and ran) on each, and the position of the deploy that created it
+    on the process's audit chain (`chain_seq`; None for a version deployed before deploys were chained)."""
     with ctx.db.read() as s:
         versions = s.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
                              .order_by(ProcessVersion.version)).all()
@@ -261,10 +263,13 @@ def list_versions(ctx: Services, process_id: str) -> list[dict]:
         sources = [s.get(BpmnSource, v.source_sha256).content for v in versions]
         rows = [{"version_id": v.id, "process_id": v.process_id, "version": v.version, "name": v.name,
                  "created_by": v.created_by, "created_at": v.created_at.isoformat()} for v in versions]
+    created = {e["data"].get("version_id"): e["seq"] for e in process_events(ctx, process_id)
+               if e["type"] == "process_deployed" and e["data"].get("created")}
     for n, row in enumerate(rows):
         by_status = counts.get(row["version_id"], {})
         row.update(changes=diff_sources(sources[n - 1], sources[n]) if n else None, by_status=by_status,
-                   running=by_status.get("running", 0), instances=sum(by_status.values()))
+                   running=by_status.get("running", 0), instances=sum(by_status.values()),
+                   chain_seq=created.get(row["version_id"]))  # its deploy's entry on the process's audit chain
     return rows[::-1]
 
 

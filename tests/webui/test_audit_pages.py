@@ -8,10 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from openpyxl import load_workbook
 
+from engine.services import audit
 from engine.services.instances import complete_task, describe_instance
 from engine.services.requests import submit_request
 from tests.scenarios.steps import REQUEST
@@ -57,7 +59,7 @@ def test_only_auditors_and_admins_see_the_audit_link_and_pages(app, filed):
 
 def test_the_index_lists_requests_with_their_verification_and_links(app, filed):
     page = _as(app, AUDITOR).get("/audit?q=XMBG").get_data(as_text=True)
-    assert f'data-request="{filed["number"]}"' in page and 'data-verified="yes"' in page
+    assert f'data-request="{filed["number"]}"' in page and 'data-verified="never"' in page  # not verified yet
     assert f'/audit/requests/{filed["id"]}/history' in page and f'/audit/requests/{filed["id"]}/replay' in page
     assert "没有符合条件的需求" in _as(app, AUDITOR).get("/audit?q=不存在的需求").get_data(as_text=True)
 
@@ -164,3 +166,69 @@ def test_the_api_serves_history_with_filters_and_the_replay(app, filed):
     assert bad.status_code == 400 and "yesterday" in bad.get_json()["message"]
     assert client.get(f"/api/v1/requests/{filed['id']}/replay").get_json()["steps"][0]["type"] == "instance_started"
     assert client.get("/api/v1/requests/00000000-0000-0000-0000-000000000000/history").status_code == 404
+
+
+def _row_of(page: str, instance_id: str) -> str:
+    return re.search(rf'<tr data-request="[^"]*" data-instance="{instance_id}">.*?</tr>', page, re.S).group(0)
+
+
+def test_the_index_shows_recorded_results_and_verifies_one_request_or_all_now(app, ctx, clock, filed):
+    other = submit_request(ctx, REQUESTER, {**REQUEST, "title": "另一个需求"}).instance_id
+    client = _as(app, AUDITOR)
+    page = client.get("/audit").get_data(as_text=True)
+    assert 'data-verified="never"' in _row_of(page, filed["id"]) and 'data-anchors="none"' in page
+    # The page shows what was recorded: a chain changed since is not verified again by looking.
+    with ctx.db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_event SET actor = 'mallory' WHERE instance_id = ? AND seq = 2",
+                             (filed["id"],))
+    assert 'data-verified="never"' in _row_of(client.get("/audit").get_data(as_text=True), filed["id"])
+    answer = client.post(f"/audit/requests/{filed['id']}/verify", data={"csrf_token": csrf_of(page), "q": "XMBG"})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/audit?q=XMBG")
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "审计链有 1 处问题" in page
+    row = _row_of(page, filed["id"])
+    assert 'data-verified="no"' in row and f'data-checked="{clock.now.isoformat()}"' in row
+    assert 'data-verified="never"' in _row_of(page, other)  # only the one asked for
+    # "Verify all": bounded steps, each continuing the last until every chain and the anchors are done.
+    audit.make_anchor(ctx)
+    clock.advance(minutes=1)
+    step = client.post("/audit/verify", data={"csrf_token": csrf_of(page)})
+    assert step.status_code == 302
+    for _ in range(10):
+        location = step.headers["Location"]
+        if "verifying=" not in location:
+            break
+        page = client.get(location).get_data(as_text=True)
+        assert "data-continue" in page and 'name="since"' in page
+        since = re.search(r'name="since" value="([^"]+)"', page).group(1)
+        step = client.post("/audit/verify", data={"csrf_token": csrf_of(page), "since": since})
+    page = client.get(step.headers["Location"]).get_data(as_text=True)
+    assert "data-continue" not in page and 'data-anchors="yes"' in page
+    assert 'data-verified="no"' in _row_of(page, filed["id"]) and 'data-verified="yes"' in _row_of(page, other)
+    assert audit.recorded(ctx, [other])[other]["checked_at"] == clock.now
+
+
+def test_only_auditors_verify_and_the_process_changes_page_is_theirs(app, ctx, filed):
+    for user in (REQUESTER, HEAD):
+        client = _as(app, user)
+        token = csrf_of(client.get("/inbox").get_data(as_text=True))
+        assert client.post(f"/audit/requests/{filed['id']}/verify", data={"csrf_token": token}).status_code == 404
+        assert client.post("/audit/verify", data={"csrf_token": token}).status_code == 404
+        assert client.get("/audit/processes").status_code == 404
+    assert audit.recorded(ctx, [filed["id"]]) == {}
+
+
+def test_the_process_changes_page_lists_deploys_and_migrations_with_their_verification(app, ctx, filed):
+    client = _as(app, AUDITOR)
+    assert 'href="/audit/processes"' in client.get("/audit").get_data(as_text=True)
+    page = client.get("/audit/processes").get_data(as_text=True)
+    chain = audit.process_chain_id("collaboration_request")
+    assert f'data-process="collaboration_request" data-chain="{chain}"' in page
+    assert 'id="collaboration_request-1" data-event="process_deployed"' in page
+    assert 'data-created="yes"' in page and "collaboration_request.bpmn" in page and 'data-verified="no"' not in page
+    with ctx.db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_event SET actor = 'mallory' WHERE instance_id = ? AND seq = 1", (chain,))
+    page = client.get("/audit/processes?process=collaboration_request").get_data(as_text=True)
+    assert 'data-verified="no"' in page and 'data-kind="edited" data-position="1"' in page
+    assert 'data-broken="yes"' in page
+    assert client.get("/audit/processes?process=nothing_here").status_code == 404

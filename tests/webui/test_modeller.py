@@ -162,3 +162,23 @@ def test_the_editor_names_its_script_fields_and_the_check_refuses_a_bad_pre_scri
                            headers={"X-CSRFToken": token}).get_json()["problems"]
     assert [(p["element_id"], p["message"]) for p in problems] == [
         ("collect_feedback", "pre-script: Line 1: import is not allowed in scripts")]
+
+
+def test_each_version_links_to_its_deploy_on_the_process_audit_chain(app, ctx):
+    client, token = _owner(app)
+    draft_id = _new_draft(client, token)
+    headers = {"X-CSRFToken": token}
+    client.post(f"/modeller/drafts/{draft_id}/save", json={"xml": version_2(), "revision": 1}, headers=headers)
+    client.post(f"/modeller/drafts/{draft_id}/deploy", json={"revision": 2}, headers=headers)
+    # 刘总监 may not enter the audit area: he sees the entry's number, not a link to a door shut to him.
+    page = client.get(f"/modeller/processes/{MAIN}").get_data(as_text=True)
+    assert re.findall(r'<span data-link="chain" data-seq="(\d+)">', page) == ["2", "1"]
+    assert "/audit/processes" not in page
+    admin = app.test_client()  # 李经理: process owner and platform admin
+    assert sign_in(admin, "lijingli").status_code == 302
+    versions = admin.get(f"/modeller/processes/{MAIN}").get_data(as_text=True)
+    links = re.findall(r'<a href="([^"]+)" data-link="chain" data-seq="(\d+)"', versions)
+    assert links == [(f"/audit/processes?process={MAIN}#{MAIN}-2", "2"), (f"/audit/processes?process={MAIN}#{MAIN}-1",
+                                                                         "1")]
+    entry = admin.get(links[0][0].split("#")[0]).get_data(as_text=True)
+    assert f'id="{MAIN}-2" data-event="process_deployed" data-seq="2"' in entry and "刘总监" in entry

@@ -31,7 +31,7 @@ READERS = {"api.task": {"zhangzongjian"},
            # the audit area: auditors and platform admins only (tests/webui/test_audit_pages.py)
            **{e: {"lijingli", "shenjie"} for e in ("audit.index", "audit.history", "audit.history_export",
                                                    "audit.replay", "audit.replay_data", "api.request_history",
-                                                   "api.request_replay")}}
+                                                   "api.request_replay", "audit.processes")}}
 ADMIN_READERS = {"lijingli", "shenjie"}
 
 

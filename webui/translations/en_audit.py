@@ -77,4 +77,38 @@ ENGLISH = {
     "回放无法显示。": "The replay cannot be shown.",
     "发生在": "in",
     "第 %(n)s 次": "run %(n)s",
+    # recorded verification, "verify now"
+    "未校验": "Not verified yet",
+    "立即校验": "Verify now",
+    "立即校验全部": "Verify all now",
+    "继续校验": "Continue verifying",
+    "尚未记录全部审计链的校验结果；每晚自动校验一次，也可立即校验。":
+        "No verification of all audit chains is recorded yet; they are verified every night, or now on request.",
+    "锚点最近校验于 %(when)s：完整。": "Anchors last verified at %(when)s: intact.",
+    "锚点最近校验于 %(when)s：有 %(n)s 处问题。": "Anchors last verified at %(when)s: %(n)s problems.",
+    "已校验：审计链完整，共 %(n)s 条记录。": "Verified: the audit chain is complete, %(n)s records.",
+    "已校验：审计链有 %(n)s 处问题。": "Verified: the audit chain has %(n)s problems.",
+    "全部审计链已校验。": "Every audit chain has been verified.",
+    "锚点校验失败。": "The anchors failed verification.",
+    "已校验 %(n)s 条审计链，剩余 %(left)s 条。": "%(n)s audit chains verified, %(left)s to go.",
+    # process changes: deploys and migrations on the processes' own chains
+    "流程变更（部署与迁移）": "Process changes (deploys and migrations)",
+    "流程变更": "Process changes",
+    "每次部署流程版本、每次把进行中的需求迁移到新版本，都记入该流程自己的审计链，与部署或迁移在同一事务中写入。":
+        "Every deploy of a process version and every move of running requests to a newer version is recorded on "
+        "the process's own audit chain, in the same transaction as the deploy or the move.",
+    "各流程的审计链": "Audit chains of the processes",
+    "记录数": "Records",
+    "上次记录的校验": "Last recorded verification",
+    "还没有部署记录": "No deploys recorded yet",
+    "变更": "Change",
+    "部署": "Deploy",
+    "迁移需求": "Request moved",
+    "批量迁移": "Requests moved",
+    "新建": "new",
+    "内容未变，沿用": "content unchanged, kept",
+    "内容哈希": "content hash",
+    "版本 %(a)s → %(b)s": "version %(a)s → %(b)s",
+    "迁移 %(m)s 个，未迁移 %(r)s 个": "%(m)s moved, %(r)s not moved",
+    "审计链第 %(n)s 条": "audit chain entry %(n)s",
 }

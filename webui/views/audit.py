@@ -1,6 +1,8 @@
 """The audit area, for auditors and platform admins (404 for anyone else): every request with its
-verification state, a request's history (filters; CSV, Excel and JSON exports) and its replay step
-by step on the diagram of the version it ran on.
+last recorded verification (and "verify now", for one request or, in bounded steps, for all), a
+request's history (filters; CSV, Excel and JSON exports) and its replay step by step on the diagram
+of the version it ran on, and the changes of the processes themselves (deploys, migrations of
+requests) from the processes' own audit chains.
 
 Every request an auditor reads, here or elsewhere (its page, task pages, files, exports, the API),
 is logged on the request's own audit chain by log_auditor_views: as tamper-evident as what it
@@ -14,12 +16,13 @@ import io
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, jsonify, render_template, request, send_file
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import format_datetime, get_timezone
 from flask_babel import lazy_gettext as _
 from flask_login import current_user, login_required
 
 from engine.db.models import InboxTask
+from engine.services import audit
 from engine.services import history as h
 from engine.services.org import directory
 from engine.services.request_view import STATUSES, request_header
@@ -79,19 +82,77 @@ def _verification(instance_id: str) -> dict:
     return h.verification(services(), instance_id)
 
 
+def _list_query(args) -> dict:
+    """The index's search, status and page, as given (in a query or a form), checked."""
+    status = args.get("status") if args.get("status") in STATUSES else None
+    page_no = int(args["page"]) if args.get("page", "").isdigit() and 0 < int(args["page"]) < 100_000 else None
+    return {k: v for k, v in (("q", args.get("q", "")[:100]), ("status", status), ("page", page_no)) if v}
+
+
 @bp.route("")
 @login_required
 def index():
-    """Every request, searched by number or title, each with its verification state."""
+    """Every request, searched by number or title, each with its last recorded verification."""
     require_auditor(current_user)
-    args = request.args
-    status = args.get("status") if args.get("status") in STATUSES else None
-    page_no = int(args["page"]) if args.get("page", "").isdigit() and 0 < int(args["page"]) < 100_000 else 1
-    text = args.get("q", "")[:100]
-    page = h.audit_index(services(), current_user.id, text, status, page_no, PER_PAGE)
-    query = {k: v for k, v in (("q", text), ("status", status)) if v}
+    query = _list_query(request.args)
+    text, status = query.get("q", ""), query.get("status")
+    page = h.audit_index(services(), current_user.id, text, status, query.get("page", 1), PER_PAGE)
+    query.pop("page", None)
+    verifying = _moment(request.args.get("verifying", ""))
     return render_template("audit/index.html", page=page, text=text, status=status, statuses=STATUS_LABELS,
-                           query=query, org=directory(services()), pages=max(1, -(-page.total // PER_PAGE)))
+                           query=query, org=directory(services()), pages=max(1, -(-page.total // PER_PAGE)),
+                           anchors=audit.anchors_recorded(services()), verifying=verifying)
+
+
+def _moment(value: str) -> datetime | None:
+    try:
+        found = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return found if found is not None and found.tzinfo is not None else None
+
+
+@bp.route("/requests/<uuid:instance_id>/verify", methods=["POST"])
+@login_required
+def verify_request(instance_id):
+    """Verify one request's audit chain now and record the result."""
+    require_auditor(current_user)
+    request_header(services(), str(instance_id))  # a request, not any instance
+    found = h.verify_request(services(), str(instance_id))
+    if found["ok"]:
+        flash(_("已校验：审计链完整，共 %(n)s 条记录。", n=found["events"]), "success")
+    else:
+        flash(_("已校验：审计链有 %(n)s 处问题。", n=len(found["problems"])), "error")
+    return redirect(url_for("audit.index", **_list_query(request.form)))
+
+
+@bp.route("/verify", methods=["POST"])
+@login_required
+def verify_all():
+    """One bounded step of verifying every chain (then the anchors); the index continues until done."""
+    require_auditor(current_user)
+    since = _moment(request.form.get("since", "")) or services().now()
+    step = audit.verify_next(services(), since)
+    query = _list_query(request.form)
+    if step["done"]:
+        flash(_("全部审计链已校验。") if step["anchors_ok"] is not False else _("锚点校验失败。"),
+              "success" if step["anchors_ok"] is not False else "error")
+        return redirect(url_for("audit.index", **query))
+    flash(_("已校验 %(n)s 条审计链，剩余 %(left)s 条。", n=step["checked"], left=step["remaining"]), "info")
+    return redirect(url_for("audit.index", verifying=since.isoformat(), **query))
+
+
+@bp.route("/processes")
+@login_required
+def processes():
+    """Every deploy and migration of requests, from the processes' own audit chains, with their verification."""
+    require_auditor(current_user)
+    process_id = request.args.get("process") or None
+    found = h.process_changes(services(), process_id)
+    if process_id and not found["events"]:
+        abort(404)
+    return render_template("audit/processes.html", events=found["events"], chains=found["chains"],
+                           process_id=process_id, names=h.Names(directory(services())), kinds=KIND_LABELS)
 
 
 def history_filter(args) -> tuple[h.HistoryFilter, list[str]]:
