@@ -1,0 +1,93 @@
+"""English of the knowledge base (lessons, the collaboration guide, the 协作之星 board) and the directory."""
+
+ENGLISH = {
+    # navigation and the knowledge page
+    "知识库": "Knowledge base",
+    "通讯录": "Directory",
+    "经验与协作之星": "Lessons and stars",
+    "经验案例": "Lessons and cases",
+    "关键词（中文可不加空格，如：数据共享 预算审批）": "Keywords (Chinese needs no spaces, e.g. 数据共享 预算审批)",
+    "清除条件": "Clear",
+    "分类浏览": "Browse by category",
+    "没有符合条件的经验。": "No lessons match.",
+    "搜索内容最多 %(n)s 个字，现有 %(m)s 个。": "The search may have at most %(n)s characters; it has %(m)s.",
+    "来自需求": "From request",
+    "%(who)s 提出于 %(when)s，%(admin)s 审核通过于 %(at)s":
+        "Proposed by %(who)s on %(when)s, approved by %(admin)s on %(at)s",
+    "在协作指南中引用：": "Cite in the collaboration guide:",
+    "返回知识库": "Back to the knowledge base",
+    # the collaboration guide
+    "协作指南": "Collaboration guide",
+    "协作指南尚无内容。": "The collaboration guide has no pages yet.",
+    "目录": "Contents",
+    "新建页面": "New page",
+    "新建指南页面": "New guide page",
+    "编辑": "Edit",
+    "编辑页面": "Edit page",
+    "上移": "Up",
+    "下移": "Down",
+    "停用": "Retire",
+    "停用原因（可选）": "Why retire it (optional)",
+    "恢复": "Restore",
+    "已停用的页面": "Retired pages",
+    "修改历史": "History",
+    "返回修改历史": "Back to the history",
+    "返回协作指南": "Back to the guide",
+    "第 %(n)s 版": "Revision %(n)s",
+    "第 %(n)s 版 · %(who)s · %(when)s": "Revision %(n)s · %(who)s · %(when)s",
+    "第 %(n)s 版（%(action)s）· %(who)s · %(when)s": "Revision %(n)s (%(action)s) · %(who)s · %(when)s",
+    "当前为第 %(n)s 版": "the current one is revision %(n)s",
+    "当前": "current",
+    "基于第 %(n)s 版": "from revision %(n)s",
+    "操作": "Action",
+    "修改人": "By",
+    "说明": "Note",
+    "创建": "created",
+    "修改": "edited",
+    "正文（Markdown；引用知识条目写 [[kb:编号]]）": "Body (Markdown; cite a lesson as [[kb:number]])",
+    "修改说明（可选）": "What changed (optional)",
+    "查找要引用的知识条目": "Find lessons to cite",
+    "关键词": "Keywords",
+    "查找": "Find",
+    "已新建页面“%(title)s”。": "Page “%(title)s” created.",
+    "已保存为第 %(n)s 版。": "Saved as revision %(n)s.",
+    "缺少所编辑的版本号，请重新打开编辑页面。": "The revision being edited is missing; open the editor again.",
+    "页面已停用。": "The page is retired.",
+    "页面已恢复，排在指南末尾。": "The page is restored, at the end of the guide.",
+    "请选择上移或下移。": "Choose up or down.",
+    "通过的经验可在协作指南中引用（[[kb:编号]]）：":
+        "Approved lessons can be cited in the collaboration guide ([[kb:number]]):",
+    # 协作之星
+    "协作之星": "Collaboration stars",
+    "期间": "Period",
+    "上一期": "Previous",
+    "下一期": "Next",
+    "期间“%(p)s”无法识别，应为 2026-11（月）、2026-Q4（季度）或 2026（年）。":
+        "Period “%(p)s” is not understood: write 2026-11 (month), 2026-Q4 (quarter) or 2026 (year).",
+    ("规则：本期完成归档的需求中，参与的部门（协调方案中有任务、参加复盘或被表彰）在以下情况获得一颗星："
+     "管理员在提炼经验时表彰了该部门；或需求满意度不低于 %(n)s 分，且复盘的协作亮点提及该部门，"
+     "或该部门的计划任务全部在计划完成日当天结束前提交成果。"):
+        "Rule: for each request closed in the period, a department that took part (a task in the plan, listed in "
+        "the retrospective, or named) earns a star when the admin named it for recognition while distilling the "
+        "lessons; or when the request was rated %(n)s or more and either the retrospective's highlights mention "
+        "the department or it delivered every one of its plan tasks by the end of the planned end date.",
+    "%(n)s 颗星": "%(n)s star(s)",
+    "依据": "Why",
+    "管理员表彰": "named by the admin",
+    "复盘协作亮点提及": "in the retrospective's highlights",
+    "计划任务按时交付": "plan tasks delivered on time",
+    "本期暂无协作之星。": "No stars in this period.",
+    "表彰说明（留空则删除）": "Citation (empty to remove)",
+    "保存表彰说明": "Save citation",
+    "表彰说明最多 %(n)s 个字，现有 %(m)s 个。": "The citation may have at most %(n)s characters; it has %(m)s.",
+    "已保存表彰说明。": "Citation saved.",
+    "已删除表彰说明。": "Citation removed.",
+    # the directory
+    "部门、姓名、邮箱或电话": "Department, name, e-mail or phone",
+    "共 %(n)s 个部门": "%(n)s departments",
+    "上级：%(p)s": "Parent: %(p)s",
+    "变更历史": "History",
+    "%(n)s 条记录": "%(n)s record(s)",
+    "自 %(when)s 起": "since %(when)s",
+    "没有符合条件的部门。": "No departments match.",
+}
