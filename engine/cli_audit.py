@@ -49,7 +49,8 @@ def audit():
 @click.option("--progress/--no-progress", default=None, help="A progress bar on stderr (default: on a terminal).")
 @click.pass_obj
 def audit_verify(cli, instance_id, progress):
-    """Check the hash chain of one instance, or of all, against the instances' heads and the anchors.
+    """Check the hash chain of one instance, or of all (the processes' chains of deploys and migrations
+    too), against the chains' heads and the anchors.
 
     Each edited, deleted, inserted or reordered row is listed with its position; exit code 1 if any.
     """
@@ -61,11 +62,14 @@ def audit_verify(cli, instance_id, progress):
     finally:
         bar.close()
     anchor = report["anchor"]
-    lines = [f"{report['instances']} instance(s) checked, {report['anchors']} anchor(s)"
+    lines = [f"{report['instances']} instance(s) and {report['processes']} process chain(s) checked, "
+             f"{report['anchors']} anchor(s)"
              + (f", the latest #{anchor['id']} at {anchor['at']} ({anchor['hash']})" if anchor else "")
              + f", {len(report['problems'])} problem(s)"]
     for p in report["problems"]:
-        where = f"anchor #{p['position']}" if p["instance_id"] is None else f"{p['instance_id']} #{p['position']}"
+        where = (f"anchor #{p['position']}" if p["instance_id"] is None
+                 else f"process {p['process_id']} #{p['position']}" if p.get("process_id")
+                 else f"{p['instance_id']} #{p['position']}")
         lines.append(f"  {where} {p['kind']}: {p['detail']}")
     shown = {"instances": report["instances"], "problems": report["problems"]}
     if anchor:  # the latest anchor's hash, to compare with a copy kept elsewhere
