@@ -20,8 +20,10 @@ from flask import abort
 
 from engine.bootstrap import Services
 from engine.services.accounts import Account, account
+from engine.services.analytics import may_see_dashboard
 from engine.services.org import directory
 from engine.services.request_view import may_see_request as engine_may_see
+from webui.extensions import services
 
 
 def _account(ctx: Services, user) -> Account | None:
@@ -75,6 +77,7 @@ AREAS = {
     "admin": lambda user: bool(user.is_admin or user.is_auditor),  # admins change, auditors read
     "audit": sees_everything,
     "modeller": lambda user: bool(user.is_process_owner),
+    "dashboard": lambda user: sees_everything(user) or may_see_dashboard(services(), user.id),  # and heads
 }
 
 
