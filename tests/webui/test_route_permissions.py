@@ -44,7 +44,8 @@ def scene(app, ctx):
             "number": describe_instance(ctx, started.instance_id)["business_key"],
             "cc_id": 1, "notification_id": 1, "token_id": 1,
             "dept_id": "HR", "user_id": "songyu", "entry_id": 1, "absence_id": 1,
-            "draft_id": 1, "version_id": 1, "process_id": "collaboration_request", "page_id": 1, "rev": 1}
+            "draft_id": 1, "version_id": 1, "process_id": "collaboration_request", "page_id": 1, "rev": 1,
+            "delivery_id": 1}
 
 
 def _routes(app: Flask):
