@@ -2,7 +2,8 @@
 (spiffworkflow:preScript / postScript) the engine runs around a task, in the properties panel. A
 post-script added there is saved, deployed and run by the engine; a script the engine refuses is
 marked on its task at the check and at the deploy; undo brings the previous script back; a script
-cleared to nothing leaves no element behind."""
+cleared to nothing leaves no element behind. The multi-instance group edits the data the engine
+makes instances from."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 from lxml import etree
 from playwright.sync_api import expect
 
-from engine.services.instances import complete_task, describe_instance
+from engine.services.instances import complete_task, describe_instance, start_instance
 from engine.services.requests import submit_request
 from engine.services.versions import get_draft
 from tests.browser.conftest import ROOT, shot, sign_in
@@ -191,6 +192,13 @@ def test_a_multi_instance_task_says_whether_its_scripts_run_on_each_instance(pag
     each = page.locator("#bio-properties-panel-spiffScriptsOnInstances")
     expect(each).to_be_checked()
     expect(page.locator("#bio-properties-panel-spiffPostScript")).to_have_value("dept_feedback = feedback_dept")
+    # The multi-instance group shows the data the engine reads, not Camunda's collection/element variable.
+    page.locator('[data-group-id="group-multiInstance"] .bio-properties-panel-group-header').click()
+    for what, value in [("spiffLoopInput", "involved_depts"), ("spiffInputItem", "feedback_dept"),
+                        ("spiffLoopOutput", "dept_feedbacks"), ("spiffOutputItem", "dept_feedback")]:
+        expect(page.locator(f"#bio-properties-panel-{what}")).to_have_value(value)
+    expect(page.locator("#bio-properties-panel-collection")).to_have_count(0)
+    expect(page.locator("#bio-properties-panel-elementVariable")).to_have_count(0)
     each.uncheck()
     page.click("[data-action=save]")
     expect(page.locator("[data-role=status]")).to_have_text("草稿已保存")
@@ -203,3 +211,44 @@ def test_a_multi_instance_task_says_whether_its_scripts_run_on_each_instance(pag
     root = etree.fromstring(draft_xml(page, ctx).encode("utf-8"))
     (loop,) = root.xpath("//*[@id='collect_feedback']/bpmn:multiInstanceLoopCharacteristics", namespaces={"bpmn": BPMN})
     assert loop.get(f"{{{SPIFF}}}scriptsOnInstances") == "true"
+
+
+def test_a_task_made_multi_instance_in_the_panel_opens_one_task_per_item(page, server, tmp_path):
+    ctx = server[1]
+    sign_in(page, OWNER)
+    page.goto(f"{page.base_url}/modeller")
+    upload = tmp_path / "small_review.bpmn"
+    upload.write_text(_diagram("none"), "utf-8")
+    page.set_input_files("#upload input[type=file]", str(upload))
+    with page.expect_navigation():
+        page.click("#upload button[type=submit]")
+    expect(page.locator("#modeller")).to_have_class("modeller ready", timeout=20000)
+    select(page, "Review")
+    page.click('.djs-context-pad [data-action="replace"]')
+    page.click('.djs-popup [data-id="toggle-parallel-mi"]')
+    page.locator('[data-group-id="group-multiInstance"] .bio-properties-panel-group-header').click()
+    item = page.locator("#bio-properties-panel-spiffInputItem")
+    error = page.locator('[data-entry-id="spiffInputItem"] .bio-properties-panel-error')
+    item.fill("1st")
+    expect(error).to_contain_text("变量名只能由字母、数字和下划线组成")
+    item.fill("Review")
+    expect(error).to_contain_text("该名称已是流程图中其他元素的 ID")
+    edit(page, "spiffLoopInput", "reviewers")
+    edit(page, "spiffInputItem", "reviewer")
+    expect(error).to_have_count(0)
+    open_scripts(page)
+    edit(page, "spiffPostScript", "review_done = reviewer")
+    page.click("[data-action=save]")
+    expect(page.locator("[data-role=status]")).to_have_text("草稿已保存")
+    root = etree.fromstring(draft_xml(page, ctx).encode("utf-8"))
+    ns = {"bpmn": BPMN}
+    assert root.xpath("//bpmn:process/bpmn:property/@id", namespaces=ns) == ["reviewers"]
+    (loop,) = root.xpath("//bpmn:userTask[@id='Review']/bpmn:multiInstanceLoopCharacteristics", namespaces=ns)
+    assert loop.findtext("bpmn:loopDataInputRef", namespaces=ns) == "reviewers"
+    assert loop.find("bpmn:inputDataItem", ns).attrib == {"id": "reviewer", "name": "reviewer"}
+
+    with page.expect_navigation():
+        page.click("[data-action=deploy]")
+    expect(page.locator("p.flash")).to_contain_text("已部署为版本 1")
+    started = start_instance(ctx, "small_review", "lijingli", {"reviewers": ["甲", "乙"]})
+    assert len(describe_instance(ctx, started.instance_id)["open_tasks"]) == 2

@@ -1,4 +1,5 @@
-// The properties panel's "脚本" (Scripts) group: the spiffworkflow:preScript and spiffworkflow:postScript
+// What the properties panel adds for the engine: the multi-instance data it reads (multi-instance.js),
+// and the "脚本" (Scripts) group: the spiffworkflow:preScript and spiffworkflow:postScript
 // an activity runs before it starts and after it completes, and, on a multi-instance activity, whether
 // they run on each instance (spiffworkflow:scriptsOnInstances). The Camunda panel knows none of them.
 // Every change goes through the command stack, so Ctrl+Z / Ctrl+Y undo and redo it; a script cleared
@@ -6,6 +7,7 @@
 import { CheckboxEntry, isCheckboxEntryEdited, isTextAreaEntryEdited, TextAreaEntry } from "@bpmn-io/properties-panel";
 import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
+import { updateMultiInstanceGroup } from "./multi-instance.js";
 
 export const GROUP_ID = "Xiezuo__Scripts";
 const SCRIPTS = [
@@ -120,6 +122,7 @@ export class ScriptsPropertiesProvider {
       if (!is(element, "bpmn:Activity")) {
         return groups;
       }
+      updateMultiInstanceGroup(groups, element, this.text);
       const entries = SCRIPTS.map(({ id, type, key }) => ({
         id,
         type,

@@ -118,4 +118,16 @@ ENGLISH = {
     "多实例环节：勾选时脚本在每个实例前后各运行一次，否则在整个环节前后各运行一次。":
         "Multi-instance step: when ticked, the scripts run before and after each instance; otherwise once "
         "before and after the whole step.",
+    "输入集合": "Input collection",
+    "列表变量：为其中每一项各开一个实例（与 Loop cardinality 二选一）":
+        "A list variable: one instance for each of its items (instead of a loop cardinality)",
+    "输入元素": "Input element",
+    "每个实例中当前一项的变量名": "The variable holding the instance's item",
+    "输出集合": "Output collection",
+    "收集各实例结果的列表变量": "The list variable collecting each instance's result",
+    "输出元素": "Output element",
+    "每个实例写入结果的变量名": "The variable each instance writes its result to",
+    "变量名只能由字母、数字和下划线组成，且不以数字开头":
+        "A variable name has letters, digits and underscores only, and does not start with a digit",
+    "该名称已是流程图中其他元素的 ID": "This name is already the id of another element of the diagram",
 }
