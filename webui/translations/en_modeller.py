@@ -27,10 +27,11 @@ ENGLISH = {
         "Deployed as version %(version)s; new requests start on it.",
     "内容与已部署的版本相同，没有产生新版本。": "The content equals a deployed version; no new version was made.",
     "编辑流程": "Edit process",
-    "在右侧属性面板中编辑名称、泳道、表单字段（ID、标签、类型、必填、选项、校验）、处理人和候选组、定时器、条件、脚本、调用的子流程和说明。编辑时自动检查建模规范；部署前由引擎再次检查。":
+    "在右侧属性面板中编辑名称、泳道、表单字段（ID、标签、类型、必填、选项、校验）、处理人和候选组、定时器、条件、脚本（含环节的前置和后置脚本）、多实例的输入输出集合、调用的子流程和说明。编辑时自动检查建模规范；部署前由引擎再次检查。":
         "Edit names, lanes, form fields (id, label, type, required, options, validation), assignee and candidate "
-        "groups, timers, conditions, scripts, called processes and documentation in the properties panel on the "
-        "right. Modelling rules are checked while you edit; the engine checks again before deploying.",
+        "groups, timers, conditions, scripts (a step's pre- and post-scripts too), the input and output collections "
+        "of multi-instance steps, called processes and documentation in the properties panel on the right. "
+        "Modelling rules are checked while you edit; the engine checks again before deploying.",
     "无法打开流程图：": "The diagram cannot be opened:",
     "有未保存的修改": "Unsaved changes",
     "草稿已保存": "Draft saved",
