@@ -71,7 +71,7 @@
       var cells = data.rows.map(function (row) {
         return [to.indexOf(row.to), from.indexOf(row.from), row.avg_hours, row.requests];
       });
-      var hours = cells.map(function (c) { return c[2] || 0; });
+      var counts = cells.map(function (c) { return c[3]; });
       return {
         tooltip: {
           formatter: function (p) {
@@ -82,7 +82,7 @@
         grid: { left: 80, right: 16, top: 16, bottom: 72 },
         xAxis: { type: 'category', data: to, name: label(data, 'to'), nameLocation: 'center', nameGap: 28 },
         yAxis: { type: 'category', data: from, name: label(data, 'from') },
-        visualMap: { min: 0, max: Math.max.apply(null, hours.concat([1])), calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120, inRange: { color: ['#e8f5e9', '#ffcc80', '#e53935'] } },
+        visualMap: { dimension: 3, min: 0, max: Math.max.apply(null, counts.concat([1])), calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120, inRange: { color: ['#e8f5e9', '#ffcc80', '#e53935'] } },
         series: [{
           type: 'heatmap',
           data: cells,

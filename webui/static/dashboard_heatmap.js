@@ -29,7 +29,7 @@
   }
 
   function hours(value) {
-    return value === null || value === undefined ? '—' : String(value);
+    return value === null || value === undefined ? '—' : Number(value).toFixed(1);
   }
 
   fetch(holder.getAttribute('data-source'), {
