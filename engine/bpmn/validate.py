@@ -20,7 +20,8 @@ from engine.scripting import SandboxEnvironment, check_source
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 RESERVED_IDS = {"Start", "End"}  # SpiffWorkflow names its own internal tasks so
-_ISO_NAME = re.compile(r"^(R\d*|P(\d|T)|\d{4}-?\d{2})", re.I)
+# A bare ISO 8601 duration or recurrence Python reads as a name: PT24H, P3D, P1DT2H, R, R3 (of R3/PT1H).
+_ISO_NAME = re.compile(r"R\d*|P(\d+[YMWD])*(T(\d+(\.\d+)?[HMS])+)?")
 _PLACEHOLDER = re.compile(r"\$\{(.*?)\}")
 
 
@@ -231,8 +232,8 @@ def check_timer_expression(timer) -> str | None:
     try:
         value = SandboxEnvironment().evaluate(expression, {})
     except NameError as exc:
-        name = getattr(exc, "name", None) or str(exc).split("'")[1] if "'" in str(exc) else ""
-        if _ISO_NAME.match(name or expression):
+        name = getattr(exc, "name", None) or (str(exc).split("'")[1] if "'" in str(exc) else "")
+        if name and _ISO_NAME.fullmatch(name):
             return (f"timer expression {expression!r} is not quoted; timer expressions are Python, "
                     f"write \"{expression}\"")
         return None  # refers to process data: checked when the timer starts

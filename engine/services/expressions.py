@@ -171,6 +171,7 @@ def script_services(ctx) -> dict[str, Callable]:
         "superior": lambda user: directory(ctx).superior(user),
         "common_superior": lambda users: directory(ctx).common_superior(users),
         "department_of": lambda user: directory(ctx).department_of(user),
+        "members": lambda group: directory(ctx).members(str(group)),
         "working_days": working_days,
         "response_due": response_due,
         "before": before,

@@ -637,7 +637,9 @@ DUE_DATES = {
     "confirm_solution": "P3D",
 }
 TIMERS = {
+    "review_sla_timer": ("timeDate", "response_due(urgency)", "admin_review", False),
     "lead_confirm_timer": ("timeDuration", '"PT24H"', "lead_confirm", False),
+    "feedback_sla_timer": ("timeDate", "response_due(urgency)", "collect_feedback", False),
     "notice_deadline_timer": ("timeDate", "before(meeting_time, 'PT24H')", "send_meeting_notice", True),
     "meeting_starts": ("timeDate", "before(meeting_time, 'PT0S')", None, None),
     "plan_timer": ("timeDuration", '"PT24H"', "write_plan", False),
@@ -678,8 +680,11 @@ def test_reminders_reach_the_people_product_names():
     assert "[plan_task['owner'], superior(plan_task['owner'])]" in after("no_progress_timer")
     assert "'urge'" in after("no_progress_timer")
     assert after("no_progress_timer").startswith("if hours_since_progress(plan_task) >= 24:\n")  # not after progress
-    for timer in ("lead_confirm_timer", "plan_timer", "approval_timer", "retro_timer"):
+    for timer in ("lead_confirm_timer", "feedback_sla_timer", "plan_timer", "approval_timer", "retro_timer"):
         assert "notify(pmo_owner, 'escalation'" in after(timer), timer
+    # before dispatch no admin owns the request yet: a late review goes to every platform admin
+    assert "notify(members('platform_admins'), 'escalation'" in after("review_sla_timer")
+    assert "notify(waiting_on('collect_feedback'), 'urge'" in after("feedback_sla_timer")
 
 
 # element id -> (input collection, item variable, output collection)

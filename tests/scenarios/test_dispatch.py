@@ -29,11 +29,12 @@ def test_the_lead_objects_and_the_admin_dispatches_another_department(flow):
     assert [(actor, d["data"]["lead_dept"]) for actor, d in flow.completed_by("dispatch_lead")] == [
         (PMO_OWNER, "PRD"), (PMO_OWNER, "MKT")]
 
-    # the objected dispatch's 24-hour timer went with it: nobody is reminded later
+    # the objected dispatch's 24-hour timer went with it: nobody is reminded of the confirmation later
+    # (only the departments' feedback, late beyond the 24 h an urgent request allows, is urged)
     flow.notifications()
     flow.advance(hours=25)
-    assert flow.notifications() == []
-    assert flow.timers_fired() == []
+    assert {kind for _, kind, _ in flow.notifications()} == {"urge", "escalation"}
+    assert flow.timers_fired() == ["feedback_sla_timer"]
 
 
 def test_a_lead_silent_for_24_hours_is_reminded_and_the_admin_alerted(flow):
@@ -85,3 +86,26 @@ def test_every_involved_department_answers_through_its_interface_person(flow):
         ("MKT", "xiaowang", "MKT 可按期配合", "2026-11-10"),
         ("PRD", "zhaojingli", "PRD 可按期配合", "2026-11-10"),
     ]
+
+
+def test_feedback_late_beyond_the_response_time_is_urged_and_escalated_once(flow):
+    to_lead_confirm(flow, lead="MKT")
+    flow.complete("lead_confirm", {"lead_decision": "确认接收"})
+    flow.advance(hours=5)
+    flow.complete("collect_feedback", {"feedback_content": "销售部可按期配合", "feedback_suggested_date": "2026-11-10"},
+                  assignee=INTERFACES["SAL"])
+    flow.notifications()
+
+    flow.advance(hours=18, minutes=59)  # 23:59 after the tasks opened: an urgent request allows 24 h
+    assert flow.notifications() == []
+    flow.advance(minutes=1)
+    urge = "需求 XMBG-202611001（紧急）的协调反馈已超过响应时限，请尽快填写"
+    assert flow.notifications() == [
+        (INTERFACES["MKT"], "urge", urge), (INTERFACES["PRD"], "urge", urge),  # only those still to answer
+        (PMO_OWNER, "escalation", "需求 XMBG-202611001 的部门协调反馈已超过响应时限"),
+    ]
+    assert flow.timers_fired() == ["feedback_sla_timer"]
+    flow.advance(days=2)
+    assert flow.notifications() == []
+    give_feedback(flow, ["MKT", "PRD"])
+    assert flow.open_elements() == ["organise_coordination"]

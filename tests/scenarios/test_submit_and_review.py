@@ -113,3 +113,30 @@ def test_urgent_requests_are_due_in_hours_whatever_the_calendar(flow, urgency, h
     flow.advance(hours=1)
     flow.complete("dept_head_signoff", {"signoff_decision": "同意", "signoff_comment": "同意提交"})
     assert flow.task("admin_review")["due_at"] == flow.clock.now + timedelta(hours=hours)
+
+
+@pytest.mark.parametrize(("urgency", "late_after"), [("特急", timedelta(hours=4)), ("紧急", timedelta(hours=24))])
+def test_a_review_late_beyond_the_response_time_is_escalated_to_every_admin(flow, urgency, late_after):
+    to_review(flow, urgency=urgency)
+    flow.notifications()
+    flow.advance(seconds=late_after.total_seconds() - 60)
+    assert flow.notifications() == []
+    flow.advance(minutes=1)
+    message = f"需求 XMBG-202611001（{REQUEST['title']}，{urgency}）已超过响应时限仍未审核，请尽快处理"
+    assert flow.notifications() == [(admin, "escalation", message) for admin in admins(flow.ctx)]
+    assert flow.timers_fired() == ["review_sla_timer"]
+    assert flow.open_elements() == ["admin_review"]  # the review stays where it was
+    flow.advance(days=3)
+    assert flow.notifications() == []  # escalated once
+
+
+def test_a_normal_review_is_late_after_three_working_days_of_the_calendar(flow):
+    flow.clock.now = beijing("2026-09-30 18:00")  # the eve of the National Day holiday (1-7 October)
+    to_review(flow, urgency="普通")
+    due = beijing("2026-10-10 18:00")  # three working days: 8, 9 and 10 October (a make-up Saturday)
+    assert flow.task("admin_review")["due_at"] == due
+    flow.notifications()
+    flow.advance_to(due - timedelta(minutes=1), days=1)
+    assert flow.notifications() == []
+    flow.advance(minutes=1)
+    assert [kind for _, kind, _ in flow.notifications()] == ["escalation"] * len(admins(flow.ctx))
