@@ -252,3 +252,47 @@ def test_a_task_made_multi_instance_in_the_panel_opens_one_task_per_item(page, s
     expect(page.locator("p.flash")).to_contain_text("已部署为版本 1")
     started = start_instance(ctx, "small_review", "lijingli", {"reviewers": ["甲", "乙"]})
     assert len(describe_instance(ctx, started.instance_id)["open_tasks"]) == 2
+
+
+SPIFF_EXTRAS = """<bpmn:extensionElements>
+        <spiffworkflow:variableName>review</spiffworkflow:variableName>
+        <spiffworkflow:instructionsForEndUser>Read &lt;all&gt; of it</spiffworkflow:instructionsForEndUser>
+        <spiffworkflow:properties><spiffworkflow:property name="weight" value="2"/></spiffworkflow:properties>
+        <spiffworkflow:unitTests><spiffworkflow:unitTest id="t1"><spiffworkflow:inputJson>{}</spiffworkflow:inputJson>
+          <spiffworkflow:expectedOutputJson>{"wait": false}</spiffworkflow:expectedOutputJson>
+        </spiffworkflow:unitTest></spiffworkflow:unitTests>
+        <spiffworkflow:postScript>wait = 1 &lt; 0</spiffworkflow:postScript>
+      </bpmn:extensionElements>"""
+
+
+def test_spiffworkflow_elements_the_panel_does_not_show_survive_an_edit_and_a_save(page, server, tmp_path):
+    ctx = server[1]
+    source = _diagram("none").replace(
+        'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+        f'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:spiffworkflow="{SPIFF}"').replace(
+        '<bpmn:incoming>f1</bpmn:incoming>', SPIFF_EXTRAS + '<bpmn:incoming>f1</bpmn:incoming>')
+    sign_in(page, OWNER)
+    page.goto(f"{page.base_url}/modeller")
+    upload = tmp_path / "small_review.bpmn"
+    upload.write_text(source, "utf-8")
+    page.set_input_files("#upload input[type=file]", str(upload))
+    with page.expect_navigation():
+        page.click("#upload button[type=submit]")
+    expect(page.locator("#modeller")).to_have_class("modeller ready", timeout=20000)
+    select(page, "Review")
+    open_scripts(page)
+    expect(page.locator("#bio-properties-panel-spiffPostScript")).to_have_value("wait = 1 < 0")
+    edit(page, "spiffPreScript", "wait = True")
+    page.click("[data-action=save]")
+    expect(page.locator("[data-role=status]")).to_have_text("草稿已保存")
+
+    def extensions(xml: str) -> list[str]:
+        root = etree.fromstring(xml.encode("utf-8"), etree.XMLParser(remove_blank_text=True))  # layout aside
+        found = root.xpath("//bpmn:userTask[@id='Review']/bpmn:extensionElements/spiff:*",
+                           namespaces={"bpmn": BPMN, "spiff": SPIFF})
+        return [etree.tostring(each, method="c14n").decode() for each in found]
+
+    saved = draft_xml(page, ctx)
+    before, after = extensions(source), extensions(saved)
+    assert len(before) == 5 and [e for e in after if ":preScript" not in e] == before
+    assert scripts_of(saved, "Review")["preScript"] == "wait = True"
