@@ -69,7 +69,13 @@ def test_an_auditor_replays_a_disputed_request_step_by_step(page, server):
     page.click("a[data-nav=audit]")
     page.wait_for_url("**/audit")
     row = page.locator(f'tr[data-instance="{instance_id}"]')
+    expect(row.locator("[data-verified]")).to_have_attribute("data-verified", "never")  # nothing recorded yet
+    row.locator("button[data-action=verify]").click()  # "verify now": checked and recorded
     expect(row.locator("[data-verified]")).to_have_attribute("data-verified", "yes")
+    # "verify all" goes on by itself, one bounded step after the other, until the anchors are done too
+    page.click("button[data-action=verify-all]")
+    expect(page.locator("section.audit-verify")).to_have_attribute("data-anchors", "yes")
+    expect(page.locator("form[data-continue]")).to_have_count(0)
     row.locator("a[data-link=replay]").click()
     page.wait_for_url(f"**/audit/requests/{instance_id}/replay")
 

@@ -12,6 +12,7 @@ import re
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import text
 
 from engine.services import audit
 from engine.services.instances import complete_task, describe_instance
@@ -179,8 +180,8 @@ def test_the_index_shows_recorded_results_and_verifies_one_request_or_all_now(ap
     assert 'data-verified="never"' in _row_of(page, filed["id"]) and 'data-anchors="none"' in page
     # The page shows what was recorded: a chain changed since is not verified again by looking.
     with ctx.db.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE audit_event SET actor = 'mallory' WHERE instance_id = ? AND seq = 2",
-                             (filed["id"],))
+        conn.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE instance_id = :i AND seq = 2"),
+                     {"i": filed["id"]})
     assert 'data-verified="never"' in _row_of(client.get("/audit").get_data(as_text=True), filed["id"])
     answer = client.post(f"/audit/requests/{filed['id']}/verify", data={"csrf_token": csrf_of(page), "q": "XMBG"})
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/audit?q=XMBG")
@@ -227,7 +228,7 @@ def test_the_process_changes_page_lists_deploys_and_migrations_with_their_verifi
     assert 'id="collaboration_request-1" data-event="process_deployed"' in page
     assert 'data-created="yes"' in page and "collaboration_request.bpmn" in page and 'data-verified="no"' not in page
     with ctx.db.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE audit_event SET actor = 'mallory' WHERE instance_id = ? AND seq = 1", (chain,))
+        conn.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE instance_id = :i AND seq = 1"), {"i": chain})
     page = client.get("/audit/processes?process=collaboration_request").get_data(as_text=True)
     assert 'data-verified="no"' in page and 'data-kind="edited" data-position="1"' in page
     assert 'data-broken="yes"' in page
