@@ -758,12 +758,15 @@ class AnalyticsInstance(Base):
     """How far the refresh has read an instance's audit chain, and the step it stands in."""
 
     __tablename__ = "analytics_instance"
-    __table_args__ = (Index("ix_analytics_instance_open", "status", "department_id"),)
+    __table_args__ = (Index("ix_analytics_instance_open", "status", "department_id"),
+                      Index("ix_analytics_instance_rated", "rated_at", "score", "instance_id"))
     instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)  # the last audit_event.seq read
     step: Mapped[int] = mapped_column(Integer)  # step of the flow (1-6) of the latest main-flow task
     status: Mapped[str] = mapped_column(String(16))  # the instance's, as of that event
     department_id: Mapped[str | None] = mapped_column(String(32))  # the lead, else the requester's department
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the satisfaction score's time
+    score: Mapped[int | None] = mapped_column(Integer)  # 1..5
 
 
 class AnalyticsTaskSpan(Base):
@@ -771,9 +774,11 @@ class AnalyticsTaskSpan(Base):
 
     __tablename__ = "analytics_task_span"
     __table_args__ = (
-        Index("ix_analytics_span_version", "process_version_id", "ended_at", "element_id", "seconds"),
-        Index("ix_analytics_span_ended", "ended_at", "urgency", "due_at"),
-        Index("ix_analytics_span_element", "element_id", "ended_at"),
+        Index("ix_analytics_span_version", "process_version_id", "ended_at", "outcome", "element_id", "seconds",
+              "instance_id"),
+        Index("ix_analytics_span_ended", "ended_at", "outcome", "urgency", "due_at", "instance_id"),
+        Index("ix_analytics_span_element", "element_id", "ended_at", "outcome", "department_id", "seconds",
+              "instance_id"),
     )
     instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -793,7 +798,7 @@ class AnalyticsStepSpan(Base):
     """A request's time in one step of the flow: first task ready to last task ended."""
 
     __tablename__ = "analytics_step_span"
-    __table_args__ = (Index("ix_analytics_step_ended", "ended_at", "step", "seconds"),)
+    __table_args__ = (Index("ix_analytics_step_ended", "ended_at", "step", "seconds", "instance_id"),)
     instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -805,11 +810,23 @@ class AnalyticsFlow(Base):
     """How often a request took a sequence flow on one local day."""
 
     __tablename__ = "analytics_flow"
-    __table_args__ = (Index("ix_analytics_flow_version", "process_version_id", "day", "flow_id", "taken"),)
+    __table_args__ = (Index("ix_analytics_flow_version", "process_version_id", "day", "flow_id", "taken",
+                            "instance_id"),)
     instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     flow_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     process_version_id: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsFlowDay(Base):
+    """How often all requests of a process version took a sequence flow on one local day (the sum of
+    analytics_flow, which whoever sees every request reads)."""
+
+    __tablename__ = "analytics_flow_day"
+    process_version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     taken: Mapped[int] = mapped_column(Integer)
 
 
@@ -833,4 +850,4 @@ __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessDraft",
            "CoordinationPlan", "PlanTask", "ActionTable", "ActionItem", "Retrospective", "Satisfaction",
            "Deliverable", "Acceptance", "ConflictPosition", "GuidePage", "GuideRevision",
            "RecognitionNote", "AnalyticsInstance", "AnalyticsTaskSpan", "AnalyticsStepSpan", "AnalyticsFlow",
-           "AnalyticsRequestDept"]
+           "AnalyticsFlowDay", "AnalyticsRequestDept"]

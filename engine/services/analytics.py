@@ -219,7 +219,7 @@ def satisfaction(ctx: Services, user: str, p: Period) -> list[dict]:
     cond, params = scope.sql("instance_id")
     zone = ZoneInfo(p.zone)
     with ctx.db.transaction(write=False) as tx:
-        rows = tx.all(f"SELECT created_at, score FROM satisfaction WHERE created_at >= ? AND created_at < ?{cond}",
+        rows = tx.all(f"SELECT rated_at, score FROM analytics_instance WHERE rated_at >= ? AND rated_at < ?{cond}",
                       (tx.stamp(p.start), tx.stamp(p.end), *params))
     months: dict[str, list[int]] = {}
     for at, score in rows:
@@ -239,10 +239,11 @@ def matrix(ctx: Services, user: str, p: Period) -> list[dict]:
                        f"AND r.submitted_at < ?{cond}", (*map(tx.stamp, bounds), *params))
         marks = tx.in_list(FEEDBACK_ELEMENTS)
         answered = tx.all(f"SELECT r.requester_dept, s.department_id, COUNT(*), AVG(s.seconds) FROM request_summary r "
-                          f"JOIN analytics_task_span s ON s.instance_id = r.instance_id WHERE r.submitted_at >= ? "
-                          f"AND r.submitted_at < ?{cond} AND s.element_id IN ({marks}) AND s.outcome = 'completed' "
+                          f"JOIN analytics_task_span s ON s.instance_id = r.instance_id "
+                          f"WHERE s.element_id IN ({marks}) AND s.ended_at >= ? AND s.outcome = 'completed' "
+                          f"AND r.submitted_at >= ? AND r.submitted_at < ?{cond} "
                           f"GROUP BY r.requester_dept, s.department_id",
-                          (*map(tx.stamp, bounds), *params, *FEEDBACK_ELEMENTS))
+                          (*FEEDBACK_ELEMENTS, tx.stamp(p.start), *map(tx.stamp, bounds), *params))
     cells: dict[tuple, dict] = {}
     for requester, involved in asked:
         for to in filter(None, (involved or "").split(",")):
@@ -340,7 +341,8 @@ def heatmap(ctx: Services, user: str, process_id: str, version: int | None, p: P
                      f"ended_at < ? AND outcome = 'completed'{cond}",
                      (version_id, tx.stamp(p.start), tx.stamp(p.end), *params))
         days = (p.first, p.last) if tx.postgres else (p.first.isoformat(), p.last.isoformat())
-        flows = dict(tx.all("SELECT flow_id, SUM(taken) FROM analytics_flow WHERE process_version_id = ? AND day >= ? "
+        table = "analytics_flow_day" if scope.departments is None else "analytics_flow"  # all requests: the sums
+        flows = dict(tx.all(f"SELECT flow_id, SUM(taken) FROM {table} WHERE process_version_id = ? AND day >= ? "
                             f"AND day <= ?{cond} GROUP BY flow_id", (version_id, *days, *params)))
     g = graph_of(filename, xml, process_id)
     return {"process_id": process_id, "version": number, "version_id": version_id, "xml": xml,

@@ -15,9 +15,11 @@ one) and rewrites the touched requests' derived rows:
   each task it made ready (or the end it reached); a completion that reaches no task follows its
   one way on to an end event or a waiting event. A multi-instance activity is entered once per
   command; inside a multi-instance subprocess each instance takes its own flows;
+- analytics_flow_day: the same summed over every request of a process version, kept by the deltas;
 - analytics_request_dept: the requester's, lead and involved departments of each request;
-- analytics_instance: how far the chain was read, the step the request stands in, its status and
-  the department that answers for it (the lead, before dispatch the requester's).
+- analytics_instance: how far the chain was read, the step the request stands in, its status, the
+  department that answers for it (the lead, before dispatch the requester's) and its satisfaction
+  score (satisfaction_rated) with its time.
 """
 
 from __future__ import annotations
@@ -220,6 +222,8 @@ class _Request:
     urgency: str | None
     departments: set[str]
     answers_for: str | None  # lead, else the requester's department
+    rated_at: datetime | None = None
+    score: int | None = None
 
 
 def _source(tx: Tx, version_id: int) -> tuple[str, str, str]:
@@ -260,8 +264,8 @@ def refresh(ctx: Services, now: datetime | None = None) -> int:
 
 def _refresh_batch(ctx: Services, tx: Tx, ids: list[str], zone: ZoneInfo, graphs: dict[int, Graph]) -> int:
     marks = tx.in_list(ids)
-    seen = {iid: (seq, step) for iid, seq, step in tx.all(
-        f"SELECT instance_id, seq, step FROM analytics_instance WHERE instance_id IN ({marks})", ids)}
+    seen = {iid: (seq, step, Tx.when(rated_at), score) for iid, seq, step, rated_at, score in tx.all(
+        f"SELECT instance_id, seq, step, rated_at, score FROM analytics_instance WHERE instance_id IN ({marks})", ids)}
     rows = tx.all(f"SELECT p.id, p.process_version_id, p.status, p.audit_seq, r.urgency, r.requester_dept, "
                   f"r.lead_dept, r.involved_depts FROM process_instance p "
                   f"LEFT JOIN request_summary r ON r.instance_id = p.id WHERE p.id IN ({marks})", ids)
@@ -271,24 +275,32 @@ def _refresh_batch(ctx: Services, tx: Tx, ids: list[str], zone: ZoneInfo, graphs
                       f"WHERE instance_id IN ({marks})", ids):
         spans[row[0]][row[1]] = [*row[:7], Tx.when(row[7]), Tx.when(row[8]), Tx.when(row[9]), *row[10:]]
     flows: dict[str, Counter] = defaultdict(Counter)
-    for iid, fid, day, taken in tx.all(f"SELECT instance_id, flow_id, day, taken FROM analytics_flow "
-                                       f"WHERE instance_id IN ({marks})", ids):
-        flows[iid][(fid, day if isinstance(day, date) else date.fromisoformat(day))] += taken
+    for iid, fid, day, version_id, taken in tx.all(f"SELECT instance_id, flow_id, day, process_version_id, taken "
+                                                   f"FROM analytics_flow WHERE instance_id IN ({marks})", ids):
+        flows[iid][(fid, day if isinstance(day, date) else date.fromisoformat(day), version_id)] += taken
     org = directory(ctx)
     touched = 0
+    days: Counter = Counter()  # (flow, day, version) -> change of the day's total
     for iid, version_id, status, audit_seq, urgency, requester_dept, lead_dept, involved in rows:
-        last, step = seen.get(iid, (0, 1))
+        last, step, rated_at, score = seen.get(iid, (0, 1, None, None))
         if last >= audit_seq:
             continue  # another refresh got there first
         touched += 1
         request = _Request(version_id, status, urgency,
                            {d for d in (requester_dept, lead_dept, *(involved or "").split(",")) if d},
-                           lead_dept or requester_dept)
+                           lead_dept or requester_dept, rated_at, score)
         events = tx.all("SELECT seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
                         "WHERE instance_id = ? AND seq > ? AND seq <= ? ORDER BY seq", (iid, last, audit_seq))
         g = _graph(tx, version_id, graphs)
+        before = Counter(flows[iid])
         step = _apply(iid, request, events, spans[iid], flows[iid], step, g, org, zone)
         _write(tx, iid, request, spans[iid], flows[iid], step, audit_seq, iid in seen)
+        days.update(flows[iid])
+        days.subtract(before)
+    tx.many("INSERT INTO analytics_flow_day (process_version_id, day, flow_id, taken) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (process_version_id, day, flow_id) DO UPDATE SET taken = analytics_flow_day.taken + "
+            "excluded.taken", [(version_id, day if tx.postgres else day.isoformat(), fid, n)
+                               for (fid, day, version_id), n in sorted(days.items()) if n])
     return touched
 
 
@@ -321,6 +333,8 @@ def _apply(iid: str, request: _Request, events: list[tuple], spans: dict[str, li
                     span[11] = int((at - span[7]).total_seconds())
                     if kind == "task_completed":
                         span[6] = org.department_of(actor) or span[6]
+            elif kind == "satisfaction_rated":
+                request.rated_at, request.score = at, json.loads(data).get("score")
             elif kind == "instance_completed":
                 end = json.loads(data).get("end_event")
                 if end:
@@ -328,7 +342,7 @@ def _apply(iid: str, request: _Request, events: list[tuple], spans: dict[str, li
         if at is not None and (sources or sinks):
             day = at.astimezone(zone).date()
             for fid, n in flows_of_command(g, sources, sinks).items():
-                flows[(fid, day)] += n
+                flows[(fid, day, request.process_version_id)] += n
     return step
 
 
@@ -350,13 +364,14 @@ def _write(tx: Tx, iid: str, request: _Request, spans: dict[str, list], flows: C
               None if still or end is None else int((end - start).total_seconds()))
              for st, (start, end, still) in sorted(by_step.items())])
     tx.many("INSERT INTO analytics_flow (instance_id, flow_id, day, process_version_id, taken) VALUES (?, ?, ?, ?, ?)",
-            [(iid, fid, day if tx.postgres else day.isoformat(), request.process_version_id, n)
-             for (fid, day), n in sorted(flows.items())])
+            [(iid, fid, day if tx.postgres else day.isoformat(), version_id, n)
+             for (fid, day, version_id), n in sorted(flows.items())])
     tx.many("INSERT INTO analytics_request_dept (instance_id, department_id) VALUES (?, ?)",
             [(iid, d) for d in sorted(request.departments)])
+    values = (seq, step, request.status, request.answers_for, tx.stamp(request.rated_at), request.score, iid)
     if known:
-        tx.run("UPDATE analytics_instance SET seq = ?, step = ?, status = ?, department_id = ? WHERE instance_id = ?",
-               (seq, step, request.status, request.answers_for, iid))
+        tx.run("UPDATE analytics_instance SET seq = ?, step = ?, status = ?, department_id = ?, rated_at = ?, "
+               "score = ? WHERE instance_id = ?", values)
     else:
-        tx.run("INSERT INTO analytics_instance (instance_id, seq, step, status, department_id) VALUES (?, ?, ?, ?, ?)",
-               (iid, seq, step, request.status, request.answers_for))
+        tx.run("INSERT INTO analytics_instance (seq, step, status, department_id, rated_at, score, instance_id) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)", values)

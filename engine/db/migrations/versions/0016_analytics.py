@@ -23,9 +23,13 @@ def upgrade() -> None:
         sa.Column("step", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("department_id", sa.String(length=32), nullable=True),
+        sa.Column("rated_at", sa.DateTime(), nullable=True),
+        sa.Column("score", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("instance_id"),
     )
     op.create_index("ix_analytics_instance_open", "analytics_instance", ["status", "department_id"], unique=False)
+    op.create_index("ix_analytics_instance_rated", "analytics_instance", ["rated_at", "score", "instance_id"],
+                    unique=False)
     op.create_table(
         "analytics_task_span",
         sa.Column("instance_id", sa.String(length=36), nullable=False),
@@ -43,9 +47,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("instance_id", "task_id"),
     )
     op.create_index("ix_analytics_span_version", "analytics_task_span",
-                    ["process_version_id", "ended_at", "element_id", "seconds"], unique=False)
-    op.create_index("ix_analytics_span_ended", "analytics_task_span", ["ended_at", "urgency", "due_at"], unique=False)
-    op.create_index("ix_analytics_span_element", "analytics_task_span", ["element_id", "ended_at"], unique=False)
+                    ["process_version_id", "ended_at", "outcome", "element_id", "seconds", "instance_id"], unique=False)
+    op.create_index("ix_analytics_span_ended", "analytics_task_span",
+                    ["ended_at", "outcome", "urgency", "due_at", "instance_id"], unique=False)
+    op.create_index("ix_analytics_span_element", "analytics_task_span",
+                    ["element_id", "ended_at", "outcome", "department_id", "seconds", "instance_id"], unique=False)
     op.create_table(
         "analytics_step_span",
         sa.Column("instance_id", sa.String(length=36), nullable=False),
@@ -55,7 +61,8 @@ def upgrade() -> None:
         sa.Column("seconds", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("instance_id", "step"),
     )
-    op.create_index("ix_analytics_step_ended", "analytics_step_span", ["ended_at", "step", "seconds"], unique=False)
+    op.create_index("ix_analytics_step_ended", "analytics_step_span", ["ended_at", "step", "seconds", "instance_id"],
+                    unique=False)
     op.create_table(
         "analytics_flow",
         sa.Column("instance_id", sa.String(length=36), nullable=False),
@@ -65,8 +72,16 @@ def upgrade() -> None:
         sa.Column("taken", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("instance_id", "flow_id", "day"),
     )
-    op.create_index("ix_analytics_flow_version", "analytics_flow", ["process_version_id", "day", "flow_id", "taken"],
-                    unique=False)
+    op.create_index("ix_analytics_flow_version", "analytics_flow",
+                    ["process_version_id", "day", "flow_id", "taken", "instance_id"], unique=False)
+    op.create_table(
+        "analytics_flow_day",
+        sa.Column("process_version_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("flow_id", sa.String(length=255), nullable=False),
+        sa.Column("taken", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("process_version_id", "day", "flow_id"),
+    )
     op.create_table(
         "analytics_request_dept",
         sa.Column("instance_id", sa.String(length=36), nullable=False),
@@ -80,6 +95,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_analytics_request_dept", table_name="analytics_request_dept")
     op.drop_table("analytics_request_dept")
+    op.drop_table("analytics_flow_day")
     op.drop_index("ix_analytics_flow_version", table_name="analytics_flow")
     op.drop_table("analytics_flow")
     op.drop_index("ix_analytics_step_ended", table_name="analytics_step_span")
@@ -88,5 +104,6 @@ def downgrade() -> None:
     op.drop_index("ix_analytics_span_ended", table_name="analytics_task_span")
     op.drop_index("ix_analytics_span_version", table_name="analytics_task_span")
     op.drop_table("analytics_task_span")
+    op.drop_index("ix_analytics_instance_rated", table_name="analytics_instance")
     op.drop_index("ix_analytics_instance_open", table_name="analytics_instance")
     op.drop_table("analytics_instance")
