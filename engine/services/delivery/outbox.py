@@ -83,6 +83,9 @@ def dispatch_pending(ctx: Services, now: datetime | None = None, limit: int = 20
     """Dispatch up to `limit` notifications not dispatched yet, oldest first: write their email and
     bot deliveries and mark them dispatched (sent_at), all in one transaction; how many were taken."""
     now = now or ctx.now()
+    with ctx.db.read() as s:  # a look without the write lock: the background loop asks every second
+        if s.scalar(select(Notification.id).where(Notification.sent_at.is_(None)).limit(1)) is None:
+            return 0
     with ctx.db.write() as s:
         q = select(Notification).where(Notification.sent_at.is_(None)).order_by(Notification.id).limit(limit)
         if ctx.db.is_postgres:

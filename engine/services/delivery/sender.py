@@ -46,6 +46,10 @@ class _Claimed:
 
 def _claim(ctx: Services, now: datetime, limit: int, lease_until: datetime):
     d = NotificationDelivery
+    with ctx.db.read() as s:  # a look without the write lock: the background loop asks every second
+        if s.scalar(select(d.id).where(d.status.in_(("pending", "sending")), d.next_attempt_at <= now)
+                    .limit(1)) is None:
+            return [], {}, {}, {}, {}
     with ctx.db.write() as s:
         q = (select(d).where(d.status.in_(("pending", "sending")), d.next_attempt_at <= now)
              .order_by(d.next_attempt_at, d.id).limit(limit))
