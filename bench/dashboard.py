@@ -27,10 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import sys
+import tempfile
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -182,6 +184,64 @@ def copy_into(source_url: str, ctx: Services) -> None:
     src.dispose()
 
 
+# Tables a copy of a request is made of for the dashboard: its instance row, summary, audit chain, inbox
+# rows and plan with its tasks and progress (satisfaction is read from the chain).
+_CLONED = ("process_instance", "request_summary", "audit_event", "inbox_task", "coordination_plan",
+           "progress_update")
+
+
+def replicate(ctx: Services, copies: int) -> int:
+    """Copy every engine-made request `copies` - 1 times under new ids (same times, numbers suffixed
+    -K): an organisation as many times as busy, for measuring at scale. The copies' chains are not
+    rehashed (verification would flag them); the dashboard does not verify. Requests in all."""
+    tables = {name: Base.metadata.tables[name] for name in (*_CLONED, "plan_task")}
+    with ctx.db.engine.begin() as conn:
+        originals = [r[0] for r in conn.execute(text("SELECT instance_id FROM request_summary WHERE request_no "
+                                                     "NOT LIKE '%-%-%'"))]
+        for k in range(1, copies):
+            prefix = f"{k:04x}"
+
+            def new(value, prefix=prefix):
+                return prefix + value[4:] if value else value
+
+            for i in range(0, len(originals), 500):
+                ids = originals[i:i + 500]
+                plans = {}
+                for name in _CLONED:
+                    t = tables[name]
+                    key = t.c.id if name == "process_instance" else t.c.instance_id
+                    rows = [dict(r) for r in conn.execute(select(t).where(key.in_(ids))).mappings()]
+                    for r in rows:
+                        if name == "process_instance":
+                            r["id"], r["business_key"] = new(r["id"]), f"{r['business_key']}-{k}"
+                        else:
+                            r["instance_id"] = new(r["instance_id"])
+                        if name == "request_summary":
+                            r["request_no"] = f"{r['request_no']}-{k}"
+                        if name in ("audit_event", "coordination_plan", "progress_update"):
+                            old = r.pop("id")
+                            if name == "coordination_plan":
+                                plans[old] = r
+                        if name == "inbox_task":
+                            r["task_id"] = new(r["task_id"])
+                        if "request_no" in r and name != "request_summary" and r["request_no"]:
+                            r["request_no"] = f"{r['request_no']}-{k}"
+                    if name == "coordination_plan":
+                        for old, r in plans.items():
+                            plans[old] = conn.execute(t.insert().returning(t.c.id), r).scalar_one()
+                    elif rows:
+                        conn.execute(t.insert(), rows)
+                if plans:
+                    t = tables["plan_task"]
+                    rows = [dict(r) for r in conn.execute(select(t).where(t.c.plan_id.in_(list(plans)))).mappings()]
+                    for r in rows:
+                        r.pop("id")
+                        r["plan_id"] = plans[r["plan_id"]]
+                    if rows:
+                        conn.execute(t.insert(), rows)
+        return conn.execute(text("SELECT count(*) FROM request_summary")).scalar()
+
+
 def queries(ctx: Services, reader: str, days: int) -> dict:
     p = analytics.period(ctx, (ctx.now() - timedelta(days=days - 1)).date(), ctx.now().date())
     version = analytics.versions(ctx, reader)[0]
@@ -224,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--database-url", help="measure on this PostgreSQL (a fresh schema, dropped after)")
     ap.add_argument("--repeat", type=int, default=40, help="runs of each query (default 40)")
     ap.add_argument("--generate-only", action="store_true", help="generate (into --keep) and stop")
+    ap.add_argument("--replicate", type=int, default=1,
+                    help="measure on K copies of each generated request (new ids, same times; default 1)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = ap.parse_args(argv)
     if args.requests < 1 or args.repeat < 1:
@@ -245,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.generate_only:
             return 0
     target = args.database_url
-    with (database(target) if target or not kept_url else nullcontext(kept_url)) as url:
+    with (database(target) if target or not kept_url else _scratch(args.keep) if args.replicate > 1
+          else nullcontext(kept_url)) as url:
         ctx = bootstrap(EngineConfig(database_url=url, clock=clock, script_time_limit=30.0))
         try:
             if kept_url and target:
@@ -253,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
             elif not kept_url:
                 set_up(ctx)
                 generated = generate(ctx, clock, 0, args.requests, progress)
-            total = requests_in(ctx)
+            made = requests_in(ctx)
+            total = replicate(ctx, args.replicate) if args.replicate > 1 else made
             with ctx.db.engine.connect() as conn:  # "now" is three days after the last filing
                 last = conn.execute(text("SELECT max(submitted_at) FROM request_summary")).scalar()
             clock.now = (datetime.fromisoformat(last) if isinstance(last, str) else last).replace(tzinfo=UTC) + \
@@ -266,8 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             ctx.db.dispose()
     gen = f", generated in {generated:,.0f} s" if generated else ""
-    print(f"Xiezuo dashboard bench on {backend}: {total:,} requests{gen}; analytics.refresh over {touched:,} "
-          f"instances took {refresh_s:,.1f} s\n")
+    copies = f" ({made:,} generated through the engine services, each copied {args.replicate}x)" \
+        if args.replicate > 1 else ""
+    print(f"Xiezuo dashboard bench on {backend}: {total:,} requests{copies}{gen}; analytics.refresh over "
+          f"{touched:,} instances took {refresh_s:,.1f} s\n")
     print(table(f"Dashboard queries, {args.repeat} runs each (ms; target p95 <= {TARGET_MS:.0f})",
                 ["query", "reader", "period", "median ms", "p95 ms", "result"],
                 [[r["query"], r["reader"], r["period"], r["median_ms"], r["p95_ms"], "PASS" if r["pass"] else "MISS"]
@@ -276,6 +342,15 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"backend": backend, "requests": total, "generated_seconds": generated,
                                          "refresh_seconds": refresh_s, "results": rows}, indent=2))
     return 0 if all(r["pass"] for r in rows) else 1
+
+
+@contextmanager
+def _scratch(kept: Path):
+    """A copy of the kept file to add the replicas to, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="xiezuo-dashboard-") as tmp:
+        copy = Path(tmp) / "bench.db"
+        shutil.copyfile(kept, copy)
+        yield f"sqlite:///{copy}"
 
 
 if __name__ == "__main__":
