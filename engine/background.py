@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from engine.bootstrap import Services
-from engine.services import audit, delivery
+from engine.services import analytics, audit, delivery
 from engine.services.timers import run_due_timers
 
 log = logging.getLogger("xiezuo.background")
@@ -52,6 +52,8 @@ PERIODIC: tuple[Periodic, ...] = (
     # Anchors bound what an edit of the audit log can hide: at most the last hour.
     Periodic("audit_anchor", timedelta(hours=1), lambda ctx: audit.make_anchor(ctx)),
     Periodic("audit_verify", timedelta(hours=24), lambda ctx: audit.verify_and_record(ctx)),
+    # The dashboards' derived figures (per-task spans, flow counts) catch up with the audit log.
+    Periodic("analytics_refresh", timedelta(minutes=1), lambda ctx: analytics.refresh(ctx)),
 )
 
 
