@@ -170,3 +170,23 @@ def test_the_jobs_page_lists_timers_and_deliveries_and_admins_retry_failed_ones(
         at += timedelta(hours=7)
     answer = admin.post("/admin/jobs/deliveries/retry-failed", data={"csrf_token": token}, follow_redirects=True)
     assert "1 条发送失败的通知已重新排队" in answer.get_data(as_text=True)
+
+
+def test_the_jobs_page_shows_each_periodic_job_with_its_last_run_and_error(app, ctx, clock):
+    from engine.background import PERIODIC, Periodic, tick
+
+    admin = _signed_in(app, "lijingli")
+    page = admin.get("/admin/jobs").get_data(as_text=True)
+    row = re.search(r'data-job="audit_anchor">(.*?)</tr>', page, re.S).group(1)
+    assert "审计链锚定" in row and "1 小时" in row and "尚未运行" in row and "立即" in row
+
+    def broken(services):
+        raise RuntimeError("disk full")
+
+    tick(ctx, periodic=tuple(j for j in PERIODIC if j.name == "audit_anchor"))
+    tick(ctx, periodic=(Periodic("analytics_refresh", timedelta(minutes=1), broken),))
+    page = admin.get("/admin/jobs").get_data(as_text=True)
+    anchor = re.search(r'data-job="audit_anchor">(.*?)</tr>', page, re.S).group(1)
+    assert "尚未运行" not in anchor and '<td class="error"></td>' in anchor
+    refresh = re.search(r'data-job="analytics_refresh">(.*?)</tr>', page, re.S).group(1)
+    assert "看板数据刷新" in refresh and "RuntimeError: disk full" in refresh

@@ -1,12 +1,15 @@
 """后台任务: the timers waiting in running requests (soonest first), the deliveries of notifications
-waiting or failed, and a retry of one failed delivery or of all of them (admins; auditors read)."""
+waiting or failed, and a retry of one failed delivery or of all of them (admins; auditors read); the
+periodic jobs of the background work with their last and next runs."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from engine.background import jobs as periodic_jobs
 from engine.errors import NotFound
 from engine.services.delivery.jobs import list_deliveries, retry_delivery, retry_failed, scheduled_timers
 from engine.services.org import directory
@@ -15,6 +18,8 @@ from webui.views.admin import bp
 from webui.views.admin.org import KIND_LABELS
 
 PER_PAGE = 20
+PERIODIC_LABELS = {"audit_anchor": _l("审计链锚定"), "audit_verify": _l("审计链校验"),
+                   "analytics_refresh": _l("看板数据刷新")}
 
 
 def _page_arg(name: str) -> int:
@@ -38,6 +43,7 @@ def jobs():
     failed = list_deliveries(ctx, "failed", pages["failed"], PER_PAGE)
     org = directory(ctx)
     return render_template("admin/jobs.html", timers=timers, pending=pending, failed=failed, pages=pages,
+                           periodic=periodic_jobs(ctx), periodic_labels=PERIODIC_LABELS,
                            page_counts={"timers": _pages(timers), "pending": _pages(pending), "failed": _pages(failed)},
                            kind_labels=KIND_LABELS, dept_names={d: v["name"] for d, v in org.departments.items()},
                            names={u: p["name"] for u, p in org.users.items()})
