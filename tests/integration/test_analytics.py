@@ -252,3 +252,14 @@ def test_period_defaults_to_the_last_90_days(ctx, clock):
     clock.now = MONDAY + timedelta(hours=20)  # Tuesday 05:00 in Beijing
     p = analytics.period(ctx)
     assert (p.first.isoformat(), p.last.isoformat()) == ("2026-08-06", "2026-11-03")  # 90 days, both ends in
+
+
+def test_a_timer_that_fires_takes_its_flows_to_where_it_ends(ctx, known, clock):
+    c = known[2]
+    assert "lead_confirm_timer" not in c.timers_fired()
+    c.advance(hours=1)  # the sweep: C's lead_confirm waited more than 24 hours
+    assert "lead_confirm_timer" in c.timers_fired()
+    analytics.refresh(ctx)
+    flows = analytics.heatmap(ctx, "lijingli", "collaboration_request", None, analytics.period(ctx))["flows"]
+    assert (flows["f_confirm_timeout"], flows["f_confirm_reminded"]) == (1, 1)
+    assert flows["f_confirm"] == 1  # A's; C's head has still not confirmed
