@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from engine.db.models import ProcessInstance
 from engine.errors import InvalidInput, NotFound
+from engine.services import audit
 from engine.services import history as h
 from engine.services.audit import verify_all
 from engine.services.instances import claim_task, describe_instance
@@ -362,6 +363,12 @@ def test_the_index_lists_every_request_with_its_verification_state(flow, ctx):
     first = flow.instance_id
     flow.submit("xiaoli", {**REQUEST, "title": "客服培训"})
     page = h.audit_index(ctx, "shenjie")
-    assert [(i["instance_id"], i["verification"]["verified"]) for i in page.items] == [
-        (flow.instance_id, True), (first, True)]
+    # What was recorded: nothing yet, then the nightly verify_and_record's result, then one "verify now".
+    assert [(i["instance_id"], i["verification"]) for i in page.items] == [(flow.instance_id, None), (first, None)]
+    audit.verify_and_record(ctx)
+    page = h.audit_index(ctx, "shenjie")
+    assert [(i["instance_id"], i["verification"]["ok"]) for i in page.items] == [(flow.instance_id, True),
+                                                                                  (first, True)]
+    assert page.items[0]["verification"]["checked_at"] == ctx.now()
+    assert h.verify_request(ctx, first)["ok"] is True
     assert [i["title"] for i in h.audit_index(ctx, "shenjie", text="客服").items] == ["客服培训"]
