@@ -71,6 +71,7 @@ class Graph:
     multi_flows: set[str] = field(default_factory=set)  # flows inside a multi-instance subprocess
     multi: set[str] = field(default_factory=set)  # multi-instance activities
     names: dict[str, str] = field(default_factory=dict)  # element id -> name
+    memo: dict = field(default_factory=dict, compare=False)  # (sources, sinks) -> flows taken
 
 
 def _local(el) -> str:
@@ -124,6 +125,15 @@ def graph_of(filename: str, xml: str, process_id: str) -> Graph:
         g.out.setdefault(start, []).append((target, fid))
         g.incoming[target] += 1
     return g
+
+
+def _flows_cached(g: Graph, sources: list[str], sinks: list[str]) -> dict[str, int]:
+    """flows_of_command, remembered per graph: commands repeat from request to request."""
+    key = (tuple(sources), tuple(sorted(sinks)))
+    found = g.memo.get(key)
+    if found is None:
+        found = g.memo[key] = flows_of_command(g, sources, sinks)
+    return found
 
 
 def flows_of_command(g: Graph, sources: list[str], sinks: list[str]) -> dict[str, int]:
@@ -278,6 +288,12 @@ def _refresh_batch(ctx: Services, tx: Tx, ids: list[str], zone: ZoneInfo, graphs
     for iid, fid, day, version_id, taken in tx.all(f"SELECT instance_id, flow_id, day, process_version_id, taken "
                                                    f"FROM analytics_flow WHERE instance_id IN ({marks})", ids):
         flows[iid][(fid, day if isinstance(day, date) else date.fromisoformat(day), version_id)] += taken
+    fresh = [iid for iid in ids if iid not in seen]
+    chains: dict[str, list[tuple]] = defaultdict(list)  # the whole chains of requests never read, in one query
+    if fresh:
+        for row in tx.all(f"SELECT instance_id, seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
+                          f"WHERE instance_id IN ({tx.in_list(fresh)}) ORDER BY instance_id, seq", fresh):
+            chains[row[0]].append(row[1:])
     org = directory(ctx)
     touched = 0
     days: Counter = Counter()  # (flow, day, version) -> change of the day's total
@@ -289,8 +305,11 @@ def _refresh_batch(ctx: Services, tx: Tx, ids: list[str], zone: ZoneInfo, graphs
         request = _Request(version_id, status, urgency,
                            {d for d in (requester_dept, lead_dept, *(involved or "").split(",")) if d},
                            lead_dept or requester_dept, rated_at, score)
-        events = tx.all("SELECT seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
-                        "WHERE instance_id = ? AND seq > ? AND seq <= ? ORDER BY seq", (iid, last, audit_seq))
+        if iid in seen:
+            events = tx.all("SELECT seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
+                            "WHERE instance_id = ? AND seq > ? AND seq <= ? ORDER BY seq", (iid, last, audit_seq))
+        else:
+            events = [e for e in chains[iid] if e[0] <= audit_seq]
         g = _graph(tx, version_id, graphs)
         before = Counter(flows[iid])
         step = _apply(iid, request, events, spans[iid], flows[iid], step, g, org, zone)
@@ -341,7 +360,7 @@ def _apply(iid: str, request: _Request, events: list[tuple], spans: dict[str, li
                     sinks.append(end)
         if at is not None and (sources or sinks):
             day = at.astimezone(zone).date()
-            for fid, n in flows_of_command(g, sources, sinks).items():
+            for fid, n in _flows_cached(g, sources, sinks).items():
                 flows[(fid, day, request.process_version_id)] += n
     return step
 
@@ -349,7 +368,8 @@ def _apply(iid: str, request: _Request, events: list[tuple], spans: dict[str, li
 def _write(tx: Tx, iid: str, request: _Request, spans: dict[str, list], flows: Counter, step: int, seq: int,
            known: bool) -> None:
     for table in ("analytics_task_span", "analytics_step_span", "analytics_flow", "analytics_request_dept"):
-        tx.run(f"DELETE FROM {table} WHERE instance_id = ?", (iid,))
+        if known:  # a request seen before: its rows are written anew
+            tx.run(f"DELETE FROM {table} WHERE instance_id = ?", (iid,))
     tx.many("INSERT INTO analytics_task_span (instance_id, task_id, process_version_id, element_id, step, urgency, "
             "department_id, ready_at, due_at, ended_at, outcome, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(*s[:7], tx.stamp(s[7]), tx.stamp(s[8]), tx.stamp(s[9]), s[10], s[11]) for s in spans.values()])
