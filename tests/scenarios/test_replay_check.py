@@ -1,6 +1,6 @@
 """The replay check on the collaboration process: a request that went through a plan disagreement,
 the conflict subprocess and a timer replays to its stored state; an altered stored state or an
-altered input is reported where it diverges; the timeline shows the request step by step.
+altered input is reported where it diverges; the audit replay shows the request step by step.
 
 (Every other scenario is replayed by the `flow` fixture when it ends: see conftest.py.)"""
 
@@ -11,7 +11,8 @@ import json
 import pytest
 from sqlalchemy import text
 
-from engine.services.replay import replay_check, state_after, timeline
+from engine.services.history import replay
+from engine.services.replay import replay_check
 from tests.scenarios.steps import AGREE, CONFIRM, HEADS, PMO_OWNER, to_confirmation, to_plan, write_plan
 
 LEAD, PRD, SAL = HEADS["MKT"], HEADS["PRD"], HEADS["SAL"]
@@ -143,37 +144,36 @@ def test_an_altered_input_in_the_record_makes_the_replay_diverge_where_it_was_gi
     assert "(classify_conflict) completed by lijingli is not ready in the replay (no such task)" in second["detail"]
 
 
-def test_the_timeline_shows_each_step_with_path_active_tasks_data_and_actor(disputed):
+def test_the_replay_shows_each_step_with_path_active_tasks_data_and_actor(disputed):
     ctx, iid = disputed.ctx, disputed.instance_id
-    steps = timeline(ctx, iid)
+    shown = replay(ctx, iid)
+    steps = shown["steps"]
     history = disputed.history()
     commands = [e for e in history if e["type"] in ("instance_started", "task_completed")]
     sweeps = [e for e in history if e["type"] == "timer_fired"]
-    assert len(steps) == len(commands) + len(sweeps)
-    assert [s["step"] for s in steps] == list(range(1, len(steps) + 1))
+    assert len([s for s in steps if s["type"] in ("instance_started", "task_completed", "timer_fired")]) == \
+        len(commands) + len(sweeps)
+    assert [s["n"] for s in steps] == list(range(len(steps)))
     first = steps[0]
-    assert (first["event"], first["actor"], first["status"]) == ("instance_started", "xiaowang", "running")
-    assert [a["element_id"] for a in first["active"]] == ["dept_head_signoff"]
-    assert first["active"][0]["assignee"] == "zhangzongjian"
-    assert first["input"]["title"] == "双十一大促跨部门协作"
+    assert (first["type"], first["actor"]) == ("instance_started", "xiaowang")
+    assert [(t["element_id"], t["assignee"]) for t in first["open"]] == [("dept_head_signoff", "zhangzongjian")]
+    assert first["data"]["title"] == "双十一大促跨部门协作"
 
-    # The step where SAL disagreed: the conflict subprocess opened, drilled into by subprocess_of.
-    disagreed = next(s for s in steps if s["event"] == "task_completed" and s["actor"] == SAL)
-    assert disagreed["input"] == {"approval_decision": "不同意", "approval_comment": "销售部11月人手不足"}
-    assert [(a["element_id"], a["state"], a["subprocess_of"]) for a in disagreed["active"]] == [
-        ("plan_conflict", "STARTED", None), ("classify_conflict", "READY", "plan_conflict")]
-    classify = disagreed["active"][1]
-    assert (classify["element_id"], classify["subprocess_of"], classify["process_id"]) == \
-        ("classify_conflict", "plan_conflict", "conflict_resolution")
-    assert classify["data"]["conflict_parties"] == ["MKT", "SAL"]
-    done = [c["element_id"] for c in disagreed["completed"]]
-    assert done.index("write_plan") < done.index("summarise_approvals")
-    assert "approve_plan" in done and "classify_conflict" not in done
+    # The step where SAL disagreed: the conflict subprocess opened, a scope of its own to drill into.
+    disagreed = next(s for s in steps if s["type"] == "task_completed" and s["actor"] == SAL)
+    assert {(c["field"], c["after"]) for c in disagreed["inputs"]} >= {
+        ("approval_decision", "不同意"), ("approval_comment", "销售部11月人手不足")}
+    conflict = [sid for sid, scope in shown["scopes"].items() if scope["process_id"] == "conflict_resolution"]
+    assert len(conflict) == 1 and shown["scopes"][conflict[0]]["parent"] == "main"
+    assert [t["element_id"] for t in disagreed["open"] if t["scope"] == conflict[0]] == ["classify_conflict"]
+    assert "plan_conflict" in disagreed["scopes"]["main"]["active"]
+    main_done = disagreed["scopes"]["main"]["completed"]
+    assert "write_plan" in main_done and "approve_plan" in main_done
+    assert "classify_conflict" not in disagreed["scopes"][conflict[0]]["completed"]
 
-    swept = next(s for s in steps if s["event"] == "timer_fired")
+    swept = next(s for s in steps if s["type"] == "timer_fired")
     assert swept["actor"] == "system" and swept["element_id"] == "approval_timer"
     last = steps[-1]
-    assert sorted(a["element_id"] for a in last["active"] if a["state"] == "READY") == ["execute_task"] * 2
-    assert "conflict_settled" in [c["element_id"] for c in last["completed"]]
-    assert state_after(ctx, iid, len(steps)) == last
-    assert state_after(ctx, iid, 1)["status"] == "running"
+    assert sorted(t["element_id"] for t in last["open"]) == ["execute_task"] * 2
+    assert "conflict_settled" in last["scopes"][conflict[0]]["completed"]
+    assert replay_check(ctx, [iid])["mismatches"] == []
