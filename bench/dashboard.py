@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
@@ -191,15 +191,20 @@ _CLONED = ("process_instance", "request_summary", "audit_event", "inbox_task", "
 
 
 def replicate(ctx: Services, copies: int) -> int:
-    """Copy every engine-made request `copies` - 1 times under new ids (same times, numbers suffixed
-    -K): an organisation as many times as busy, for measuring at scale. The copies' chains are not
-    rehashed (verification would flag them); the dashboard does not verify. Requests in all."""
+    """Copy every engine-made request `copies` - 1 times under new ids, copy K moved K times the span
+    of the filings later (numbers suffixed -K): the requests the generator would have made next, as
+    far as the dashboard can tell. The copies' chains are not rehashed (verification would flag
+    them); the dashboard does not verify. Requests in all."""
     tables = {name: Base.metadata.tables[name] for name in (*_CLONED, "plan_task")}
     with ctx.db.engine.begin() as conn:
         originals = [r[0] for r in conn.execute(text("SELECT instance_id FROM request_summary WHERE request_no "
                                                      "NOT LIKE '%-%-%'"))]
+        first, last = (_aware(v) for v in conn.execute(text(
+            "SELECT min(submitted_at), max(submitted_at) FROM request_summary")).one())
+        span = timedelta(days=(last - first).days + 1)
         for k in range(1, copies):
-            prefix = f"{k:04x}"
+            prefix = f"z{k:03d}"  # no hex digit: never an original id
+            shift = span * k
 
             def new(value, prefix=prefix):
                 return prefix + value[4:] if value else value
@@ -212,6 +217,7 @@ def replicate(ctx: Services, copies: int) -> int:
                     key = t.c.id if name == "process_instance" else t.c.instance_id
                     rows = [dict(r) for r in conn.execute(select(t).where(key.in_(ids))).mappings()]
                     for r in rows:
+                        _shift(r, shift)
                         if name == "process_instance":
                             r["id"], r["business_key"] = new(r["id"]), f"{r['business_key']}-{k}"
                         else:
@@ -237,9 +243,26 @@ def replicate(ctx: Services, copies: int) -> int:
                     for r in rows:
                         r.pop("id")
                         r["plan_id"] = plans[r["plan_id"]]
+                        _shift(r, shift)
                     if rows:
                         conn.execute(t.insert(), rows)
         return conn.execute(text("SELECT count(*) FROM request_summary")).scalar()
+
+
+def _aware(value) -> datetime:
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _shift(row: dict, by: timedelta) -> None:
+    """Move a copied row's times (and a task's due time in its event) `by` later."""
+    for key, value in row.items():
+        if isinstance(value, datetime | date):
+            row[key] = value + by
+    if row.get("event_type") == "task_ready" and '"due_at": "' in row.get("data", ""):
+        data = json.loads(row["data"])
+        data["due_at"] = (datetime.fromisoformat(data["due_at"]) + by).isoformat()
+        row["data"] = json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 def queries(ctx: Services, reader: str, days: int) -> dict:
@@ -285,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=40, help="runs of each query (default 40)")
     ap.add_argument("--generate-only", action="store_true", help="generate (into --keep) and stop")
     ap.add_argument("--replicate", type=int, default=1,
-                    help="measure on K copies of each generated request (new ids, same times; default 1)")
+                    help="measure on K copies of each generated request, each copy later (default 1)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = ap.parse_args(argv)
     if args.requests < 1 or args.repeat < 1:

@@ -152,11 +152,18 @@ def period(ctx: Services, first: str | date | None = None, last: str | date | No
 # --- the dashboard's figures ---------------------------------------------------------------------
 
 def _p90(tx: Tx, group: str, table: str, where: str, params: tuple) -> dict:
-    """group value -> (count, average seconds, 90th percentile seconds) over `seconds` of `table`."""
-    sql = (f"SELECT g, COUNT(*), AVG(seconds), MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN seconds END) FROM ("
-           f"SELECT {group} AS g, seconds, ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY seconds) AS rn, "
-           f"COUNT(*) OVER (PARTITION BY {group}) AS n FROM {table} WHERE {where}) x GROUP BY g")
-    return {g: (n, float(avg), p90) for g, n, avg, p90 in tx.all(sql, params)}
+    """group value -> (count, average seconds, 90th percentile seconds) over `seconds` of `table`.
+
+    The values are read from an index that covers the query and counted here: faster than a window
+    function over the same rows on both databases."""
+    values: dict = {}
+    for g, seconds in tx.all(f"SELECT {group}, seconds FROM {table} WHERE {where}", params):
+        values.setdefault(g, []).append(seconds)
+    out = {}
+    for g, found in values.items():
+        found.sort()
+        out[g] = (len(found), sum(found) / len(found), found[-(-9 * len(found) // 10) - 1])
+    return out
 
 
 def _hours(seconds) -> float | None:
