@@ -174,12 +174,16 @@ def copy_into(source_url: str, ctx: Services) -> None:
     src = create_engine(source_url)
     tables = [Base.metadata.tables[name] for name in COPIED]
     with src.connect() as read, ctx.db.engine.begin() as write:
+        for t in reversed(tables):  # what setting up the fresh schema wrote (the revision counters)
+            write.execute(t.delete())
         for t in tables:
             result = read.execute(select(t)).mappings()
             while batch := result.fetchmany(5000):
                 write.execute(t.insert(), [dict(r) for r in batch])
-        write.execute(text("SELECT setval(pg_get_serial_sequence('audit_event', 'id'), "
-                           "(SELECT max(id) FROM audit_event))"))
+        for t in tables:  # the copied ids are taken: sequences go on after them
+            if "id" in t.c and t.c.id.primary_key and t.c.id.type.python_type is int:
+                write.execute(text(f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), "
+                                   f"(SELECT max(id) FROM {t.name}))"))
         write.execute(text("ANALYZE"))
     src.dispose()
 
@@ -348,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             touched = analytics.refresh(ctx)
             refresh_s = time.perf_counter() - started
+            if not ctx.db.is_sqlite:  # fresh statistics, as autovacuum would gather them (it is off here)
+                with ctx.db.engine.begin() as conn:
+                    conn.execute(text("ANALYZE"))
             backend = describe(ctx)
             rows = measure(ctx, args.repeat)
         finally:
