@@ -51,19 +51,30 @@ _REFRESHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Database 
 _LOCK = threading.Lock()
 
 
+def _newest_event(ctx: Services) -> int:
+    with ctx.db.transaction(write=False) as tx:
+        return tx.one("SELECT max(id) FROM audit_event")[0] or 0
+
+
 def refresh(ctx: Services, now: datetime | None = None) -> int:
     """Bring the dashboard's derived tables up to date with the audit log; requests touched."""
+    newest = _newest_event(ctx)
     done = analytics_derive.refresh(ctx, now)
     with _LOCK:
-        _REFRESHED[ctx.db] = datetime.now(UTC)
+        _REFRESHED[ctx.db] = (datetime.now(UTC), newest)
     return done
 
 
 def refresh_if_stale(ctx: Services) -> bool:
-    """Refresh when this process has not refreshed in the last minute; whether it did."""
+    """Refresh when this process has not refreshed in the last minute and the audit log grew since
+    (its newest id, read through the primary key: no scan when nothing happened); whether it did."""
     with _LOCK:
-        last = _REFRESHED.get(ctx.db)
+        last, newest = _REFRESHED.get(ctx.db, (None, None))
     if last is not None and datetime.now(UTC) - last < STALE_AFTER:
+        return False
+    if newest is not None and _newest_event(ctx) == newest:
+        with _LOCK:
+            _REFRESHED[ctx.db] = (datetime.now(UTC), newest)
         return False
     refresh(ctx)
     return True

@@ -263,3 +263,18 @@ def test_a_timer_that_fires_takes_its_flows_to_where_it_ends(ctx, known, clock):
     flows = analytics.heatmap(ctx, "lijingli", "collaboration_request", None, analytics.period(ctx))["flows"]
     assert (flows["f_confirm_timeout"], flows["f_confirm_reminded"]) == (1, 1)
     assert flows["f_confirm"] == 1  # A's; C's head has still not confirmed
+
+
+def test_the_dashboard_refreshes_lazily_once_a_minute_and_only_when_the_log_grew(ctx, known, clock):
+    from datetime import UTC, datetime
+
+    assert analytics.refresh_if_stale(ctx) is False  # refreshed a moment ago (by the fixture)
+    minute_ago = datetime.now(UTC) - timedelta(minutes=2)
+    newest = analytics._REFRESHED[ctx.db][1]
+    analytics._REFRESHED[ctx.db] = (minute_ago, newest)
+    assert analytics.refresh_if_stale(ctx) is False  # nothing was written since
+    known[2].complete("lead_confirm", {"lead_decision": "确认接收"})
+    assert analytics.refresh_if_stale(ctx) is False  # within the minute
+    analytics._REFRESHED[ctx.db] = (minute_ago, newest)
+    assert analytics.refresh_if_stale(ctx) is True
+    assert analytics.open_overdue(ctx, "lijingli")[0]["overdue"] == 0
