@@ -52,6 +52,21 @@ def browser():
         launched.close()
 
 
+def _buffered(app):
+    """The app with each response body read whole before it is sent: when the browser drops a
+    connection mid-file (leaving a page while an icon loads), werkzeug's development server skips
+    closing the response, and the file it streamed would stay open (a ResourceWarning)."""
+    def serve(environ, start_response):
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+
+    return serve
+
+
 @pytest.fixture
 def server(tmp_path):
     """The demo app (organisation, processes, passwords) on its own database, served on a free port."""
@@ -65,7 +80,7 @@ def server(tmp_path):
         stored = s.get(AppUser, "xiaowang").password_hash
         s.execute(update(AppUser).values(password_hash=stored))
     deploy(ctx, {p.name: p.read_bytes() for p in (ROOT / "processes").glob("*.bpmn")}, "lijingli")
-    http = make_server("127.0.0.1", 0, app, threaded=True)
+    http = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{http.server_port}", ctx

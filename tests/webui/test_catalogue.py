@@ -39,3 +39,16 @@ def test_the_diagrams_texts_are_extracted(tmp_path):
     assert {"确认主责（24小时内）", "异议说明", "提出异议时填写：为何不应由本部门牵头、建议的主责部门", "提出异议",
             "行动事项", "有部门不同意", "问题协调（二次协调）"} <= texts
     assert sorted(texts - source) == []
+
+
+def test_no_string_has_two_english_texts():
+    """The areas' dicts (webui/translations/en_*.py) are merged into one catalogue: a string two areas
+    translate differently would silently take whichever file is read last."""
+    import runpy
+
+    folder = ROOT / "webui" / "translations"
+    given: dict[str, dict[str, str]] = {}
+    for path in [folder / "fill.py", *sorted(folder.glob("en_*.py"))]:
+        for source, text in runpy.run_path(str(path), run_name="catalogue_check")["ENGLISH"].items():
+            given.setdefault(source, {})[path.name] = text
+    assert {s: by for s, by in given.items() if len(set(by.values())) > 1} == {}

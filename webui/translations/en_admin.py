@@ -118,7 +118,7 @@ ENGLISH = {
     "取消外出": "Cancel",
     "目前没有登记外出。": "No absences recorded.",
     "代理人（外出期间接收其任务）": "Substitute (receives the tasks meanwhile)",
-    "开始日期": "First day",
+    "开始日期": "Start date",
     "结束日期（含）": "Last day",
     "登记外出": "Record the absence",
     "已登记外出：%(start)s 至 %(end)s。": "Absence recorded: %(start)s to %(end)s.",

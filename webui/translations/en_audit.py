@@ -103,7 +103,7 @@ ENGLISH = {
     "还没有部署记录": "No deploys recorded yet",
     "变更": "Change",
     "部署": "Deploy",
-    "迁移需求": "Request moved",
+    "需求已迁移": "Request moved",
     "批量迁移": "Requests moved",
     "新建": "new",
     "内容未变，沿用": "content unchanged, kept",

@@ -23,7 +23,6 @@ ENGLISH = {
     "请按“时:分”填写，例如 22:00。": "Please enter a time as hours:minutes, e.g. 22:00.",
     "请同时填写开始和结束时间（或都留空）。": "Please give both the start and the end (or leave both empty).",
     "结束时间不能与开始时间相同。": "The end cannot be the same as the start.",
-    "通知": "Notice",
     # a department's group bot
     "部门群机器人": "Department group bot",
     "所选类型的通知发到本部门的群里：同一事件只发一条，点名本部门的收件人；本人可在个人设置中关闭。":
@@ -80,7 +79,6 @@ ENGLISH = {
     "群机器人": "Group bot",
     "发送中": "sending",
     "%(n)s 个需求在等待定时器": "%(n)s requests wait on timers",
-    "需求": "Request",
     "等待的定时器": "Waiting timers",
     "最早到期": "Soonest due",
     "没有等待中的定时器。": "No timers are waiting.",
@@ -97,7 +95,6 @@ ENGLISH = {
     "审计链校验": "Audit chain verification",
     "看板数据刷新": "Dashboard figures refresh",
     "周期任务": "Periodic jobs",
-    "任务": "Job",
     "间隔": "Every",
     "上次开始": "Last started",
     "上次结束": "Last finished",
