@@ -21,13 +21,13 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
-from bench.engine import database, describe, table
+from bench.engine import START, Clock, database, day, describe, table
 from engine.bootstrap import Services, bootstrap
 from engine.config import EngineConfig
 from engine.services import audit, replay
@@ -38,35 +38,22 @@ from engine.services.org_import import import_org, parse_yaml
 from engine.services.requests import submit_request
 
 ROOT = Path(__file__).resolve().parent.parent
-START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Beijing
 SPACING = timedelta(minutes=45)  # between two filings: at most 992 requests a month (999 allowed)
 STEP = timedelta(seconds=20)  # between two commands of one request
 REPEATS = 3  # verify and anchor are measured this many times, the best shown
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _day(moment: datetime, days: int) -> str:
-    return (moment + timedelta(days=days)).date().isoformat()
-
-
 def _inputs(filed: datetime) -> dict[str, dict]:
-    plan = [{"title": "物料设计", "dept": "MKT", "owner": "songyu", "start": _day(filed, 7), "end": _day(filed, 18),
+    plan = [{"title": "物料设计", "dept": "MKT", "owner": "songyu", "start": day(filed, 7), "end": day(filed, 18),
              "standard": "海报3张，符合VI规范"},
-            {"title": "功能说明", "dept": "PRD", "owner": "qianyun", "start": _day(filed, 7), "end": _day(filed, 25),
+            {"title": "功能说明", "dept": "PRD", "owner": "qianyun", "start": day(filed, 7), "end": day(filed, 25),
              "standard": "3款产品的功能说明"}]
     return {
         "dept_head_signoff": {"signoff_decision": "同意", "signoff_comment": "同意提交"},
         "admin_review": {"review_decision": "通过", "review_comment": "信息完整，可行"},
         "dispatch_lead": {"lead_dept": "MKT", "pmo_owner": "xiaozhou", "dispatch_note": "请牵头"},
         "lead_confirm": {"lead_decision": "确认接收"},
-        "collect_feedback": {"feedback_content": "可按期配合", "feedback_suggested_date": _day(filed, 8)},
+        "collect_feedback": {"feedback_content": "可按期配合", "feedback_suggested_date": day(filed, 8)},
         "organise_coordination": {"coordination_mode": "在线讨论（不开会）"},
         "write_plan": {"plan_tasks": plan, "risk_plan": "若功能说明延迟，提前3天通知市场部"},
         "approve_plan": {"approval_decision": "同意", "approval_comment": "同意方案"},
@@ -87,7 +74,7 @@ def _request(filed: datetime) -> dict:
     return {"request_type": "项目协作", "title": f"大促跨部门协作 {filed:%m%d%H%M}",
             "background": "市场、产品、销售协同",
             "goal": "销售额同比增长30%", "involved_depts": ["MKT", "PRD", "SAL"], "details": "产品部提供功能说明",
-            "expected_date": _day(filed, 48), "priority": "高", "urgency": "紧急", "contact": "13800000000"}
+            "expected_date": day(filed, 48), "priority": "高", "urgency": "紧急", "contact": "13800000000"}
 
 
 def _actor(ctx: Services, assignee: str | None, users: str, groups: str, element: str) -> str:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 
-from bench.engine import database, describe, table
+from bench.engine import START, Clock, database, day, describe, table
 from engine.bootstrap import Services, bootstrap
 from engine.config import EngineConfig
 from engine.db.models import Base
@@ -51,7 +51,6 @@ from engine.services.records import post_progress
 from engine.services.requests import submit_request
 
 ROOT = Path(__file__).resolve().parent.parent
-START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Beijing
 SPACING = timedelta(minutes=45)
 TARGET_MS = 200.0
 REQUESTERS = {"MKT": "xiaowang", "PRD": "zhaojingli", "TEC": "sunhao", "SAL": "xuming", "LOG": "wuqiang",
@@ -61,27 +60,15 @@ HEAD = "chenzongjian"  # head of 产品部: the department head reader
 ADMIN = "lijingli"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _day(moment: datetime, days: int) -> str:
-    return (moment + timedelta(days=days)).date().isoformat()
-
-
 def _inputs(rng: random.Random, filed: datetime, depts: list[str], lead: str) -> dict[str, dict]:
-    plan = [{"title": f"{d}任务", "dept": d, "owner": OWNERS[d], "start": _day(filed, 7),
-             "end": _day(filed, 18 + 7 * i), "standard": "按计划交付"} for i, d in enumerate(depts[:2])]
+    plan = [{"title": f"{d}任务", "dept": d, "owner": OWNERS[d], "start": day(filed, 7),
+             "end": day(filed, 18 + 7 * i), "standard": "按计划交付"} for i, d in enumerate(depts[:2])]
     return {
         "dept_head_signoff": {"signoff_decision": "同意", "signoff_comment": "同意提交"},
         "admin_review": {"review_decision": "拒绝" if rng.random() < 0.05 else "通过", "review_comment": "审核意见"},
         "dispatch_lead": {"lead_dept": lead, "pmo_owner": "xiaozhou", "dispatch_note": "请牵头"},
         "lead_confirm": {"lead_decision": "确认接收"},
-        "collect_feedback": {"feedback_content": "可按期配合", "feedback_suggested_date": _day(filed, 8)},
+        "collect_feedback": {"feedback_content": "可按期配合", "feedback_suggested_date": day(filed, 8)},
         "organise_coordination": {"coordination_mode": "在线讨论（不开会）"},
         "write_plan": {"plan_tasks": plan, "risk_plan": "延迟时提前3天通知"},
         "approve_plan": {"approval_decision": "同意", "approval_comment": "同意方案"},
@@ -118,7 +105,7 @@ def carry(ctx: Services, clock: Clock, n: int) -> None:
     inputs = _inputs(rng, clock.now, depts, lead)
     data = {"request_type": rng.choice(("项目协作", "资源申请", "问题协调", "流程优化")), "title": f"协作需求 {n}",
             "background": "背景", "goal": "可衡量的目标", "involved_depts": depts, "details": "各部门分工",
-            "expected_date": _day(clock.now, 60), "priority": rng.choice(("高", "中", "低")),
+            "expected_date": day(clock.now, 60), "priority": rng.choice(("高", "中", "低")),
             "urgency": rng.choice(("普通", "紧急", "特急")), "contact": "13800000000"}
     iid = submit_request(ctx, REQUESTERS[requester_dept], data).instance_id
     budget = rng.randint(1, 18) if rng.random() < 0.2 else 10_000

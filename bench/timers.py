@@ -24,13 +24,13 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
-from bench.engine import database, describe, table
+from bench.engine import START, Clock, database, describe, table
 from engine.bootstrap import Services, bootstrap
 from engine.config import EngineConfig
 from engine.services.deploy import deploy
@@ -38,19 +38,10 @@ from engine.services.instances import start_instance
 from engine.services.timers import run_due_timers
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "bpmn" / "timer_at.bpmn"
-START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 DUE_AT = START + timedelta(hours=1)
 NOT_DUE_AT = START + timedelta(days=30)
 SWEEP_AT = START + timedelta(hours=2)
 RATIO_TARGET = 0.8
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def generate(url: str, due: int, not_due: int, progress: bool) -> tuple[set[str], dict[str, int]]:
