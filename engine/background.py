@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from engine.bootstrap import Services
+from engine.db.tx import Tx
 from engine.services import analytics, audit, delivery
 from engine.services.timers import run_due_timers
 
@@ -150,8 +151,6 @@ def jobs(ctx: Services) -> list[dict]:
 
 
 def _iso(value) -> str | None:
-    from engine.db.tx import Tx
-
     found = Tx.when(value)
     return found.isoformat() if found else None
 
