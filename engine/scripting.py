@@ -2,8 +2,10 @@
 
 Beyond RestrictedPython's compile-time policy (no names or attributes starting with "_") the sandbox
 refuses imports and class definitions, and guards:
-- time: a per-thread trace function stops sandboxed frames after ``time_limit`` seconds; every
-  ``while`` body and ``except``/``finally`` block re-checks the deadline, so it cannot be swallowed;
+- time: a per-thread trace function stops sandboxed frames after ``time_limit`` seconds of the
+  thread's CPU time (time.thread_time: what the script computes, not how busy the machine is or how
+  long a service it calls waits on the database); every ``while`` body and ``except``/``finally``
+  block re-checks the deadline, so it cannot be swallowed;
 - size: ``+ * ** << %`` (and their in-place forms), ``range``, ``sum``, ``round``, f-string format
   widths, str/bytes ljust/rjust/center/zfill/expandtabs/replace/join and int.to_bytes refuse results
   above MAX_ITEMS items or MAX_INT_BITS bits before CPython builds them in one uninterruptible C call;
@@ -51,7 +53,7 @@ class SandboxViolation(Exception):
 def _check_deadline() -> None:
     """Raise once the running script has used up its time."""
     deadline = getattr(_STATE, "deadline", None)
-    if deadline is not None and time.monotonic() > deadline:
+    if deadline is not None and time.thread_time() > deadline:
         raise SandboxViolation(f"time limit of {_STATE.limit} s exceeded")
 
 
@@ -326,7 +328,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         """Evaluate code with this thread's deadline, trace function and Decimal limits in place."""
         outer_deadline, outer_limit = getattr(_STATE, "deadline", None), getattr(_STATE, "limit", None)
         outer_trace = sys.gettrace()
-        deadline = time.monotonic() + self.time_limit
+        deadline = time.thread_time() + self.time_limit
         # A nested run (a service evaluating again) must not extend the outer script's deadline.
         if outer_deadline is None or deadline < outer_deadline:
             _STATE.deadline, _STATE.limit = deadline, self.time_limit

@@ -399,3 +399,27 @@ def test_check_source_does_not_leak_warnings_about_user_code() -> None:
     assert check_source("x = '\\d'") is None
     assert check_source("print('hello')") is None
     assert check_source("x = 1 is 1") is None
+
+
+def test_the_time_limit_counts_the_scripts_own_work_not_waiting_or_a_busy_machine() -> None:
+    """A script that waits on a service (a database read) or shares the CPU with busy threads is not
+    stopped: the limit is on the thread's CPU time; a loop still is."""
+    env = SandboxEnvironment(time_limit=0.1, services={"slow_read": lambda: time.sleep(0.3) or 7})
+    assert env.evaluate("slow_read() + 1", {}) == 8
+    stop = threading.Event()
+
+    def burn() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    busy = [threading.Thread(target=burn) for _ in range(3)]
+    for t in busy:
+        t.start()
+    try:
+        assert env.execute("total = 0\nfor i in range(2000):\n    total = total + i", {"total": 0})
+        with pytest.raises(SandboxViolation, match="time limit of 0.1 s exceeded"):
+            env.execute("while True: pass", {})
+    finally:
+        stop.set()
+        for t in busy:
+            t.join()
