@@ -5,16 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engine.bpmn.runtime import SERIALIZER
-from engine.db.models import AppUser, GroupMembership, ProcessInstance
+from engine.db.models import ProcessInstance
+from engine.services import users
 from engine.store import InstanceStore, WorkflowCache
 
 
 def add_user(ctx, user: str, *groups: str) -> None:
-    with ctx.db.write() as s:
-        s.add(AppUser(id=user, display_name=user))
-        s.flush()
-        for group in groups:
-            s.add(GroupMembership(user_id=user, group_name=group))
+    users.add_user(ctx, user, user, list(groups))
 
 
 def _state(wf) -> dict:

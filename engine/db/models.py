@@ -316,6 +316,23 @@ class Substitute(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class OrgChange(Base):
+    """One change of the organisation that the engine's functions read (a user's department,
+    superior or state, a department's parent, a group membership, an absence), with the value
+    before and after (JSON), written in the change's own transaction. Posts keep their own history
+    (DepartmentPost); with both, the organisation can be told as it was at any time (the replay)."""
+
+    __tablename__ = "org_change"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    entity: Mapped[str] = mapped_column(String(16))  # user | department | member | substitute
+    key: Mapped[str] = mapped_column(String(64))  # the user's or department's id, the absence's row id
+    field: Mapped[str] = mapped_column(String(255))  # the column, the group's name, or "row"
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+
+
 class CalendarDay(Base):
     """An administrator's ruling on a date the statutory calendar does not know (yet)."""
 

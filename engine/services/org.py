@@ -7,17 +7,18 @@ transaction) moves on, so several processes on one database never act on a stale
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from engine.bootstrap import Services
-from engine.db.models import AppUser, Department, DepartmentPost, GroupMembership, Revision, Substitute
+from engine.db.models import AppUser, Department, DepartmentPost, GroupMembership, OrgChange, Revision, Substitute
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 
 POSTS = ("head", "interface")
@@ -110,9 +111,77 @@ def revision(s: Session) -> int:
     return s.scalar(select(Revision.value).where(Revision.name == REVISION_KEY)) or 0
 
 
-def bump_revision(s: Session) -> None:
-    """Mark the organisation changed, in the changing transaction (atomic under concurrency)."""
+def bump_revision(s: Session, at: datetime, by: str | None) -> None:
+    """Mark the organisation changed, in the changing transaction (atomic under concurrency), and
+    write what changed in it so far into its history (org_change) as of `at`, by `by`."""
+    s.flush()
+    changes = s.info.pop(_PENDING, [])
+    if changes:
+        s.execute(insert(OrgChange), [{**c, "at": at, "changed_by": by} for c in changes])
     s.execute(update(Revision).where(Revision.name == REVISION_KEY).values(value=Revision.value + 1))
+
+
+# --- the organisation's history ---------------------------------------------------------------
+# What the engine's functions read of a user, a department, a membership or an absence is written
+# into org_change with its value before and after. Every change goes through the ORM, so one hook
+# on the unit of work sees them all; the writer names the time and the person by bump_revision.
+_PENDING = "org_changes"
+USER_FIELDS = ("department_id", "superior_id", "active")
+DEPARTMENT_FIELDS = ("parent_id",)
+
+
+def _substitute_row(row: Substitute) -> str:
+    return json.dumps([row.user_id, row.substitute_id, row.starts_on.isoformat(), row.ends_on.isoformat()])
+
+
+def _value(obj, name: str):
+    value = getattr(obj, name)
+    if value is None and name == "active":
+        return True  # the column's default, not yet applied before the insert
+    return value
+
+
+@event.listens_for(Session, "after_flush")
+def _collect(s: Session, _context) -> None:
+    found: list[dict] = []
+    for obj in s.new:
+        if isinstance(obj, AppUser | Department):
+            entity, fields = ("user", USER_FIELDS) if isinstance(obj, AppUser) else ("department", DEPARTMENT_FIELDS)
+            found += [{"entity": entity, "key": obj.id, "field": f, "old": None, "new": json.dumps(_value(obj, f))}
+                      for f in fields if _value(obj, f) is not None]
+        elif isinstance(obj, GroupMembership):
+            found.append({"entity": "member", "key": obj.user_id, "field": obj.group_name, "old": None,
+                          "new": "true"})
+        elif isinstance(obj, Substitute):
+            found.append({"entity": "substitute", "key": str(obj.id), "field": "row", "old": None,
+                          "new": _substitute_row(obj)})
+    for obj in s.dirty:
+        if isinstance(obj, AppUser | Department):
+            entity, fields = ("user", USER_FIELDS) if isinstance(obj, AppUser) else ("department", DEPARTMENT_FIELDS)
+            state = inspect(obj)
+            for f in fields:
+                history = state.attrs[f].history
+                if history.has_changes() and history.deleted and history.deleted[0] != _value(obj, f):
+                    found.append({"entity": entity, "key": obj.id, "field": f, "old": json.dumps(history.deleted[0]),
+                                  "new": json.dumps(_value(obj, f))})
+    for obj in s.deleted:
+        if isinstance(obj, GroupMembership):
+            found.append({"entity": "member", "key": obj.user_id, "field": obj.group_name, "old": "true",
+                          "new": None})
+        elif isinstance(obj, Substitute):
+            found.append({"entity": "substitute", "key": str(obj.id), "field": "row", "old": _substitute_row(obj),
+                          "new": None})
+    if found:
+        s.info.setdefault(_PENDING, []).extend(found)
+
+
+@event.listens_for(Session, "before_commit")
+def _unrecorded(s: Session) -> None:
+    s.flush()
+    if s.info.get(_PENDING):
+        changes = s.info.pop(_PENDING)
+        raise RuntimeError(f"the organisation changed without bump_revision (its history would miss "
+                           f"{len(changes)} change(s), first {changes[0]})")
 
 
 def directory(ctx: Services) -> Directory:
@@ -168,7 +237,7 @@ def set_post(ctx: Services, dept: str, post: str, user_id: str | None, by: str) 
         if user_id is not None and s.get(AppUser, user_id) is None:
             raise NotFound(f"user '{user_id}' does not exist")
         write_post(s, dept, post, user_id, by, now)
-        bump_revision(s)
+        bump_revision(s, now, by)
 
 
 def write_post(s: Session, dept: str, post: str, user_id: str | None, by: str, now: datetime) -> bool:
@@ -212,11 +281,11 @@ def add_substitute(ctx: Services, user_id: str, substitute_id: str, starts_on: d
         if overlapping is not None:
             raise InvalidInput(f"{user_id} already has a substitute from {overlapping.starts_on} to "
                                f"{overlapping.ends_on}")
+        now = ctx.now()
         row = Substitute(user_id=user_id, substitute_id=substitute_id, starts_on=starts_on, ends_on=ends_on,
-                         reason=reason, created_by=by, created_at=ctx.now())
+                         reason=reason, created_by=by, created_at=now)
         s.add(row)
-        bump_revision(s)
-        s.flush()
+        bump_revision(s, now, by)
         return row.id
 
 
@@ -228,7 +297,7 @@ def remove_substitute(ctx: Services, substitute_row: int, by: str) -> None:
         if by != row.user_id:
             require_admin(s, by)
         s.delete(row)
-        bump_revision(s)
+        bump_revision(s, ctx.now(), by)
 
 
 def list_absences(ctx: Services, *, user_id: str | None = None, since: date | None = None) -> list[dict]:
@@ -242,6 +311,19 @@ def list_absences(ctx: Services, *, user_id: str | None = None, since: date | No
                  "starts_on": r.starts_on.isoformat(), "ends_on": r.ends_on.isoformat(), "reason": r.reason,
                  "created_by": r.created_by, "created_at": r.created_at.isoformat(), "current": r.starts_on <= since}
                 for r in s.scalars(q)]
+
+
+def org_changes(ctx: Services, entity: str, key: str, limit: int = 200) -> list[dict]:
+    """The recorded changes of one user (entity "user": department, superior, state, and their
+    group memberships) or one department (entity "department": its parent), newest first:
+    {at, field, old, new, changed_by, kind}, kind "user" | "member" | "department"."""
+    kinds = ("user", "member") if entity == "user" else (entity,)
+    with ctx.db.read() as s:
+        rows = s.scalars(select(OrgChange).where(OrgChange.entity.in_(kinds), OrgChange.key == key)
+                         .order_by(OrgChange.id.desc()).limit(limit))
+        return [{"at": r.at.isoformat(), "kind": r.entity, "field": r.field,
+                 "old": None if r.old is None else json.loads(r.old),
+                 "new": None if r.new is None else json.loads(r.new), "changed_by": r.changed_by} for r in rows]
 
 
 def post_directory(ctx: Services) -> list[dict]:

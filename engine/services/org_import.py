@@ -279,6 +279,6 @@ def import_org(ctx: Services, data: OrgData, by: str, *, bootstrap: bool = False
             if exists is None:
                 s.add(Substitute(user_id=sub.user, substitute_id=sub.substitute, starts_on=sub.starts_on,
                                  ends_on=sub.ends_on, reason=sub.reason, created_by=by, created_at=now))
-        bump_revision(s)
+        bump_revision(s, now, by)
     return ImportResult(len(data.departments), len(data.users), changed, len(data.substitutes))
 

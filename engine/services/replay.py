@@ -10,9 +10,10 @@ end the task tree (states, data, timers), the workflow data and the status are c
 the database holds. Nothing is written and nobody is notified: notify() only collects.
 
 What the functions of expressions return is reconstructed as of each command's recorded time:
-departments' heads and interface persons from the posts' history, working days from the rulings
-made before that time, "now" from the record. Not kept as history, and so read as they are now:
-users' superiors and departments, substitutes, groups, and a ruling on a day changed again later.
+departments' heads and interface persons from the posts' history; users' departments, superiors
+and states, departments' parents, group memberships and absences from the organisation's history
+(org_change); working days from the rulings made before that time; "now" from the record. Not kept
+as history, and so read as it is now: a ruling on a day changed again later.
 The engine reads its clock more than once in a command, so times computed from "now" (timer due
 times) may differ from the stored ones by a moment: up to TIME_SLACK counts as equal.
 
@@ -84,7 +85,9 @@ class Difference:
 
 # ---------------------------------------------------------------------------------- the past
 class History:
-    """The organisation and the calendar as they were at a given time, from what the database keeps."""
+    """The organisation and the calendar as they were at a given time, from what the database keeps:
+    the organisation now, taken back through its history (org_change, newest first) to the time
+    asked for; posts from their terms; working days from the rulings made by then."""
 
     def __init__(self, tx: Tx):
         self.base = Directory(-1)
@@ -92,14 +95,17 @@ class History:
             self.base.departments[did] = {"name": name, "parent_id": parent, "sort_order": order}
         for uid, name, dept, sup, active in tx.all(
                 "SELECT id, display_name, department_id, superior_id, active FROM app_user"):
-            self.base.users[uid] = {"name": name, "department_id": dept, "superior_id": sup, "active": active}
-        self.base.substitutes = [(u, s, _day(a), _day(b)) for u, s, a, b in tx.all(
-            "SELECT user_id, substitute_id, starts_on, ends_on FROM substitute")]
-        for uid, group in tx.all("SELECT user_id, group_name FROM group_membership"):
-            self.base.groups.setdefault(uid, set()).add(group)
+            self.base.users[uid] = {"name": name, "department_id": dept, "superior_id": sup, "active": bool(active)}
+        self.absences = {str(i): (u, s, _day(a), _day(b)) for i, u, s, a, b in tx.all(
+            "SELECT id, user_id, substitute_id, starts_on, ends_on FROM substitute")}
+        self.memberships = {(uid, group) for uid, group in tx.all("SELECT user_id, group_name FROM group_membership")}
+        self.changes = [(Tx.when(at), entity, key, name, None if old is None else json.loads(old))
+                        for at, entity, key, name, old in tx.all(
+                            "SELECT at, entity, key, field, old FROM org_change ORDER BY id")]
         self.posts = [(d, p, u, Tx.when(a), Tx.when(b)) for d, p, u, a, b in tx.all(
             "SELECT department_id, post, user_id, valid_from, valid_to FROM department_post")]
-        self._post_times = sorted({t for *_, a, b in self.posts for t in (a, b) if t is not None})
+        self._org_times = sorted({t for *_, a, b in self.posts for t in (a, b) if t is not None}
+                                 | {c[0] for c in self.changes})
         self.rulings = sorted(((Tx.when(at), _day(day), bool(w)) for day, w, at in tx.all(
             "SELECT day, workday, set_at FROM calendar_day")), key=lambda r: r[0])
         self._ruling_times = [r[0] for r in self.rulings]
@@ -107,12 +113,31 @@ class History:
         self._calendars: dict[int, WorkCalendar] = {}
 
     def directory(self, at: datetime) -> Directory:
-        """Heads and interface persons as they were at `at` (the rest as it is now)."""
-        key = bisect.bisect_right(self._post_times, at)
+        """The organisation as it was at `at`: every change made after it undone, the posts then held."""
+        key = bisect.bisect_right(self._org_times, at)
         found = self._directories.get(key)
         if found is None:
-            found = Directory(-1, self.base.departments, self.base.users, {}, self.base.substitutes,
-                              self.base.groups)
+            departments = {d: dict(v) for d, v in self.base.departments.items()}
+            users = {u: dict(v) for u, v in self.base.users.items()}
+            absences, memberships = dict(self.absences), set(self.memberships)
+            for when, entity, name, what, old in reversed(self.changes):
+                if when <= at:
+                    continue
+                if entity == "user" and name in users:
+                    users[name][what] = old
+                elif entity == "department" and name in departments:
+                    departments[name][what] = old
+                elif entity == "member":
+                    (memberships.add if old else memberships.discard)((name, what))
+                elif entity == "substitute":
+                    if old is None:
+                        absences.pop(name, None)
+                    else:
+                        absences[name] = (old[0], old[1], _day(old[2]), _day(old[3]))
+            groups: dict[str, set[str]] = {}
+            for uid, group in memberships:
+                groups.setdefault(uid, set()).add(group)
+            found = Directory(-1, departments, users, {}, sorted(absences.values()), groups)
             for dept, post, user, start, end in self.posts:
                 if start <= at and (end is None or end > at):
                     found.posts[(dept, post)] = user

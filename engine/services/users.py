@@ -8,7 +8,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.services.org import bump_revision, require_admin
 
 
-def add_user(ctx: Services, user_id: str, display_name: str, groups: list[str]) -> None:
+def add_user(ctx: Services, user_id: str, display_name: str, groups: list[str], by: str | None = None) -> None:
     """Create the user if new, and add it to the groups it is not yet in."""
     if not user_id.strip():
         raise InvalidInput("user id must not be empty")
@@ -19,6 +19,7 @@ def add_user(ctx: Services, user_id: str, display_name: str, groups: list[str]) 
         for group in groups:
             if s.get(GroupMembership, (user_id, group)) is None:
                 s.add(GroupMembership(user_id=user_id, group_name=group))
+        bump_revision(s, ctx.now(), by)
 
 
 def set_active(ctx: Services, user_id: str, active: bool, by: str) -> bool:
@@ -36,5 +37,5 @@ def set_active(ctx: Services, user_id: str, active: bool, by: str) -> bool:
         if user.active == active:
             return False
         user.active = active
-        bump_revision(s)  # the directory snapshot carries `active` (pickers offer active users only)
+        bump_revision(s, ctx.now(), by)  # the directory snapshot carries `active` (pickers offer active users only)
         return True

@@ -7,7 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from engine.db.models import AppUser, GroupMembership
 from engine.errors import FormInvalid
+from engine.services.org import add_substitute, bump_revision, directory, remove_substitute
+from engine.services.org_import import import_org, parse_yaml
+from engine.services.replay import History, replay_check
 from tests.scenarios.steps import ACTIONS, CONFIRM, CONFLICT, DISSENT, HEADS, POSITION, beijing, to_confirmation
 
 RAISER = "xiaoli"  # 小李, 销售部's interface person
@@ -133,3 +137,48 @@ def test_a_passed_confirmation_deadline_escalates(flow):
     assert flow.status == "completed"
     assert flow.data()["conflict_outcome"] == "arbitrated"
     assert "conflict_arbitrated" in flow.reached()
+
+
+def test_an_arbitration_replays_with_the_superiors_of_its_time_after_the_organisation_changed(flow):
+    """The common superior is read from the organisation as it was: after the request ended, the
+    three heads report to 刘总监 and 郭经理 moves to 技术部, a department gets a new parent, an
+    absence is taken back and a group loses a member; the old request still replays to its state."""
+    _raise_conflict(flow)
+    to_confirmation(flow, PARTIES, SOLUTION)
+    flow.complete_each("confirm_solution", {HEADS["SAL"]: CONFIRM, HEADS["PRD"]: CONFIRM, HEADS["CS"]: DISSENT})
+    assert flow.task("arbitrate")["assignee"] == "wangzong"
+    flow.complete("arbitrate", {"arbitration_decision": "按方案执行", "action_items": ACTIONS})
+    escalated = flow.clock.now
+    ctx = flow.ctx
+    absence = add_substitute(ctx, "huangjingli", "xiaoli", escalated.date(), escalated.date(), "出差", "lijingli")
+
+    flow.advance(hours=24)
+    moved = "\n".join(["departments:", "  - {id: CS, name: 客服部, parent: TEC, head: guojingli, interface: tangmei}",
+                       "users:"] + [f"  - {{id: {u}, name: {u}, department: {d}, superior: liuzongjian}}" for u, d in (
+                           ("huangjingli", "SAL"), ("chenzongjian", "PRD"), ("guojingli", "TEC"))])
+    import_org(ctx, parse_yaml(moved), "lijingli")
+    remove_substitute(ctx, absence, "lijingli")
+    with ctx.db.write() as s:
+        s.delete(s.get(GroupMembership, ("xiaozhou", "platform_admins")))
+        bump_revision(s, flow.clock.now, "lijingli")
+    assert directory(ctx).common_superior(PARTY_HEADS) == "liuzongjian"
+
+    report = replay_check(ctx, [flow.instance_id])
+    assert (report["matched"], report["mismatches"]) == (1, [])
+    with ctx.db.transaction(write=False) as tx:
+        history = History(tx)
+    then, now = history.directory(escalated), history.directory(flow.clock.now)
+    assert (then.common_superior(PARTY_HEADS), now.common_superior(PARTY_HEADS)) == ("wangzong", "liuzongjian")
+    assert (then.department_of("guojingli"), now.department_of("guojingli")) == ("CS", "TEC")
+    assert (then.departments["CS"]["parent_id"], now.departments["CS"]["parent_id"]) == ("GM", "TEC")
+    assert (then.substitute_of("huangjingli", escalated.date()), now.substitute_of("huangjingli", escalated.date())) \
+        == ("xiaoli", None)
+    assert "xiaozhou" in then.members("platform_admins") and "xiaozhou" not in now.members("platform_admins")
+    assert history.directory(escalated - timedelta(days=30)).users["guojingli"]["superior_id"] == "wangzong"
+
+
+def test_an_organisation_change_outside_the_services_is_refused_unrecorded(flow):
+    """A change the organisation's history would miss (no bump_revision) does not commit."""
+    with pytest.raises(RuntimeError, match="without bump_revision"), flow.ctx.db.write() as s:
+        s.get(AppUser, "guojingli").superior_id = "liuzongjian"
+    assert directory(flow.ctx).superior("guojingli") == "wangzong"
