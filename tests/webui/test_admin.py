@@ -169,6 +169,29 @@ def test_users_are_listed_with_roles_switched_off_and_on_and_given_a_new_passwor
     assert client.post("/admin/users/nobody/active", data={"csrf_token": token, "active": "0"}).status_code == 404
 
 
+def test_a_users_page_lists_the_changes_of_their_department_superior_state_and_roles(app, ctx, clock):
+    client = _signed_in(app, "lijingli")
+    token = _token(client, "/admin/org")
+    clock.advance(hours=1)
+    moved = "users:\n  - {id: songyu, name: 宋雨, department: PRD, superior: chenzongjian, roles: [auditor]}\n"
+    assert client.post("/admin/org/import", data={"csrf_token": token, "org_file": (io.BytesIO(moved.encode()),
+                                                                                    "调岗.yaml")},
+                       content_type="multipart/form-data").status_code == 302
+    clock.advance(hours=1)
+    assert client.post("/admin/users/songyu/active", data={"csrf_token": token, "active": "0"}).status_code == 302
+    page = _text(client.get("/admin/users/songyu"))
+    table = re.search(r'data-history="changes">(.*?)</table>', page, re.S).group(1)
+    rows = [re.findall(r"<td>([^<]*)</td>", r) for r in re.findall(r"<tr data-change[^>]*>(.*?)</tr>", table, re.S)]
+    assert rows[0] == ["2026-09-30 19:00", "账号状态", "在职", "已停用", "李经理"]  # newest first
+    assert sorted(rows[1:4]) == [["2026-09-30 18:00", "上级", "张总监", "陈总监", "李经理"],
+                                 ["2026-09-30 18:00", "角色 审计员", "—", "有", "李经理"],
+                                 ["2026-09-30 18:00", "部门", "市场部", "产品部", "李经理"]]
+    assert sorted((r[1], r[2], r[4]) for r in rows[4:]) == [("上级", "—", "setup"), ("账号状态", "—", "setup"),
+                                                           ("部门", "—", "setup")]  # the first import made 宋雨
+    others = _text(client.get("/admin/users/wangzong")).split('data-section="changes"')[1]
+    assert "账号状态" in others and "已停用" not in others and "陈总监" not in others  # 王总's own rows only
+
+
 def _signed_in_as(app, user: str, password: str) -> bool:
     return sign_in(app.test_client(), user, password).status_code == 302
 

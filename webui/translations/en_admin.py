@@ -80,6 +80,11 @@ ENGLISH = {
     "岗位": "Posts",
     "没有符合条件的用户。": "No user matches.",
     "账号状态": "Account",
+    "变更记录": "Changes",
+    "项目": "What",
+    "原值": "Before",
+    "新值": "After",
+    "移除": "Removed",
     "停用后此人不能再登录，也不会出现在人员选择中；已分配给此人的待办不会自动转走。":
         "A deactivated user cannot sign in and is offered in no picker; tasks already assigned to them are not "
         "moved by themselves.",

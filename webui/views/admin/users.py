@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from engine.errors import InvalidInput
 from engine.services.accounts import MIN_PASSWORD, reset_password
-from engine.services.org import GLOBAL_ROLES, directory
+from engine.services.org import GLOBAL_ROLES, directory, org_changes
 from engine.services.users import set_active
 from webui.extensions import services
 from webui.views.admin import bp
@@ -20,6 +20,9 @@ ROLE_LABELS = {GLOBAL_ROLES["platform_admin"]: lazy_gettext("平台管理员"),
                GLOBAL_ROLES["auditor"]: lazy_gettext("审计员"),
                GLOBAL_ROLES["process_owner"]: lazy_gettext("流程负责人")}
 STATUSES = ("active", "inactive", "all")
+# What a recorded change of a user is about (engine.services.org.USER_FIELDS; a group is a role).
+CHANGE_LABELS = {"department_id": lazy_gettext("部门"), "superior_id": lazy_gettext("上级"),
+                 "active": lazy_gettext("账号状态")}
 
 
 def _people(org) -> list[dict]:
@@ -62,8 +65,11 @@ def _user_page(user_id: str, errors: dict | None = None, status: int = 200):
     person = next((r for r in _people(directory(services())) if r["id"] == user_id), None)
     if person is None:
         abort(404)
+    org = directory(services())
+    names = {**{d: v["name"] for d, v in org.departments.items()}, **{u: v["name"] for u, v in org.users.items()}}
     return render_template("admin/user.html", person=person, roles=ROLE_LABELS, posts=POST_LABELS,
-                           errors=errors or {}, min_password=MIN_PASSWORD), status
+                           errors=errors or {}, min_password=MIN_PASSWORD, names=names,
+                           changes=org_changes(services(), "user", user_id), fields=CHANGE_LABELS), status
 
 
 @bp.route("/users/<user_id>")
