@@ -856,6 +856,72 @@ class AnalyticsRequestDept(Base):
     department_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
+class AnalyticsTaskDay(Base):
+    """Per scope ('' every request, else a department the requests concern), process version, local
+    day and user task: the tasks completed, their total seconds and each one's seconds in ascending
+    order (4-byte little-endian integers), from which a period's averages and exact percentiles come
+    without reading every task."""
+
+    __tablename__ = "analytics_task_day"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # rows stored in key order: a period is one range
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tasks: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(BigInteger)
+    seconds: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AnalyticsSlaDay(Base):
+    """Per scope (as analytics_task_day), local day and urgency ('' for none): the tasks with a due
+    time completed that day, and how many of them on time."""
+
+    __tablename__ = "analytics_sla_day"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    urgency: Mapped[str] = mapped_column(String(16), primary_key=True)
+    due: Mapped[int] = mapped_column(Integer)
+    on_time: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsFlowDeptDay(Base):
+    """How often the requests a department is concerned in took a sequence flow of a process version
+    on one local day (analytics_flow summed per department, which its head reads)."""
+
+    __tablename__ = "analytics_flow_dept_day"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    department_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    taken: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsPlanTask(Base):
+    """A task of the current plan of a running request with its latest progress, and the first moment
+    it is red (red_from: always for a risk or 待支持, else the earlier of 24 hours before its planned
+    end and 24 hours after a 进行中 update; NULL: not red whatever the time), so the red warnings of
+    now are a range of one index."""
+
+    __tablename__ = "analytics_plan_task"
+    __table_args__ = (Index("ix_analytics_plan_task_red", "red_from"),)
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    task_key: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_no: Mapped[str] = mapped_column(String(32))
+    request_title: Mapped[str] = mapped_column(String(255))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(255))
+    department_id: Mapped[str] = mapped_column(String(32))
+    owner: Mapped[str] = mapped_column(String(64))
+    planned_end: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(8))  # of the latest progress update; 未开始 without one
+    risk: Mapped[bool] = mapped_column(Boolean)
+    latest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the latest update's time
+    red_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessDraft", "ProcessInstance",
            "InstanceSubprocess", "InstanceTask", "InboxTask", "InboxCandidate", "AuditEvent", "ProcessChain",
            "AuditVerification",
@@ -867,4 +933,5 @@ __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessDraft",
            "CoordinationPlan", "PlanTask", "ActionTable", "ActionItem", "Retrospective", "Satisfaction",
            "Deliverable", "Acceptance", "ConflictPosition", "GuidePage", "GuideRevision",
            "RecognitionNote", "AnalyticsInstance", "AnalyticsTaskSpan", "AnalyticsStepSpan", "AnalyticsFlow",
-           "AnalyticsFlowDay", "AnalyticsRequestDept"]
+           "AnalyticsFlowDay", "AnalyticsRequestDept", "AnalyticsTaskDay", "AnalyticsSlaDay",
+           "AnalyticsFlowDeptDay", "AnalyticsPlanTask"]

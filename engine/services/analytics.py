@@ -36,7 +36,7 @@ from openpyxl import Workbook
 from engine.bootstrap import Services
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied
-from engine.services import analytics_derive
+from engine.services import analytics_days, analytics_derive, analytics_red
 from engine.services.analytics_derive import STEPS, graph_of
 from engine.services.export import _put, _widths
 from engine.services.org import ADMINS, directory
@@ -99,6 +99,15 @@ class Scope:
         marks = ",".join("?" * len(self.departments))
         return (f" AND {'+' if sqlite else ''}{column} IN (SELECT instance_id FROM analytics_request_dept "
                 f"WHERE department_id IN ({marks}))", self.departments)
+
+    @property
+    def summary(self) -> str | None:
+        """The scope of the per-day summaries (engine.services.analytics_days) that hold exactly these
+        requests: every request's, or one department's; None for a head of several departments (a
+        request of two of them would be counted twice), whose figures are counted from the rows."""
+        if self.departments is None:
+            return analytics_days.ALL
+        return self.departments[0] if len(self.departments) == 1 else None
 
 
 def scope_of(ctx: Services, user: str) -> Scope:
@@ -222,9 +231,13 @@ def sla(ctx: Services, user: str, p: Period) -> list[dict]:
     scope = scope_of(ctx, user)
     cond, params = scope.sql("instance_id", ctx.db.is_sqlite)
     with ctx.db.transaction(write=False) as tx:
-        rows = tx.all("SELECT urgency, COUNT(*), SUM(CASE WHEN ended_at <= due_at THEN 1 ELSE 0 END) "
-                      "FROM analytics_task_span WHERE ended_at >= ? AND ended_at < ? AND outcome = 'completed' "
-                      f"AND due_at IS NOT NULL{cond} GROUP BY urgency", (tx.stamp(p.start), tx.stamp(p.end), *params))
+        if scope.summary is not None:
+            rows = analytics_days.sla(tx, scope.summary, p.first, p.last)
+        else:
+            rows = tx.all("SELECT urgency, COUNT(*), SUM(CASE WHEN ended_at <= due_at THEN 1 ELSE 0 END) "
+                          "FROM analytics_task_span WHERE ended_at >= ? AND ended_at < ? AND outcome = 'completed' "
+                          f"AND due_at IS NOT NULL{cond} GROUP BY urgency",
+                          (tx.stamp(p.start), tx.stamp(p.end), *params))
     order = {"特急": 0, "紧急": 1, "普通": 2}
     out = []
     for urgency, n, on_time in sorted(rows, key=lambda r: (order.get(r[0], 9), r[0] or "")):
@@ -279,51 +292,17 @@ def matrix(ctx: Services, user: str, p: Period) -> list[dict]:
 
 
 def red(ctx: Services, user: str) -> list[dict]:
-    """Every red warning of the running requests now, by request number (rules of records.red_warnings)."""
+    """Every red warning of the running requests now, by request number (rules of records.red_warnings,
+    read from engine.services.analytics_red's table)."""
     scope = scope_of(ctx, user)
-    cond, params = scope.sql("a.instance_id", ctx.db.is_sqlite)
-    now = ctx.now()
-    zone = ZoneInfo(ctx.config.timezone)
     org = directory(ctx)
     with ctx.db.transaction(write=False) as tx:
-        plans = tx.all("SELECT p.instance_id, p.id, r.request_no, r.title FROM analytics_instance a "
-                       "JOIN coordination_plan p ON p.instance_id = a.instance_id "
-                       "JOIN request_summary r ON r.instance_id = a.instance_id WHERE a.status = 'running' "
-                       "AND p.version = (SELECT MAX(q.version) FROM coordination_plan q WHERE q.instance_id = "
-                       f"a.instance_id){cond}", params)
-        tasks, latest = [], {}
-        for i in range(0, len(plans), 400):
-            chunk = plans[i:i + 400]
-            ids = [c[1] for c in chunk]
-            tasks += tx.all(f"SELECT plan_id, position, task_key, title, department_id, owner, planned_end "
-                            f"FROM plan_task WHERE plan_id IN ({tx.in_list(ids)})", ids)
-            iids = [c[0] for c in chunk]
-            for iid, key, status, risk, at in tx.all(
-                    f"SELECT instance_id, plan_task_key, status, risk, created_at FROM progress_update WHERE id IN "
-                    f"(SELECT MAX(id) FROM progress_update WHERE instance_id IN ({tx.in_list(iids)}) AND "
-                    f"plan_task_key IS NOT NULL GROUP BY instance_id, plan_task_key)", iids):
-                latest[(iid, key)] = (status, bool(risk), Tx.when(at))
-    by_plan = {c[1]: c for c in plans}
+        found = analytics_red.red_now(tx, ctx.now(), ZoneInfo(ctx.config.timezone), scope.departments)
     out = []
-    for plan_id, _position, key, title, dept, owner, planned_end in sorted(tasks, key=lambda t: (
-            by_plan[t[0]][2], t[1])):
-        iid, _, number, request_title = by_plan[plan_id]
-        end = planned_end if isinstance(planned_end, date) else date.fromisoformat(planned_end)
-        status, risk, at = latest.get((iid, key), ("未开始", False, None))
-        reasons = []
-        if risk:
-            reasons.append("risk")
-        if status == "待支持":
-            reasons.append("needs_support")
-        if status != "已完成" and datetime.combine(end + timedelta(days=1), time(0), zone) - now <= DAY:
-            reasons.append("deadline")
-        if at is not None and status == "进行中" and now - at > DAY:
-            reasons.append("stale")
-        if reasons:
-            out.append({"instance_id": iid, "request_no": number, "request_title": request_title, "task_key": key,
-                        "title": title, "department_id": dept, "department": _dept(org, dept), "owner": owner,
-                        "owner_name": (org.users.get(owner) or {}).get("name", owner),
-                        "planned_end": end.isoformat(), "reasons": reasons})
+    for r in found:
+        r.pop("position")
+        out.append({**r, "department": _dept(org, r["department_id"]),
+                    "owner_name": (org.users.get(r["owner"]) or {}).get("name", r["owner"])})
     return out
 
 
@@ -358,13 +337,21 @@ def heatmap(ctx: Services, user: str, process_id: str, version: int | None, p: P
         if found is None:
             raise NotFound(f"流程 {process_id} 没有版本 {version}" if version else f"流程 {process_id} 不存在")
         version_id, number, filename, xml = found
-        tasks = _p90(tx, "element_id", "analytics_task_span", "process_version_id = ? AND ended_at >= ? AND "
-                     f"ended_at < ? AND outcome = 'completed'{cond}",
-                     (version_id, tx.stamp(p.start), tx.stamp(p.end), *params))
         days = (p.first, p.last) if tx.postgres else (p.first.isoformat(), p.last.isoformat())
-        table = "analytics_flow_day" if scope.departments is None else "analytics_flow"  # all requests: the sums
-        flows = dict(tx.all(f"SELECT flow_id, SUM(taken) FROM {table} WHERE process_version_id = ? AND day >= ? "
-                            f"AND day <= ?{cond} GROUP BY flow_id", (version_id, *days, *params)))
+        if scope.summary is not None:  # per-day summaries of exactly the scope's requests
+            tasks = analytics_days.task_times(tx, scope.summary, version_id, p.first, p.last)
+        else:
+            tasks = _p90(tx, "element_id", "analytics_task_span", "process_version_id = ? AND ended_at >= ? AND "
+                         f"ended_at < ? AND outcome = 'completed'{cond}",
+                         (version_id, tx.stamp(p.start), tx.stamp(p.end), *params))
+        if scope.departments is None:
+            flows = dict(tx.all("SELECT flow_id, SUM(taken) FROM analytics_flow_day WHERE process_version_id = ? "
+                                "AND day >= ? AND day <= ? GROUP BY flow_id", (version_id, *days)))
+        elif scope.summary is not None:
+            flows = analytics_days.flows(tx, scope.summary, version_id, p.first, p.last)
+        else:
+            flows = dict(tx.all(f"SELECT flow_id, SUM(taken) FROM analytics_flow WHERE process_version_id = ? AND "
+                                f"day >= ? AND day <= ?{cond} GROUP BY flow_id", (version_id, *days, *params)))
     g = graph_of(filename, xml, process_id)
     return {"process_id": process_id, "version": number, "version_id": version_id, "xml": xml,
             "tasks": {e: {"name": g.names.get(e, e), "count": n, "avg_seconds": avg, "p90_seconds": p90,

@@ -19,7 +19,9 @@ one) and rewrites the touched requests' derived rows:
 - analytics_request_dept: the requester's, lead and involved departments of each request;
 - analytics_instance: how far the chain was read, the step the request stands in, its status, the
   department that answers for it (the lead, before dispatch the requester's) and its satisfaction
-  score (satisfaction_rated) with its time.
+  score (satisfaction_rated) with its time;
+- the per-day summaries of engine.services.analytics_days and the current plans' tasks of
+  engine.services.analytics_red, in the same transaction.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from lxml import etree
 from engine.bootstrap import Services
 from engine.bpmn.safe_xml import parse_bpmn_bytes
 from engine.db.tx import Tx
+from engine.services import analytics_days, analytics_red
 from engine.services.org import directory
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -250,10 +253,11 @@ def _graph(tx: Tx, version_id: int, cache: dict[int, Graph]) -> Graph:
 
 
 def stale(tx: Tx) -> list[tuple[str, int]]:
-    """(instance id, audit_seq) of every instance whose chain moved since the last refresh."""
+    """(instance id, audit_seq) of every instance whose chain moved since the last refresh, oldest
+    first: a batch of requests filed together touches few days of the summaries."""
     return [(iid, seq) for iid, seq in tx.all(
         "SELECT p.id, p.audit_seq FROM process_instance p LEFT JOIN analytics_instance a ON a.instance_id = p.id "
-        "WHERE a.instance_id IS NULL OR a.seq < p.audit_seq")]
+        "WHERE a.instance_id IS NULL OR a.seq < p.audit_seq ORDER BY p.created_at, p.id")]
 
 
 def refresh(ctx: Services, now: datetime | None = None) -> int:
@@ -277,7 +281,7 @@ def _refresh_batch(ctx: Services, tx: Tx, ids: list[str], zone: ZoneInfo, graphs
     seen = {iid: (seq, step, Tx.when(rated_at), score) for iid, seq, step, rated_at, score in tx.all(
         f"SELECT instance_id, seq, step, rated_at, score FROM analytics_instance WHERE instance_id IN ({marks})", ids)}
     rows = tx.all(f"SELECT p.id, p.process_version_id, p.status, p.audit_seq, r.urgency, r.requester_dept, "
-                  f"r.lead_dept, r.involved_depts FROM process_instance p "
+                  f"r.lead_dept, r.involved_depts, r.request_no, r.title FROM process_instance p "
                   f"LEFT JOIN request_summary r ON r.instance_id = p.id WHERE p.id IN ({marks})", ids)
     spans: dict[str, dict[str, list]] = defaultdict(dict)
     for row in tx.all(f"SELECT instance_id, task_id, process_version_id, element_id, step, urgency, department_id, "
@@ -288,6 +292,10 @@ def _refresh_batch(ctx: Services, tx: Tx, ids: list[str], zone: ZoneInfo, graphs
     for iid, fid, day, version_id, taken in tx.all(f"SELECT instance_id, flow_id, day, process_version_id, taken "
                                                    f"FROM analytics_flow WHERE instance_id IN ({marks})", ids):
         flows[iid][(fid, day if isinstance(day, date) else date.fromisoformat(day), version_id)] += taken
+    depts: dict[str, set[str]] = defaultdict(set)
+    for iid, dept in tx.all(f"SELECT instance_id, department_id FROM analytics_request_dept "
+                            f"WHERE instance_id IN ({marks})", ids):
+        depts[iid].add(dept)
     fresh = [iid for iid in ids if iid not in seen]
     chains: dict[str, list[tuple]] = defaultdict(list)  # the whole chains of requests never read, in one query
     if fresh:
@@ -297,11 +305,18 @@ def _refresh_batch(ctx: Services, tx: Tx, ids: list[str], zone: ZoneInfo, graphs
     org = directory(ctx)
     touched = 0
     days: Counter = Counter()  # (flow, day, version) -> change of the day's total
-    for iid, version_id, status, audit_seq, urgency, requester_dept, lead_dept, involved in rows:
+    summaries: Counter = Counter()  # facts of analytics_days: after minus before
+    moved: list[str] = []
+    out: dict[str, list] = {table: [] for table in _TABLES}
+    running: dict[str, tuple[str, str]] = {}
+    for iid, version_id, status, audit_seq, urgency, requester_dept, lead_dept, involved, number, title in rows:
         last, step, rated_at, score = seen.get(iid, (0, 1, None, None))
         if last >= audit_seq:
             continue  # another refresh got there first
         touched += 1
+        moved.append(iid)
+        if status == "running" and number is not None:
+            running[iid] = (number, title)
         request = _Request(version_id, status, urgency,
                            {d for d in (requester_dept, lead_dept, *(involved or "").split(",")) if d},
                            lead_dept or requester_dept, rated_at, score)
@@ -312,14 +327,20 @@ def _refresh_batch(ctx: Services, tx: Tx, ids: list[str], zone: ZoneInfo, graphs
             events = [e for e in chains[iid] if e[0] <= audit_seq]
         g = _graph(tx, version_id, graphs)
         before = Counter(flows[iid])
+        summaries.subtract(analytics_days.facts(spans[iid].values(), depts[iid], flows[iid], zone))
         step = _apply(iid, request, events, spans[iid], flows[iid], step, g, org, zone)
-        _write(tx, iid, request, spans[iid], flows[iid], step, audit_seq, iid in seen)
+        summaries.update(analytics_days.facts(spans[iid].values(), request.departments, flows[iid], zone))
+        _rows(tx, iid, request, spans[iid], flows[iid], step, audit_seq, out)
         days.update(flows[iid])
         days.subtract(before)
-    tx.many("INSERT INTO analytics_flow_day (process_version_id, day, flow_id, taken) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (process_version_id, day, flow_id) DO UPDATE SET taken = analytics_flow_day.taken + "
-            "excluded.taken", [(version_id, day if tx.postgres else day.isoformat(), fid, n)
-                               for (fid, day, version_id), n in sorted(days.items()) if n])
+    _write(tx, [iid for iid in moved if iid in seen], out)
+    analytics_days.insert(tx, "INSERT INTO analytics_flow_day (process_version_id, day, flow_id, taken)",
+                          [(version_id, day if tx.postgres else day.isoformat(), fid, n)
+                           for (fid, day, version_id), n in sorted(days.items()) if n],
+                          " ON CONFLICT (process_version_id, day, flow_id) DO UPDATE SET taken = "
+                          "analytics_flow_day.taken + excluded.taken", ("int", "date", "text", "int"))
+    analytics_days.write(tx, summaries)
+    analytics_red.write(tx, moved, running, zone)
     return touched
 
 
@@ -365,33 +386,42 @@ def _apply(iid: str, request: _Request, events: list[tuple], spans: dict[str, li
     return step
 
 
-def _write(tx: Tx, iid: str, request: _Request, spans: dict[str, list], flows: Counter, step: int, seq: int,
-           known: bool) -> None:
-    for table in ("analytics_task_span", "analytics_step_span", "analytics_flow", "analytics_request_dept"):
-        if known:  # a request seen before: its rows are written anew
-            tx.run(f"DELETE FROM {table} WHERE instance_id = ?", (iid,))
-    tx.many("INSERT INTO analytics_task_span (instance_id, task_id, process_version_id, element_id, step, urgency, "
-            "department_id, ready_at, due_at, ended_at, outcome, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*s[:7], tx.stamp(s[7]), tx.stamp(s[8]), tx.stamp(s[9]), s[10], s[11]) for s in spans.values()])
+_TABLES = {  # the rows of a request, written anew whenever its chain moved
+    "analytics_task_span": "instance_id, task_id, process_version_id, element_id, step, urgency, department_id, "
+                           "ready_at, due_at, ended_at, outcome, seconds",
+    "analytics_step_span": "instance_id, step, started_at, ended_at, seconds",
+    "analytics_flow": "instance_id, flow_id, day, process_version_id, taken",
+    "analytics_request_dept": "instance_id, department_id",
+    "analytics_instance": "instance_id, seq, step, status, department_id, rated_at, score",
+}
+
+
+def _rows(tx: Tx, iid: str, request: _Request, spans: dict[str, list], flows: Counter, step: int, seq: int,
+          out: dict[str, list]) -> None:
+    """Add the request's rows of each table of _TABLES to `out`."""
+    out["analytics_task_span"] += [(*s[:7], tx.stamp(s[7]), tx.stamp(s[8]), tx.stamp(s[9]), s[10], s[11])
+                                   for s in spans.values()]
     by_step: dict[int, list] = {}
     for s in spans.values():
         found = by_step.setdefault(s[4], [s[7], s[9], s[10] == "open"])
         found[0] = min(found[0], s[7])
         found[1] = max(found[1], s[9]) if found[1] and s[9] else (found[1] or s[9])
         found[2] = found[2] or s[10] == "open"
-    tx.many("INSERT INTO analytics_step_span (instance_id, step, started_at, ended_at, seconds) VALUES (?, ?, ?, ?, ?)",
-            [(iid, st, tx.stamp(start), None if still else tx.stamp(end),
-              None if still or end is None else int((end - start).total_seconds()))
-             for st, (start, end, still) in sorted(by_step.items())])
-    tx.many("INSERT INTO analytics_flow (instance_id, flow_id, day, process_version_id, taken) VALUES (?, ?, ?, ?, ?)",
-            [(iid, fid, day if tx.postgres else day.isoformat(), version_id, n)
-             for (fid, day, version_id), n in sorted(flows.items())])
-    tx.many("INSERT INTO analytics_request_dept (instance_id, department_id) VALUES (?, ?)",
-            [(iid, d) for d in sorted(request.departments)])
-    values = (seq, step, request.status, request.answers_for, tx.stamp(request.rated_at), request.score, iid)
-    if known:
-        tx.run("UPDATE analytics_instance SET seq = ?, step = ?, status = ?, department_id = ?, rated_at = ?, "
-               "score = ? WHERE instance_id = ?", values)
-    else:
-        tx.run("INSERT INTO analytics_instance (seq, step, status, department_id, rated_at, score, instance_id) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+    out["analytics_step_span"] += [(iid, st, tx.stamp(start), None if still else tx.stamp(end),
+                                    None if still or end is None else int((end - start).total_seconds()))
+                                   for st, (start, end, still) in sorted(by_step.items())]
+    out["analytics_flow"] += [(iid, fid, day if tx.postgres else day.isoformat(), version_id, n)
+                              for (fid, day, version_id), n in sorted(flows.items())]
+    out["analytics_request_dept"] += [(iid, d) for d in sorted(request.departments)]
+    out["analytics_instance"].append((iid, seq, step, request.status, request.answers_for,
+                                      tx.stamp(request.rated_at), request.score))
+
+
+def _write(tx: Tx, known: list[str], out: dict[str, list]) -> None:
+    """Replace the rows of the batch's requests: a few statements per table, not per request (on
+    PostgreSQL each statement is a round trip)."""
+    for table, columns in _TABLES.items():
+        for i in range(0, len(known), 500):
+            chunk = known[i:i + 500]
+            tx.run(f"DELETE FROM {table} WHERE instance_id IN ({tx.in_list(chunk)})", chunk)
+        analytics_days.insert(tx, f"INSERT INTO {table} ({columns})", out[table])

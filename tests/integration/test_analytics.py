@@ -4,13 +4,14 @@ makes tasks take their time), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from engine.errors import InvalidInput, PermissionDenied
 from engine.services import analytics
-from engine.services.records import post_progress, red_warnings
+from engine.services.instances import cancel_instance
+from engine.services.records import post_progress, red_warnings, save_plan
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 from tests.scenarios.steps import (
     AGREE,
@@ -278,3 +279,92 @@ def test_the_dashboard_refreshes_lazily_once_a_minute_and_only_when_the_log_grew
     analytics._REFRESHED[ctx.db] = (minute_ago, newest)
     assert analytics.refresh_if_stale(ctx) is True
     assert analytics.open_overdue(ctx, "lijingli")[0]["overdue"] == 0
+
+
+def test_red_warnings_follow_progress_revisions_time_and_closing(ctx, clock):
+    """The red warnings the refresh derives agree with records.red_warnings at every moment: as
+    progress is posted and the plan revised (after a refresh), as deadlines come near and updates grow
+    old (with no refresh: time alone), at the edges of 24 hours, and none once the request closed."""
+    clock.now = MONDAY
+    set_up_org(ctx)
+    f = Flow(ctx, clock)
+    to_execution(f)
+    iid = f.instance_id
+
+    def red(refresh: bool = False) -> list[tuple[str, list[str]]]:
+        if refresh:
+            analytics.refresh(ctx)
+        found = [(r["task_key"], r["reasons"]) for r in analytics.red(ctx, "lijingli")]
+        assert found == [(r["task_key"], r["reasons"]) for r in red_warnings(ctx, iid)]
+        return found
+
+    assert red(refresh=True) == []
+    post_progress(ctx, iid, "songyu", plan_task_key="T1", status="进行中", work_done="设计中", risk=True,
+                  risk_note="素材未到")
+    assert analytics.red(ctx, "lijingli") == []  # not refreshed yet
+    assert red(refresh=True) == [("T1", ["risk"])]
+    post_progress(ctx, iid, "songyu", plan_task_key="T1", status="进行中", work_done="素材已到")
+    posted = clock.now
+    assert red(refresh=True) == []
+    clock.now = posted + timedelta(hours=24)
+    assert red() == []  # exactly 24 hours old
+    clock.now = posted + timedelta(hours=24, microseconds=1)
+    assert red() == [("T1", ["stale"])]
+    # T2 (功能说明) ends 27 November: 28 November 00:00 in Beijing, 27 November 16:00 UTC.
+    clock.now = datetime(2026, 11, 26, 15, 59, 59, 999999, tzinfo=UTC)
+    assert red() == [("T1", ["deadline", "stale"])]
+    clock.now = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
+    assert red() == [("T1", ["deadline", "stale"]), ("T2", ["deadline"])]
+    later = [{"task_key": key, "title": t["title"], "department_id": t["dept"], "owner": t["owner"],
+              "planned_start": t["start"], "planned_end": end, "delivery_standard": t["standard"]}
+             for key, t, end in (("T1", PLAN[0], PLAN[0]["end"]), ("T2", PLAN[1], "2026-12-15"))]
+    save_plan(ctx, iid, "zhangzongjian", tasks=later, risk_plan="顺延", lead_department="MKT")
+    assert red(refresh=True) == [("T1", ["deadline", "stale"])]  # T2 now ends 15 December
+    post_progress(ctx, iid, "songyu", plan_task_key="T1", status="已完成", work_done="已交付")
+    post_progress(ctx, iid, "qianyun", plan_task_key="T2", status="待支持", work_done="等数据")
+    assert red(refresh=True) == [("T2", ["needs_support"])]
+    assert [r["request_no"] for r in analytics.red(ctx, "chenzongjian")] == ["XMBG-202611001"]  # 产品部's head
+    assert analytics.red(ctx, "zhoujingli") == []
+    cancel_instance(ctx, iid, "lijingli", "不再需要")
+    assert len(analytics.red(ctx, "lijingli")) == 1  # until the refresh reads the chain
+    analytics.refresh(ctx)
+    assert analytics.red(ctx, "lijingli") == []
+
+
+def _from_rows(monkeypatch, run):
+    """What `run` returns when every figure is counted from the task and flow rows, not the summaries."""
+    with monkeypatch.context() as m:
+        m.setattr(analytics.Scope, "summary", property(lambda self: None))
+        return run()
+
+
+def test_day_summaries_give_the_figures_of_the_rows(ctx, known, clock, monkeypatch):
+    """Heat map and SLA figures from the per-day summaries equal those counted from the task rows,
+    for every request and for one department's head, also after a refresh that moved spans,
+    departments and flows (C confirmed by 市场部, a timer fired on the way)."""
+    def figures():
+        out = {}
+        for user in ("lijingli", "chenzongjian", "zhangzongjian", "zhoujingli"):
+            for p in (analytics.period(ctx), analytics.period(ctx, "2026-11-02", "2026-11-02"),
+                      analytics.period(ctx, "2026-11-03", "2026-11-10")):
+                out[(user, p.first)] = (analytics.sla(ctx, user, p), analytics.heatmap(
+                    ctx, user, "collaboration_request", None, p))
+        return out
+
+    summed = figures()
+    assert summed == _from_rows(monkeypatch, figures)
+    first = analytics.period(ctx).first
+    assert summed[("chenzongjian", first)] == summed[("lijingli", first)]  # 产品部 is in all three
+    assert summed[("zhoujingli", first)][1]["tasks"] == {} and summed[("zhoujingli", first)][0] == []
+    c = known[2]
+    c.advance(hours=1)  # C's lead_confirm timer fires
+    c.complete("lead_confirm", {"lead_decision": "确认接收"})
+    clock.advance(hours=3)
+    c.complete_each("collect_feedback", {INTERFACES[d]: {"feedback_content": "可以", "feedback_suggested_date":
+                                                         "2026-11-10"} for d in ("MKT", "PRD", "SAL")})
+    assert analytics.refresh(ctx) == 1
+    summed = figures()
+    assert summed == _from_rows(monkeypatch, figures)
+    admin = summed[("lijingli", analytics.period(ctx).first)]
+    assert admin[1]["tasks"]["collect_feedback"]["count"] == 6 and admin[1]["flows"]["f_confirm"] == 2
+    assert sum(s["due"] for s in admin[0]) > 16
