@@ -297,13 +297,8 @@ def red(ctx: Services, user: str) -> list[dict]:
     scope = scope_of(ctx, user)
     org = directory(ctx)
     with ctx.db.transaction(write=False) as tx:
-        found = analytics_red.red_now(tx, ctx.now(), ZoneInfo(ctx.config.timezone), scope.departments)
-    out = []
-    for r in found:
-        r.pop("position")
-        out.append({**r, "department": _dept(org, r["department_id"]),
-                    "owner_name": (org.users.get(r["owner"]) or {}).get("name", r["owner"])})
-    return out
+        return analytics_red.red_now(tx, ctx.now(), ZoneInfo(ctx.config.timezone), scope.departments,
+                                     lambda d: _dept(org, d), lambda u: (org.users.get(u) or {}).get("name", u))
 
 
 def dashboard(ctx: Services, user: str, p: Period) -> dict:

@@ -12,6 +12,7 @@ same rules as records.red_warnings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,21 +39,6 @@ def red_from(status: str, risk: bool, latest_at: datetime | None, end: date, zon
     if latest_at is not None and status == "进行中":
         times.append(latest_at + DAY + _TICK)
     return min(times, default=None)
-
-
-def reasons(status: str, risk: bool, latest_at: datetime | None, end: date, zone: ZoneInfo,
-            now: datetime) -> list[str]:
-    """Why the task is red now (records.red_warnings' rules), in their order."""
-    found = []
-    if risk:
-        found.append("risk")
-    if status == "待支持":
-        found.append("needs_support")
-    if status != "已完成" and _deadline(end, zone) - now <= DAY:
-        found.append("deadline")
-    if latest_at is not None and status == "进行中" and now - latest_at > DAY:
-        found.append("stale")
-    return found
 
 
 def _day(value) -> date:
@@ -91,24 +77,45 @@ def write(tx: Tx, touched: list[str], running: dict[str, tuple[str, str]], zone:
            "department_id, owner, planned_end, status, risk, latest_at, red_from)", rows)
 
 
-def red_now(tx: Tx, now: datetime, zone: ZoneInfo, departments: tuple[str, ...] | None) -> list[dict]:
+def red_now(tx: Tx, now: datetime, zone: ZoneInfo, departments: tuple[str, ...] | None,
+            dept_name: Callable[[str], str], user_name: Callable[[str], str]) -> list[dict]:
     """The red tasks at `now` of the running requests (of those `departments` are concerned in,
-    unless None), by request number and plan order; each without the organisation's names."""
+    unless None), by request number and plan order."""
     cond, params = "", ()
     if departments is not None:
         cond = (" AND EXISTS (SELECT 1 FROM analytics_request_dept d WHERE d.instance_id = t.instance_id AND "
                 f"d.department_id IN ({tx.in_list(departments)}))")
         params = departments
+    rows = tx.all("SELECT t.request_no, t.position, t.instance_id, t.task_key, t.request_title, t.title, "
+                  "t.department_id, t.owner, t.planned_end, t.status, t.risk, t.latest_at FROM analytics_plan_task t "
+                  f"WHERE t.red_from <= ?{cond}", (tx.stamp(now), *params))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    names: dict[str, str] = {}
+    people: dict[str, str] = {}
+    stale_before = tx.stamp(now - DAY)
+    deadlines: dict = {}  # planned end as stored -> (date, whether within 24 hours of it now)
     out = []
-    for iid, key, number, request_title, position, title, dept, owner, end, status, risk, at in tx.all(
-            "SELECT t.instance_id, t.task_key, t.request_no, t.request_title, t.position, t.title, t.department_id, "
-            "t.owner, t.planned_end, t.status, t.risk, t.latest_at FROM analytics_plan_task t "
-            f"WHERE t.red_from <= ?{cond}", (tx.stamp(now), *params)):
-        end = _day(end)
-        why = reasons(status, bool(risk), Tx.when(at), end, zone, now)
-        if why:
-            out.append({"instance_id": iid, "request_no": number, "request_title": request_title, "task_key": key,
-                        "title": title, "department_id": dept, "owner": owner, "planned_end": end.isoformat(),
-                        "reasons": why, "position": position})
-    out.sort(key=lambda r: (r["request_no"], r["position"]))
+    for number, _, iid, key, request_title, title, dept, owner, end, status, risk, at in rows:
+        if end not in deadlines:
+            day = _day(end)
+            deadlines[end] = (day, _deadline(day, zone) - now <= DAY)
+        day, near = deadlines[end]
+        why = []  # the rules of records.red_warnings, the deadline told once per date
+        if risk:
+            why.append("risk")
+        if status == "待支持":
+            why.append("needs_support")
+        if status != "已完成" and near:
+            why.append("deadline")
+        if at is not None and status == "进行中" and at < stale_before:  # now - at > DAY, as stored
+            why.append("stale")
+        if not why:
+            continue
+        if dept not in names:
+            names[dept] = dept_name(dept)
+        if owner not in people:
+            people[owner] = user_name(owner)
+        out.append({"instance_id": iid, "request_no": number, "request_title": request_title, "task_key": key,
+                    "title": title, "department_id": dept, "department": names[dept], "owner": owner,
+                    "owner_name": people[owner], "planned_end": day.isoformat(), "reasons": why})
     return out
