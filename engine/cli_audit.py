@@ -47,8 +47,10 @@ def audit():
 @audit.command("verify")
 @click.argument("instance_id", required=False)
 @click.option("--progress/--no-progress", default=None, help="A progress bar on stderr (default: on a terminal).")
+@click.option("--witness", type=click.Path(dir_okay=False),
+              help="A copy of the anchors kept elsewhere (default: XIEZUO_ANCHOR_WITNESS) to compare them with.")
 @click.pass_obj
-def audit_verify(cli, instance_id, progress):
+def audit_verify(cli, instance_id, progress, witness):
     """Check the hash chain of one instance, or of all (the processes' chains of deploys and migrations
     too), against the chains' heads and the anchors.
 
@@ -58,13 +60,14 @@ def audit_verify(cli, instance_id, progress):
 
     bar = _Progress("verifying", _progress_shown(progress) and not instance_id)
     try:
-        report = verify(cli.ctx, instance_id, progress=bar)
+        report = verify(cli.ctx, instance_id, progress=bar, witness=witness)
     finally:
         bar.close()
     anchor = report["anchor"]
     lines = [f"{report['instances']} instance(s) and {report['processes']} process chain(s) checked, "
              f"{report['anchors']} anchor(s)"
              + (f", the latest #{anchor['id']} at {anchor['at']} ({anchor['hash']})" if anchor else "")
+             + (f", {report['witnessed']} held by the witness" if report["witnessed"] is not None else "")
              + f", {len(report['problems'])} problem(s)"]
     for p in report["problems"]:
         where = (f"anchor #{p['position']}" if p["instance_id"] is None
@@ -73,7 +76,7 @@ def audit_verify(cli, instance_id, progress):
         lines.append(f"  {where} {p['kind']}: {p['detail']}")
     shown = {"instances": report["instances"], "problems": report["problems"]}
     if anchor:  # the latest anchor's hash, to compare with a copy kept elsewhere
-        shown.update(anchors=report["anchors"], anchor=anchor)
+        shown.update(anchors=report["anchors"], anchor=anchor, witnessed=report["witnessed"])
     cli.out(shown, "\n".join(lines))
     if report["problems"]:
         sys.exit(1)

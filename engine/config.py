@@ -39,6 +39,10 @@ class EngineConfig:
     broker_url: str | None = None  # Celery on this broker (e.g. redis://127.0.0.1:6379/0); None: in-process
     background: str = "thread"  # "thread": `xiezuo serve` runs it; "off": only `xiezuo worker` processes do
     sweep_interval: float = 1.0  # seconds between two looks at the due timers and pending notices
+    # A file outside the database (another disk, a mount of another host, a log shipper's input) to
+    # which every audit anchor is appended as it is made; verification compares the anchors with it,
+    # so even the newest anchor cannot be deleted or rewritten unseen. None: no such copy.
+    anchor_witness: str | None = None
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str], database_url: str | None = None) -> EngineConfig:
@@ -52,6 +56,8 @@ class EngineConfig:
             config.broker_url = env["XIEZUO_BROKER_URL"]
         if env.get("XIEZUO_BACKGROUND"):
             config.background = env["XIEZUO_BACKGROUND"]
+        if env.get("XIEZUO_ANCHOR_WITNESS"):
+            config.anchor_witness = env["XIEZUO_ANCHOR_WITNESS"]
         if env.get("XIEZUO_SWEEP_INTERVAL"):
             config.sweep_interval = float(env["XIEZUO_SWEEP_INTERVAL"])
         for name in ("smtp_host", "smtp_user", "smtp_password", "smtp_from", "base_url"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -399,7 +400,56 @@ def make_anchor(ctx, made_by: str = "system") -> dict:
                "VALUES (?, ?, ?, ?, ?, ?, ?)", (anchor_id, tx.stamp(now), made_by, len(covered), digest, prev, own))
         tx.many("INSERT INTO audit_anchor_head (instance_id, anchor_id, seq, hash) VALUES (?, ?, ?, ?)",
                 [(i, anchor_id, seq, h) for i, (seq, h) in sorted(moved.items())])
-    return {"id": anchor_id, "at": now.isoformat(), "chains": len(covered), "moved": len(moved), "hash": own}
+    made = {"id": anchor_id, "at": now.isoformat(), "chains": len(covered), "moved": len(moved), "hash": own}
+    if ctx.config.anchor_witness:  # after the commit: the copy never names an anchor the database lacks
+        _witness_append(ctx.config.anchor_witness, made)
+    return made
+
+
+# The witness: one JSON line per anchor ({id, at, chains, hash}) appended to a file the database's
+# writers cannot reach. What it holds is compared with the anchors on every full verification.
+def _witness_append(path: str, anchor: dict) -> None:
+    line = json.dumps({k: anchor[k] for k in ("id", "at", "chains", "hash")}, sort_keys=True) + "\n"
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(line)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def check_witness(path: str, anchors: list[Anchor]) -> tuple[int, list[ChainProblem]]:
+    """Compare the anchors with the witness file's copies: (anchors it holds, problems). An anchor it
+    holds that the database lacks was deleted; one with another hash was rewritten."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    stored = {a.id: a for a in anchors}
+    problems: list[ChainProblem] = []
+    held = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            copy = json.loads(line)
+            anchor_id, digest = int(copy["id"]), str(copy["hash"])
+        except (ValueError, KeyError, TypeError):
+            problems.append(ChainProblem(None, 0, None, "edited", f"line {number} of the witness {path} is not an "
+                                                                  f"anchor's copy"))
+            continue
+        held += 1
+        found = stored.get(anchor_id)
+        if found is None:
+            problems.append(ChainProblem(None, anchor_id, None, "deleted",
+                                         f"anchor {anchor_id} of {copy.get('at')} is gone (the witness holds it)",
+                                         anchor_id))
+        elif found.hash != digest:
+            problems.append(ChainProblem(None, anchor_id, None, "edited",
+                                         f"anchor {anchor_id} differs from the witness's copy", anchor_id))
+    if anchors and not held:
+        problems.append(ChainProblem(None, 0, None, "deleted",
+                                     f"the witness {path} holds none of the {len(anchors)} anchor(s)"))
+    return held, problems
 
 
 def _check_anchors(anchors: list[Anchor]) -> list[ChainProblem]:
@@ -538,14 +588,26 @@ def _own_history(tx: Tx, ids: list[str]) -> dict[str, list[tuple[int, int, str]]
     return history
 
 
-def _verify(tx: Tx, chain_ids: list[str] | None, progress=None) -> dict:
-    """Verify the chains of `chain_ids` (every chain and the anchors when None)."""
+def _anchors_checked(tx: Tx, witness: str | None) -> tuple[list[Anchor], list[ChainProblem], int | None]:
+    """Every anchor, the problems of the anchors themselves and against the witness's copies, and how
+    many copies the witness holds (None without one)."""
+    anchors = _anchors(tx)
+    problems = _check_anchors(anchors)
+    if not witness:
+        return anchors, problems, None
+    held, against = check_witness(witness, anchors)
+    return anchors, problems + against, held
+
+
+def _verify(tx: Tx, chain_ids: list[str] | None, progress=None, witness: str | None = None) -> dict:
+    """Verify the chains of `chain_ids` (every chain and the anchors, with the `witness` file's copies
+    of them if given, when None)."""
     heads = _heads(tx, chain_ids)
+    witnessed = None
     if chain_ids is None:
-        anchors = _anchors(tx)
+        anchors, anchor_problems, witnessed = _anchors_checked(tx, witness)
         count, latest = len(anchors), anchors[-1] if anchors else None
         history = latest.history if latest else {}
-        anchor_problems = _check_anchors(anchors)
     else:
         count, latest = tx.one("SELECT count(*) FROM audit_anchor")[0], _latest_anchor(tx)
         history = _own_history(tx, chain_ids)
@@ -554,17 +616,19 @@ def _verify(tx: Tx, chain_ids: list[str] | None, progress=None) -> dict:
     present = {h.id for h in heads}
     by_chain.update(_gone(tx, [i for i in history if i not in present], history))
     return {"heads": heads, "by_chain": by_chain, "anchor_problems": anchor_problems, "anchors": count,
-            "latest": latest, "history": history}
+            "latest": latest, "history": history, "witnessed": witnessed}
 
 
-def verify(ctx, instance_id: str | None = None, progress=None) -> dict:
+def verify(ctx, instance_id: str | None = None, progress=None, witness: str | None = None) -> dict:
     """Verify every chain (requests' and processes') and the anchors, or one chain (a request's id or a
-    process chain's id): {instances, processes, problems, anchors, anchored_at, anchor}.
+    process chain's id): {instances, processes, problems, anchors, anchored_at, anchor, witnessed}.
 
-    `progress(done, total)`, if given, is called after each batch of chains.
+    The anchors are compared with the copies in `witness` (default: the configured anchor_witness);
+    `witnessed` is how many it holds (None: no witness). `progress(done, total)`, if given, is
+    called after each batch of chains.
     """
     with ctx.db.transaction(write=False) as tx:
-        found = _verify(tx, [instance_id] if instance_id else None, progress)
+        found = _verify(tx, [instance_id] if instance_id else None, progress, witness or ctx.config.anchor_witness)
         if instance_id and not found["heads"] and instance_id not in found["history"]:
             raise NotFound(f"instance {instance_id} does not exist")
     return _report(found, instance_id)
@@ -581,7 +645,7 @@ def _report(found: dict, instance_id: str | None = None) -> dict:
             "processes": sum(1 for h in heads if h.kind == "process"),
             "problems": [p.to_dict() for p in problems],
             "anchors": found["anchors"], "anchored_at": latest.at.isoformat() if covered else None,
-            "anchor": latest.to_dict() if latest else None}
+            "anchor": latest.to_dict() if latest else None, "witnessed": found["witnessed"]}
 
 
 def _latest_anchor(tx: Tx) -> Anchor | None:
@@ -656,7 +720,7 @@ def verify_and_record(ctx, now: datetime | None = None, chain_ids: list[str] | N
     """
     now = (now or ctx.now()).astimezone(UTC)
     with ctx.db.transaction(write=False) as tx:
-        found = _verify(tx, chain_ids)
+        found = _verify(tx, chain_ids, witness=ctx.config.anchor_witness)
         if chain_ids and not found["by_chain"]:
             raise NotFound(f"instance {chain_ids[0]} does not exist")
     with ctx.db.transaction() as tx:  # the verifying read does not hold the write lock
@@ -679,9 +743,9 @@ def verify_next(ctx, since: datetime, limit: int = WEB_BATCH, now: datetime | No
         if chunk:
             found = _verify(tx, chunk)
         elif anchors_due:
-            anchor_list = _anchors(tx)
-            found = {"heads": [], "by_chain": {}, "anchor_problems": _check_anchors(anchor_list),
-                     "anchors": len(anchor_list), "latest": anchor_list[-1] if anchor_list else None, "history": {}}
+            anchor_list, problems, witnessed = _anchors_checked(tx, ctx.config.anchor_witness)
+            found = {"heads": [], "by_chain": {}, "anchor_problems": problems, "anchors": len(anchor_list),
+                     "latest": anchor_list[-1] if anchor_list else None, "history": {}, "witnessed": witnessed}
     if not chunk and not anchors_due:
         return {"checked": 0, "remaining": 0, "done": True, "failed": []}
     with ctx.db.transaction() as tx:

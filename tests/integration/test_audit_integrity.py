@@ -234,6 +234,36 @@ def test_tampered_anchors_are_reported(two):
     assert _problems(ctx) == [(None, "deleted", 3, None, 3)]
 
 
+def test_the_newest_anchor_deleted_or_made_again_is_caught_by_the_witness(two, tmp_path, clock):
+    """Deleting the newest anchor leaves nothing in the database to tell; its copy in the witness
+    file does, and so does an anchor made again in its place over what was there then."""
+    ctx, a, _ = two
+    witness = tmp_path / "anchors.jsonl"
+    ctx.config.anchor_witness = str(witness)
+    audit.make_anchor(ctx)
+    audit.make_anchor(ctx)
+    third = audit.make_anchor(ctx)
+    assert [json.loads(line)["hash"] for line in witness.read_text().splitlines()][-1] == third["hash"]
+    assert audit.verify(ctx)["witnessed"] == 3 and _problems(ctx) == []
+    _sql(ctx, "DELETE FROM audit_anchor_head WHERE anchor_id = 3")
+    _sql(ctx, "DELETE FROM audit_anchor WHERE id = 3")
+    ctx.config.anchor_witness = None
+    assert _problems(ctx) == []  # the anchors left are whole: no sign of the third
+    assert [(p["kind"], p["position"]) for p in audit.verify(ctx, witness=str(witness))["problems"]] == [
+        ("deleted", 3)]
+    clock.advance(minutes=1)
+    remade = audit.make_anchor(ctx)  # anchor 3 again, not written to the witness
+    assert remade["id"] == 3 and remade["hash"] != third["hash"]
+    ctx.config.anchor_witness = str(witness)
+    assert _problems(ctx) == [(None, "edited", 3, None, 3)]
+    assert audit.verify(ctx)["problems"][0]["detail"] == "anchor 3 differs from the witness's copy"
+    assert audit.verify_and_record(ctx)["anchors_ok"] is False  # the nightly check records it too
+    witness.write_text("not json\n")
+    assert [p["detail"] for p in audit.verify(ctx)["problems"]] == [
+        f"line 1 of the witness {witness} is not an anchor's copy",
+        f"the witness {witness} holds none of the 3 anchor(s)"]
+
+
 def test_verification_of_one_request(two):
     ctx, a, _ = two
     state = audit.verification(ctx, a)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +18,10 @@ from tests.conftest import FIXTURES
 def xiezuo(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
 
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    def run(*args: str, ok: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
         done = subprocess.run([sys.executable, "-m", "engine.cli", "--database-url", url, *args],
-                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
+                              env={**os.environ, **env} if env else None)
         assert (done.returncode == 0) is ok, (done.returncode, done.stdout, done.stderr)
         return done
 
@@ -52,6 +55,21 @@ def test_a_request_from_deploy_to_completion(xiezuo):
     verified = json.loads(xiezuo("--json", "audit", "verify").stdout)
     assert verified == {"instances": 1, "problems": []}
     assert json.loads(xiezuo("--json", "timers", "run-due").stdout) is not None
+
+
+def test_an_anchor_deleted_from_the_database_is_named_by_its_copy_in_the_witness_file(xiezuo, tmp_path):
+    witness = tmp_path / "elsewhere" / "anchors.jsonl"
+    witness.parent.mkdir()
+    xiezuo("init-db")
+    made = json.loads(xiezuo("--json", "audit", "anchor", env={"XIEZUO_ANCHOR_WITNESS": str(witness)}).stdout)
+    assert json.loads(witness.read_text())["hash"] == made["hash"]
+    assert ", 1 held by the witness, 0 problem(s)" in xiezuo("audit", "verify", "--witness", str(witness)).stdout
+    with sqlite3.connect(tmp_path / "cli.db") as db:  # the newest anchor, as one who can write there would
+        db.execute("DELETE FROM audit_anchor WHERE id = ?", (made["id"],))
+    assert "0 anchor(s), 0 problem(s)" in xiezuo("audit", "verify").stdout  # nothing left to tell by itself
+    caught = xiezuo("audit", "verify", env={"XIEZUO_ANCHOR_WITNESS": str(witness)}, ok=False)
+    assert caught.returncode == 1
+    assert f"anchor #{made['id']} deleted: anchor {made['id']} of {made['at']} is gone" in caught.stdout
 
 
 def test_errors_go_to_stderr_with_exit_2_and_name_the_problem(xiezuo):
