@@ -128,13 +128,49 @@ def carry(ctx: Services, clock: Clock, n: int) -> None:
             complete_task(ctx, task_id, _actor(org, assignee, users, groups, element), inputs[element])
 
 
-def generate(ctx: Services, clock: Clock, first: int, count: int, progress: bool) -> float:
+def filed(ctx: Services) -> set[int]:
+    """The numbers n of the requests generated so far (each is titled 协作需求 n)."""
+    with ctx.db.engine.connect() as conn:
+        titles = conn.execute(text("SELECT title FROM request_summary WHERE title LIKE '协作需求 %'")).scalars()
+        return {int(t.rsplit(" ", 1)[1]) for t in titles}
+
+
+def _carry_all(url: str, numbers: list[int]) -> None:
+    """One generating process: its own services and clock on the shared database."""
+    clock = Clock()
+    ctx = bootstrap(EngineConfig(database_url=url, clock=clock, script_time_limit=30.0), migrate=False)
+    try:
+        for n in numbers:
+            carry(ctx, clock, n)
+    finally:
+        ctx.db.dispose()
+
+
+def generate(ctx: Services, clock: Clock, count: int, progress: bool, workers: int = 1) -> float:
+    """Generate every request 0..count-1 not filed yet, in `workers` processes (each files every
+    workers-th of them, so all file in the same months as one would)."""
     started = time.perf_counter()
-    for n in range(first, count):
-        carry(ctx, clock, n)
-        if progress and (n + 1) % 100 == 0:
-            rate = (n + 1 - first) / (time.perf_counter() - started)
-            print(f"\rgenerated {n + 1:,}/{count:,} requests ({rate:.1f}/s)", end="", file=sys.stderr, flush=True)
+    missing = sorted(set(range(count)) - filed(ctx))
+    if workers <= 1:
+        for i, n in enumerate(missing, start=1):
+            carry(ctx, clock, n)
+            if progress and i % 100 == 0:
+                print(f"\rgenerated {i:,}/{len(missing):,} requests ({i / (time.perf_counter() - started):.1f}/s)",
+                      end="", file=sys.stderr, flush=True)
+    else:
+        import multiprocessing
+
+        spawn = multiprocessing.get_context("spawn")
+        url = ctx.db.engine.url.render_as_string(hide_password=False)
+        procs = [spawn.Process(target=_carry_all, args=(url, missing[k::workers])) for k in range(workers)]
+        for p in procs:
+            p.start()
+        while any(p.is_alive() for p in procs):
+            time.sleep(5)
+            if progress:
+                print(f"\rgenerated {requests_in(ctx):,}/{count:,} requests", end="", file=sys.stderr, flush=True)
+        if any(p.exitcode for p in procs):
+            raise SystemExit(f"a generating process failed (exit codes {[p.exitcode for p in procs]})")
     if progress:
         print(file=sys.stderr)
     return time.perf_counter() - started
@@ -298,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--database-url", help="measure on this PostgreSQL (a fresh schema, dropped after)")
     ap.add_argument("--repeat", type=int, default=40, help="runs of each query (default 40)")
     ap.add_argument("--generate-only", action="store_true", help="generate (into --keep) and stop")
+    ap.add_argument("--workers", type=int, default=1, help="generating processes (default 1)")
     ap.add_argument("--replicate", type=int, default=1,
                     help="measure on K copies of each generated request, each copy later (default 1)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
@@ -313,9 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if not directory(ctx).departments:
                 set_up(ctx)
-            have = requests_in(ctx)
-            if have < args.requests:
-                generated = generate(ctx, clock, have, args.requests, progress)
+            if requests_in(ctx) < args.requests:
+                generated = generate(ctx, clock, args.requests, progress, args.workers)
         finally:
             ctx.db.dispose()
         if args.generate_only:
@@ -329,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 copy_into(kept_url, ctx)
             elif not kept_url:
                 set_up(ctx)
-                generated = generate(ctx, clock, 0, args.requests, progress)
+                generated = generate(ctx, clock, args.requests, progress, args.workers)
             made = requests_in(ctx)
             total = replicate(ctx, args.replicate) if args.replicate > 1 else made
             with ctx.db.engine.connect() as conn:  # "now" is three days after the last filing
