@@ -141,12 +141,16 @@ def _value(obj, name: str):
     return value
 
 
+def _tracked(obj: AppUser | Department) -> tuple[str, tuple[str, ...]]:
+    return ("user", USER_FIELDS) if isinstance(obj, AppUser) else ("department", DEPARTMENT_FIELDS)
+
+
 @event.listens_for(Session, "after_flush")
 def _collect(s: Session, _context) -> None:
     found: list[dict] = []
     for obj in s.new:
         if isinstance(obj, AppUser | Department):
-            entity, fields = ("user", USER_FIELDS) if isinstance(obj, AppUser) else ("department", DEPARTMENT_FIELDS)
+            entity, fields = _tracked(obj)
             found += [{"entity": entity, "key": obj.id, "field": f, "old": None, "new": json.dumps(_value(obj, f))}
                       for f in fields if _value(obj, f) is not None]
         elif isinstance(obj, GroupMembership):
@@ -157,7 +161,7 @@ def _collect(s: Session, _context) -> None:
                           "new": _substitute_row(obj)})
     for obj in s.dirty:
         if isinstance(obj, AppUser | Department):
-            entity, fields = ("user", USER_FIELDS) if isinstance(obj, AppUser) else ("department", DEPARTMENT_FIELDS)
+            entity, fields = _tracked(obj)
             state = inspect(obj)
             for f in fields:
                 history = state.attrs[f].history
