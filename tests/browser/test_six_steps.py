@@ -275,7 +275,7 @@ def test_a_request_goes_through_all_six_steps_in_the_browser(page):
     become(page, "lijingli")
     claim_and_open(page, "classify_conflict", number)
     choose(page, "conflict_type", "资源冲突")
-    page.fill("#f-conflict_meeting_time", f"{day(1)}T14:00")
+    page.fill("#f-conflict_meeting_time", f"{day(2)}T14:00")
     page.fill("#f-conflict_meeting_place", "3楼会议室")
     page.fill("#f-conflict_meeting_agenda", "明确分工和资源")
     submit(page)
@@ -440,11 +440,11 @@ def test_a_meeting_time_typed_on_a_task_form_is_kept_to_the_minute(page):
     become(page, "lijingli")
     claim_and_open(page, "classify_conflict", number)
     choose(page, "conflict_type", "职责分歧")
-    page.fill("#f-conflict_meeting_time", f"{day(1)}T14:00")
+    page.fill("#f-conflict_meeting_time", f"{day(2)}T14:00")
     page.fill("#f-conflict_meeting_place", "2楼会议室")
     page.fill("#f-conflict_meeting_agenda", "明确技术支持流程")
     submit(page)
     open_request(page, number)
     meeting = page.locator("#meetings article[data-meeting] h3")
     expect(meeting).to_have_count(1)
-    assert f"会议：{day(1)} 14:00" in meeting.inner_text()  # today: 会议：<that day> 13:54
+    assert f"会议：{day(2)} 14:00" in meeting.inner_text()  # today: 会议：<that day> 13:54
