@@ -178,3 +178,59 @@ def test_an_invalid_diagram_is_refused_with_its_element_marked(page, server, tmp
     page.goto(f"{page.base_url}/modeller")
     expect(page.locator('tr[data-process="small_review"]')).to_have_count(0)
     expect(page.locator("#drafts tr[data-draft]")).to_have_count(1)
+
+
+def _groups(page) -> list[str]:
+    return page.locator(".bio-properties-panel [data-group-id]").evaluate_all(
+        "found => found.map(g => g.getAttribute('data-group-id').replace(/^group-/, ''))")
+
+
+def _entries(page, group: str) -> list[str]:
+    """The entry ids of a group of the panel, opened first."""
+    found = page.locator(f'[data-group-id="group-{group}"]')
+    if "open" not in (found.locator(".bio-properties-panel-group-header").get_attribute("class") or ""):
+        found.locator(".bio-properties-panel-group-header").click()
+    expect(found.locator(".bio-properties-panel-group-entries.open")).to_have_count(1)
+    return found.locator(".bio-properties-panel-group-entries > [data-entry-id]").evaluate_all(
+        "found => found.map(e => e.getAttribute('data-entry-id'))")
+
+
+# Camunda 7 settings the engine does not read: the panel must not offer them.
+UNREAD = {"CamundaPlatform__AsynchronousContinuations", "CamundaPlatform__JobExecution",
+          "CamundaPlatform__TaskListener", "CamundaPlatform__ExecutionListener", "CamundaPlatform__Input",
+          "CamundaPlatform__Output", "CamundaPlatform__ExtensionProperties", "CamundaPlatform__InMapping",
+          "CamundaPlatform__OutMapping", "CamundaPlatform__HistoryCleanup", "CamundaPlatform__Tasklist",
+          "CamundaPlatform__CandidateStarter"}
+
+
+def test_the_panel_offers_only_what_the_engine_reads(page, server):
+    sign_in(page, OWNER)
+    open_draft_of_latest(page)
+    select(page, TASK)
+    groups = _groups(page)
+    assert {"general", "CamundaPlatform__UserAssignment", "CamundaPlatform__FormData", "Xiezuo__Scripts"} <= set(
+        groups), groups
+    assert not UNREAD & set(groups), groups
+    assert groups[-1] == "Xiezuo__Scripts"  # after the form and the assignment
+    assert _entries(page, "CamundaPlatform__UserAssignment") == [
+        "assignee", "candidateGroups", "candidateUsers", "dueDate", "priority"]  # no follow-up date
+
+    # A call activity: the process it calls, not Camunda's binding, version, tenant or business key.
+    page.locator("[data-role=canvas]").click(position={"x": 500, "y": 600})
+    page.keyboard.press("Control+f")
+    page.keyboard.type("plan_conflict")
+    page.locator('.djs-search-result[data-result-id="plan_conflict"]').click()
+    expect(page.locator(".bio-properties-panel-header-type")).to_have_text("Call Activity", ignore_case=True)
+    assert not UNREAD & set(_groups(page))
+    assert _entries(page, "CamundaPlatform__CallActivity") == ["calledElementType", "calledElement"]
+    expect(page.locator("#bio-properties-panel-calledElement")).to_have_value("conflict_resolution")
+
+    # The process (its pool): no history cleanup, task list or candidate starters.
+    page.locator("[data-role=canvas]").click(position={"x": 500, "y": 600})
+    page.keyboard.press("Control+f")
+    page.keyboard.type("collaboration_request_participant")
+    page.locator('.djs-search-result[data-result-id="collaboration_request_participant"]').click()
+    expect(page.locator(".bio-properties-panel-header-type")).to_have_text("Participant", ignore_case=True)
+    groups = _groups(page)
+    assert "general" in groups and not UNREAD & set(groups), groups
+    shot(page, "modeller-panel")

@@ -1,4 +1,5 @@
 // What the properties panel adds for the engine: the multi-instance data it reads (multi-instance.js),
+// only the Camunda groups and entries it reads (engine-groups.js),
 // and the "脚本" (Scripts) group: the spiffworkflow:preScript and spiffworkflow:postScript
 // an activity runs before it starts and after it completes, and, on a multi-instance activity, whether
 // they run on each instance (spiffworkflow:scriptsOnInstances). The Camunda panel knows none of them.
@@ -7,23 +8,13 @@
 import { CheckboxEntry, isCheckboxEntryEdited, isTextAreaEntryEdited, TextAreaEntry } from "@bpmn-io/properties-panel";
 import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
+import { keepWhatTheEngineReads } from "./engine-groups.js";
 import { updateMultiInstanceGroup } from "./multi-instance.js";
 
 export const GROUP_ID = "Xiezuo__Scripts";
 const SCRIPTS = [
   { id: "spiffPreScript", type: "spiffworkflow:PreScript", key: "prescript" },
   { id: "spiffPostScript", type: "spiffworkflow:PostScript", key: "postscript" },
-];
-// The group goes before the Camunda groups the engine does not read (asynchronous continuations,
-// listeners, ...), so it sits near the form and the assignment.
-const AFTER_SCRIPTS = [
-  "CamundaPlatform__AsynchronousContinuations",
-  "CamundaPlatform__JobExecution",
-  "CamundaPlatform__InMappingPropagation",
-  "CamundaPlatform__InMapping",
-  "CamundaPlatform__Input",
-  "CamundaPlatform__ExecutionListener",
-  "CamundaPlatform__ExtensionProperties",
 ];
 
 function findScript(businessObject, type) {
@@ -119,6 +110,7 @@ export class ScriptsPropertiesProvider {
 
   getGroups(element) {
     return (groups) => {
+      keepWhatTheEngineReads(groups);
       if (!is(element, "bpmn:Activity")) {
         return groups;
       }
@@ -141,8 +133,7 @@ export class ScriptsPropertiesProvider {
         });
       }
       const group = { id: GROUP_ID, label: this.text("scripts"), entries };
-      const at = groups.findIndex((each) => AFTER_SCRIPTS.includes(each.id));
-      groups.splice(at < 0 ? groups.length : at, 0, group);
+      groups.push(group); // last, after the form, the assignment and the other groups the engine reads
       return groups;
     };
   }
