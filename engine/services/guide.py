@@ -6,15 +6,20 @@ An edit names the revision it started from and is refused when someone saved ano
 edit is silently lost. Retired pages leave the guide (readers no longer see them) and keep their
 history; a restored page goes back to the end of the guide.
 
-A page cites lessons of the knowledge base as [[kb:12]] (12 being the entry's number); every cited
-entry must exist and be approved when the page is saved. Rendering the Markdown is the web UI's
-business (raw HTML is never passed through).
+A page cites lessons of the knowledge base as [[kb:12]] (12 being the entry's number) in its text;
+every cited entry must exist and be approved when the page is saved. What stands in code (a code
+span or a code block, where a page may show how to cite) cites nothing. The Markdown is parsed here
+(MARKDOWN, CommonMark with tables, raw HTML off) so that the check and the web UI's rendering agree
+on what is text.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -30,9 +35,33 @@ CITATION = re.compile(r"\[\[kb:(\d{1,9})\]\]")
 ACTIONS = ("created", "edited", "retired", "restored")
 
 
+MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+
+
+def texts(tokens: list[Token]) -> Iterator[tuple[Token, int, int]]:
+    """Each piece of plain text of parsed Markdown (not code): (its inline token, its index among the
+    inline token's children, its line number in the source, from 1)."""
+    for block in tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        line = block.map[0] + 1 if block.map else 1
+        for i, child in enumerate(block.children):
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            elif child.type == "text":
+                yield block, i, line
+
+
+def _cited(body: str) -> Iterator[tuple[int, int]]:
+    """(line, entry) of each citation in the text of `body`."""
+    for block, i, line in texts(MARKDOWN.parse(body or "")):
+        for found in CITATION.finditer(block.children[i].content):
+            yield line, int(found.group(1))
+
+
 def citations(body: str) -> list[int]:
-    """The knowledge entries `body` cites ([[kb:N]]), in order of first citation."""
-    return list(dict.fromkeys(int(n) for n in CITATION.findall(body or "")))
+    """The knowledge entries `body` cites ([[kb:N]] in its text), in order of first citation."""
+    return list(dict.fromkeys(entry for _line, entry in _cited(body)))
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -81,12 +110,8 @@ def _bad_citations(s: Session, body: str) -> list[str]:
         return []
     approved = set(s.scalars(select(KnowledgeEntry.id).where(KnowledgeEntry.id.in_(cited),
                                                              KnowledgeEntry.status == "approved")))
-    problems = []
-    for number, line in enumerate(body.splitlines(), start=1):
-        for entry in dict.fromkeys(int(n) for n in CITATION.findall(line)):
-            if entry not in approved:
-                problems.append(f"第 {number} 行引用的知识条目 [[kb:{entry}]] 不存在或尚未通过审核")
-    return problems
+    return [f"第 {number} 行引用的知识条目 [[kb:{entry}]] 不存在或尚未通过审核"
+            for number, entry in dict.fromkeys(_cited(body)) if entry not in approved]
 
 
 # --- rows ---------------------------------------------------------------------------------------

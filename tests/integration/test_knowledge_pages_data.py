@@ -130,6 +130,16 @@ def test_guide_pages_are_edited_by_admins_with_every_revision_kept(flow):
     assert refused.value.errors["title"] == "标题不能为空"
     assert refused.value.errors["body"] == f"第 2 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核"
     assert guide.list_pages(ctx) == []  # nothing half-written
+    with pytest.raises(FormInvalid) as refused:  # lines counted in paragraphs, lists and tables
+        guide.create_page(ctx, ADMIN, title="表", body=f"# 引用\n\n- 甲\n- 乙 [[kb:{waiting}]]\n\n| 列 |\n|---|\n"
+                          f"| [[kb:{waiting}]] |\n")
+    assert refused.value.errors["body"] == (f"第 4 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核；"
+                                            f"第 8 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核")
+    # How to cite, shown in code, cites nothing: no entry 99999 is needed.
+    syntax = guide.create_page(ctx, ADMIN, title="写法", body="引用写作 `[[kb:编号]]`，如：\n\n    [[kb:99999]]\n\n"
+                               "```\n[[kb:88888]]\n```\n")
+    assert guide.get_page(ctx, syntax)["citations"] == []
+    guide.retire_page(ctx, ADMIN, syntax)
 
     rules = guide.create_page(ctx, ADMIN, title="总则", body="# 总则\n对事不对人。")
     flow.clock.advance(hours=1)
