@@ -9,6 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
+from engine.services import guide
 from tests.browser.conftest import shot
 from tests.browser.test_six_steps import become
 from tests.integration.test_knowledge_pages_data import close_request
@@ -52,8 +53,23 @@ def test_knowledge_search_guide_board_and_directory_in_the_browser(page, server)
     page.click('a[data-action="new-page"]')
     page.wait_for_url("**/knowledge/guide/new")
     page.fill("#guide-title", "需求发起")
-    page.fill("#guide-body", f"## 数据需求\n涉及客户数据的需求提前 **10 天** 提出，参见 [[kb:{closed['lesson_id']}]]。")
+    page.fill("#guide-body", "## 数据需求\n涉及客户数据的需求提前 **10 天** 提出，参见。")
     page.fill("#guide-note", "初稿")
+    # the lesson to cite is looked up beside the text: Enter searches, what was typed stays, nothing is saved
+    page.fill("#cite-q", "保密审核")
+    with page.expect_navigation():
+        page.press("#cite-q", "Enter")
+    expect(page.locator("#guide-body")).to_have_value("## 数据需求\n涉及客户数据的需求提前 **10 天** 提出，参见。")
+    expect(page.locator("#guide-title")).to_have_value("需求发起")
+    expect(page.locator("#guide-note")).to_have_value("初稿")
+    found = page.locator(f'section[data-section="cite"] li[data-entry="{closed["lesson_id"]}"]')
+    expect(found).to_contain_text("大促协作：数据需求提前提出")
+    page.locator("#guide-body").evaluate("b => { b.focus(); b.setSelectionRange(b.value.length - 1, "
+                                         "b.value.length - 1); }")
+    found.locator("button[data-cite]").click()  # put where the cursor was: before the 。
+    expect(page.locator("#guide-body")).to_have_value(
+        f"## 数据需求\n涉及客户数据的需求提前 **10 天** 提出，参见[[kb:{closed['lesson_id']}]]。")
+    assert guide.list_pages(ctx) == []
     with page.expect_navigation():
         page.click('form[data-form="guide-page"] button.primary')
     expect(page.locator("p.flash")).to_contain_text("已新建页面")

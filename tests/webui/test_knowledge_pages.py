@@ -128,6 +128,11 @@ def test_admins_write_the_guide_and_everyone_reads_it_with_its_history(app, ctx,
 
     form = _text(admin.get(f"/knowledge/guide/{page['id']}/edit"))
     assert 'name="revision" value="1"' in form
+    looked = _post(admin, f"/knowledge/guide/{page['id']}/edit",  # a search for a lesson to cite saves nothing
+                   {"title": "总则", "body": "半句话", "revision": "1", "action": "cite", "cite": "数据需求"})
+    assert looked.status_code == 200
+    assert ">半句话</textarea>" in _text(looked) and f'data-cite="[[kb:{closed["lesson_id"]}]]"' in _text(looked)
+    assert guide.get_page(ctx, page["id"])["revision"] == 1
     clock.advance(hours=1)
     saved = _post(admin, f"/knowledge/guide/{page['id']}/edit",
                   {"title": "总则", "body": "对事不对人，先沟通后升级。", "note": "补充升级原则", "revision": "1"})

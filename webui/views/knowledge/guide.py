@@ -69,8 +69,9 @@ def guide_revision(page_id: int, rev: int):
 
 
 def _editor(page: dict | None, values: dict, errors: dict | None = None, status: int = 200):
-    """The editor, with a search of approved lessons to cite (?cite=数据)."""
-    cite_query = request.args.get("cite", "").strip()[:100]
+    """The editor, with a search of approved lessons to cite (cite=数据, posted with the editor's
+    form so what is typed stays, or in the query)."""
+    cite_query = (request.form.get("cite") or request.args.get("cite", "")).strip()[:100]
     cited = None
     if cite_query:
         try:
@@ -93,6 +94,8 @@ def guide_new():
     if request.method == "GET":
         return _editor(None, {"title": "", "body": "", "note": ""})
     values = _form()
+    if request.form.get("action") == "cite":  # a search for a lesson to cite: nothing saved
+        return _editor(None, values)
     try:
         page_id = guide.create_page(services(), current_user.id, **values)
     except FormInvalid as exc:
@@ -113,6 +116,8 @@ def guide_edit(page_id: int):
     if not base.isdigit():
         return _editor(page, {**values, "revision": page["revision"]},
                        {"revision": _("缺少所编辑的版本号，请重新打开编辑页面。")}, 400)
+    if request.form.get("action") == "cite":  # a search for a lesson to cite: nothing saved
+        return _editor(page, {**values, "revision": int(base)})
     try:
         number = guide.edit_page(services(), current_user.id, page_id, base_revision=int(base), **values)
     except FormInvalid as exc:
