@@ -1,20 +1,10 @@
-// The request's diagram: bpmn-js (served from node_modules) draws the XML of the request's process
-// version; markers show where the request is (active), the path it took (completed) and errors.
+// The request's diagram (diagram.js): markers show where the request is (active), the path it took
+// (completed) and errors.
 (function () {
   'use strict';
 
   var holder = document.getElementById('diagram');
   if (!holder) {
-    return;
-  }
-
-  function failed() {
-    holder.classList.add('failed');
-    holder.textContent = holder.getAttribute('data-failed') || '';
-  }
-
-  if (typeof window.BpmnJS !== 'function' || typeof window.fetch !== 'function') {
-    failed();
     return;
   }
 
@@ -28,23 +18,10 @@
     });
   }
 
-  fetch(holder.getAttribute('data-source'), {
-    credentials: 'same-origin',
-    headers: { Accept: 'application/json' }
-  }).then(function (response) {
-    if (!response.ok) {
-      throw new Error('HTTP ' + response.status);
-    }
-    return response.json();
-  }).then(function (data) {
-    var viewer = new window.BpmnJS({ container: holder });
-    return viewer.importXML(data.xml).then(function () {
-      mark(viewer, data.completed, 'xz-done');
-      mark(viewer, data.active, 'xz-active');
-      mark(viewer, data.errored, 'xz-error');
-      viewer.get('canvas').zoom('fit-viewport');
-      holder.classList.add('ready');
-      holder.setAttribute('data-active', (data.active || []).join(' '));
-    });
-  }).catch(failed);
+  window.XiezuoDiagram.show(holder, holder.getAttribute('data-failed'), function (viewer, data) {
+    mark(viewer, data.completed, 'xz-done');
+    mark(viewer, data.active, 'xz-active');
+    mark(viewer, data.errored, 'xz-error');
+    holder.setAttribute('data-active', (data.active || []).join(' '));
+  });
 }());
