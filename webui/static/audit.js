@@ -1,5 +1,5 @@
 // The audit area's script: the index's "verify all" steps, and the replay of a request.
-// The replay of a request. bpmn-js, served from node_modules, draws the diagram of the
+// The replay of a request. bpmn-js (diagram.js) draws the diagram of the
 // version the request ran on, or of a process it called; the slider, play/pause and step buttons move
 // through the recorded steps, and each step's state marks the diagram (path taken, active elements,
 // how often an element was passed) and fills the panels beside it. Everything shown is text, set
@@ -56,11 +56,6 @@
       el.className = className;
     }
     return el;
-  }
-
-  function failed() {
-    holder.classList.add('failed');
-    holder.textContent = labels.failed || '';
   }
 
   function scopeName(sid) {
@@ -247,7 +242,9 @@
     showScopes();
     queue = queue.then(showDiagram).then(function () {
       mark(data.steps[n].scopes[scope]);
-    }).catch(failed);
+    }).catch(function () {
+      window.XiezuoDiagram.fail(holder, labels.failed);
+    });
   }
 
   function go(to) {
@@ -321,25 +318,13 @@
     });
   }
 
-  if (typeof window.BpmnJS !== 'function' || typeof window.fetch !== 'function') {
-    failed();
-    return;
-  }
-  fetch(root.getAttribute('data-source'), {
-    credentials: 'same-origin',
-    headers: { Accept: 'application/json' }
-  }).then(function (response) {
-    if (!response.ok) {
-      throw new Error('HTTP ' + response.status);
-    }
-    return response.json();
-  }).then(function (found) {
+  window.XiezuoDiagram.load(holder, root.getAttribute('data-source'), labels.failed, function (made, found) {
     data = found;
-    viewer = new window.BpmnJS({ container: holder });
+    viewer = made;
     slider.max = String(data.steps.length - 1);
     slider.disabled = false;
     wire();
     n = data.steps.length - 1;
     render();
-  }).catch(failed);
+  });
 }());

@@ -1,21 +1,29 @@
-// One diagram on a page: bpmn-js (served from node_modules, loaded before this file) draws the XML
-// that the holder's data-source answers as JSON ({xml, ...}); `draw(viewer, data)` adds what the
-// page shows over it (markers, overlays) before the diagram is fitted to its box. The holder gets
-// the class "ready" when it is drawn, "failed" and the text `failedText` when it cannot be.
+// Diagrams on a page, drawn by bpmn-js (served from node_modules, loaded before this file).
+// load(holder, source, failedText, use): fetch the JSON `source` answers, make a viewer in
+// the holder and hand both to `use` (which may return a promise); when bpmn-js or fetch is missing,
+// the answer is not OK or drawing throws, the holder gets the class "failed" and `failedText`.
+// fail(holder, failedText) marks it so when a later drawing goes wrong.
+// show(holder, failedText, draw): one diagram, the `xml` of what the holder's data-source answers;
+// `draw(viewer, data)` adds what the page shows over it (markers, overlays) before it is fitted to
+// its box and the holder is "ready".
 window.XiezuoDiagram = (function () {
   'use strict';
 
-  function show(holder, failedText, draw) {
+  function fail(holder, failedText) {
+    holder.classList.add('failed');
+    holder.textContent = failedText || '';
+  }
+
+  function load(holder, source, failedText, use) {
     function failed() {
-      holder.classList.add('failed');
-      holder.textContent = failedText || '';
+      fail(holder, failedText);
     }
 
     if (typeof window.BpmnJS !== 'function' || typeof window.fetch !== 'function') {
       failed();
       return;
     }
-    fetch(holder.getAttribute('data-source'), {
+    fetch(source, {
       credentials: 'same-origin',
       headers: { Accept: 'application/json' }
     }).then(function (response) {
@@ -24,14 +32,19 @@ window.XiezuoDiagram = (function () {
       }
       return response.json();
     }).then(function (data) {
-      var viewer = new window.BpmnJS({ container: holder });
+      return use(new window.BpmnJS({ container: holder }), data);
+    }).catch(failed);
+  }
+
+  function show(holder, failedText, draw) {
+    load(holder, holder.getAttribute('data-source'), failedText, function (viewer, data) {
       return viewer.importXML(data.xml).then(function () {
         draw(viewer, data);
         viewer.get('canvas').zoom('fit-viewport');
         holder.classList.add('ready');
       });
-    }).catch(failed);
+    });
   }
 
-  return { show: show };
+  return { fail: fail, load: load, show: show };
 }());
