@@ -369,6 +369,20 @@ class KnowledgeEntry(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     review_note: Mapped[str | None] = mapped_column(Text)
     search_text: Mapped[str] = mapped_column(Text, default="")  # title, body, tags as space-separated words
+    # Of its request, for the knowledge page's facets (engine.services.knowledge.place keeps it).
+    request_type: Mapped[str | None] = mapped_column(String(32))
+    __table_args__ = (Index("ix_knowledge_entry_instance_id", "instance_id"),
+                      Index("ix_knowledge_entry_browse", "status", "reviewed_at", "id"),
+                      Index("ix_knowledge_entry_type", "status", "request_type"))
+
+
+class KnowledgeEntryDept(Base):
+    """A department an entry's request concerns (requester's, lead, involved): the department facet."""
+
+    __tablename__ = "knowledge_entry_dept"
+    __table_args__ = (Index("ix_knowledge_entry_dept", "department_id", "entry_id"),)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("knowledge_entry.id", ondelete="CASCADE"), primary_key=True)
+    department_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class GuidePage(Base):

@@ -33,7 +33,7 @@ from engine.errors import (
     StaleInstance,
     TaskNotReady,
 )
-from engine.services import audit
+from engine.services import audit, knowledge
 from engine.services.expressions import collecting_notifications, notes_to_write, notify_new_task, running_instance
 from engine.services.inbox import identities
 from engine.services.org import directory, local_date
@@ -513,8 +513,9 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         # Values a field marks as a record (feedback, progress, minutes, ...) are kept as rows of their
         # own: the request's history lives there, and the task data, copied into every later task and
         # stored with each, keeps only what routes the flow or a later task shows (data="true").
-        if clean.get("lead_dept"):  # dispatched: lists and filters show the lead department
+        if clean.get("lead_dept"):  # dispatched: lists and filters show the lead department, as do its lessons
             tx.queue("UPDATE request_summary SET lead_dept = ? WHERE instance_id = ?", (clean["lead_dept"], row.id))
+            knowledge.request_dispatched(tx, row.id, row.business_key, clean["lead_dept"])
         records = form_records(task.task_spec.form, clean, task.data)
         if records:
             store_form_records(tx, row, task_id, _element(task), user, ctx.now(), records,

@@ -29,7 +29,9 @@ from sqlalchemy.orm import Session
 
 from engine.bootstrap import Services
 from engine.db.models import GroupMembership, KnowledgeEntry
+from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.services.audit import session_tx
 
 ADMIN_GROUP = "platform_admins"
 STATUSES = ("proposed", "approved", "rejected")
@@ -189,6 +191,7 @@ def propose_lesson(ctx: Services, *, title: str, body: str, tags: Iterable[str] 
                              proposed_at=ctx.now(), search_text=search_text)
         s.add(row)
         s.flush()
+        place(session_tx(s), "e.id = ?", (row.id,))
         return row.id
 
 
@@ -231,6 +234,8 @@ def reindex(ctx: Services) -> int:
             if row.search_text != words:
                 row.search_text = words
                 changed += 1
+        s.flush()
+        place(session_tx(s), "1 = 1", ())
     return changed
 
 
@@ -339,25 +344,12 @@ def search(ctx: Services, query: str, limit: int = 20, offset: int = 0) -> dict:
 
 
 # --- the knowledge page: browsing by request type and department ---------------------------------
-# Facets are counted over every approved entry the query matches (at most BROWSE_MAX of them, best
-# first), read in one query joined to request_summary: the knowledge base holds distilled lessons,
-# hundreds or a few thousand, not one row per request.
+# Each entry keeps its request's type (knowledge_entry.request_type) and the departments it concerns
+# (knowledge_entry_dept: requester's, lead and involved ones), written by place() when the entry is
+# proposed and again when its request is dispatched to a lead department, so the page counts its
+# facets and takes its page of lessons in the database, however many lessons there are.
 
-BROWSE_MAX = 5_000
 FACET_MAX = 32  # request_summary.request_type / department ids
-
-
-def _facet_value(value: object, field: str, label: str) -> str | None:
-    if value is None or value == "":
-        return None
-    return _text(value, field, label, FACET_MAX, required=True)
-
-
-def _request_of(row) -> dict:
-    depts = [row.requester_dept, row.lead_dept, *(row.involved_depts or "").split(",")]
-    return {"request_type": row.request_type, "request_title": row.request_title,
-            "departments": sorted({d for d in depts if d})}
-
 
 # An entry's request: by its instance (request_summary's key), else by its number alone (an entry
 # proposed on the command line may name only the number); each join finds one row through an index.
@@ -366,17 +358,72 @@ _REQUEST_COLUMNS = ", ".join(f"COALESCE(r1.{c}, r2.{c}) AS {alias}" for c, alias
     ("involved_depts", "involved_depts"), ("title", "request_title"), ("instance_id", "request_instance")))
 _REQUEST_JOIN = ("FROM knowledge_entry e LEFT JOIN request_summary r1 ON r1.instance_id = e.instance_id "
                  "LEFT JOIN request_summary r2 ON e.instance_id IS NULL AND r2.request_no = e.request_no")
-_BROWSE = text(f"SELECT e.id, {_REQUEST_COLUMNS} {_REQUEST_JOIN} WHERE e.status = 'approved' "
-               "ORDER BY e.reviewed_at DESC, e.id DESC")
 _ONE = text(f"SELECT e.id, {_REQUEST_COLUMNS} {_REQUEST_JOIN} WHERE e.id = :id")
 
 
-def _counts(rows: list[tuple[int, dict]], key) -> list[dict]:
-    counted: dict[str, int] = {}
-    for _, request in rows:
-        for value in key(request):
-            counted[value] = counted.get(value, 0) + 1
-    return [{"value": v, "count": n} for v, n in sorted(counted.items(), key=lambda item: (-item[1], item[0]))]
+def _request_of(row) -> dict:
+    depts = [row.requester_dept, row.lead_dept, *(row.involved_depts or "").split(",")]
+    return {"request_type": row.request_type, "request_title": row.request_title,
+            "departments": sorted({d for d in depts if d})}
+
+
+def place(tx: Tx, where: str, params: tuple, lead: str | None = None) -> None:
+    """Write the request type and departments of the entries `where` selects (a condition on e,
+    knowledge_entry) from their requests; `lead`: the lead department a command is setting now."""
+    rows = tx.all(f"SELECT e.id, COALESCE(r1.request_type, r2.request_type), COALESCE(r1.requester_dept, "
+                  "r2.requester_dept), COALESCE(r1.lead_dept, r2.lead_dept), COALESCE(r1.involved_depts, "
+                  f"r2.involved_depts) {_REQUEST_JOIN} WHERE {where}", params)
+    for i in range(0, len(rows), 400):
+        chunk = [r[0] for r in rows[i:i + 400]]
+        tx.run(f"DELETE FROM knowledge_entry_dept WHERE entry_id IN ({tx.in_list(chunk)})", chunk)
+    tx.many("UPDATE knowledge_entry SET request_type = ? WHERE id = ?", [(r[1], r[0]) for r in rows])
+    tx.many("INSERT INTO knowledge_entry_dept (entry_id, department_id) VALUES (?, ?)",
+            [(entry, dept) for entry, _type, requester, old_lead, involved in rows
+             for dept in sorted({requester, lead or old_lead, *(involved or "").split(",")} - {None, ""})])
+
+
+def request_dispatched(tx: Tx, instance_id: str, request_no: str, lead: str) -> None:
+    """A request got its lead department (in the command that sets it): its lessons concern it."""
+    place(tx, "(e.instance_id = ? OR (e.instance_id IS NULL AND e.request_no = ?))", (instance_id, request_no),
+          lead=lead)
+
+
+def _facet_value(value: object, field: str, label: str) -> str | None:
+    if value is None or value == "":
+        return None
+    return _text(value, field, label, FACET_MAX, required=True)
+
+
+def _counted(rows) -> list[dict]:
+    return [{"value": v, "count": int(n)} for v, n in sorted(((v, n) for v, n in rows if v and n),
+                                                             key=lambda item: (-item[1], item[0]))]
+
+
+def _match_sql(tx: Tx, words: list[str], any_word: bool) -> tuple[str, tuple]:
+    """A condition on e keeping the entries the words match, and its parameter."""
+    if tx.postgres:
+        return ("to_tsvector('simple'::regconfig, e.search_text) @@ to_tsquery('simple'::regconfig, ?)",
+                (_tsquery(words, any_word),))
+    return "e.id IN (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ?)", (_fts5_match(words, any_word),)
+
+
+def _page_ids(tx: Tx, match: tuple[str, tuple] | None, cond: str, params: tuple, limit: int, offset: int,
+              words: list[str], any_word: bool) -> list[int]:
+    """The ids of one page of the chosen entries: best match first, else latest approved first."""
+    if match is None:
+        return [i for (i,) in tx.all(f"SELECT e.id FROM knowledge_entry e WHERE e.status = 'approved'{cond} "
+                                     "ORDER BY e.reviewed_at DESC, e.id DESC LIMIT ? OFFSET ?",
+                                     (*params, limit, offset))]
+    if tx.postgres:
+        return [i for (i,) in tx.all(
+            "SELECT e.id FROM knowledge_entry e, to_tsquery('simple'::regconfig, ?) AS q WHERE "
+            f"to_tsvector('simple'::regconfig, e.search_text) @@ q AND e.status = 'approved'{cond} ORDER BY "
+            "ts_rank(to_tsvector('simple'::regconfig, e.search_text), q, 1) DESC, e.id DESC LIMIT ? OFFSET ?",
+            (_tsquery(words, any_word), *params, limit, offset))]
+    return [i for (i,) in tx.all(
+        "SELECT e.id FROM knowledge_fts JOIN knowledge_entry e ON e.id = knowledge_fts.rowid WHERE knowledge_fts "
+        f"MATCH ? AND e.status = 'approved'{cond} ORDER BY bm25(knowledge_fts), e.id DESC LIMIT ? OFFSET ?",
+        (_fts5_match(words, any_word), *params, limit, offset))]
 
 
 def browse(ctx: Services, query: str | None = None, *, request_type: str | None = None,
@@ -402,32 +449,47 @@ def browse(ctx: Services, query: str | None = None, *, request_type: str | None 
     if query and not words:
         result["match"] = "none"
         return result
-    with ctx.db.read() as s:
-        known = {row.id: row for row in s.execute(_BROWSE)}
+    with ctx.db.transaction(write=False) as tx:
+        match, any_word = None, False
         if words:
-            total, order = _matches(ctx, s, words, False, BROWSE_MAX, 0)
-            if not total and len(words) > 1:
-                result["match"] = "any"
-                total, order = _matches(ctx, s, words, True, BROWSE_MAX, 0)
-            order = [i for i in order if i in known]
-        else:
-            order = list(known)  # latest approved first, as read
-        found = [(i, _request_of(known[i])) for i in order]
-        of_type = [(i, r) for i, r in found if request_type is None or r["request_type"] == request_type]
-        of_dept = [(i, r) for i, r in found if department is None or department in r["departments"]]
-        result["facets"] = {"types": _counts(of_dept, lambda r: [r["request_type"]] if r["request_type"] else []),
-                            "departments": _counts(of_type, lambda r: r["departments"])}
-        chosen = [(i, r) for i, r in of_type if department is None or department in r["departments"]]
-        result["total"] = len(chosen)
-        page = chosen[offset:offset + limit]
-        rows = {row.id: row for row in s.scalars(
-            select(KnowledgeEntry).where(KnowledgeEntry.id.in_([i for i, _ in page])))}
-        result["items"] = [
-            {"id": i, "title": rows[i].title, "excerpt": _excerpt(rows[i].body, words),
-             "tags": _split_tags(rows[i].tags),
-             "request_no": rows[i].request_no, "instance_id": known[i].request_instance or rows[i].instance_id,
-             **r, "reviewed_at": rows[i].reviewed_at.isoformat() if rows[i].reviewed_at else None}
-            for i, r in page]
+            match = _match_sql(tx, words, False)
+            found = tx.one(f"SELECT count(*) FROM knowledge_entry e WHERE e.status = 'approved' AND {match[0]}",
+                           match[1])[0]
+            if not found and len(words) > 1:
+                result["match"], any_word = "any", True
+                match = _match_sql(tx, words, True)
+        base, base_params = (f" AND {match[0]}", match[1]) if match else ("", ())
+        of_type = (" AND e.request_type = ?", (request_type,)) if request_type else ("", ())
+        of_dept = (" AND EXISTS (SELECT 1 FROM knowledge_entry_dept d WHERE d.entry_id = e.id AND "
+                   "d.department_id = ?)", (department,)) if department else ("", ())
+        types = tx.all(f"SELECT e.request_type, count(*) FROM knowledge_entry e WHERE e.status = 'approved'{base}"
+                       f"{of_dept[0]} GROUP BY e.request_type", (*base_params, *of_dept[1]))
+        depts = tx.all("SELECT d.department_id, count(*) FROM knowledge_entry_dept d JOIN knowledge_entry e ON "
+                       f"e.id = d.entry_id WHERE e.status = 'approved'{base}{of_type[0]} GROUP BY d.department_id",
+                       (*base_params, *of_type[1]))
+        result["facets"] = {"types": _counted(types), "departments": _counted(depts)}
+        result["total"] = sum(int(n) for t, n in types if request_type is None or t == request_type)
+        cond, params = f"{of_type[0]}{of_dept[0]}", (*of_type[1], *of_dept[1])
+        ids = _page_ids(tx, match, cond, params, limit, offset, words, any_word) if result["total"] else []
+        if ids:
+            marks = tx.in_list(ids)
+            rows = {r[0]: r for r in tx.all(
+                "SELECT e.id, e.title, e.body, e.tags, e.request_no, e.instance_id, e.reviewed_at, "
+                f"COALESCE(r1.request_type, r2.request_type), COALESCE(r1.title, r2.title), COALESCE(r1.instance_id, "
+                f"r2.instance_id) {_REQUEST_JOIN} WHERE e.id IN ({marks})", ids)}
+            concerned: dict[int, list[str]] = {}
+            for entry, dept in tx.all(f"SELECT entry_id, department_id FROM knowledge_entry_dept WHERE entry_id IN "
+                                      f"({marks}) ORDER BY entry_id, department_id", ids):
+                concerned.setdefault(entry, []).append(dept)
+            items = []
+            for i in ids:
+                _id, title, body, tags, number, instance, reviewed, rtype, rtitle, rinstance = rows[i]
+                reviewed = Tx.when(reviewed)
+                items.append({"id": i, "title": title, "excerpt": _excerpt(body, words), "tags": _split_tags(tags),
+                              "request_no": number, "instance_id": rinstance or instance, "request_type": rtype,
+                              "request_title": rtitle, "departments": concerned.get(i, []),
+                              "reviewed_at": reviewed.isoformat() if reviewed else None})
+            result["items"] = items
     return result
 
 

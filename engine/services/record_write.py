@@ -189,6 +189,7 @@ def _lesson(tx: Tx, head, values: dict, origin: Origin, label: Callable[[str], s
         "request_no": number, "instance_id": head.id, "title": values["title"], "body": values["body"],
         "tags": ",".join(tags), "status": "proposed", "proposed_by": origin.author, "proposed_at": origin.at,
         "search_text": " ".join(words)})
+    knowledge.place(tx, "e.id = ?", (entry_id,))
     return entry_id, {"record": "lesson", "id": entry_id}
 
 

@@ -4,7 +4,10 @@ requests carried through the real flow (the scenario driver) on SQLite and Postg
 from __future__ import annotations
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect
 
+from engine.db.migrate import alembic_config, upgrade
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.services import guide, recognition
 from engine.services.knowledge import approved_entry, approved_titles, browse, propose_lesson, review_lesson
@@ -106,6 +109,20 @@ def test_lessons_are_browsed_by_request_type_and_department_and_searched_by_chin
         with pytest.raises(InvalidInput):
             browse(ctx, **bad)
 
+    # The resource request's lesson was approved before the request had a lead: once 销售部 is
+    # dispatched to lead it, the lesson concerns 销售部 too (and after a second dispatch, only the
+    # new lead); 数据 found over facets and pages counted in full.
+    flow.complete("admin_review", {"review_decision": "通过", "review_comment": "可行"})
+    flow.complete("dispatch_lead", {"lead_dept": "SAL", "pmo_owner": PMO_OWNER, "dispatch_note": "请牵头"},
+                  as_user=PMO_OWNER)
+    assert [i["id"] for i in browse(ctx, department="SAL")["items"]] == [resource, first["lesson_id"]]
+    assert browse(ctx, department="SAL")["items"][0]["departments"] == ["MKT", "SAL", "TEC"]
+    flow.complete("lead_confirm", {"lead_decision": "提出异议", "objection": "人手不足，建议物流部牵头"})
+    flow.complete("dispatch_lead", {"lead_dept": "LOG", "pmo_owner": PMO_OWNER, "dispatch_note": "改由物流部牵头"},
+                  as_user=PMO_OWNER)
+    assert [i["id"] for i in browse(ctx, department="SAL")["items"]] == [first["lesson_id"]]
+    assert browse(ctx, department="LOG")["items"][0]["departments"] == ["LOG", "MKT", "TEC"]
+
     shown = approved_entry(ctx, first["lesson_id"])
     assert (shown["request_no"], shown["instance_id"], shown["request_type"]) == (
         first["request_no"], first["instance_id"], "项目协作")
@@ -113,6 +130,30 @@ def test_lessons_are_browsed_by_request_type_and_department_and_searched_by_chin
         approved_entry(ctx, waiting)
     titles = approved_titles(ctx, [first["lesson_id"], waiting, 999])
     assert titles == {first["lesson_id"]: "大促协作：数据需求提前提出"}
+
+
+def test_upgrading_gives_lessons_written_before_their_facets(flow):
+    """Migration 0019 derives each existing entry's request type and departments from its request
+    (by instance, else by number alone); downgrading drops them, the full-text search still works."""
+    ctx = flow.ctx
+    first = close_request(flow, score=4, highlights="按期交付", named=[],
+                          lesson=("大促协作经验", "数据需求提前提出", "大促"))
+    by_number = propose_lesson(ctx, title="按编号提出的经验", body="只写了需求编号", user="xiaowang",
+                               request_no=first["request_no"])
+    review_lesson(ctx, by_number, ADMIN, True)
+    before = browse(ctx)
+    assert before["facets"]["types"] == [{"value": "项目协作", "count": 2}]
+    assert [i["departments"] for i in before["items"]] == [["MKT", "PRD", "SAL"]] * 2
+
+    cfg = alembic_config(ctx.db.url)
+    with ctx.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0018")
+    with ctx.db.engine.connect() as conn:
+        assert "knowledge_entry_dept" not in inspect(conn).get_table_names()
+    upgrade(ctx.db)
+    assert browse(ctx) == before
+    assert [i["id"] for i in browse(ctx, "编号")["items"]] == [by_number]
 
 
 # --- the collaboration guide -------------------------------------------------------------------
