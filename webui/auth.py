@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
@@ -25,11 +27,19 @@ class WebUser(UserMixin):
     def __getattr__(self, name):
         return getattr(self.account, name)
 
+    def get_id(self) -> str:
+        """What the session keeps: the user and the stamp of the password signed in with."""
+        return f"{self.id}|{self.account.stamp}"
+
 
 @login_manager.user_loader
-def load_user(user_id: str) -> WebUser | None:
-    found = account(services(), user_id)
-    return WebUser(found) if found else None
+def load_user(session_id: str) -> WebUser | None:
+    """The session's user, unless switched off or the password changed since the session signed in."""
+    user_id, _bar, stamp = session_id.rpartition("|")
+    found = account(services(), user_id) if user_id else None
+    if found is None or not hmac.compare_digest(found.stamp, stamp):
+        return None
+    return WebUser(found)
 
 
 class LoginForm(FlaskForm):

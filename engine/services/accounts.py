@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from engine.bootstrap import Services
 from engine.db.models import ApiToken, AppUser, Department, GroupMembership
-from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.services.org import require_admin
 
 _HASHER = PasswordHasher()
@@ -33,6 +33,7 @@ class Account:
     groups: frozenset[str]
     locale: str | None
     timezone: str | None
+    stamp: str = ""  # of the password now (session_stamp): a session signed in with another one has ended
 
     @property
     def is_admin(self) -> bool:
@@ -47,6 +48,12 @@ class Account:
         return "process_owners" in self.groups
 
 
+def session_stamp(password_hash: str | None) -> str:
+    """What a signed-in session remembers of the password it was signed in with: a new password (set
+    by the user or reset by an admin) gives a new stamp, and every session holding the old one ends."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:24] if password_hash else ""
+
+
 def account(ctx: Services, user_id: str) -> Account | None:
     """The active user `user_id`, or None."""
     with ctx.db.read() as s:
@@ -56,7 +63,7 @@ def account(ctx: Services, user_id: str) -> Account | None:
         dept = s.get(Department, user.department_id) if user.department_id else None
         groups = frozenset(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user_id)))
         return Account(user.id, user.display_name, user.department_id, dept.name if dept else None, groups,
-                       user.locale, user.timezone)
+                       user.locale, user.timezone, session_stamp(user.password_hash))
 
 
 def set_password(ctx: Services, user_id: str, password: str) -> None:
@@ -81,6 +88,30 @@ def reset_password(ctx: Services, user_id: str, password: str, by: str) -> None:
         if user is None:
             raise NotFound(f"user {user_id} does not exist")
         user.password_hash = hashed
+
+
+def change_password(ctx: Services, user_id: str, current: str, new: str) -> Account:
+    """A user sets their own password, giving the one they have now: FormInvalid naming the field
+    that is wrong (current, new); the account with its new session stamp. Every other session of
+    theirs ends."""
+    errors = {}
+    if len(new or "") < MIN_PASSWORD:
+        errors["new"] = f"a password needs at least {MIN_PASSWORD} characters"
+    elif len(new) > 256:
+        errors["new"] = "a password has at most 256 characters"
+    elif new == current:
+        errors["new"] = "the new password is the current one"
+    if check_password(ctx, user_id, current) is None:
+        errors["current"] = "the current password is not right"
+    if errors:
+        raise FormInvalid(errors)
+    hashed = _HASHER.hash(new)  # slow on purpose: outside the transaction
+    with ctx.db.write() as s:
+        user = s.get(AppUser, user_id)
+        if user is None or not user.active:
+            raise NotFound(f"user {user_id} does not exist")
+        user.password_hash = hashed
+    return account(ctx, user_id)
 
 
 def check_password(ctx: Services, user_id: str, password: str) -> Account | None:

@@ -39,7 +39,20 @@ def chromium() -> str:
         found = shutil.which("chromium")
     if not found:
         pytest.fail("Debian's chromium is needed for the browser tests: apt-get install -y chromium")
+    _chinese_font()
     return found
+
+
+def _chinese_font() -> None:
+    """A font with Chinese glyphs (Debian's fonts-wqy-microhei, installed as root when none is there),
+    so the screenshots show the pages' text; the tests themselves read text, not pixels."""
+    listed = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True) if shutil.which("fc-list") \
+        else None
+    if listed is not None and listed.stdout.strip():
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "fonts-wqy-microhei"], capture_output=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
 
 @pytest.fixture(scope="session")

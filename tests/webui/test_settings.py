@@ -6,7 +6,7 @@ import re
 
 from engine.services.requests import submit_request
 from tests.scenarios.steps import REQUEST
-from tests.webui.conftest import csrf_of, sign_in
+from tests.webui.conftest import PASSWORD, csrf_of, sign_in
 
 
 def test_a_chosen_time_zone_changes_how_times_are_shown(client, ctx):
@@ -39,3 +39,43 @@ def test_tokens_are_made_shown_once_used_and_revoked_in_the_page(client, app):
                       data={"csrf_token": csrf_of(other.get("/settings").get_data(as_text=True))}).status_code == 404
     client.post(f"/settings/tokens/{token_id}/revoke", data={"csrf_token": csrf_of(page)})
     assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_changed_password_ends_every_other_session(app, client, ctx):
+    sign_in(client, "xiaowang")
+    laptop = app.test_client()
+    sign_in(laptop, "xiaowang")
+    assert laptop.get("/inbox").status_code == 200
+    page = client.get("/settings").get_data(as_text=True)
+    assert 'data-form="password"' in page
+
+    def change(current: str, new: str, confirm: str | None = None):
+        return client.post("/settings/password", data={"csrf_token": csrf_of(page), "current": current, "new": new,
+                                                         "confirm": new if confirm is None else confirm})
+
+    wrong = change("not-my-password", "a-new-password")
+    assert wrong.status_code == 400
+    assert re.search(r'data-field="current">.*?当前密码不正确', wrong.get_data(as_text=True), re.S)
+    short = change(PASSWORD, "short")
+    assert short.status_code == 400 and re.search(r'data-field="new">.*?至少 8 个字符', short.get_data(as_text=True),
+                                                  re.S)
+    mismatch = change(PASSWORD, "a-new-password", "another-password")
+    assert mismatch.status_code == 400 and "两次输入的新密码不一致" in mismatch.get_data(as_text=True)
+    assert laptop.get("/inbox").status_code == 200  # nothing changed yet
+
+    done = change(PASSWORD, "a-new-password")
+    assert done.status_code == 302 and done.headers["Location"].endswith("/settings#password")
+    assert client.get("/inbox").status_code == 200  # this session stays signed in
+    assert laptop.get("/inbox").status_code == 302  # the other one has ended
+    assert sign_in(app.test_client(), "xiaowang").status_code == 400  # the old password no longer works
+    assert sign_in(app.test_client(), "xiaowang", "a-new-password").status_code == 302
+
+
+def test_a_password_reset_by_an_admin_ends_the_users_sessions(app, client, ctx):
+    from engine.services.accounts import reset_password
+
+    sign_in(client, "xiaowang")
+    assert client.get("/inbox").status_code == 200
+    reset_password(ctx, "xiaowang", "reset-by-admin", "lijingli")
+    assert client.get("/inbox").status_code == 302
+    assert sign_in(client, "xiaowang", "reset-by-admin").status_code == 302

@@ -1,4 +1,4 @@
-"""The user's own settings: language, time zone, personal API tokens, absences (with a substitute),
+"""The user's own settings: language, time zone, their password, personal API tokens, absences (with a substitute),
 how notifications reach them (email, the department's group bot, quiet hours), and for a department's
 head that department's group bot."""
 
@@ -8,15 +8,23 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 
 from engine.errors import FormInvalid, InvalidInput, PermissionDenied
-from engine.services.accounts import create_token, list_tokens, revoke_token, set_preferences
+from engine.services.accounts import (
+    MIN_PASSWORD,
+    change_password,
+    create_token,
+    list_tokens,
+    revoke_token,
+    set_preferences,
+)
 from engine.services.delivery import preferences as delivery_prefs
 from engine.services.delivery.preferences import check_quiet_hours
 from engine.services.org import directory, list_absences, remove_substitute
 from webui import forms_render as fr
-from webui.extensions import services
+from webui.auth import WebUser
+from webui.extensions import limiter, services, web_config
 from webui.views.admin.absences import record_absence
 from webui.views.admin.org import KIND_LABELS, bot_context, save_bot, test_bot
 
@@ -54,7 +62,7 @@ def _headed(org) -> list[str]:
 
 
 def _page(new_token: str | None, absence: dict | None = None, absence_errors: dict | None = None,
-          notices: tuple | None = None, bot: tuple | None = None):
+          notices: tuple | None = None, bot: tuple | None = None, password_errors: dict | None = None):
     ctx = services()
     org = directory(ctx)
     prefs_values, prefs_errors = notices or (delivery_prefs.get_preferences(ctx, current_user.id).to_dict(), {})
@@ -66,7 +74,31 @@ def _page(new_token: str | None, absence: dict | None = None, absence_errors: di
                            prefs=prefs_values, prefs_errors=prefs_errors, kind_labels=KIND_LABELS,
                            email_configured=bool(ctx.config.smtp_host),
                            my_email=delivery_prefs.email_address(ctx, current_user.id),
-                           bots=bots, dept_names={d: v["name"] for d, v in org.departments.items()})
+                           bots=bots, dept_names={d: v["name"] for d, v in org.departments.items()},
+                           password_errors=password_errors or {}, min_password=MIN_PASSWORD)
+
+
+@bp.route("/settings/password", methods=["POST"])
+@login_required
+@limiter.limit(lambda: web_config().login_limit, key_func=lambda: f"password|{current_user.id}", methods=["POST"])
+def password():
+    """Change one's own password: the current one, the new one twice (throttled like signing in).
+    This session stays signed in (with the new password's stamp); every other session of the user ends."""
+    current, new, confirm = (request.form.get(k, "") for k in ("current", "new", "confirm"))
+    errors = {}
+    if new != confirm:
+        errors["confirm"] = _("两次输入的新密码不一致。")
+    try:
+        changed = None if errors else change_password(services(), current_user.id, current, new)
+    except FormInvalid as exc:
+        texts = {"current": _("当前密码不正确。"),
+                 "new": _("新密码至少 %(n)s 个字符，最多 256 个，且不能与当前密码相同。", n=MIN_PASSWORD)}
+        errors = {k: texts.get(k, v) for k, v in exc.errors.items()}
+    if errors:
+        return _page(None, password_errors=errors), 400
+    login_user(WebUser(changed))
+    flash(_("密码已修改；其他设备上的登录已失效。"), "info")
+    return redirect(url_for("settings.index") + "#password")
 
 
 @bp.route("/settings/tokens", methods=["POST"])
