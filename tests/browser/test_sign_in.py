@@ -41,17 +41,16 @@ def test_a_user_changes_the_password_and_the_other_browser_is_signed_out(page, b
     page.click("a[data-nav=settings]")
     page.wait_for_url("**/settings")
     form = page.locator('form[data-form="password"]')
-    page.fill("#password-current", PASSWORD)
-    page.fill("#password-new", "my-own-secret")
-    page.fill("#password-confirm", "my-own-secreT")
-    with page.expect_navigation():
-        form.locator("button.primary").click()
+
+    def change(confirm: str) -> None:
+        for field, value in (("current", PASSWORD), ("new", "my-own-secret"), ("confirm", confirm)):
+            page.fill(f"#password-{field}", value)
+        with page.expect_navigation():
+            form.locator("button.primary").click()
+
+    change("my-own-secreT")
     expect(form.locator('[data-field="confirm"] .error')).to_have_text("两次输入的新密码不一致。")
-    page.fill("#password-current", PASSWORD)
-    page.fill("#password-new", "my-own-secret")
-    page.fill("#password-confirm", "my-own-secret")
-    with page.expect_navigation():
-        form.locator("button.primary").click()
+    change("my-own-secret")
     expect(page.locator("p.flash")).to_contain_text("密码已修改")
     shot(page, "settings-password")
 
