@@ -220,3 +220,16 @@ def test_the_pages_are_in_english_too(app, flow):
     english = page(head, "/inbox")
     assert "Copied to me" in english and "Urgent" in english and "Project collaboration" in english
     assert "Notifications" in page(head, "/notifications")
+
+
+def test_a_notice_of_a_task_done_since_opens_its_request(app, flow):
+    flow.submit(REQUESTER, REQUEST)
+    signoff = flow.task("dept_head_signoff")["task_id"]
+    head = signed_in(app, REQUESTER_HEAD)
+    assert head.get(f"/tasks/{signoff}").status_code == 200
+    flow.complete("dept_head_signoff", {"signoff_decision": "同意", "signoff_comment": "同意提交"})
+    answer = head.get(f"/tasks/{signoff}")  # as an email of the notice links it
+    assert answer.status_code == 302 and answer.headers["Location"] == f"/requests/{flow.instance_id}"
+    assert "这项任务已经办结" in page(head, answer.headers["Location"])
+    stranger = signed_in(app, "wuqiang")  # told nothing of it: the task does not exist for them
+    assert stranger.get(f"/tasks/{signoff}").status_code == 404

@@ -175,7 +175,8 @@ def test_the_sign_off_is_completed_through_the_task_page(client, ctx):
     assert answer.status_code == 302 and answer.headers["Location"] == "/inbox"
     assert "已完成：发起部门负责人签批" in flashes(client)
     assert open_task(ctx, instance_id, "admin_review")["candidate_groups"] == ["platform_admins"]
-    assert client.get(url).status_code == 404  # done: the page is gone
+    done = client.get(url)  # done: the task's page is gone, its request is shown instead
+    assert done.status_code == 302 and done.headers["Location"] == f"/requests/{instance_id}"
 
 
 def test_a_stranger_gets_404_and_the_requester_a_read_only_view(client, ctx):

@@ -26,7 +26,7 @@ from engine.services.attachments import add_attachment, check_type, clean_filena
 from engine.services.inbox import task_row
 from engine.services.instances import claim_task, complete_task, describe_instance, release_task, start_form
 from engine.services.instances import task_form as engine_task_form
-from engine.services.notifications import task_context
+from engine.services.notifications import noticed_task_request, task_context
 from engine.services.operations import (
     cc_task,
     delegate_task,
@@ -252,7 +252,18 @@ def _render_task(info: dict | None, row: dict, values: dict, errors: dict, op: t
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: str):
-    """A task: its form (fill in and complete it) and what else may be done with it."""
+    """A task: its form (fill in and complete it) and what else may be done with it. A task done
+    (or taken over) since a notice or an email of it was sent opens its request, with a word why."""
+    if request.method == "GET" and _inbox_task(task_id) is None:
+        instance_id = noticed_task_request(services(), current_user.id, task_id)
+        if instance_id is not None:
+            try:
+                list_records(services(), instance_id, current_user.id)  # one of the request's people
+            except PermissionDenied:  # e.g. told of a group task another member then took
+                flash(_("这项任务已经办结，或已由他人处理。"), "info")
+                return redirect(url_for("pages.inbox"))
+            flash(_("这项任务已经办结，或已不由您处理；以下是它所属的需求。"), "info")
+            return redirect(url_for("requests.detail", instance_id=instance_id))
     info, row = _task_or_404(task_id, work=request.method == "POST")
     if request.method == "GET":
         return _render_task(info, row, {}, {})
