@@ -169,6 +169,24 @@ def test_users_are_listed_with_roles_switched_off_and_on_and_given_a_new_passwor
     assert client.post("/admin/users/nobody/active", data={"csrf_token": token, "active": "0"}).status_code == 404
 
 
+def test_the_user_list_is_paged_with_its_filters(app, ctx):
+    from engine.services.users import add_user
+
+    for n in range(130):
+        add_user(ctx, f"temp{n:03d}", f"临时工{n:03d}", [], by="lijingli")
+    client = _signed_in(app, "lijingli")
+    first = _text(client.get("/admin/users?status=all"))
+    total = int(re.search(r'data-users-total="(\d+)"', first).group(1))
+    assert total > 130 and len(re.findall(r"data-user-row=", first)) == 100
+    assert 'rel="next"' in first and "第 1 / 2 页" in first
+    second = _text(client.get("/admin/users?status=all&page=2"))
+    rows = re.findall(r'data-user-row="([^"]+)"', first) + re.findall(r'data-user-row="([^"]+)"', second)
+    assert len(rows) == total == len(set(rows))  # every user once
+    temps = _text(client.get("/admin/users?q=temp&page=9"))  # the filter kept, a page past the end shows the last
+    assert len(re.findall(r"data-user-row=", temps)) == 30 and "第 2 / 2 页" in temps
+    assert re.search(r'href="/admin/users\?page=1&amp;q=temp&amp;status=active" rel="prev"', temps)
+
+
 def test_a_users_page_lists_the_changes_of_their_department_superior_state_and_roles(app, ctx, clock):
     client = _signed_in(app, "lijingli")
     token = _token(client, "/admin/org")

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from engine.errors import InvalidInput
 from engine.services.accounts import MIN_PASSWORD, reset_password
+from engine.services.inbox import Page
 from engine.services.org import GLOBAL_ROLES, directory, org_changes
 from engine.services.users import set_active
 from webui.extensions import services
@@ -20,6 +21,7 @@ ROLE_LABELS = {GLOBAL_ROLES["platform_admin"]: lazy_gettext("平台管理员"),
                GLOBAL_ROLES["auditor"]: lazy_gettext("审计员"),
                GLOBAL_ROLES["process_owner"]: lazy_gettext("流程负责人")}
 STATUSES = ("active", "inactive", "all")
+USERS_PER_PAGE = 100
 # What a recorded change of a user is about (engine.services.org.USER_FIELDS; a group is a role).
 CHANGE_LABELS = {"department_id": lazy_gettext("部门"), "superior_id": lazy_gettext("上级"),
                  "active": lazy_gettext("账号状态")}
@@ -55,10 +57,14 @@ def users():
             if (not query or query.lower() in r["id"].lower() or query in r["name"])
             and (not dept or r["department_id"] == dept)
             and (status == "all" or r["active"] == (status == "active"))]
+    pages = max(1, -(-len(rows) // USERS_PER_PAGE))
+    number = request.args.get("page", "1")
+    number = min(int(number), pages) if number.isdigit() and int(number) >= 1 else 1
+    page = Page(rows[(number - 1) * USERS_PER_PAGE:number * USERS_PER_PAGE], len(rows), number, USERS_PER_PAGE)
     departments = sorted(org.departments.items(), key=lambda d: (d[1]["sort_order"] or 0, d[1]["name"]))
-    return render_template("admin/users.html", rows=rows, query=query, dept=dept, status=status,
-                           departments=[(did, d["name"]) for did, d in departments], roles=ROLE_LABELS,
-                           posts=POST_LABELS)
+    return render_template("admin/users.html", rows=page.items, page=page, pages=pages, query=query, dept=dept,
+                           status=status, departments=[(did, d["name"]) for did, d in departments],
+                           roles=ROLE_LABELS, posts=POST_LABELS)
 
 
 def _user_page(user_id: str, errors: dict | None = None, status: int = 200):
