@@ -281,6 +281,8 @@ class AppUser(Base):
     superior_id: Mapped[str | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2; None: cannot sign in
+    # Counts the passwords set (not the rehashes of one): a session signed in under another count has ended.
+    password_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locale: Mapped[str | None] = mapped_column(String(16))  # zh_CN | en; None: the browser's choice
     timezone: Mapped[str | None] = mapped_column(String(64))  # None: the organisation's
 

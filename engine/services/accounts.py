@@ -48,10 +48,21 @@ class Account:
         return "process_owners" in self.groups
 
 
-def session_stamp(password_hash: str | None) -> str:
+def session_stamp(user: AppUser) -> str:
     """What a signed-in session remembers of the password it was signed in with: a new password (set
-    by the user or reset by an admin) gives a new stamp, and every session holding the old one ends."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:24] if password_hash else ""
+    by the user or reset by an admin) gives a new stamp, and every session holding the old one ends.
+    A rehash of the same password (new argon2 parameters) keeps it."""
+    return str(user.password_epoch or 0) if user.password_hash else ""
+
+
+def _new_password(s, user: AppUser, hashed: str, now, revoke_tokens: bool) -> None:
+    """`user` gets the password `hashed`: every other session ends, and with `revoke_tokens` every
+    personal API token of theirs stops working (a stolen session may have made one)."""
+    user.password_hash = hashed
+    user.password_epoch = (user.password_epoch or 0) + 1
+    if revoke_tokens:
+        for token in s.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
+            token.revoked_at = now
 
 
 def account(ctx: Services, user_id: str) -> Account | None:
@@ -63,7 +74,7 @@ def account(ctx: Services, user_id: str) -> Account | None:
         dept = s.get(Department, user.department_id) if user.department_id else None
         groups = frozenset(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user_id)))
         return Account(user.id, user.display_name, user.department_id, dept.name if dept else None, groups,
-                       user.locale, user.timezone, session_stamp(user.password_hash))
+                       user.locale, user.timezone, session_stamp(user))
 
 
 def set_password(ctx: Services, user_id: str, password: str) -> None:
@@ -74,11 +85,12 @@ def set_password(ctx: Services, user_id: str, password: str) -> None:
         user = s.get(AppUser, user_id)
         if user is None:
             raise NotFound(f"user {user_id} does not exist")
-        user.password_hash = _HASHER.hash(password)
+        _new_password(s, user, _HASHER.hash(password), ctx.now(), revoke_tokens=False)
 
 
 def reset_password(ctx: Services, user_id: str, password: str, by: str) -> None:
-    """A platform admin sets a user's password (at least 8 characters), e.g. a forgotten one."""
+    """A platform admin sets a user's password (at least 8 characters), e.g. a forgotten one or a
+    stolen account: the user's sessions end and their personal API tokens are revoked."""
     if len(password or "") < MIN_PASSWORD:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
     hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
@@ -87,13 +99,13 @@ def reset_password(ctx: Services, user_id: str, password: str, by: str) -> None:
         user = s.get(AppUser, user_id)
         if user is None:
             raise NotFound(f"user {user_id} does not exist")
-        user.password_hash = hashed
+        _new_password(s, user, hashed, ctx.now(), revoke_tokens=True)
 
 
-def change_password(ctx: Services, user_id: str, current: str, new: str) -> Account:
+def change_password(ctx: Services, user_id: str, current: str, new: str, revoke_tokens: bool = False) -> Account:
     """A user sets their own password, giving the one they have now: FormInvalid naming the field
     that is wrong (current, new); the account with its new session stamp. Every other session of
-    theirs ends."""
+    theirs ends; with `revoke_tokens` their personal API tokens too."""
     errors = {}
     if len(new or "") < MIN_PASSWORD:
         errors["new"] = f"a password needs at least {MIN_PASSWORD} characters"
@@ -110,7 +122,7 @@ def change_password(ctx: Services, user_id: str, current: str, new: str) -> Acco
         user = s.get(AppUser, user_id)
         if user is None or not user.active:
             raise NotFound(f"user {user_id} does not exist")
-        user.password_hash = hashed
+        _new_password(s, user, hashed, ctx.now(), revoke_tokens)
     return account(ctx, user_id)
 
 

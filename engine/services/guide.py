@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -38,25 +39,57 @@ ACTIONS = ("created", "edited", "retired", "restored")
 MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
 
-def texts(tokens: list[Token]) -> Iterator[tuple[Token, int, int]]:
-    """Each piece of plain text of parsed Markdown (not code): (its inline token, its index among the
-    inline token's children, its line number in the source, from 1)."""
-    for block in tokens:
+def _citation_tokens(state) -> None:
+    """A core rule: each [[kb:N]] in plain text becomes a token of its own (kb_citation, meta entry).
+
+    It runs before text_join, so a citation written with escapes (\\[\\[kb:5\\]\\], &#91;...) is not
+    one, nor is one in code (a code span or block is no text) or in the text of a link."""
+    for block in state.tokens:
         if block.type != "inline" or not block.children:
             continue
-        line = block.map[0] + 1 if block.map else 1
-        for i, child in enumerate(block.children):
-            if child.type in ("softbreak", "hardbreak"):
-                line += 1
-            elif child.type == "text":
-                yield block, i, line
+        out, in_link = [], 0
+        for token in block.children:
+            in_link += {"link_open": 1, "link_close": -1}.get(token.type, 0)
+            if token.type != "text" or in_link or not CITATION.search(token.content):
+                out.append(token)
+                continue
+            at = 0
+            for found in CITATION.finditer(token.content):
+                if found.start() > at:
+                    out.append(Token("text", "", 0, content=token.content[at:found.start()]))
+                cite = Token("kb_citation", "", 0, content=found.group(0), meta={"entry": int(found.group(1))})
+                out.append(cite)
+                at = found.end()
+            if at < len(token.content):
+                out.append(Token("text", "", 0, content=token.content[at:]))
+        block.children = out
+
+
+def _render_citation(self, tokens, idx, options, env) -> str:
+    """A citation as HTML: a link reading 「title」 to an approved entry (env kb_titles: entry ->
+    title, kb_link: entry -> address), else its text as written."""
+    token = tokens[idx]
+    entry, titles, link = token.meta["entry"], env.get("kb_titles") or {}, env.get("kb_link")
+    if entry in titles and link is not None:
+        return f'<a href="{escapeHtml(link(entry))}">「{escapeHtml(titles[entry])}」</a>'
+    return escapeHtml(token.content)
+
+
+MARKDOWN.core.ruler.before("text_join", "kb_citation", _citation_tokens)
+MARKDOWN.add_render_rule("kb_citation", _render_citation)
 
 
 def _cited(body: str) -> Iterator[tuple[int, int]]:
-    """(line, entry) of each citation in the text of `body`."""
-    for block, i, line in texts(MARKDOWN.parse(body or "")):
-        for found in CITATION.finditer(block.children[i].content):
-            yield line, int(found.group(1))
+    """(line, entry) of each citation of `body` (see _citation_tokens), the line counted from 1."""
+    for block in MARKDOWN.parse(body or ""):
+        if block.type != "inline" or not block.children:
+            continue
+        line = block.map[0] + 1 if block.map else 1
+        for child in block.children:
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            elif child.type == "kb_citation":
+                yield line, child.meta["entry"]
 
 
 def citations(body: str) -> list[int]:

@@ -513,13 +513,13 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         # Values a field marks as a record (feedback, progress, minutes, ...) are kept as rows of their
         # own: the request's history lives there, and the task data, copied into every later task and
         # stored with each, keeps only what routes the flow or a later task shows (data="true").
-        if clean.get("lead_dept"):  # dispatched: lists and filters show the lead department, as do its lessons
-            tx.queue("UPDATE request_summary SET lead_dept = ? WHERE instance_id = ?", (clean["lead_dept"], row.id))
-            knowledge.request_dispatched(tx, row.id, row.business_key, clean["lead_dept"])
         records = form_records(task.task_spec.form, clean, task.data)
         if records:
             store_form_records(tx, row, task_id, _element(task), user, ctx.now(), records,
                                timezone=ctx.config.timezone)
+        if clean.get("lead_dept"):  # dispatched: lists and filters show the lead department, as do its lessons
+            tx.queue("UPDATE request_summary SET lead_dept = ? WHERE instance_id = ?", (clean["lead_dept"], row.id))
+            knowledge.request_dispatched(tx, row.id, row.business_key, clean["lead_dept"])
         values = task_data_values(task.task_spec.form, clean)
 
         def step():

@@ -176,9 +176,10 @@ def test_guide_pages_are_edited_by_admins_with_every_revision_kept(flow):
                           f"| [[kb:{waiting}]] |\n")
     assert refused.value.errors["body"] == (f"第 4 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核；"
                                             f"第 8 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核")
-    # How to cite, shown in code, cites nothing: no entry 99999 is needed.
+    # How to cite, shown in code, escaped or in a link's text, cites nothing: no entry 99999 is needed.
     syntax = guide.create_page(ctx, ADMIN, title="写法", body="引用写作 `[[kb:编号]]`，如：\n\n    [[kb:99999]]\n\n"
-                               "```\n[[kb:88888]]\n```\n")
+                               "```\n[[kb:88888]]\n```\n\n或转义 \\[\\[kb:77777\\]\\]，"
+                               "[链接里的 [[kb:66666]]](https://example.com)\n")
     assert guide.get_page(ctx, syntax)["citations"] == []
     guide.retire_page(ctx, ADMIN, syntax)
 

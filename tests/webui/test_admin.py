@@ -185,6 +185,8 @@ def test_the_user_list_is_paged_with_its_filters(app, ctx):
     temps = _text(client.get("/admin/users?q=temp&page=9"))  # the filter kept, a page past the end shows the last
     assert len(re.findall(r"data-user-row=", temps)) == 30 and "第 2 / 2 页" in temps
     assert re.search(r'href="/admin/users\?page=1&amp;q=temp&amp;status=active" rel="prev"', temps)
+    for odd in ("0", "-3", "²", "x"):  # read as the first page
+        assert "第 1 / 2 页" in _text(client.get(f"/admin/users?q=temp&page={odd}"))
 
 
 def test_a_users_page_lists_the_changes_of_their_department_superior_state_and_roles(app, ctx, clock):

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from engine.services.operations import cc_task, urge_task
+from engine.services.org import add_substitute, remove_substitute
 from tests.scenarios.driver import MONDAY, Flow
 from tests.scenarios.steps import HEADS, PLAN, REQUEST, REQUESTER, REQUESTER_HEAD, beijing, to_execution
 from tests.webui.conftest import csrf_of, sign_in
@@ -233,3 +234,19 @@ def test_a_notice_of_a_task_done_since_opens_its_request(app, flow):
     assert "这项任务已经办结" in page(head, answer.headers["Location"])
     stranger = signed_in(app, "wuqiang")  # told nothing of it: the task does not exist for them
     assert stranger.get(f"/tasks/{signoff}").status_code == 404
+
+
+def test_a_notice_of_a_task_one_no_longer_takes_part_in_opens_the_inbox(app, ctx, flow, clock):
+    """孙浩 (技术部, not in the request) stood in for the absent 张总监 and was told of the sign-off;
+    the absence was cut short and 张总监 signed off himself: the notice's link opens the inbox."""
+    absence = add_substitute(ctx, REQUESTER_HEAD, "sunhao", clock.now.date(), clock.now.date(), "出差", "lijingli")
+    flow.submit(REQUESTER, REQUEST)
+    signoff = flow.task("dept_head_signoff")["task_id"]
+    sunhao = signed_in(app, "sunhao")
+    assert f'href="/tasks/{signoff}"' in page(sunhao, "/notifications")
+    remove_substitute(ctx, absence, "lijingli")
+    flow.complete("dept_head_signoff", {"signoff_decision": "同意", "signoff_comment": "同意提交"})
+    answer = sunhao.get(f"/tasks/{signoff}")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/inbox"
+    assert "这项任务已经办结，或已由他人处理" in page(sunhao, "/inbox")
+    assert sunhao.get(f"/requests/{flow.instance_id}").status_code == 404

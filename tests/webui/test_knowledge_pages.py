@@ -107,7 +107,7 @@ def test_admins_write_the_guide_and_everyone_reads_it_with_its_history(app, ctx,
 
     body = (f"# 协作原则\n对事不对人。参见 [[kb:{closed['lesson_id']}]]。\n\n<script>alert(1)</script>\n\n"
             f"[点我](javascript:alert(1))\n\n引用写作 `[[kb:{closed['lesson_id']}]]`：\n\n"
-            f"    [[kb:{closed['lesson_id']}]]\n")
+            f"    [[kb:{closed['lesson_id']}]]\n\n[外链 [[kb:{closed['lesson_id']}]]](https://example.com)\n")
     made = _post(admin, "/knowledge/guide/new", {"title": "总则", "body": body, "note": "初稿"})
     assert made.status_code == 302
     (page,) = guide.list_pages(ctx)
@@ -116,7 +116,8 @@ def test_admins_write_the_guide_and_everyone_reads_it_with_its_history(app, ctx,
     shown = _text(staff.get(f"/knowledge/guide/{page['id']}"))
     assert "<h1>协作原则</h1>" in shown
     assert f'<a href="/knowledge/entries/{closed["lesson_id"]}">「大促协作：数据需求提前提出」</a>' in shown
-    assert shown.count('href="/knowledge/entries/') == 1  # the citations shown as code stay code
+    assert shown.count('href="/knowledge/entries/') == 1  # the citations shown as code or link text stay so
+    assert f'<a href="https://example.com">外链 [[kb:{closed["lesson_id"]}]]</a>' in shown
     assert f"<code>[[kb:{closed['lesson_id']}]]</code>" in shown
     assert f"<pre><code>[[kb:{closed['lesson_id']}]]\n</code></pre>" in shown
     assert "<script>alert(1)</script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown

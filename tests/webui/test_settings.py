@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+from argon2 import PasswordHasher
+
+from engine.db.models import AppUser
+from engine.services.accounts import create_token, reset_password
 from engine.services.requests import submit_request
 from tests.scenarios.steps import REQUEST
 from tests.webui.conftest import PASSWORD, csrf_of, sign_in
@@ -63,19 +67,46 @@ def test_a_changed_password_ends_every_other_session(app, client, ctx):
     assert mismatch.status_code == 400 and "两次输入的新密码不一致" in mismatch.get_data(as_text=True)
     assert laptop.get("/inbox").status_code == 200  # nothing changed yet
 
-    done = change(PASSWORD, "a-new-password")
+    token = create_token(ctx, "xiaowang", "周报脚本")
+    done = change(PASSWORD, "a-new-password")  # tokens kept (the box unticked)
     assert done.status_code == 302 and done.headers["Location"].endswith("/settings#password")
+    assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert client.get("/inbox").status_code == 200  # this session stays signed in
     assert laptop.get("/inbox").status_code == 302  # the other one has ended
     assert sign_in(app.test_client(), "xiaowang").status_code == 400  # the old password no longer works
     assert sign_in(app.test_client(), "xiaowang", "a-new-password").status_code == 302
+    again = client.post("/settings/password", data={"csrf_token": csrf_of(page), "current": "a-new-password",
+                                                    "new": "a-third-password", "confirm": "a-third-password",
+                                                    "revoke_tokens": "1"})
+    assert again.status_code == 302
+    assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
-def test_a_password_reset_by_an_admin_ends_the_users_sessions(app, client, ctx):
-    from engine.services.accounts import reset_password
-
+def test_a_password_reset_by_an_admin_ends_the_users_sessions_and_tokens(app, client, ctx):
     sign_in(client, "xiaowang")
     assert client.get("/inbox").status_code == 200
+    token = create_token(ctx, "xiaowang", "脚本")
+    assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     reset_password(ctx, "xiaowang", "reset-by-admin", "lijingli")
     assert client.get("/inbox").status_code == 302
+    assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert sign_in(client, "xiaowang", "reset-by-admin").status_code == 302
+
+    admin = app.test_client()  # an admin resetting their own password stays signed in
+    sign_in(admin, "lijingli")
+    page = admin.get("/admin/users/lijingli").get_data(as_text=True)
+    done = admin.post("/admin/users/lijingli/password", data={"csrf_token": csrf_of(page), "password": "admin-new-1",
+                                                               "confirm": "admin-new-1"})
+    assert done.status_code == 302 and admin.get("/admin/users").status_code == 200
+
+
+def test_a_rehash_of_the_same_password_keeps_the_sessions(app, client, ctx):
+    """New argon2 parameters rehash a password when it is next used; that is no new password."""
+    with ctx.db.write() as s:
+        s.get(AppUser, "xiaowang").password_hash = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    sign_in(client, "xiaowang")
+    laptop = app.test_client()
+    assert sign_in(laptop, "xiaowang").status_code == 302  # signing in rehashes it with today's parameters
+    with ctx.db.read() as s:
+        assert "t=1," not in s.get(AppUser, "xiaowang").password_hash
+    assert client.get("/inbox").status_code == 200 and laptop.get("/inbox").status_code == 200

@@ -1,6 +1,7 @@
-// The guide editor: Enter in the citation search runs the search (not the save), and each lesson
-// found gets an 插入引用 button that puts its [[kb:N]] where the cursor is in the text. Without this
-// script the search still works with its button and the citations can be copied.
+// The guide editor: Enter in the citation search runs the search (without this script Enter would
+// submit the form's first button, 保存), and each lesson found gets an 插入引用 button that puts its
+// [[kb:N]] where the cursor is in the text. Without the script the search works by its button and
+// the citations shown can be copied.
 (function () {
   "use strict";
   var body = document.getElementById("guide-body");

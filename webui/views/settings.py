@@ -89,7 +89,8 @@ def password():
     if new != confirm:
         errors["confirm"] = _("两次输入的新密码不一致。")
     try:
-        changed = None if errors else change_password(services(), current_user.id, current, new)
+        changed = None if errors else change_password(services(), current_user.id, current, new,
+                                                      revoke_tokens=request.form.get("revoke_tokens") == "1")
     except FormInvalid as exc:
         texts = {"current": _("当前密码不正确。"),
                  "new": _("新密码至少 %(n)s 个字符，最多 256 个，且不能与当前密码相同。", n=MIN_PASSWORD)}
@@ -97,7 +98,8 @@ def password():
     if errors:
         return _page(None, password_errors=errors), 400
     login_user(WebUser(changed))
-    flash(_("密码已修改；其他设备上的登录已失效。"), "info")
+    flash(_("密码已修改；其他设备上的登录和个人 API 令牌已失效。") if request.form.get("revoke_tokens") == "1"
+          else _("密码已修改；其他设备上的登录已失效。"), "info")
     return redirect(url_for("settings.index") + "#password")
 
 

@@ -43,6 +43,7 @@ from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services
 from webui.i18n import process_text
+from webui.permissions import may_see_request
 
 
 def _zone() -> ZoneInfo:
@@ -257,9 +258,7 @@ def task(task_id: str):
     if request.method == "GET" and _inbox_task(task_id) is None:
         instance_id = noticed_task_request(services(), current_user.id, task_id)
         if instance_id is not None:
-            try:
-                list_records(services(), instance_id, current_user.id)  # one of the request's people
-            except PermissionDenied:  # e.g. told of a group task another member then took
+            if not may_see_request(services(), current_user, instance_id):  # told of a group task another took
                 flash(_("这项任务已经办结，或已由他人处理。"), "info")
                 return redirect(url_for("pages.inbox"))
             flash(_("这项任务已经办结，或已不由您处理；以下是它所属的需求。"), "info")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from engine.errors import InvalidInput
-from engine.services.accounts import MIN_PASSWORD, reset_password
+from engine.services.accounts import MIN_PASSWORD, account, reset_password
 from engine.services.inbox import Page
 from engine.services.org import GLOBAL_ROLES, directory, org_changes
 from engine.services.users import set_active
+from webui.auth import WebUser
 from webui.extensions import services
 from webui.views.admin import bp
 from webui.views.admin.org import POST_LABELS
@@ -58,8 +59,7 @@ def users():
             and (not dept or r["department_id"] == dept)
             and (status == "all" or r["active"] == (status == "active"))]
     pages = max(1, -(-len(rows) // USERS_PER_PAGE))
-    number = request.args.get("page", "1")
-    number = min(int(number), pages) if number.isdigit() and int(number) >= 1 else 1
+    number = min(max(1, request.args.get("page", 1, type=int)), pages)
     page = Page(rows[(number - 1) * USERS_PER_PAGE:number * USERS_PER_PAGE], len(rows), number, USERS_PER_PAGE)
     departments = sorted(org.departments.items(), key=lambda d: (d[1]["sort_order"] or 0, d[1]["name"]))
     return render_template("admin/users.html", rows=page.items, page=page, pages=pages, query=query, dept=dept,
@@ -102,7 +102,8 @@ def user_active(user_id: str):
 
 @bp.route("/users/<user_id>/password", methods=["POST"])
 def user_password(user_id: str):
-    """Set a new password for a user (e.g. a forgotten one); the admin tells it to them."""
+    """Set a new password for a user (e.g. a forgotten one); the admin tells it to them. The user's
+    sessions end and their personal API tokens are revoked."""
     password, confirm = request.form.get("password", ""), request.form.get("confirm", "")
     errors = {}
     if len(password) < MIN_PASSWORD:
@@ -114,5 +115,7 @@ def user_password(user_id: str):
     if errors:
         return _user_page(user_id, errors, 400)
     reset_password(services(), user_id, password, current_user.id)
-    flash(_("已为该用户设置新密码。"), "success")
+    if user_id == current_user.id:  # their own: this session goes on with the new password
+        login_user(WebUser(account(services(), user_id)))
+    flash(_("已为该用户设置新密码；其登录已全部失效，个人 API 令牌已作废。"), "success")
     return redirect(url_for("admin.user", user_id=user_id))
