@@ -453,9 +453,9 @@ def browse(ctx: Services, query: str | None = None, *, request_type: str | None 
         match, any_word = None, False
         if words:
             match = _match_sql(tx, words, False)
-            found = tx.one(f"SELECT count(*) FROM knowledge_entry e WHERE e.status = 'approved' AND {match[0]}",
-                           match[1])[0]
-            if not found and len(words) > 1:
+            found = tx.one(f"SELECT 1 FROM knowledge_entry e WHERE e.status = 'approved' AND {match[0]} LIMIT 1",
+                           match[1])
+            if found is None and len(words) > 1:
                 result["match"], any_word = "any", True
                 match = _match_sql(tx, words, True)
         base, base_params = (f" AND {match[0]}", match[1]) if match else ("", ())
