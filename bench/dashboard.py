@@ -17,9 +17,10 @@ one approved by a platform admin through the knowledge service (once, in the kep
 lessons, narrowed by request type and department, and searched by Chinese words.
 
 Generation runs at about 9 requests per second in one process and 13 in two (`--workers 2`) on this
-machine (2 cores): 100,000 took about 2.2 hours. `--keep FILE.db` keeps the generated SQLite database and reuses it; a kept file
-holding fewer requests than --requests is carried on from where it stopped, so the generation can
-be spread over several runs. `--database-url postgresql://...` measures on PostgreSQL: the kept
+machine (2 cores): 100,000 took about 2.2 hours. `--keep FILE.db` keeps the generated SQLite
+database and reuses it; a kept file holding fewer requests than --requests is carried on from where
+it stopped, so the generation can be spread over several runs. `--database-url postgresql://...`
+measures on PostgreSQL: the kept
 file's tables (or a fresh generation when no --keep is given) are copied into a fresh schema,
 dropped afterwards.
 """
