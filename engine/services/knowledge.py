@@ -269,36 +269,6 @@ def _tsquery(words: list[str], any_word: bool) -> str:
     return (" | " if any_word else " & ").join(quoted)
 
 
-_SQLITE_FROM = ("FROM knowledge_fts JOIN knowledge_entry e ON e.id = knowledge_fts.rowid "
-                "WHERE knowledge_fts MATCH :q AND e.status = 'approved'")
-_SQLITE_COUNT = text(f"SELECT count(*) {_SQLITE_FROM}")
-_SQLITE_PAGE = text(f"SELECT e.id {_SQLITE_FROM} ORDER BY bm25(knowledge_fts), e.id DESC "
-                    "LIMIT :limit OFFSET :offset")
-
-# to_tsvector('simple'::regconfig, search_text) is the expression of ix_knowledge_entry_search.
-_PG_FROM = ("FROM knowledge_entry e, to_tsquery('simple'::regconfig, :q) AS q "
-            "WHERE to_tsvector('simple'::regconfig, e.search_text) @@ q AND e.status = 'approved'")
-_PG_COUNT = text(f"SELECT count(*) {_PG_FROM}")
-_PG_PAGE = text(f"SELECT e.id {_PG_FROM} "
-                "ORDER BY ts_rank(to_tsvector('simple'::regconfig, e.search_text), q, 1) DESC, e.id DESC "
-                "LIMIT :limit OFFSET :offset")
-
-
-def _matches(ctx: Services, s: Session, words: list[str], any_word: bool, limit: int,
-             offset: int) -> tuple[int, list[int]]:
-    if ctx.db.is_sqlite:
-        q, count, page = _fts5_match(words, any_word), _SQLITE_COUNT, _SQLITE_PAGE
-    elif ctx.db.is_postgres:
-        q, count, page = _tsquery(words, any_word), _PG_COUNT, _PG_PAGE
-    else:
-        raise NotImplementedError(f"knowledge search has no full-text query for {ctx.db.engine.dialect.name}")
-    total = s.execute(count, {"q": q}).scalar_one()
-    if not total:
-        return 0, []
-    ids = list(s.execute(page, {"q": q, "limit": limit, "offset": offset}).scalars())
-    return total, ids
-
-
 def _excerpt(body: str, words: list[str]) -> str:
     """About EXCERPT_CHARS characters of the body around the first word of the query it contains."""
     flat = " ".join(body.split())
@@ -327,12 +297,14 @@ def search(ctx: Services, query: str, limit: int = 20, offset: int = 0) -> dict:
               "offset": offset, "items": []}
     if not words:
         return result
-    with ctx.db.read() as s:
-        result["match"] = "all"
-        total, ids = _matches(ctx, s, words, False, limit, offset)
+    with ctx.db.transaction(write=False) as tx:
+        result["match"], any_word = "all", False
+        total = _approved_matches(tx, words, False)
         if not total and len(words) > 1:
-            result["match"] = "any"
-            total, ids = _matches(ctx, s, words, True, limit, offset)
+            result["match"], any_word = "any", True
+            total = _approved_matches(tx, words, True)
+        ids = _page_ids(tx, _match_sql(tx, words, any_word), "", (), limit, offset, words, any_word) if total else []
+    with ctx.db.read() as s:
         rows = {row.id: row for row in s.scalars(select(KnowledgeEntry).where(KnowledgeEntry.id.in_(ids)))}
         result["total"] = total
         result["items"] = [
@@ -407,6 +379,21 @@ def _match_sql(tx: Tx, words: list[str], any_word: bool) -> tuple[str, tuple]:
     return "e.id IN (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ?)", (_fts5_match(words, any_word),)
 
 
+def _approved_matches(tx: Tx, words: list[str], any_word: bool) -> int:
+    match, params = _match_sql(tx, words, any_word)
+    return tx.one(f"SELECT count(*) FROM knowledge_entry e WHERE e.status = 'approved' AND {match}", params)[0]
+
+
+# One page of the entries a query matches, best first: the query, the conditions of {cond}, limit, offset.
+# to_tsvector('simple'::regconfig, search_text) is the expression of ix_knowledge_entry_search.
+_PG_PAGE = ("SELECT e.id FROM knowledge_entry e, to_tsquery('simple'::regconfig, ?) AS q WHERE "
+            "to_tsvector('simple'::regconfig, e.search_text) @@ q AND e.status = 'approved'{cond} ORDER BY "
+            "ts_rank(to_tsvector('simple'::regconfig, e.search_text), q, 1) DESC, e.id DESC LIMIT ? OFFSET ?")
+_SQLITE_PAGE = ("SELECT e.id FROM knowledge_fts JOIN knowledge_entry e ON e.id = knowledge_fts.rowid WHERE "
+                "knowledge_fts MATCH ? AND e.status = 'approved'{cond} ORDER BY bm25(knowledge_fts), e.id DESC "
+                "LIMIT ? OFFSET ?")
+
+
 def _page_ids(tx: Tx, match: tuple[str, tuple] | None, cond: str, params: tuple, limit: int, offset: int,
               words: list[str], any_word: bool) -> list[int]:
     """The ids of one page of the chosen entries: best match first, else latest approved first."""
@@ -414,16 +401,8 @@ def _page_ids(tx: Tx, match: tuple[str, tuple] | None, cond: str, params: tuple,
         return [i for (i,) in tx.all(f"SELECT e.id FROM knowledge_entry e WHERE e.status = 'approved'{cond} "
                                      "ORDER BY e.reviewed_at DESC, e.id DESC LIMIT ? OFFSET ?",
                                      (*params, limit, offset))]
-    if tx.postgres:
-        return [i for (i,) in tx.all(
-            "SELECT e.id FROM knowledge_entry e, to_tsquery('simple'::regconfig, ?) AS q WHERE "
-            f"to_tsvector('simple'::regconfig, e.search_text) @@ q AND e.status = 'approved'{cond} ORDER BY "
-            "ts_rank(to_tsvector('simple'::regconfig, e.search_text), q, 1) DESC, e.id DESC LIMIT ? OFFSET ?",
-            (_tsquery(words, any_word), *params, limit, offset))]
-    return [i for (i,) in tx.all(
-        "SELECT e.id FROM knowledge_fts JOIN knowledge_entry e ON e.id = knowledge_fts.rowid WHERE knowledge_fts "
-        f"MATCH ? AND e.status = 'approved'{cond} ORDER BY bm25(knowledge_fts), e.id DESC LIMIT ? OFFSET ?",
-        (_fts5_match(words, any_word), *params, limit, offset))]
+    page, q = (_PG_PAGE, _tsquery(words, any_word)) if tx.postgres else (_SQLITE_PAGE, _fts5_match(words, any_word))
+    return [i for (i,) in tx.all(page.format(cond=cond), (q, *params, limit, offset))]
 
 
 def browse(ctx: Services, query: str | None = None, *, request_type: str | None = None,
