@@ -31,7 +31,7 @@ class Services:
 
 def bootstrap(config: EngineConfig, migrate: bool = True) -> Services:
     """Build the services for `config`; bring the schema up to date unless told not to."""
-    db = Database(config.database_url, echo=config.echo_sql)
+    db = Database(config.database_url, echo=config.echo_sql, sqlite_synchronous=config.sqlite_synchronous)
     if migrate:
         db.create_all()
     store = InstanceStore(SpecCache(), WorkflowCache(config.workflow_cache_size))

@@ -21,6 +21,9 @@ class EngineConfig:
     clock: Callable[[], datetime] = field(default=system_clock)
     timezone: str = "Asia/Shanghai"  # local dates: working days, out-of-office ranges, request months
     echo_sql: bool = False
+    # SQLite only: "FULL" (default) syncs the WAL on every commit, so an acknowledged command survives
+    # a power cut; "NORMAL" skips that sync (more commits per second, the last ones may be lost).
+    sqlite_synchronous: str = "FULL"
     attachment_max_bytes: int = 20 * 1024 * 1024  # larger uploads are refused before anything is stored
     attachment_dir: str | None = None  # attachments' bytes on disk under this folder; None: in the database
 
@@ -58,6 +61,8 @@ class EngineConfig:
             config.background = env["XIEZUO_BACKGROUND"]
         if env.get("XIEZUO_ANCHOR_WITNESS"):
             config.anchor_witness = env["XIEZUO_ANCHOR_WITNESS"]
+        if env.get("XIEZUO_SQLITE_SYNCHRONOUS"):
+            config.sqlite_synchronous = env["XIEZUO_SQLITE_SYNCHRONOUS"].upper()
         if env.get("XIEZUO_SWEEP_INTERVAL"):
             config.sweep_interval = float(env["XIEZUO_SWEEP_INTERVAL"])
         for name in ("smtp_host", "smtp_user", "smtp_password", "smtp_from", "base_url"):

@@ -11,16 +11,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.db.tx import Tx
 
+SYNCHRONOUS = ("FULL", "NORMAL")
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _sqlite_begin).
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+
+def _sqlite_pragmas(synchronous: str):
+    def on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _sqlite_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit returns once the WAL is on disk, so an acknowledged command survives a power
+        # cut; NORMAL syncs only at checkpoints and may lose the last commits (faster, less durable).
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+    return on_connect
 
 
 def _sqlite_begin(conn) -> None:
@@ -33,7 +39,9 @@ def _sqlite_begin(conn) -> None:
 class Database:
     """The engine's database: SQLite (WAL) by default, PostgreSQL when the URL says so."""
 
-    def __init__(self, url: str, echo: bool = False):
+    def __init__(self, url: str, echo: bool = False, sqlite_synchronous: str = "FULL"):
+        if sqlite_synchronous not in SYNCHRONOUS:
+            raise ValueError(f"sqlite synchronous must be one of {', '.join(SYNCHRONOUS)}, not {sqlite_synchronous!r}")
         self.url = url
         kwargs: dict = {"echo": echo, "future": True}
         if url.startswith("sqlite"):
@@ -44,7 +52,7 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.is_postgres = self.engine.dialect.name == "postgresql"
         if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_pragmas(sqlite_synchronous))
             event.listen(self.engine, "begin", _sqlite_begin)
         self._integrity_error = self.engine.dialect.loaded_dbapi.IntegrityError
         writer = self.engine.execution_options(xiezuo_write=True)

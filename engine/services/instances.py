@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.assignment import resolve
 from engine.bootstrap import Services
@@ -410,9 +410,14 @@ def _next_number(ctx: Services, tx: Tx, prefix: str, now: datetime) -> str:
     (number,) = tx.one("INSERT INTO request_counter (period, last_number) VALUES (?, 1) ON CONFLICT (period) "
                        "DO UPDATE SET last_number = request_counter.last_number + 1 RETURNING last_number",
                        (counter,))
-    if number > 999:
-        raise InvalidInput(f"the numbers of {counter} are used up (999 a month)")
-    return f"{counter}{number:03d}"
+    return f"{counter}{number:03d}"  # past 999 the number simply grows a digit: XMBG-2026121000
+
+
+def number_order(column, descending: bool = False) -> tuple:
+    """ORDER BY terms that sort request numbers of one month by value: past 999 a number is one
+    character longer, so its length sorts before its text (XMBG-202612999 < XMBG-2026121000)."""
+    terms = (func.length(column), column)
+    return tuple(t.desc() for t in terms) if descending else terms
 
 
 def _latest_version(tx: Tx, process_id: str) -> tuple[int, int]:

@@ -45,6 +45,7 @@ from engine.db.models import (
     Satisfaction,
 )
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.services.instances import number_order
 
 ADMIN_GROUP = "platform_admins"
 GOOD_SCORE = 4
@@ -183,7 +184,7 @@ def board(ctx: Services, period: str) -> dict:
             .outerjoin(Satisfaction, Satisfaction.instance_id == ProcessInstance.id)
             .where(ProcessInstance.status == "completed", ProcessInstance.completed_at >= _utc(first, zone),
                    ProcessInstance.completed_at < _utc(after, zone))
-            .order_by(ProcessInstance.completed_at, RequestSummary.request_no)).all()
+            .order_by(ProcessInstance.completed_at, *number_order(RequestSummary.request_no))).all()
         requests = [{"instance_id": r.id, "request_no": r.request_no, "title": r.title, "score": r.score,
                      "completed_at": r.completed_at.isoformat()} for r in closed]
         ids = [r["instance_id"] for r in requests]

@@ -24,6 +24,7 @@ from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.services.attachments import AttachmentFile, attachment_content
 from engine.services.inbox import Page, of_department, summary_conditions
+from engine.services.instances import number_order
 from engine.services.org import Directory, directory, local_date
 from engine.services.record_access import may_read
 from engine.services.record_rows import select as select_rows
@@ -371,8 +372,8 @@ def list_requests(ctx: Services, user_id: str, department_id: str | None, f: Req
         q = q.where(condition)
     with ctx.db.read() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.execute(q.order_by(RequestSummary.submitted_at.desc(), RequestSummary.request_no.desc())
-                         .limit(per_page).offset((page - 1) * per_page)).all()
+        newest = (RequestSummary.submitted_at.desc(), *number_order(RequestSummary.request_no, descending=True))
+        rows = s.execute(q.order_by(*newest).limit(per_page).offset((page - 1) * per_page)).all()
         return Page([_header(summary, instance) for summary, instance in rows], total, page, per_page)
 
 

@@ -11,13 +11,14 @@ from sqlalchemy import select
 
 from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
-from engine.db.models import AuditEvent, Notification
+from engine.db.models import AuditEvent, Notification, RequestCounter
 from engine.errors import FormInvalid, PermissionDenied
 from engine.services.deploy import deploy
 from engine.services.inbox import group_tasks, my_tasks
 from engine.services.instances import complete_task, describe_instance
 from engine.services.org import set_post
 from engine.services.org_import import import_org, parse_yaml
+from engine.services.request_view import RequestFilter, list_requests
 from engine.services.requests import submit_request
 from tests.conftest import fixture_files
 
@@ -122,6 +123,9 @@ def _submit_many(url: str, user: str, count: int, barrier, results) -> None:
 
 
 def test_parallel_submitters_get_unique_consecutive_numbers(org, db_url):
+    # 990 requests were filed this month already: the parallel ones cross the 999th and go on.
+    with org.db.write() as s:
+        s.add(RequestCounter(period="XMBG-202611", last_number=990))
     users, per_user = ["xiaowang", "songyu", "qianyun", "xuming"], 5
     barrier, results = SPAWN.Barrier(len(users)), SPAWN.Queue()
     procs = [SPAWN.Process(target=_submit_many, args=(db_url, u, per_user, barrier, results)) for u in users]
@@ -132,8 +136,11 @@ def test_parallel_submitters_get_unique_consecutive_numbers(org, db_url):
         p.join(60)
     assert [kind for kind, _ in outcomes] == ["ok"] * len(users), outcomes
     ids = [i for _, got in outcomes for i in got]
-    keys = sorted(describe_instance(org, i)["business_key"] for i in ids)
-    assert keys == [f"XMBG-202611{n:03d}" for n in range(1, len(users) * per_user + 1)]
+    keys = {describe_instance(org, i)["business_key"] for i in ids}
+    assert keys == {f"XMBG-202611{n}" for n in range(991, 991 + len(users) * per_user)}
+    # Filed within the same second (the clock stands still): newest first by the number's value.
+    listed = list_requests(org, "wangzong", None, RequestFilter(scope="all"), per_page=50).items
+    assert [r["request_no"] for r in listed] == [f"XMBG-202611{n}" for n in range(1010, 990, -1)]
 
 
 def test_a_task_whose_expression_finds_nobody_in_a_lane_still_goes_to_the_admins(org):
