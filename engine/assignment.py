@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -21,6 +22,7 @@ class Assignment:
     due_at: datetime | None
     priority: int
     fallback: bool = False  # nobody was found; the fallback group got the task
+    passed_over: list[str] = field(default_factory=list)  # auditors named by the diagram: they act on nothing
 
 
 def _expand(task, value: str | None) -> list[str]:
@@ -59,12 +61,18 @@ def _due(task, spec: UserTask, opened: datetime) -> datetime | None:
     return due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
-def resolve(task, opened: datetime, default_priority: int, fallback_group: str) -> Assignment:
-    """Resolve a ready user task's assignment from its spec and the task data."""
+def resolve(task, opened: datetime, default_priority: int, fallback_group: str,
+            auditors: Collection[str] = (), auditor_group: str = "auditors") -> Assignment:
+    """Resolve a ready user task's assignment from its spec and the task data. `auditors` read
+    everything and act on nothing: the diagram naming one (or their group) does not give them the
+    task; named alone, the task goes to the fallback group, with who was passed over."""
     spec: UserTask = task.task_spec
-    assignee = (_expand(task, spec.assignee) or [None])[0]
-    users = [u for v in spec.candidate_users for u in _expand(task, v)]
-    groups = [g for v in spec.candidate_groups for g in _expand(task, v)]
+    named = (_expand(task, spec.assignee) or [None])[0]
+    assignee = None if named in auditors else named
+    named_users = [u for v in spec.candidate_users for u in _expand(task, v)]
+    users = [u for u in named_users if u not in auditors]
+    groups = [g for v in spec.candidate_groups for g in _expand(task, v) if g != auditor_group]
+    passed_over = list(dict.fromkeys(u for u in (named, *named_users) if u in auditors))
     declared = bool(spec.assignee or spec.candidate_users or spec.candidate_groups)
     if not (assignee or users or groups) and spec.lane and not declared:
         groups = [spec.lane]  # the lane names the group only when the task names nobody itself
@@ -76,4 +84,4 @@ def resolve(task, opened: datetime, default_priority: int, fallback_group: str) 
         raw = _expand(task, spec.priority)
         priority = int(raw[0]) if raw else default_priority
     return Assignment(assignee, list(dict.fromkeys(users)), list(dict.fromkeys(groups)),
-                      _due(task, spec, opened), priority, fallback)
+                      _due(task, spec, opened), priority, fallback, passed_over)

@@ -45,6 +45,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     i18n.init_app(app, config)
     security.init_app(app)
     errors.init_app(app)
+    permissions.init_app(app)
     app.register_blueprint(auth.bp)
     for blueprint in views.blueprints():
         app.register_blueprint(blueprint)

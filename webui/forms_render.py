@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 
 from engine.bpmn.forms import Form, FormField, required_if
 from engine.services.attachments import TYPES
-from engine.services.org import Directory
+from engine.services.org import AUDITORS, Directory
 from webui.i18n import process_text
 
 MULTI = frozenset({"users", "departments", "files"})
@@ -37,12 +37,13 @@ class Choices:
 
 
 def choices(org: Directory) -> Choices:
-    """Picker options from the organisation directory: departments in their order, users by department."""
+    """Picker options from the organisation directory: departments in their order, users by department
+    (the active ones who can be given work: auditors read and change nothing)."""
     depts = sorted(org.departments.items(), key=lambda d: (d[1]["sort_order"] or 0, d[1]["name"]))
     dept_names = {did: d["name"] for did, d in depts}
     order = {did: n for n, (did, _dept) in enumerate(depts)}
-    people = sorted(((uid, u) for uid, u in org.users.items() if u["active"]),
-                    key=lambda p: (order.get(p[1]["department_id"], len(order)), p[1]["name"]))
+    workers = ((uid, u) for uid, u in org.users.items() if u["active"] and AUDITORS not in org.groups.get(uid, ()))
+    people = sorted(workers, key=lambda p: (order.get(p[1]["department_id"], len(order)), p[1]["name"]))
     users = [(uid, f"{u['name']}（{dept_names[u['department_id']]}）" if u["department_id"] in dept_names
               else u["name"]) for uid, u in people]
     return Choices(users, list(dept_names.items()), {uid: u["name"] for uid, u in org.users.items()}, dept_names)
@@ -254,6 +255,8 @@ _MESSAGES += [
      lambda m: _("太长（%(n)s 字，最多 %(limit)s 字）", n=m[1], limit=m[2])),
     (re.compile(r"^user '?(.+?)'? does not exist$"), lambda m: _("用户 %(user)s 不存在", user=m[1])),
     (re.compile(r"^user (.+) is not active$"), lambda m: _("用户 %(user)s 已停用", user=m[1])),
+    (re.compile(r"^task \S+ cannot be handed to (.+): auditors read and change nothing"),
+     lambda m: _("所选的人是审计员：审计员只查看、不更改，任务不能交给审计员")),
     (re.compile(r"^task \S+ cannot be handed to (.+): it is theirs already$"),
      lambda m: _("任务已经由 %(user)s 处理", user=m[1])),
     (re.compile(r"^task \S+ is offered to a group: claim it before delegating it$"),

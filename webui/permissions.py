@@ -16,13 +16,16 @@ and "all" (platform admins and auditors only).
 
 from __future__ import annotations
 
-from flask import abort
+from flask import Flask, abort, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from engine.bootstrap import Services
 from engine.services.accounts import Account, account
 from engine.services.analytics import may_see_dashboard
 from engine.services.org import directory
 from engine.services.request_view import may_see_request as engine_may_see
+from webui.errors import wants_json
 from webui.extensions import services
 
 
@@ -87,3 +90,29 @@ def may_enter(user, area: str) -> bool:
         return False
     rule = AREAS.get(area)
     return rule is None or rule(user)
+
+
+# What an auditor may still send: their own session, language, password, preferences, tokens and
+# notices, and the audit area's verification (which records a result and changes no request).
+AUDITOR_MAY_POST = frozenset({
+    "auth.login", "auth.logout", "auth.language", "settings.index", "settings.password",
+    "settings.notifications", "settings.new_token", "settings.revoke", "api.new_token", "api.revoke",
+    "notifications.read", "notifications.read_all", "pages.cc_read", "audit.verify_request", "audit.verify_all",
+})
+_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def init_app(app: Flask) -> None:
+    """Auditors read and change nothing: every state-changing request of theirs is refused up front,
+    on pages and the API alike, before any view runs (the engine refuses them too)."""
+    @app.before_request
+    def auditors_change_nothing():
+        if request.method not in _CHANGING or request.endpoint in AUDITOR_MAY_POST:
+            return None
+        user = current_user
+        if not (user.is_authenticated and user.is_auditor):
+            return None
+        message = _("审计员只能查看，不能更改任何内容。")
+        if wants_json():
+            return jsonify({"code": "read_only_auditor", "message": message}), 403
+        return render_template("error.html", error=None, code=403, description=message), 403

@@ -36,7 +36,7 @@ from engine.errors import (
 from engine.services import audit, knowledge
 from engine.services.expressions import collecting_notifications, notes_to_write, notify_new_task, running_instance
 from engine.services.inbox import identities
-from engine.services.org import directory, local_date
+from engine.services.org import AUDITORS, directory, local_date
 from engine.services.record_forms import form_records, store_form_records, task_data_values
 from engine.store import InstanceRow
 
@@ -216,7 +216,7 @@ _NOTIFICATION_INSERT = ("INSERT INTO notification (instance_id, task_id, recipie
 
 def _open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, now: datetime) -> None:
     try:
-        who = resolve(task, now, ctx.config.default_priority, ctx.config.fallback_group)
+        who = resolve(task, now, ctx.config.default_priority, ctx.config.fallback_group, _members(tx, AUDITORS))
     except SpiffWorkflowException as exc:
         raise InvalidInput(f"[{_element(task)}] cannot resolve the assignment: {exc}") from None
     tid = str(task.id)
@@ -228,15 +228,21 @@ def _open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, now: datetime
     for kind, names in (("user", who.candidate_users), ("group", who.candidate_groups)):
         for name in dict.fromkeys(names):
             tx.queue(_CANDIDATE_INSERT, (tid, kind, name))
-    audit.record(tx, row, "task_ready", "system", now, _element(task), tid, {
-        "assignee": who.assignee, "candidate_users": who.candidate_users,
-        "candidate_groups": who.candidate_groups,
-        "due_at": who.due_at.isoformat() if who.due_at else None, "priority": who.priority})
+    audit.record(tx, row, "task_ready", "system", now, _element(task), tid, ready_data(who))
     if who.fallback:
         audit.record(tx, row, "assignment_fallback", "system", now, _element(task), tid,
                      {"group": ctx.config.fallback_group})
     notify_new_task(_told_of_task(ctx, tx, who, now), f"新任务：{task.task_spec.bpmn_name or _element(task)}"
                     + (f"（需求 {row.business_key}）" if row.business_key else ""), tid)
+
+
+def ready_data(who) -> dict:
+    """What a task_ready event records of the task's assignment (replay writes the same); the
+    auditors the diagram named, who may not take it, only when there were any."""
+    data = {"assignee": who.assignee, "candidate_users": who.candidate_users,
+            "candidate_groups": who.candidate_groups,
+            "due_at": who.due_at.isoformat() if who.due_at else None, "priority": who.priority}
+    return {**data, "auditors_passed_over": who.passed_over} if who.passed_over else data
 
 
 def _told_of_task(ctx: Services, tx: Tx, who, now: datetime) -> list[str]:
@@ -353,6 +359,7 @@ def start_instance(ctx: Services, process_id: str, user: str, data: dict | None 
         raise InvalidInput("start data must be a JSON object")
 
     def command(tx: Tx):
+        refuse_auditor(tx, user)
         version_id, version = _latest_version(tx, process_id)
         form = ctx.store.specs.start_form(tx, version_id)
         values = dict(data or {})
@@ -454,6 +461,16 @@ def _groups(tx: Tx, user: str) -> set[str]:
     return {g for (g,) in tx.all("SELECT group_name FROM group_membership WHERE user_id = ?", (user,))}
 
 
+def _members(tx: Tx, group: str) -> set[str]:
+    return {u for (u,) in tx.all("SELECT user_id FROM group_membership WHERE group_name = ?", (group,))}
+
+
+def refuse_auditor(tx: Tx, user: str) -> None:
+    """Auditors read everything and change nothing: no task, request or record is theirs to act on."""
+    if AUDITORS in _groups(tx, user):
+        raise PermissionDenied(f"user {user} is an auditor: auditors read and change nothing")
+
+
 def _inbox_row(tx: Tx, task_id: str) -> InboxRow:
     found = tx.one("SELECT task_id, instance_id, element_id, task_name, assignee, candidate_users, "
                    "candidate_groups, delegated_by FROM inbox_task WHERE task_id = ?", (task_id,))
@@ -465,6 +482,8 @@ def _inbox_row(tx: Tx, task_id: str) -> InboxRow:
 def acting_for(ctx: Services, tx: Tx, inbox: InboxRow, user: str) -> str | None:
     """Whom `user` acts for on the inbox task: themselves (its assignee, or a candidate while it is
     unclaimed), or a user they substitute today; None if they may not work on it."""
+    if AUDITORS in _groups(tx, user):
+        return None
     if inbox.assignee == user or (not inbox.assignee and _offered(tx, inbox, user)):
         return user
     for other in identities(ctx, user)[1:]:  # only now: substitutions need the organisation
@@ -501,6 +520,7 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
 
     def command(tx: Tx):
         inbox = _inbox_row(tx, task_id)
+        refuse_auditor(tx, user)
         principal = acting_for(ctx, tx, inbox, user)
         if principal is None and user != inbox.delegated_by:  # strangers learn nothing of the task
             raise PermissionDenied(f"user {user} may not work on task {task_id}")
@@ -539,6 +559,7 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
 def _inbox_command(ctx: Services, task_id: str, user: str, change: Callable[[Tx, InboxRow], str]):
     def command(tx: Tx):
         inbox = _inbox_row(tx, task_id)
+        refuse_auditor(tx, user)
         row = _lock_instance(ctx, tx, inbox.instance_id)
         cached = ctx.store.cache.take(row.id, row.lock_version)
         _taken(row, cached)

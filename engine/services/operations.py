@@ -40,9 +40,10 @@ from engine.services.instances import (
     _taken,
     acting_for,
     cancel_workflow,
+    refuse_auditor,
     refuse_delegated,
 )
-from engine.services.org import ADMINS, directory, local_date
+from engine.services.org import ADMINS, AUDITORS, directory, local_date
 from engine.store import InstanceRow
 
 URGE_INTERVAL = timedelta(hours=1)  # one urge per task, per user, per hour
@@ -118,6 +119,7 @@ def _task_command(ctx: Services, task_id: str, user: str, change: Change) -> Com
     """Lock the task's instance, apply `change` to its inbox row, and write the row, the audit
     event (with the holder before and after) and the notifications, in one transaction."""
     def command(tx: Tx):
+        refuse_auditor(tx, user)
         row = _lock_instance(ctx, tx, _inbox_row(tx, task_id).instance_id)
         inbox = _inbox_row(tx, task_id)  # read again under the lock: nobody changes it now
         cached = ctx.store.cache.take(row.id, row.lock_version)
@@ -137,8 +139,12 @@ def _task_command(ctx: Services, task_id: str, user: str, change: Change) -> Com
 
 
 def _hand_over(tx: Tx, inbox: InboxRow, user: str, principal: str, to_user: str) -> None:
-    """Checks shared by transfer and delegation: an active user other than the task's holders."""
+    """Checks shared by transfer and delegation: an active user, not an auditor, other than the
+    task's holders."""
     _active_user(tx, to_user)
+    if tx.one("SELECT 1 FROM group_membership WHERE user_id = ? AND group_name = ?", (to_user, AUDITORS)):
+        raise InvalidInput(f"task {inbox.task_id} cannot be handed to {to_user}: "
+                           "auditors read and change nothing, so no task can be theirs")
     if to_user in (user, principal, inbox.assignee):
         raise InvalidInput(f"task {inbox.task_id} cannot be handed to {to_user}: it is theirs already")
 
@@ -329,6 +335,7 @@ def withdraw_request(ctx: Services, instance_id: str, user: str, reason: str) ->
     reason = _text(reason, "a reason for the withdrawal")
 
     def command(tx: Tx):
+        refuse_auditor(tx, user)
         row = _lock_instance(ctx, tx, instance_id)
         if user != row.initiator:
             raise PermissionDenied(f"only the requester ({row.initiator}) may withdraw {row.business_key or row.id}")

@@ -23,9 +23,10 @@ from engine.errors import InvalidInput, NotFound, PermissionDenied
 
 POSTS = ("head", "interface")
 ADMINS = "platform_admins"
+AUDITORS = "auditors"  # read everything, change nothing
 # Roles held by a person everywhere are groups; the others follow from a request (its lead
 # department's head, a plan task's owner, ...) and are never stored.
-GLOBAL_ROLES = {"platform_admin": ADMINS, "auditor": "auditors", "process_owner": "process_owners"}
+GLOBAL_ROLES = {"platform_admin": ADMINS, "auditor": AUDITORS, "process_owner": "process_owners"}
 CONTEXT_ROLES = ("requester", "lead_head", "involved_head", "task_owner", "superior")
 REVISION_KEY = "org"
 

@@ -42,7 +42,7 @@ from engine.bpmn.runtime import SERIALIZER, XWorkflow
 from engine.db.tx import Tx
 from engine.errors import NotFound
 from engine.scripting import create_script_engine
-from engine.services.org import Directory
+from engine.services.org import AUDITORS, Directory
 from engine.services.record_forms import task_data_values
 from engine.store import _meta, _wf_id, dumps
 from engine.workdays import WorkCalendar
@@ -394,7 +394,14 @@ class Replayer:
 
     def _command(self, r: Replay, e: Event, step: Callable[[], None] | None, cancelled: bool = False) -> deque:
         """Run one command at the event's time as the engine does; the events it would write."""
-        from engine.services.instances import _fired_timers, _open_states, _timer_children, _user_tasks, run_step
+        from engine.services.instances import (
+            _fired_timers,
+            _open_states,
+            _timer_children,
+            _user_tasks,
+            ready_data,
+            run_step,
+        )
 
         wf = self._workflow(r)
         r.now = e.at
@@ -420,13 +427,11 @@ class Replayer:
         opened = [t for tid, t in ready_now.items() if before.get(tid, (None,))[0] != TaskState.READY]
         for task in sorted(opened, key=lambda t: t.order):
             try:
-                who = resolve(task, e.at, self.ctx.config.default_priority, self.ctx.config.fallback_group)
+                who = resolve(task, e.at, self.ctx.config.default_priority, self.ctx.config.fallback_group,
+                              self.history.directory(e.at).members(AUDITORS))
             except SpiffWorkflowException as exc:
                 raise _Stop(f"[{_element(task)}] cannot resolve the assignment: {exc}") from None
-            write("task_ready", _element(task), str(task.id), {
-                "assignee": who.assignee, "candidate_users": who.candidate_users,
-                "candidate_groups": who.candidate_groups,
-                "due_at": who.due_at.isoformat() if who.due_at else None, "priority": who.priority})
+            write("task_ready", _element(task), str(task.id), ready_data(who))
             if who.fallback:
                 write("assignment_fallback", _element(task), str(task.id), {"group": self.ctx.config.fallback_group})
         if error is not None:

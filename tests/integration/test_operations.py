@@ -11,11 +11,19 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from engine.db.models import AppUser, Notification
+from engine.db.models import AppUser, GroupMembership, Notification
 from engine.errors import InvalidInput, NotFound, PermissionDenied, TaskNotReady
 from engine.services.audit import verify_all
+from engine.services.deploy import deploy
 from engine.services.inbox import group_tasks, my_tasks
-from engine.services.instances import claim_task, complete_task, describe_instance, release_task, task_form
+from engine.services.instances import (
+    claim_task,
+    complete_task,
+    describe_instance,
+    release_task,
+    start_instance,
+    task_form,
+)
 from engine.services.operations import (
     cc_list,
     cc_task,
@@ -28,9 +36,11 @@ from engine.services.operations import (
     urge_task,
     withdraw_request,
 )
-from engine.services.org import add_substitute, set_post
+from engine.services.org import add_substitute, bump_revision, set_post
 from engine.services.records import add_comment, list_records
+from engine.services.replay import replay_check
 from engine.services.requests import submit_request
+from tests.conftest import fixture_files
 from tests.helpers import assert_reload_matches
 from tests.scenarios.driver import MONDAY, set_up_org
 from tests.scenarios.steps import REQUEST
@@ -197,9 +207,9 @@ def test_a_group_task_is_claimed_before_it_is_delegated(org):
     with pytest.raises(InvalidInput, match="claim it before delegating"):
         delegate_task(org, task_id, "xiaozhou", "songyu", "请协助")
     claim_task(org, task_id, "xiaozhou")
-    delegate_task(org, task_id, "xiaozhou", "shenjie", "请先核对材料")
-    assert _mine(org, "shenjie") == [task_id] and _offered(org, "lijingli") == []
-    resolve_delegation(org, task_id, "shenjie")
+    delegate_task(org, task_id, "xiaozhou", "songyu", "请先核对材料")
+    assert _mine(org, "songyu") == [task_id] and _offered(org, "lijingli") == []
+    resolve_delegation(org, task_id, "songyu")
     assert _mine(org, "xiaozhou") == [task_id]
 
 
@@ -384,3 +394,50 @@ def test_task_history_tells_every_operation_on_one_task_in_order(org, clock):
         task_history(org, "00000000-0000-0000-0000-000000000000")
     with pytest.raises(TaskNotReady):  # closed: no operation applies any more
         urge_task(org, task_id, REQUESTER)
+
+
+# ---------------------------------------------------------------------------------- auditors act on nothing
+AUDITOR = "shenjie"  # 沈洁, the demo organisation's auditor
+
+
+def test_no_task_can_be_handed_to_an_auditor(org):
+    _instance, task = _file(org)
+    for hand in (transfer_task, delegate_task):
+        with pytest.raises(InvalidInput, match="auditors read and change nothing"):
+            hand(org, task, HEAD, AUDITOR, "请审计处理")
+    assert task_history(org, task)[-1]["type"] == "task_ready"  # nothing was recorded
+    assert _mine(org, AUDITOR) == []
+
+
+def test_an_auditor_acts_on_no_task_and_files_nothing(org):
+    instance_id, review = _to_review(org)
+    with pytest.raises(PermissionDenied, match="auditor"):
+        submit_request(org, AUDITOR, REQUEST)
+    for act in (lambda: claim_task(org, review, AUDITOR), lambda: complete_task(org, review, AUDITOR, {}),
+                lambda: urge_task(org, review, AUDITOR), lambda: cc_task(org, review, AUDITOR, [REQUESTER]),
+                lambda: withdraw_request(org, instance_id, AUDITOR, "审计撤回"),
+                lambda: add_comment(org, instance_id, AUDITOR, "审计意见")):
+        with pytest.raises(PermissionDenied):
+            act()
+    # Made an admin too, the auditor still changes nothing: the stricter role wins.
+    with org.db.write() as s:
+        s.add(GroupMembership(user_id=AUDITOR, group_name="platform_admins"))
+        bump_revision(s, org.now(), "lijingli")
+    with pytest.raises(PermissionDenied, match="auditor"):
+        claim_task(org, review, AUDITOR)
+    assert [e["type"] for e in describe_instance(org, instance_id)["history"]][-1] == "task_ready"
+
+
+def test_a_diagram_naming_an_auditor_passes_them_over(org):
+    deploy(org, fixture_files("named_people.bpmn"), "lijingli")
+    alone = start_instance(org, "named_people", REQUESTER, {"owner": AUDITOR, "others": []})
+    (task,) = describe_instance(org, alone.instance_id)["open_tasks"]
+    assert task["assignee"] is None and task["candidate_groups"] == ["platform_admins"]
+    events = {e["type"]: e["data"] for e in describe_instance(org, alone.instance_id)["history"]}
+    assert events["task_ready"]["auditors_passed_over"] == [AUDITOR]
+    assert events["assignment_fallback"] == {"group": "platform_admins"}
+
+    shared = start_instance(org, "named_people", REQUESTER, {"owner": None, "others": [AUDITOR, "songyu"]})
+    (task,) = describe_instance(org, shared.instance_id)["open_tasks"]
+    assert (task["assignee"], task["candidate_users"]) == (None, ["songyu"])
+    assert replay_check(org, [alone.instance_id, shared.instance_id])["mismatches"] == []

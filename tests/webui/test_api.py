@@ -219,3 +219,24 @@ def test_the_openapi_document_lists_exactly_the_registered_routes(app):
                                                                                                    "/release"))
     refs = set(re.findall(r'"#/components/schemas/(\w+)"', str(doc).replace("'", '"')))
     assert refs <= set(doc["components"]["schemas"])
+
+
+def test_an_auditor_files_nothing_and_no_task_can_become_theirs(app):
+    auditor = token_of(app, "shenjie")
+    caller = app.test_client()
+    refused = caller.post(f"{API}/requests", json=REQUEST, headers=auditor)
+    assert refused.status_code == 403 and refused.get_json()["code"] == "read_only_auditor"
+
+    head = token_of(app, REQUESTER_HEAD)
+    filed = caller.post(f"{API}/requests", json=REQUEST, headers=token_of(app, REQUESTER)).get_json()
+    (task,) = caller.get(f"{API}/inbox", headers=head).get_json()["items"]
+    assert task["instance_id"] == filed["instance_id"]
+    for operation in ("transfer", "delegate"):
+        answer = caller.post(f"{API}/tasks/{task['task_id']}/{operation}",
+                             json={"to_user": "shenjie", "reason": "请审计"}, headers=head)
+        assert answer.status_code == 400, answer.get_json()
+        assert "auditors read and change nothing" in answer.get_json()["message"]
+    assert caller.get(f"{API}/inbox", headers=auditor).get_json()["items"] == []
+    for operation in ("complete", "claim", "urge", "comment"):
+        answer = caller.post(f"{API}/tasks/{task['task_id']}/{operation}", json={}, headers=auditor)
+        assert answer.status_code == 403 and answer.get_json()["code"] == "read_only_auditor", operation

@@ -19,6 +19,7 @@ from engine.services.instances import describe_instance
 from engine.services.requests import submit_request
 from tests.scenarios.steps import REQUEST
 from tests.webui.conftest import csrf_of, sign_in
+from webui.permissions import AUDITOR_MAY_POST
 
 ROLES = ("anonymous", "xiaowang", "zhangzongjian", "lijingli", "shenjie", "linna")
 SKIP = {"static", "pages.index", "auth.login", "auth.logout", "auth.language", "requests.viewer_asset"}
@@ -137,6 +138,11 @@ def test_every_route_answers_every_role_by_the_rules(app, ctx, scene):
             elif method == "GET":  # a request's or a task's page, file, diagram or export
                 expected = 200 if role in READERS.get(rule.endpoint, READS_REQUEST) else 404
                 assert answer.status_code == expected, where
+            if role == "shenjie" and method != "GET" and rule.endpoint not in AUDITOR_MAY_POST:
+                # Auditors change nothing: every state-changing route refuses them up front, saying why.
+                assert answer.status_code == 403, where
+                assert ("read_only_auditor" if url.startswith("/api/") else "审计员只能查看") in answer.get_data(
+                    as_text=True), where
             if role in ("shenjie", "linna") and method != "GET":
                 # Refused without a trace: never a success, never a hint that the id exists.
                 assert answer.status_code in (302, 400, 403, 404, 409, 422) or rule.endpoint in (

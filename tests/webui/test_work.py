@@ -220,6 +220,10 @@ def test_transfer_through_the_page_needs_a_reason(client, ctx):
     transfer = re.search(r'<details class="op" data-op="transfer" open>.*?</details>', html, re.S).group(0)
     assert '<p class="error" role="alert">必填</p>' in transfer
     assert '<option value="songyu" selected>' in html  # the choice is kept
+    assert 'value="shenjie"' not in transfer  # the auditor is offered no task
+    answer = post(client, f"{url}/transfer", {"to_user": "shenjie", "reason": "请审计"}, token_from=url)
+    assert answer.status_code == 422
+    assert "所选的人是审计员：审计员只查看、不更改，任务不能交给审计员" in answer.get_data(as_text=True)
     answer = post(client, f"{url}/transfer", {"to_user": "songyu", "reason": "出差一周，由宋雨代签"}, token_from=url)
     assert answer.status_code == 302 and "已转办" in flashes(client)
     assert open_task(ctx, task["instance_id"], "dept_head_signoff")["assignee"] == "songyu"
