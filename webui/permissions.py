@@ -21,8 +21,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.bootstrap import Services
+from engine.errors import NotFound
 from engine.services.accounts import Account, account
 from engine.services.analytics import may_see_dashboard
+from engine.services.notifications import open_task_request
 from engine.services.org import directory
 from engine.services.request_view import may_see_request as engine_may_see
 from webui.errors import wants_json
@@ -103,8 +105,24 @@ _CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def init_app(app: Flask) -> None:
-    """Auditors read and change nothing: every state-changing request of theirs is refused up front,
-    on pages and the API alike, before any view runs (the engine refuses them too)."""
+    """Two rules checked before any view runs, on pages and the API alike: a request (or an open
+    task of one) the user may not see does not exist for them, whatever the operation, so no answer
+    names its requester or number; and auditors change nothing (the engine refuses them too)."""
+    @app.before_request
+    def unseen_requests_do_not_exist():
+        args = request.view_args or {}
+        if not current_user.is_authenticated or not ("instance_id" in args or "task_id" in args):
+            return None
+        instance_id = args.get("instance_id")
+        if instance_id is None:
+            try:
+                instance_id = open_task_request(services(), args["task_id"])
+            except NotFound:
+                return None  # not open: the view answers as it does for any unknown task
+        if not may_see_request(services(), current_user, instance_id):
+            abort(404, description=_("不存在，或您无权处理。"))
+        return None
+
     @app.before_request
     def auditors_change_nothing():
         if request.method not in _CHANGING or request.endpoint in AUDITOR_MAY_POST:

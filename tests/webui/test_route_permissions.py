@@ -143,6 +143,11 @@ def test_every_route_answers_every_role_by_the_rules(app, ctx, scene):
                 assert answer.status_code == 403, where
                 assert ("read_only_auditor" if url.startswith("/api/") else "审计员只能查看") in answer.get_data(
                     as_text=True), where
+            if role == "linna" and ("<instance_id>" in rule.rule or "<task_id>" in rule.rule):
+                # A request (or task) one may not see is answered as one that does not exist, whatever
+                # the operation: nothing names its requester or its number.
+                assert answer.status_code == 404, where
+                assert scene["number"] not in answer.get_data(as_text=True), where
             if role in ("shenjie", "linna") and method != "GET":
                 # Refused without a trace: never a success, never a hint that the id exists.
                 assert answer.status_code in (302, 400, 403, 404, 409, 422) or rule.endpoint in (
