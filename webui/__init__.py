@@ -26,7 +26,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     from flask_login import current_user
 
     from engine.bootstrap import bootstrap
-    from webui import auth, errors, i18n, permissions, security, views
+    from webui import auth, errors, forms_render, i18n, permissions, security, views
     from webui.extensions import csrf, limiter, login_manager
 
     config = config or WebConfig()
@@ -54,6 +54,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     def endpoints():
         # Navigation shows the areas this app has (each lives in webui/views/) to those who may enter them.
         return {"has_endpoint": lambda name: name in app.view_functions,
-                "may_enter": lambda area: permissions.may_enter(current_user, area)}
+                "may_enter": lambda area: permissions.may_enter(current_user, area),
+                "date_bound": forms_render.date_bound, "text_limit": forms_render.text_limit}
 
     return app

@@ -46,6 +46,8 @@ def messages(root: etree._Element) -> Iterator[Message]:
             yield from _text(line, el.get("name"), f"option {ident} of {_field_id(el)}")
         elif name.namespace == CAMUNDA and name.localname == "property" and ident == "help":
             yield from _text(line, el.get("value"), f"guidance of form field {_field_id(el)}")
+        elif name.namespace == CAMUNDA and name.localname == "property" and ident.startswith(("minDate", "maxDate")):
+            yield from _text(line, (el.get("value") or "").partition(":")[2], f"date bound {ident} of {_field_id(el)}")
         elif name.namespace == CAMUNDA and name.localname == "property" and ident == "columns":
             for column, label in columns(el.get("value") or ""):
                 yield from _text(line, label, f"column {column} of {_field_id(el)}")

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from flask_babel import gettext as _
 
+from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH, max_length
 from engine.bpmn.forms import Form, FormField, required_if
 from engine.services.attachments import TYPES
-from engine.services.org import AUDITORS, Directory
+from engine.services.org import Directory, local_date
+from webui.extensions import services
 from webui.i18n import process_text
 
 MULTI = frozenset({"users", "departments", "files"})
@@ -42,8 +44,8 @@ def choices(org: Directory) -> Choices:
     depts = sorted(org.departments.items(), key=lambda d: (d[1]["sort_order"] or 0, d[1]["name"]))
     dept_names = {did: d["name"] for did, d in depts}
     order = {did: n for n, (did, _dept) in enumerate(depts)}
-    workers = ((uid, u) for uid, u in org.users.items() if u["active"] and AUDITORS not in org.groups.get(uid, ()))
-    people = sorted(workers, key=lambda p: (order.get(p[1]["department_id"], len(order)), p[1]["name"]))
+    people = sorted(((uid, org.users[uid]) for uid in org.workers),
+                    key=lambda p: (order.get(p[1]["department_id"], len(order)), p[1]["name"]))
     users = [(uid, f"{u['name']}（{dept_names[u['department_id']]}）" if u["department_id"] in dept_names
               else u["name"]) for uid, u in people]
     return Choices(users, list(dept_names.items()), {uid: u["name"] for uid, u in org.users.items()}, dept_names)
@@ -203,6 +205,24 @@ def _rows(fld: FormField, submitted, zone: tzinfo) -> list[dict[str, str]]:
     return rows
 
 
+def text_limit(fld: FormField) -> int:
+    """The maxlength a page gives a text input: the one the engine enforces."""
+    return max_length(fld) or DEFAULT_MAX_LENGTH
+
+
+def date_bound(spec: str | None) -> str:
+    """A date bound (engine.bpmn.form_bounds) as a date input's min/max: a fixed date, or today's in
+    the organisation's time zone; "" for a bound on another field, which only the server checks."""
+    if not spec:
+        return ""
+    if spec.strip() == "today":
+        return local_date(services()).isoformat()
+    try:
+        return date.fromisoformat(spec.strip()).isoformat()
+    except ValueError:
+        return ""
+
+
 def file_fields(form: Form) -> list[FormField]:
     """The fields a page takes uploads for."""
     return [f for f in form.fields if f.type in FILES and not f.readonly]
@@ -221,6 +241,19 @@ _MESSAGES: list[tuple[re.Pattern, Any]] = [
     (re.compile(r"^required when (.+) is (.*)$"), lambda m: _("“%(label)s”为“%(value)s”时必填",
                                                             label=process_text(split_label(m[1])[0]),
                                                             value=process_text(m[2]))),
+    # Date bounds (engine.bpmn.form_bounds), before the plain "must be on or after" below.
+    (re.compile(r"^must not be before today \((.+)\)$"), lambda m: _("不能早于今天（%(d)s）", d=m[1])),
+    (re.compile(r"^must not be after today \((.+)\)$"), lambda m: _("不能晚于今天（%(d)s）", d=m[1])),
+    (re.compile(r"^must be on or after (.+) \((\d{4}-\d\d-\d\d)\)$"),
+     lambda m: _("不能早于“%(label)s”（%(d)s）", label=_field_label(m[1]), d=m[2])),
+    (re.compile(r"^must be on or before (.+) \((\d{4}-\d\d-\d\d)\), or give the reason in (.+)$"),
+     lambda m: _("不能晚于“%(label)s”（%(d)s）；确需晚于时，请填写“%(why)s”", label=_field_label(m[1]), d=m[2],
+                 why=_field_label(m[3]))),
+    (re.compile(r"^must be on or before (.+) \((\d{4}-\d\d-\d\d)\)$"),
+     lambda m: _("不能晚于“%(label)s”（%(d)s）", label=_field_label(m[1]), d=m[2])),
+    (re.compile(r"^'(.*)' is not an active user who can take work$", re.S),
+     lambda m: _("“%(v)s”不是可以接收任务的在职人员", v=m[1])),
+    (re.compile(r"^'(.*)' is not a department$", re.S), lambda m: _("“%(v)s”不是已有的部门", v=m[1])),
     (re.compile(r"^at least (\d+) characters$"), lambda m: _("至少 %(n)s 个字", n=m[1])),
     (re.compile(r"^at most (\d+) characters$"), lambda m: _("最多 %(n)s 个字", n=m[1])),
     (re.compile(r"^does not match the pattern .*$"), lambda m: _("格式不正确")),
@@ -278,6 +311,10 @@ _MESSAGES += [
     (re.compile(r"^(\S+) already has a substitute from (\S+) to (\S+)", re.S),
      lambda m: _("%(user)s 在 %(start)s 至 %(end)s 已有代理人", user=m[1], start=m[2], end=m[3])),
 ]
+
+
+def _field_label(text: str) -> str:
+    return process_text(split_label(text)[0])
 
 
 def error_text(message: str) -> str:

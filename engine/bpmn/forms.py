@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from engine.bpmn.form_bounds import Bounds, check_date, check_names, max_items, max_length
+
 FIELD_TYPES = frozenset({
     "string", "text", "long", "double", "boolean", "date", "datetime", "enum",
     "user", "users", "department", "departments", "file", "files", "table",
@@ -284,9 +286,11 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-def validate_submission(form: Form, data: dict[str, Any],
-                        zone: tzinfo | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Check submitted data against the form; return (clean values, errors per field id)."""
+def validate_submission(form: Form, data: dict[str, Any], zone: tzinfo | None = None,
+                        bounds: Bounds | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check submitted data against the form; return (clean values, errors per field id).
+    `bounds` holds what people, departments and date bounds are checked against (form_bounds)."""
+    bounds = bounds or Bounds()
     clean: dict[str, Any] = {}
     errors: dict[str, str] = {}
     known = {f.id for f in form.fields}
@@ -311,11 +315,19 @@ def validate_submission(form: Form, data: dict[str, Any],
         except ValueError as exc:
             errors[fld.id] = str(exc)
             continue
-        problem = _check_limits(fld, value)
+        problem = _check_limits(fld, value) or check_names(fld, value, bounds)
         if problem:
             errors[fld.id] = problem
         else:
             clean[fld.id] = value
+    # Dates last: a bound may name another field of the same submission.
+    labels = {f.id: f.label for f in form.fields}
+    for fld in form.fields:
+        if fld.id in clean and not fld.readonly:
+            problem = _check_dates(fld, clean[fld.id], bounds, clean, labels)
+            if problem:
+                errors[fld.id] = problem
+                del clean[fld.id]
     for fld in form.fields:
         cond = required_if(fld)
         if cond and fld.id not in errors and _empty(clean.get(fld.id)) and str(clean.get(cond[0])) in cond[1]:
@@ -324,12 +336,32 @@ def validate_submission(form: Form, data: dict[str, Any],
     return clean, errors
 
 
+def _check_dates(fld: FormField, value: Any, bounds: Bounds, values: dict, labels: dict) -> str | None:
+    """A date outside its bounds, or a table cell breaking its column's limits, named."""
+    if fld.type in ("date", "datetime"):
+        return check_date(fld.properties, "", value, bounds, values, labels)
+    if fld.type != "table":
+        return None
+    for n, row in enumerate(value, start=1):
+        for col in fld.columns:
+            cell = row.get(col.id)
+            if cell is None:
+                continue
+            problem = _check_limits(col, cell) or check_names(col, cell, bounds)
+            if problem is None and col.type in ("date", "datetime"):
+                problem = check_date(fld.properties, f".{col.id}", cell, bounds, {**values, **row}, labels)
+            if problem:
+                return f"row {n}, {col.label}: {problem}"
+    return None
+
+
 def _check_limits(fld: FormField, value: Any) -> str | None:
     if isinstance(value, str) and fld.type not in ("date", "datetime"):
+        longest = max_length(fld)
         if fld.minlength is not None and len(value) < fld.minlength:
             return f"at least {fld.minlength} characters"
-        if fld.maxlength is not None and len(value) > fld.maxlength:
-            return f"at most {fld.maxlength} characters"
+        if longest is not None and len(value) > longest:
+            return f"at most {longest} characters"
         if fld.pattern and not re.fullmatch(fld.pattern, value):
             return f"does not match the pattern {fld.pattern}"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -337,19 +369,12 @@ def _check_limits(fld: FormField, value: Any) -> str | None:
             return f"must be at least {_num(fld.min)}"
         if fld.max is not None and value > fld.max:
             return f"must be at most {_num(fld.max)}"
-    if fld.type in ("date", "datetime"):
-        # min/max on dates are not numeric; properties 'minDate'/'maxDate' carry ISO bounds.
-        lo, hi = fld.properties.get("minDate"), fld.properties.get("maxDate")
-        if lo and value < lo:
-            return f"must be on or after {lo}"
-        if hi and value > hi:
-            return f"must be on or before {hi}"
     if isinstance(value, list):
-        what = "rows" if fld.type == "table" else ""
+        what, most = "rows" if fld.type == "table" else "", max_items(fld)
         if fld.minlength is not None and len(value) < fld.minlength:
             return f"at least {fld.minlength} {what}".rstrip() if what else f"choose at least {fld.minlength}"
-        if fld.maxlength is not None and len(value) > fld.maxlength:
-            return f"at most {fld.maxlength} {what}".rstrip() if what else f"choose at most {fld.maxlength}"
+        if len(value) > most:
+            return f"at most {most} {what}".rstrip() if what else f"choose at most {most}"
     return None
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from engine.assignment import resolve
 from engine.bootstrap import Services
+from engine.bpmn.form_bounds import Bounds
 from engine.bpmn.forms import Form, validate_submission
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import XWorkflow
@@ -364,7 +365,7 @@ def start_instance(ctx: Services, process_id: str, user: str, data: dict | None 
         form = ctx.store.specs.start_form(tx, version_id)
         values = dict(data or {})
         if form.fields:
-            values, errors = validate_submission(form, values, ZoneInfo(ctx.config.timezone))
+            values, errors = validate_submission(form, values, ZoneInfo(ctx.config.timezone), form_bounds(ctx, {}))
             if errors:
                 raise FormInvalid(errors)
         now = ctx.now()
@@ -425,6 +426,13 @@ def number_order(column, descending: bool = False) -> tuple:
     character longer, so its length sorts before its text (XMBG-202612999 < XMBG-2026121000)."""
     terms = (func.length(column), column)
     return tuple(t.desc() for t in terms) if descending else terms
+
+
+def form_bounds(ctx: Services, data: dict) -> Bounds:
+    """What a submission's people, departments and date bounds are checked against: the
+    organisation now, today's date in its time zone, and the task's data."""
+    org = directory(ctx)
+    return Bounds(today=local_date(ctx), data=data, departments=org.departments, users=org.workers)
 
 
 def _latest_version(tx: Tx, process_id: str) -> tuple[int, int]:
@@ -528,7 +536,8 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         row = _lock_instance(ctx, tx, inbox.instance_id)
         wf = _load(ctx, tx, row)
         task = _ready_task(wf, task_id)
-        clean, errors = validate_submission(task.task_spec.form, data or {}, ZoneInfo(ctx.config.timezone))
+        clean, errors = validate_submission(task.task_spec.form, data or {}, ZoneInfo(ctx.config.timezone),
+                                            form_bounds(ctx, task.data))
         if errors:
             raise FormInvalid(errors)
         record = {"data": clean, "form": bool(task.task_spec.form.fields)}

@@ -12,6 +12,7 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, insert, inspect, select, update
@@ -97,6 +98,11 @@ class Directory:
 
     def members(self, group: str) -> list[str]:
         return sorted(u for u, gs in self.groups.items() if group in gs)
+
+    @cached_property
+    def workers(self) -> frozenset[str]:
+        """The people who can be given work: active, and not auditors (who change nothing)."""
+        return frozenset(u for u, v in self.users.items() if v["active"] and AUDITORS not in self.groups.get(u, ()))
 
 
 class _Cache:

@@ -10,7 +10,9 @@ import os
 import shutil
 import subprocess
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
@@ -21,12 +23,24 @@ from engine.db.models import AppUser
 from engine.services.accounts import set_password
 from engine.services.deploy import deploy
 from engine.services.org_import import import_org, parse_yaml
+from tests.scenarios.steps import REQUEST
 from webui import create_app
 from webui.config import WebConfig
 
 ROOT = Path(__file__).parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "xiezuo-demo"
+# The served app runs on the real clock, so the dates a test types are counted from today in Beijing.
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def day(n: int) -> str:
+    """The date `n` days from today (Beijing), as a date input takes it."""
+    return (TODAY + timedelta(days=n)).isoformat()
+
+
+# The demo request as filed today: it is due in two months (a date in the past is refused).
+LIVE_REQUEST = {**REQUEST, "expected_date": day(60)}
 
 
 def chromium() -> str:

@@ -6,23 +6,17 @@ entered from the step where it runs, and the request shows as verified."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
 from engine.services.history import replay_states
-from tests.browser.conftest import shot, sign_in
+from tests.browser.conftest import LIVE_REQUEST as REQUEST
+from tests.browser.conftest import day, shot, sign_in
 from tests.scenarios.driver import Flow
-from tests.scenarios.steps import ACTIONS, AGREE, CLASSIFY, CONFIRM, HEADS, PMO_OWNER, POSITION, REQUEST, give_feedback
+from tests.scenarios.steps import ACTIONS, AGREE, CLASSIFY, CONFIRM, HEADS, PMO_OWNER, POSITION, give_feedback
 
 pytestmark = pytest.mark.slow
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-
-
-def day(n: int) -> str:
-    return (TODAY + timedelta(days=n)).isoformat()
 
 
 def _disputed_request(ctx) -> str:
@@ -37,7 +31,7 @@ def _disputed_request(ctx) -> str:
     flow.complete("dispatch_lead", {"lead_dept": "MKT", "pmo_owner": PMO_OWNER, "dispatch_note": "请牵头"},
                   as_user=PMO_OWNER)
     flow.complete("lead_confirm", {"lead_decision": "确认接收"})
-    give_feedback(flow)
+    give_feedback(flow, suggested=day(10))
     flow.complete("organise_coordination", {"coordination_mode": "在线讨论（不开会）"})
     flow.complete("write_plan", {"plan_tasks": [{"title": "物料设计", "dept": "MKT", "owner": "songyu",
                                                  "start": day(3), "end": day(10), "standard": "海报3张"}],
@@ -48,7 +42,8 @@ def _disputed_request(ctx) -> str:
     flow.complete_each("state_positions", {HEADS["MKT"]: POSITION, HEADS["SAL"]: POSITION})
     flow.complete("propose_solution", {"conflict_solution": "技术部支援2人，时间顺延3天"})
     flow.complete_each("confirm_solution", {HEADS["MKT"]: CONFIRM, HEADS["SAL"]: CONFIRM})
-    flow.complete("record_action_items", {"action_items": ACTIONS}, as_user=PMO_OWNER)
+    flow.complete("record_action_items", {"action_items": [{**a, "deadline": day(12)} for a in ACTIONS]},
+                  as_user=PMO_OWNER)
     return flow.instance_id
 
 

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from engine.services.instances import describe_instance
 from engine.services.requests import submit_request
+from tests.browser.conftest import LIVE_REQUEST as REQUEST
 from tests.browser.conftest import shot, sign_in
-from tests.scenarios.steps import REQUEST
 
 OWNER = "liuzongjian"
 TASK = "dept_head_signoff"

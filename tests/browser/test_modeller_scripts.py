@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 from engine.services.instances import complete_task, describe_instance, start_instance
 from engine.services.requests import submit_request
 from engine.services.versions import get_draft
+from tests.browser.conftest import LIVE_REQUEST as REQUEST
 from tests.browser.conftest import ROOT, shot, sign_in
 from tests.browser.test_modeller import OWNER, _diagram, become, open_draft_of_latest
-from tests.scenarios.steps import REQUEST
 
 TASK = "dept_head_signoff"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"

@@ -69,9 +69,9 @@ def to_lead_confirm(flow, lead: str = "MKT", **changes) -> None:
                   as_user=PMO_OWNER)
 
 
-def give_feedback(flow, depts=INVOLVED) -> None:
+def give_feedback(flow, depts=INVOLVED, suggested: str = "2026-11-10") -> None:
     flow.complete_each("collect_feedback", {
-        INTERFACES[d]: {"feedback_content": f"{d} 可按期配合", "feedback_suggested_date": "2026-11-10"}
+        INTERFACES[d]: {"feedback_content": f"{d} 可按期配合", "feedback_suggested_date": suggested}
         for d in depts})
 
 

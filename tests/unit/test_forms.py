@@ -89,3 +89,74 @@ def test_a_condition_on_a_missing_field_is_a_deploy_problem():
            '</camunda:formData></bpmn:extensionElements></task>')
     assert form_from_xml(etree.fromstring(xml), "B", CAMUNDA_NS)[1] == [
         "field 'p' is required if 'nope' ..., which is not a field of this form"]
+
+
+# ------------------------------------------------------------------------------------- bounds
+def test_every_text_has_a_length_limit_and_every_list_a_count_limit():
+    from engine.bpmn.form_bounds import DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH, DEFAULT_MAX_ROWS
+
+    text = Form([_field('id="background" type="text">')[0]])
+    assert validate_submission(text, {"background": "背" * DEFAULT_MAX_LENGTH})[1] == {}
+    assert validate_submission(text, {"background": "背" * 15_000_000})[1] == {
+        "background": f"at most {DEFAULT_MAX_LENGTH} characters"}
+    depts = Form([_field('id="involved_depts" type="departments">')[0]])
+    assert validate_submission(depts, {"involved_depts": ["MKT"] * (DEFAULT_MAX_ITEMS + 1)})[1] == {
+        "involved_depts": f"choose at most {DEFAULT_MAX_ITEMS}"}
+    table = Form([_field(PLAN.replace('<camunda:constraint name="maxlength" config="2" />', ""))[0]])
+    row = {"title": "物料设计", "owner": "xiaowang", "end": "2024-05-15"}
+    assert validate_submission(table, {"plan_tasks": [row] * (DEFAULT_MAX_ROWS + 1)})[1] == {
+        "plan_tasks": f"at most {DEFAULT_MAX_ROWS} rows"}
+    assert validate_submission(table, {"plan_tasks": [{**row, "title": "长" * (DEFAULT_MAX_LENGTH + 1)}]})[1] == {
+        "plan_tasks": f"row 1, 任务名称: at most {DEFAULT_MAX_LENGTH} characters"}
+
+
+def test_people_and_departments_must_exist_and_take_work():
+    from engine.bpmn.form_bounds import Bounds
+
+    form = Form([_field('id="depts" type="departments">')[0], _field('id="owner" type="user">')[0]])
+    bounds = Bounds(departments={"MKT", "PRD"}, users={"xiaowang"})
+    assert validate_submission(form, {"depts": ["MKT", "PRD"], "owner": "xiaowang"}, bounds=bounds)[1] == {}
+    assert validate_submission(form, {"depts": ["MKT", "XXX"], "owner": "shenjie"}, bounds=bounds)[1] == {
+        "depts": "'XXX' is not a department", "owner": "'shenjie' is not an active user who can take work"}
+    table = Form([_field(PLAN)[0]])
+    refused = validate_submission(table, {"plan_tasks": [{"title": "a", "owner": "nobody", "end": "2024-05-15"}]},
+                                  bounds=bounds)
+    assert refused[1] == {"plan_tasks": "row 1, 责任人: 'nobody' is not an active user who can take work"}
+
+
+BOUNDED = ('id="plan_tasks" label="任务分解" type="table"><camunda:properties><camunda:property id="columns" '
+           'value="title!:string:任务名称,start!:date:计划开始,end!:date:计划完成" />'
+           '<camunda:property id="minDate.start" value="today" />'
+           '<camunda:property id="minDate.end" value="start:计划开始" />'
+           '<camunda:property id="maxDate.end" value="expected_date:期望完成时间" />'
+           '<camunda:property id="maxDateUnless.end" value="late_reason" />'
+           '</camunda:properties>')
+
+
+def test_dates_are_bounded_by_today_other_fields_and_the_task_data():
+    from datetime import date
+
+    from engine.bpmn.form_bounds import Bounds
+
+    form = Form([_field(BOUNDED)[0], _field('id="late_reason" label="晚于期望的原因" type="text">')[0],
+                 _field('id="expected" type="date"><camunda:properties><camunda:property id="minDate" '
+                        'value="today" /></camunda:properties>')[0]])
+    bounds = Bounds(today=date(2026, 12, 7), data={"expected_date": "2026-12-20"})
+
+    def errors(start: str, end: str, **more) -> dict:
+        return validate_submission(form, {"plan_tasks": [{"title": "t", "start": start, "end": end}], **more},
+                                   bounds=bounds)[1]
+
+    assert errors("2026-12-07", "2026-12-20") == {}
+    assert errors("2026-12-06", "2026-12-20") == {
+        "plan_tasks": "row 1, 计划开始: must not be before today (2026-12-07)"}
+    assert errors("2026-12-10", "2026-12-09") == {
+        "plan_tasks": "row 1, 计划完成: must be on or after 计划开始 (2026-12-10)"}
+    assert errors("2026-12-10", "2026-12-21") == {"plan_tasks": "row 1, 计划完成: must be on or before 期望完成时间 "
+                                                                "(2026-12-20), or give the reason in 晚于期望的原因"}
+    assert errors("2026-12-10", "2026-12-21", late_reason="供应商交期顺延") == {}
+    assert errors("2026-12-07", "2026-12-20", expected="2026-12-06") == {
+        "expected": "must not be before today (2026-12-07)"}
+    # Without a date to compare with (no today, a field not filled), no bound applies.
+    assert validate_submission(form, {"plan_tasks": [{"title": "t", "start": "2020-01-01", "end": "2030-01-01"}]})[
+        1] == {}

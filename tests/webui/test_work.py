@@ -110,6 +110,29 @@ def test_a_missing_required_field_is_shown_next_to_it_and_the_input_is_kept(clie
         assert s.query(ProcessInstance).count() == 0
 
 
+def test_bounds_are_stated_on_the_page_and_refusals_name_the_field(client, ctx):
+    # The clock reads 30 September 2026 in Beijing.
+    sign_in(client, "xiaowang")
+    html = page(client, "/requests/new")
+    assert re.search(r'<input type="date" name="expected_date"[^>]* min="2026-09-30">', html)
+    assert 'maxlength="20000"' in field_html(html, "background")
+    answer = post(client, "/requests/new", {**FORM, "background": "背" * 20_001, "expected_date": "2026-09-29",
+                                            "involved_depts": ["PRD", "NOPE"], "action": "submit"})
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert "最多 20000 个字" in field_html(html, "background")
+    assert "不能早于今天（2026-09-30）" in field_html(html, "expected_date")
+    assert "“NOPE”不是已有的部门" in field_html(html, "involved_depts")
+    assert _no_instance(ctx)
+
+
+def _no_instance(ctx) -> bool:
+    with ctx.db.read() as s:
+        from engine.db.models import ProcessInstance
+
+        return s.query(ProcessInstance).count() == 0
+
+
 def test_a_wrong_file_is_refused_before_the_request_is_filed(client, ctx):
     sign_in(client, "xiaowang")
     token = csrf_of(page(client, "/requests/new"))
