@@ -233,10 +233,11 @@ def test_the_recognition_board_counts_what_the_records_of_each_request_say(flow)
                         late_until=beijing("2026-11-21 10:00"))
     # 3: everything on time and named in the highlights, but rated 3: nobody, the admin named nobody.
     three = close_request(flow, score=3, highlights="产品部、市场部配合默契", named=[])
-    # 4: closed in December, rated 5, every task late (the plan's dates are November's); both named in
-    # the highlights.
+    # 4: filed on 1 December, every task delivered late (after 28 December), rated 5; both named in the
+    # highlights.
     flow.advance_to(beijing("2026-12-01 10:00"), days=1)
-    four = close_request(flow, score=5, highlights="市场部与产品部配合默契", named=[])
+    four = close_request(flow, score=5, highlights="市场部与产品部配合默契", named=[], late=("songyu", "qianyun"),
+                         late_until=beijing("2026-12-28 10:00"))
 
     november = recognition.board(ctx, "2026-11")
     assert (november["period"], november["from"], november["to"]) == ("2026-11", "2026-11-01", "2026-11-30")

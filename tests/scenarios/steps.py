@@ -8,7 +8,7 @@ and names 周晓 (xiaozhou) as the follow-up admin, so the approvers are the hea
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from engine.services.org import ADMINS, directory
@@ -57,7 +57,7 @@ ACCEPT = {"acceptance_result": "验收通过"}
 
 def to_review(flow, **changes) -> None:
     """Filed by 小王 and signed off by 张总监: the admins review it."""
-    flow.submit(REQUESTER, {**REQUEST, **changes})
+    flow.submit(REQUESTER, {**REQUEST, "expected_date": _later(flow, REQUEST["expected_date"]), **changes})
     flow.complete("dept_head_signoff", {"signoff_decision": "同意", "signoff_comment": "同意提交"})
 
 
@@ -69,7 +69,25 @@ def to_lead_confirm(flow, lead: str = "MKT", **changes) -> None:
                   as_user=PMO_OWNER)
 
 
-def give_feedback(flow, depts=INVOLVED, suggested: str = "2026-11-10") -> None:
+def today(flow) -> date:
+    """The flow's date in Beijing (the real one for a flow on the real clock)."""
+    return (flow.clock.now if flow.clock else datetime.now(UTC)).astimezone(BEIJING).date()
+
+
+def _later(flow, day: str) -> str:
+    """A date of the data above, written for 2 November 2026, moved on by the days the flow's clock
+    has run since: a date a person types is never in the past."""
+    shift = max(0, (today(flow) - date(2026, 11, 2)).days)
+    return (date.fromisoformat(day) + timedelta(days=shift)).isoformat()
+
+
+def dated_plan(flow, plan=PLAN) -> list[dict]:
+    """`plan` as the lead writes it on the flow's day."""
+    return [{**t, "start": _later(flow, t["start"]), "end": _later(flow, t["end"])} for t in plan]
+
+
+def give_feedback(flow, depts=INVOLVED, suggested: str | None = None) -> None:
+    suggested = suggested or _later(flow, "2026-11-10")
     flow.complete_each("collect_feedback", {
         INTERFACES[d]: {"feedback_content": f"{d} 可按期配合", "feedback_suggested_date": suggested}
         for d in depts})
@@ -88,11 +106,11 @@ def to_plan(flow, **changes) -> None:
     flow.complete("organise_coordination", {"coordination_mode": "在线讨论（不开会）"})
 
 
-def write_plan(flow, plan=PLAN) -> None:
-    flow.complete("write_plan", {"plan_tasks": plan, "risk_plan": RISK_PLAN})
+def write_plan(flow, plan=None) -> None:
+    flow.complete("write_plan", {"plan_tasks": plan or dated_plan(flow), "risk_plan": RISK_PLAN})
 
 
-def to_execution(flow, plan=PLAN) -> None:
+def to_execution(flow, plan=None) -> None:
     """The plan written and approved by the heads of 产品部 and 销售部: its tasks run."""
     to_plan(flow)
     write_plan(flow, plan)
