@@ -18,6 +18,8 @@ def _state(wf) -> dict:
     dct = SERIALIZER.to_dict(wf)
     dct.pop("spec")
     dct.pop("subprocess_specs")
+    # Not serialized, rebuilt on load: the tasks whose events (timers, messages) are awaited.
+    dct["awaited_events"] = sorted(str(tid) for tid in wf.event_manager.tasks)
     return dct
 
 

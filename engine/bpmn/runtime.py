@@ -253,6 +253,16 @@ class UserTaskConverter(SpiffUserTaskConverter):
 class XTaskConverter(SimpleTaskConverter):
     """Each task keeps its whole data, so a task row never depends on its parent's row."""
 
+    def from_dict(self, dct, workflow):
+        task = super().from_dict(dct, workflow)
+        # The library's converter hands every definite catching event (FUTURE, READY, STARTED as
+        # well) back to the event manager, so refresh_timers would arm a timer the flow has not
+        # reached and the sweep fire it beside the step still open. In memory only a WAITING
+        # event is awaited; a restored workflow must await the same.
+        if task.state != TaskState.WAITING:
+            workflow.top_workflow.event_manager.remove_task(task)
+        return task
+
 
 def _registry():
     config = dict(SPIFF_CONFIG)

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.util.task import TaskState
 
 
 def _now(my_task) -> datetime:
@@ -104,6 +105,17 @@ def _swap(definition) -> None:
     elif isinstance(definition, MultipleEventDefinition):
         for inner in definition.event_definitions:
             _swap(inner)
+
+
+def waiting_timers(wf) -> list[tuple]:
+    """(task, due time) of every timer the flow has reached and that waits to fire, soonest first.
+
+    The top workflow's event manager holds the waiting events of every (sub)workflow, and only
+    those the flow has reached (a restored workflow gets none of its predicted ones back); a walk
+    over WAITING tasks would also meet joins, which wait for branches, not for a time.
+    """
+    found = [(task, timer_due(task)) for task in wf.event_manager.tasks.values() if task.state == TaskState.WAITING]
+    return sorted(((task, due) for task, due in found if due is not None), key=lambda pair: pair[1])
 
 
 def timer_due(task) -> datetime | None:

@@ -22,7 +22,7 @@ from engine.bpmn.form_bounds import Bounds
 from engine.bpmn.forms import Form, validate_submission
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import XWorkflow
-from engine.bpmn.timers import timer_due
+from engine.bpmn.timers import waiting_timers
 from engine.db.models import InboxTask, ProcessInstance
 from engine.db.tx import Tx
 from engine.errors import (
@@ -197,8 +197,8 @@ def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
     else:
         row.status = "running"
         row.error = None
-    dues = [d for d in (timer_due(t) for t in wf.event_manager.tasks.values() if t.state == WAITING) if d]
-    row.next_due_at = min(dues) if dues and row.status == "running" else None
+    timers = waiting_timers(wf)
+    row.next_due_at = timers[0][1] if timers and row.status == "running" else None
     row.updated_at = now
     result.bytes_written = ctx.store.save(tx, row, wf)
     result.status = row.status

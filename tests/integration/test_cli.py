@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,33 @@ def test_a_request_from_deploy_to_completion(xiezuo):
     verified = json.loads(xiezuo("--json", "audit", "verify").stdout)
     assert verified == {"instances": 1, "problems": []}
     assert json.loads(xiezuo("--json", "timers", "run-due").stdout) is not None
+
+
+def test_a_timer_fires_only_once_the_flow_reached_it(xiezuo):
+    """Step1 → … → Step4 → two seconds → Step5, every command a process that reads the instance anew."""
+    xiezuo("init-db")
+    xiezuo("deploy", str(FIXTURES / "timer_chain.bpmn"))
+    xiezuo("users", "add", "alice", "--name", "王小明", "--group", "team")
+    instance = json.loads(xiezuo("--json", "start", "timer_chain", "--as", "alice").stdout)["instance_id"]
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+
+    def shown() -> tuple[list[tuple[str, str]], str | None]:
+        d = json.loads(xiezuo("--json", "show", instance).stdout)
+        return [(t["element_id"], t["task_id"]) for t in d["open_tasks"]], d["next_due_at"]
+
+    for step in ("Step1", "Step2", "Step3", "Step4"):
+        ([(element, task)], due) = shown()  # one step open at a time, and no timer waiting yet
+        assert (element, due) == (step, None)
+        completing = datetime.now(UTC)
+        xiezuo("complete", task, "--as", "alice")
+        if step == "Step1":
+            assert json.loads(xiezuo("--json", "timers", "run-due", "--now", tomorrow).stdout) == {"fired": []}
+    opened, due = shown()
+    assert opened == [] and datetime.fromisoformat(due) >= completing + timedelta(seconds=2)  # Step4's
+    assert json.loads(xiezuo("--json", "timers", "run-due", "--now", tomorrow).stdout) == {"fired": [instance]}
+    assert [element for element, _ in shown()[0]] == ["Step5"]
+    assert json.loads(xiezuo("--json", "audit", "replay", instance).stdout) == {
+        "instances": 1, "matched": 1, "mismatches": []}
 
 
 def test_an_anchor_deleted_from_the_database_is_named_by_its_copy_in_the_witness_file(xiezuo, tmp_path):

@@ -40,8 +40,15 @@ class Flow:
     def __init__(self, ctx, clock):
         self.ctx = ctx
         self.clock = clock
+        # cold: every command reads the instance from the database, as a command in another web
+        # worker or a `xiezuo` process does, instead of taking the workflow the last one left
+        self.cold = False
         self.instance_id: str | None = None
         self._seen = 0  # notifications already handed out by notifications()
+
+    def _command_begins(self) -> None:
+        if self.cold:
+            self.ctx.store.cache.clear()
 
     # ------------------------------------------------------------------ starting
     def submit(self, user: str, data: dict, process_id: str = MAIN) -> dict:
@@ -153,6 +160,7 @@ class Flow:
         task = self.task(element_id, assignee)
         user = as_user or self.actor(task)
         assert self.inbox(user).get(task["task_id"]) == element_id, f"{element_id} is not in {user}'s inbox"
+        self._command_begins()
         result = complete_task(self.ctx, task["task_id"], user, data)
         assert_reload_matches(self.ctx, self.instance_id)
         return result
@@ -166,6 +174,7 @@ class Flow:
     def advance(self, **delta) -> list[str]:
         """Move the clock on and run the timer sweep once; the ids of the instances it advanced."""
         self.clock.advance(**delta)
+        self._command_begins()
         fired = run_due_timers(self.ctx, self.clock.now)
         if self.instance_id in fired:
             assert_reload_matches(self.ctx, self.instance_id)

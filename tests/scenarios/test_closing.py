@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import FormInvalid
+from engine.services.delivery.jobs import scheduled_timers
 from tests.scenarios.steps import HEADS, PMO_OWNER, REQUESTER, beijing, to_archive
 
 LEAD = HEADS["MKT"]
@@ -68,6 +69,10 @@ def test_a_retrospective_not_held_within_5_working_days_is_urged(flow):
     flow.complete("archive_request", {"archive_complete": True, "archive_note": "已归档"})
     flow.complete("rate_satisfaction", {"satisfaction": 4})
     flow.notifications()
+    # the admins' list of timers names the retrospective's; the join waiting beside it is none
+    (listed,) = scheduled_timers(flow.ctx).items
+    assert listed["timers"] == [{"element_id": "retro_timer", "name": "5个工作日未复盘",
+                                 "due_at": "2026-11-09T01:00:00+00:00"}]  # 09:00 in Beijing
 
     flow.advance_to(beijing("2026-11-09 08:59"), days=1)
     assert flow.notifications() == []

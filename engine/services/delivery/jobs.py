@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from engine.bootstrap import Services
-from engine.bpmn.timers import timer_due
+from engine.bpmn.timers import waiting_timers
 from engine.db.models import NotificationDelivery, ProcessInstance, RequestSummary
 from engine.errors import InvalidInput, NotFound
 from engine.services.inbox import Page
@@ -24,8 +24,6 @@ def scheduled_timers(ctx: Services, page: int = 1, per_page: int = 20) -> Page:
     """Running instances with a timer, soonest first: request number and title, and each waiting
     timer element's name and due time (read from the stored workflow)."""
     _paging(page, per_page)
-    from SpiffWorkflow.util.task import TaskState
-
     p = ProcessInstance
     q = select(p.id).where(p.status == "running", p.next_due_at.is_not(None))
     with ctx.db.read() as s:
@@ -40,12 +38,9 @@ def scheduled_timers(ctx: Services, page: int = 1, per_page: int = 20) -> Page:
         with ctx.db.transaction(write=False) as tx:
             row = ctx.store.row(tx, instance_id)
             wf = ctx.store.load(tx, row, ctx.script_engine)
-        for task in wf.get_tasks(state=TaskState.WAITING):
-            due = timer_due(task)
-            if due is not None:
-                timers.append({"element_id": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name
-                               or task.task_spec.bpmn_id, "due_at": due.isoformat()})
-        timers.sort(key=lambda t: t["due_at"])
+        for task, due in waiting_timers(wf):
+            timers.append({"element_id": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name
+                           or task.task_spec.bpmn_id, "due_at": due.isoformat()})
         items.append({"instance_id": instance_id, "request_no": number, "title": title, "process_id": process_id,
                       "next_due_at": next_due.isoformat(), "timers": timers})
     return Page(items, total, page, per_page)
