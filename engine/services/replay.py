@@ -247,7 +247,9 @@ class Replayer:
                     "superior": lambda user: org().superior(user),
                     "common_superior": lambda users: org().common_superior(users),
                     "department_of": lambda user: org().department_of(user)}
-        self.script_engine = create_script_engine(time_limit=ctx.config.script_time_limit, services=services)
+        self.script_engine = create_script_engine(
+            time_limit=ctx.config.script_time_limit, services=services,
+            value_limit=ctx.config.script_value_max_bytes, memory_limit=ctx.config.script_memory_max_bytes)
 
     def _hours_since_progress(self, plan_task: Any) -> float:
         from engine.services.record_forms import plan_task_key
