@@ -18,6 +18,9 @@ class EngineConfig:
     # What a script may build: one variable as task data, and the server memory while it runs.
     script_value_max_bytes: int = 256_000
     script_memory_max_bytes: int = 256_000_000
+    # Task data one command may write (UTF-8 JSON, summed over the task rows it writes); a larger step
+    # is refused before anything is written and its instance stops errored, naming the element.
+    command_max_bytes: int = 1_000_000
     workflow_cache_size: int = 256
     default_priority: int = 50
     fallback_group: str = "platform_admins"  # who gets a task whose assignment resolves to nobody
@@ -61,7 +64,7 @@ class EngineConfig:
             config.background = env["XIEZUO_BACKGROUND"]
         if env.get("XIEZUO_ANCHOR_WITNESS"):
             config.anchor_witness = env["XIEZUO_ANCHOR_WITNESS"]
-        for name in ("script_value_max_bytes", "script_memory_max_bytes"):
+        for name in ("script_value_max_bytes", "script_memory_max_bytes", "command_max_bytes"):
             if env.get(f"XIEZUO_{name.upper()}"):
                 setattr(config, name, int(env[f"XIEZUO_{name.upper()}"]))
         if env.get("XIEZUO_SWEEP_INTERVAL"):

@@ -12,6 +12,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
+from engine.config import EngineConfig
 from engine.scripting import MAX_VALUE_BYTES, SandboxEnvironment, SandboxViolation, create_script_engine
 from engine.sizes import data_size, resident_bytes
 from tests.unit.test_scripting import DEFINITIONS, SCRIPT_PROCESS
@@ -110,3 +111,12 @@ def test_memory_growth_is_stopped_at_the_ceiling_long_before_the_time_limit(scri
     assert "memory limit of 32,000,000 bytes exceeded" in message
     assert time.thread_time() - started < 1.0
     assert _runs("x = 1", memory_limit=32 * MB)["x"] == 1  # the next script starts afresh
+
+
+def test_the_limits_are_settings_read_from_the_environment():
+    env = {"XIEZUO_SCRIPT_VALUE_MAX_BYTES": "1000", "XIEZUO_SCRIPT_MEMORY_MAX_BYTES": "2000",
+           "XIEZUO_COMMAND_MAX_BYTES": "3000"}
+    config = EngineConfig.from_environ(env)
+    assert (config.script_value_max_bytes, config.script_memory_max_bytes, config.command_max_bytes) == (
+        1000, 2000, 3000)
+    assert EngineConfig.from_environ({}).command_max_bytes == 1_000_000
