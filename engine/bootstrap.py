@@ -39,6 +39,7 @@ def bootstrap(config: EngineConfig, migrate: bool = True) -> Services:
     # The functions expressions may call read the organisation and the calendar of these services.
     from engine.services.expressions import script_services
 
-    services.script_engine = create_script_engine(time_limit=config.script_time_limit,
-                                                  services=script_services(services))
+    services.script_engine = create_script_engine(
+        time_limit=config.script_time_limit, services=script_services(services),
+        value_limit=config.script_value_max_bytes, memory_limit=config.script_memory_max_bytes)
     return services

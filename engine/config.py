@@ -15,6 +15,12 @@ def system_clock() -> datetime:
 class EngineConfig:
     database_url: str = "sqlite:///xiezuo.db"
     script_time_limit: float = 1.0
+    # What a script may build: one variable as task data, and the server memory while it runs.
+    script_value_max_bytes: int = 256_000
+    script_memory_max_bytes: int = 256_000_000
+    # Task data one command may write (UTF-8 JSON, summed over the task rows it writes); a larger step
+    # is refused before anything is written and its instance stops errored, naming the element.
+    command_max_bytes: int = 1_000_000
     workflow_cache_size: int = 256
     default_priority: int = 50
     fallback_group: str = "platform_admins"  # who gets a task whose assignment resolves to nobody
@@ -63,6 +69,9 @@ class EngineConfig:
             config.anchor_witness = env["XIEZUO_ANCHOR_WITNESS"]
         if env.get("XIEZUO_SQLITE_SYNCHRONOUS"):
             config.sqlite_synchronous = env["XIEZUO_SQLITE_SYNCHRONOUS"].upper()
+        for name in ("script_value_max_bytes", "script_memory_max_bytes", "command_max_bytes"):
+            if env.get(f"XIEZUO_{name.upper()}"):
+                setattr(config, name, int(env[f"XIEZUO_{name.upper()}"]))
         if env.get("XIEZUO_SWEEP_INTERVAL"):
             config.sweep_interval = float(env["XIEZUO_SWEEP_INTERVAL"])
         for name in ("smtp_host", "smtp_user", "smtp_password", "smtp_from", "base_url"):

@@ -112,6 +112,21 @@ class InstanceErrored(XiezuoError):
         return {**super().to_dict(), "element_id": self.element_id}
 
 
+class CommandTooLarge(XiezuoError):
+    """One command would write more task data than allowed; nothing of it was written."""
+
+    code = "command_too_large"
+
+    def __init__(self, size: int, limit: int, element_id: str | None = None, element_name: str | None = None,
+                 why: str = ""):
+        self.size, self.limit, self.element_id, self.element_name = size, limit, element_id, element_name
+        super().__init__(f"this step would write {size:,} bytes of task data, more than the {limit:,} one "
+                         f"command may write{'; ' + why if why else ''}; nothing of it was saved")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "element_id": self.element_id, "size": self.size, "limit": self.limit}
+
+
 class InvalidInput(XiezuoError):
     code = "invalid_input"
 

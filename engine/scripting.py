@@ -9,14 +9,20 @@ refuses imports and class definitions, and guards:
 - size: ``+ * ** << %`` (and their in-place forms), ``range``, ``sum``, ``round``, f-string format
   widths, str/bytes ljust/rjust/center/zfill/expandtabs/replace/join and int.to_bytes refuse results
   above MAX_ITEMS items or MAX_INT_BITS bits before CPython builds them in one uninterruptible C call;
-  ``Decimal`` exponents are bounded; str.format/format_map/translate are refused.
-Not guarded: growth by repeated append/extend in a loop, which only the time limit bounds.
+  ``Decimal`` exponents are bounded; str.format/format_map/translate are refused;
+- memory: the trace function reads the process's resident memory (/proc/self/statm) every
+  millisecond of the script's CPU time and stops it once grown by ``memory_limit`` bytes, so appends
+  or comprehensions in a loop stop at the ceiling, not at the time limit (by then ~1.5 GB). Other
+  threads' allocations count too, hence a generous ceiling; not enforced where there is no /proc;
+- value size: each variable a script sets or changes, and an expression's result, must fit in
+  ``value_limit`` bytes of task data (engine.sizes.data_size), checked before the task data changes.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import decimal
 import functools
 import math
@@ -36,9 +42,16 @@ from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTran
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine.sizes import data_size, resident_bytes
+
 MAX_ITEMS = 1_000_000
 MAX_INT_BITS = 100_000
 MAX_DECIMAL_EXPONENT = 4_000
+MAX_VALUE_BYTES = 256_000  # what one variable may hold as task data
+MAX_MEMORY_BYTES = 256_000_000  # how much the process may grow while one script runs
+_MEMORY_CHECK_EVERY = 0.001  # seconds of the script's CPU time between two looks at the memory
+_ATOMS = (str, bytes, int, float, type(None))  # values a script cannot change in place
+_LIMIT_STATE = ("deadline", "limit", "memory_limit", "memory_base", "memory_check_at", "stopped")
 _FILENAME = "<string>"  # SpiffWorkflow finds the failing script line by this frame file name
 _STATE = threading.local()
 _COMPILE_LOCK = threading.Lock()
@@ -51,10 +64,25 @@ class SandboxViolation(Exception):
 
 
 def _check_deadline() -> None:
-    """Raise once the running script has used up its time."""
+    """Raise once the running script has used up its time or grown the process past its ceiling."""
     deadline = getattr(_STATE, "deadline", None)
-    if deadline is not None and time.thread_time() > deadline:
+    if deadline is None:
+        return
+    if _STATE.stopped:  # every later check fails too, so an `except` in a loop cannot carry on
+        raise SandboxViolation(_STATE.stopped)
+    now = time.thread_time()
+    if now > deadline:
         raise SandboxViolation(f"time limit of {_STATE.limit} s exceeded")
+    if _STATE.memory_limit and now >= _STATE.memory_check_at:
+        _STATE.memory_check_at = now + _MEMORY_CHECK_EVERY
+        resident = resident_bytes()
+        if resident is None:
+            _STATE.memory_limit = None
+        elif _STATE.memory_base is None:  # taken at the first look: short scripts never pay for it
+            _STATE.memory_base = resident
+        elif resident - _STATE.memory_base > _STATE.memory_limit:
+            _STATE.stopped = f"memory limit of {_STATE.memory_limit:,} bytes exceeded"
+            raise SandboxViolation(_STATE.stopped)
 
 
 def _trace(frame: types.FrameType, event: str, arg: Any) -> Any:
@@ -294,15 +322,24 @@ def _compiled(source: str, mode: str) -> types.CodeType:
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """Runs task scripts and expressions under RestrictedPython with time and size limits."""
 
-    def __init__(self, time_limit: float = 1.0, services: dict[str, Any] | None = None):
+    def __init__(self, time_limit: float = 1.0, services: dict[str, Any] | None = None,
+                 value_limit: int = MAX_VALUE_BYTES, memory_limit: int = MAX_MEMORY_BYTES):
         super().__init__(dict(services or {}))
-        self.time_limit = time_limit
+        self.time_limit, self.value_limit, self.memory_limit = time_limit, value_limit, memory_limit
+
+    def _check_size(self, value: Any, what: str) -> None:
+        """Refuse a value too big to keep in task data, naming it."""
+        if data_size(value, self.value_limit) > self.value_limit:
+            raise SandboxViolation(f"{what} would take more than {self.value_limit:,} bytes of task data "
+                                   "(the limit for one value)")
 
     def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
         """Evaluate an expression against task data (task data wins over external names)."""
         code = _compiled(expression, "eval")
-        return self._run(code, {"__builtins__": _BUILTINS, **self.globals, **(external_context or {}),
-                                **context})
+        result = self._run(code, {"__builtins__": _BUILTINS, **self.globals, **(external_context or {}),
+                                  **context})
+        self._check_size(result, "the expression's result")
+        return result
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         """Run a script; on success its new, changed and deleted variables are applied to ``context``."""
@@ -310,8 +347,15 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         clash = (set(self.globals) | set(external)) & set(context)
         if clash:
             raise ValueError(f"Task data overwrites predefined function(s); rename: {sorted(clash)}")
-        namespace = {"__builtins__": _BUILTINS, **self.globals, **external, **context}
+        # Containers copied: a script that grows a list of the task data in place, then fails, leaves it as it was.
+        namespace = {"__builtins__": _BUILTINS, **self.globals, **external,
+                     **{k: v if isinstance(v, _ATOMS) else copy.deepcopy(v) for k, v in context.items()}}
         self._run(_compiled(script, "exec"), namespace)
+        for key, value in namespace.items():
+            kept = key in context and context[key] is value and isinstance(value, _ATOMS)
+            if not (kept or key.startswith("_") or key in self.globals or key in external or callable(value)
+                    or isinstance(value, types.ModuleType)):
+                self._check_size(value, f"variable {key!r}")
         # Applied only after success, so a failed script leaves the task data as it was.
         for key in [key for key in context if key not in namespace]:
             del context[key]
@@ -325,24 +369,32 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
     def _run(self, code: types.CodeType, namespace: dict) -> Any:
-        """Evaluate code with this thread's deadline, trace function and Decimal limits in place."""
-        outer_deadline, outer_limit = getattr(_STATE, "deadline", None), getattr(_STATE, "limit", None)
+        """Evaluate code with this thread's deadline, memory ceiling, trace function and Decimal limits."""
+        outer = {name: getattr(_STATE, name, None) for name in _LIMIT_STATE}
         outer_trace = sys.gettrace()
-        deadline = time.thread_time() + self.time_limit
-        # A nested run (a service evaluating again) must not extend the outer script's deadline.
-        if outer_deadline is None or deadline < outer_deadline:
+        now = time.thread_time()
+        deadline = now + self.time_limit
+        # A nested run (a service evaluating again) keeps the outer deadline if earlier, and its memory base.
+        if outer["deadline"] is None or deadline < outer["deadline"]:
             _STATE.deadline, _STATE.limit = deadline, self.time_limit
+        if outer["deadline"] is None:
+            _STATE.memory_limit, _STATE.memory_base = self.memory_limit, None
+            _STATE.memory_check_at = now + _MEMORY_CHECK_EVERY
+            _STATE.stopped = None
         sys.settrace(_trace)
         try:
             with decimal.localcontext(Emax=MAX_DECIMAL_EXPONENT, Emin=-MAX_DECIMAL_EXPONENT):
                 return eval(code, namespace)  # eval also runs exec-mode code objects
         finally:
             sys.settrace(outer_trace)
-            _STATE.deadline, _STATE.limit = outer_deadline, outer_limit
+            for name in _LIMIT_STATE if outer["deadline"] is None else ("deadline", "limit"):
+                setattr(_STATE, name, outer[name])
 
 
 def create_script_engine(
-    time_limit: float = 1.0, services: dict[str, Any] | None = None
+    time_limit: float = 1.0, services: dict[str, Any] | None = None, value_limit: int = MAX_VALUE_BYTES,
+    memory_limit: int = MAX_MEMORY_BYTES,
 ) -> PythonScriptEngine:
     """SpiffWorkflow script engine running everything in the sandbox; ``services`` are callable by name."""
-    return PythonScriptEngine(environment=SandboxEnvironment(time_limit=time_limit, services=services))
+    return PythonScriptEngine(environment=SandboxEnvironment(
+        time_limit=time_limit, services=services, value_limit=value_limit, memory_limit=memory_limit))

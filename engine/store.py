@@ -21,7 +21,7 @@ from engine.bpmn.forms import Form
 from engine.bpmn.runtime import SERIALIZER, XWorkflow, spec_from_dict
 from engine.bpmn.timers import use_instance_clock
 from engine.db.tx import Tx
-from engine.errors import NotFound, StaleInstance
+from engine.errors import CommandTooLarge, NotFound, StaleInstance
 
 _REG = SERIALIZER.registry
 
@@ -89,6 +89,42 @@ class WorkflowCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def _utf8(text: str) -> int:
+    """The bytes of `text` in UTF-8 (isascii is a flag lookup, so ASCII text costs nothing)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _data_bytes(text: str) -> int:
+    """The bytes of the task data (and SpiffWorkflow's internal data) in a task body or a meta."""
+    found = json.loads(text)
+    return sum(_utf8(dumps(found[key])) for key in ("data", "internal_data") if key in found)
+
+
+def _too_large(written: int, limit: int, tasks: list, sizes: dict) -> CommandTooLarge:
+    """The refusal of a save, naming the task whose data grew most (task data is copied from a task
+    to the next, so that is the one that added the bulk, not the ones after it), or, when no task
+    added much, the one holding the most."""
+    def grown(task) -> int:
+        parent = task.parent
+        if parent is None:
+            return sizes[task.id]
+        stored = getattr(parent, "stored_body", None)
+        return sizes[task.id] - sizes.get(parent.id, _data_bytes(stored) if stored else 0)
+
+    if not tasks:
+        return CommandTooLarge(written, limit)
+    culprit = max(tasks, key=grown)
+    growth = grown(culprit)
+    if growth * 4 < written:
+        culprit = max(tasks, key=lambda t: sizes[t.id])
+    spec = culprit.task_spec
+    element, name = getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None)
+    label = f"{name or element} ({element})"
+    why = (f"the data of {label} grew most, by {growth:,} bytes" if growth * 4 >= written
+           else f"the task data it copies from task to task is large: {label} holds {sizes[culprit.id]:,} bytes")
+    return CommandTooLarge(written, limit, element, name, why)
 
 
 def _wf_id(wf) -> str:
@@ -261,50 +297,61 @@ class InstanceStore:
             sub.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
             self._restore_subprocesses(top, sub, metas, by_wf)
 
-    def save(self, tx: Tx, row: InstanceRow, wf: XWorkflow) -> int:
+    def save(self, tx: Tx, row: InstanceRow, wf: XWorkflow, max_bytes: int | None = None) -> int:
         """Queue what changed since the last save and set the row's meta; return the bytes written.
 
-        The caller writes the row itself (write_row) before the transaction's queue is flushed.
+        Everything is serialized and measured first: with `max_bytes`, a save that would write more
+        raises CommandTooLarge before it queues or changes anything. The caller writes the row itself
+        (write_row) before the transaction's queue is flushed.
         """
-        written = 0
-        deletes = []
-        seq = row.task_seq or 0
         stored_subs = getattr(wf, "stored_subprocesses", set())
         current_subs = {_wf_id(s) for s in wf.subprocesses.values()}
-        for sub_id in stored_subs - current_subs:
-            tx.queue("DELETE FROM instance_task WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
-            tx.queue("DELETE FROM instance_subprocess WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
+        bodies: list[tuple[str, object, str]] = []  # (workflow id, task, body) of the tasks to write
+        metas: list[tuple[str, str]] = []  # (workflow id, meta) of the subprocesses to write
         for each in wf.all_workflows():
             wf_id = _wf_id(each)
-            deletes.extend(seq for seq in each.removed.values() if seq is not None)
             # Predicted tasks (MAYBE/LIKELY/FUTURE) only change through a state change, which marks
             # them dirty; waiting, ready and started ones can change their data in place.
             candidates = each.dirty | {tid for tid, t in each.open_tasks.items() if t.state & _LIVE}
             changed = False
-            for task in sorted((each.tasks[t] for t in candidates if t in each.tasks),
-                               key=lambda t: t.order):
+            for task in sorted((each.tasks[t] for t in candidates if t in each.tasks), key=lambda t: t.order):
                 body = dumps(_REG.convert(task))
-                if body == task.stored_body:
-                    continue
-                changed = True
-                written += len(body)
-                if task.seq is None:
-                    seq += 1
-                    task.seq = seq
-                    tx.queue(_TASK_INSERT, (row.id, str(task.id), task.state, body, wf_id, seq))
-                else:
-                    tx.queue(_TASK_UPDATE, (task.state, body, row.id, task.seq))
-                task.stored_body = body
-            changed = changed or bool(each.removed)
-            if wf_id and (changed or wf_id not in stored_subs):
-                meta = dumps(_meta(each))
-                written += len(meta)
-                if wf_id in stored_subs:
-                    tx.queue("UPDATE instance_subprocess SET meta = ? WHERE instance_id = ? AND workflow_id = ?",
-                             (meta, row.id, wf_id))
-                else:
-                    tx.queue("INSERT INTO instance_subprocess (meta, instance_id, workflow_id) VALUES (?, ?, ?)",
-                             (meta, row.id, wf_id))
+                if body != task.stored_body:
+                    bodies.append((wf_id, task, body))
+                    changed = True
+            if wf_id and (changed or each.removed or wf_id not in stored_subs):
+                metas.append((wf_id, dumps(_meta(each))))
+        meta = dumps(_meta(wf))
+        sizes = {task.id: _utf8(body) for _, task, body in bodies}
+        written = sum(sizes.values()) + sum(_utf8(m) for _, m in metas) + _utf8(meta)
+        # Task data is a part of what is written: only a save over the limit needs to measure it.
+        if max_bytes is not None and written > max_bytes:
+            data = {task.id: _data_bytes(body) for _, task, body in bodies}
+            total = sum(data.values()) + sum(_data_bytes(m) for m in (meta, *(m for _, m in metas)))
+            if total > max_bytes:
+                raise _too_large(total, max_bytes, [task for _, task, _ in bodies], data)
+        for sub_id in stored_subs - current_subs:
+            tx.queue("DELETE FROM instance_task WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
+            tx.queue("DELETE FROM instance_subprocess WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
+        seq = row.task_seq or 0
+        for wf_id, task, body in bodies:
+            if task.seq is None:
+                seq += 1
+                task.seq = seq
+                tx.queue(_TASK_INSERT, (row.id, str(task.id), task.state, body, wf_id, seq))
+            else:
+                tx.queue(_TASK_UPDATE, (task.state, body, row.id, task.seq))
+            task.stored_body = body
+        for wf_id, sub_meta in metas:
+            if wf_id in stored_subs:
+                tx.queue("UPDATE instance_subprocess SET meta = ? WHERE instance_id = ? AND workflow_id = ?",
+                         (sub_meta, row.id, wf_id))
+            else:
+                tx.queue("INSERT INTO instance_subprocess (meta, instance_id, workflow_id) VALUES (?, ?, ?)",
+                         (sub_meta, row.id, wf_id))
+        deletes = []
+        for each in wf.all_workflows():
+            deletes.extend(seq for seq in each.removed.values() if seq is not None)
             each.dirty.clear()
             each.removed.clear()
         if deletes:
@@ -312,8 +359,8 @@ class InstanceStore:
                      (row.id, *deletes))
         wf.stored_subprocesses = current_subs
         row.task_seq = seq
-        row.meta = dumps(_meta(wf))
-        return written + len(row.meta)
+        row.meta = meta
+        return written
 
     def remember(self, instance_id: str, lock_version: int, wf: XWorkflow) -> None:
         """Keep a committed workflow for the next command on the same instance."""

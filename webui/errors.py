@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 
 from engine.errors import (
+    CommandTooLarge,
     FormInvalid,
     InvalidInput,
     InvalidProcess,
@@ -17,7 +18,8 @@ from engine.errors import (
 )
 
 STATUS = [(NotFound, 404), (PermissionDenied, 403), (TaskNotReady, 409), (StaleInstance, 409),
-          (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422), (InvalidInput, 400)]
+          (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422),
+          (CommandTooLarge, 422), (InvalidInput, 400)]
 
 
 def status_of(exc: XiezuoError) -> int:

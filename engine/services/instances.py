@@ -26,6 +26,7 @@ from engine.bpmn.timers import waiting_timers
 from engine.db.models import InboxTask, ProcessInstance
 from engine.db.tx import Tx
 from engine.errors import (
+    CommandTooLarge,
     FormInvalid,
     InstanceErrored,
     InvalidInput,
@@ -141,7 +142,8 @@ def _advance(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
     wf.touched = True
     with running_instance(row.id):  # scripts and assignment expressions may ask about this instance
         error = run_step(wf, step)
-        return _finish(ctx, tx, row, wf, actor, before, error, _fired_timers(wf, before, children))
+        return _finish(ctx, tx, row, wf, actor, before, error, _fired_timers(wf, before, children),
+                       max_bytes=ctx.config.command_max_bytes)
 
 
 def run_step(wf: XWorkflow, step: Callable[[], None]) -> dict | None:
@@ -158,8 +160,9 @@ def run_step(wf: XWorkflow, step: Callable[[], None]) -> dict | None:
     return None
 
 
-def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
-            before: dict, error: dict | None, fired: list = (), cancelled: bool = False) -> CommandResult:
+def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str, before: dict,
+            error: dict | None, fired: list = (), cancelled: bool = False,
+            max_bytes: int | None = None) -> CommandResult:
     now = ctx.now()
     ready_now = _user_tasks(wf, READY)
     result = CommandResult(row.id, row.status)
@@ -200,7 +203,10 @@ def _finish(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
     timers = waiting_timers(wf)
     row.next_due_at = timers[0][1] if timers and row.status == "running" else None
     row.updated_at = now
-    result.bytes_written = ctx.store.save(tx, row, wf)
+    try:
+        result.bytes_written = ctx.store.save(tx, row, wf, max_bytes)
+    except CommandTooLarge as exc:
+        raise _Refused(exc, row, actor) from exc
     result.status = row.status
     result.error = error
     return result
@@ -268,7 +274,41 @@ def _commit(ctx: Services, tx: Tx, row: InstanceRow) -> None:
         raise StaleInstance(f"instance {row.id} was changed by someone else; reload and retry") from exc
 
 
+class _Refused(Exception):
+    """A step too large to save: the command is rolled back, then its instance marked errored."""
+
+    def __init__(self, error: CommandTooLarge, row: InstanceRow, actor: str):
+        super().__init__(error.message)
+        self.error, self.actor = error, actor
+        self.instance_id, self.lock_version, self.stored = row.id, row.lock_version, row.stored
+
+
+def _mark_refused(ctx: Services, tx: Tx, refused: _Refused) -> tuple:
+    """Stop the instance where the refused command found it, naming the element and the sizes:
+    nothing of the step is kept, and a retry (or a completion, with smaller data) runs it again."""
+    row = _lock_instance(ctx, tx, refused.instance_id)
+    if row.lock_version != refused.lock_version:
+        raise StaleInstance(f"instance {row.id} was changed by someone else; reload and retry")
+    exc, now = refused.error, ctx.now()
+    error = {"element_id": exc.element_id, "message": exc.message, "code": exc.code, "size": exc.size,
+             "limit": exc.limit}
+    row.status, row.error, row.next_due_at, row.updated_at = "errored", json.dumps(error, ensure_ascii=False), None, now
+    audit.record(tx, row, "instance_errored", refused.actor, now, exc.element_id, None, error)
+    return row, None, CommandResult(row.id, row.status, error=error)
+
+
 def _run(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool = True) -> CommandResult:
+    """One unit of work; a step too large to save leaves its instance errored (a start: nothing)."""
+    try:
+        return _unit(ctx, command, raise_errors)
+    except _Refused as exc:
+        refused = exc
+    if not refused.stored:  # a start: there is no instance to mark
+        raise refused.error
+    return _unit(ctx, lambda tx: _mark_refused(ctx, tx, refused), raise_errors)
+
+
+def _unit(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool) -> CommandResult:
     """One unit of work; the workflow is cached for the next command only once it committed."""
     wf = row = None
     key = None

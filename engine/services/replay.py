@@ -40,7 +40,7 @@ from engine.assignment import resolve
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import SERIALIZER, XWorkflow
 from engine.db.tx import Tx
-from engine.errors import NotFound
+from engine.errors import CommandTooLarge, NotFound
 from engine.scripting import create_script_engine
 from engine.services.org import AUDITORS, Directory
 from engine.services.record_forms import task_data_values
@@ -247,7 +247,9 @@ class Replayer:
                     "superior": lambda user: org().superior(user),
                     "common_superior": lambda users: org().common_superior(users),
                     "department_of": lambda user: org().department_of(user)}
-        self.script_engine = create_script_engine(time_limit=ctx.config.script_time_limit, services=services)
+        self.script_engine = create_script_engine(
+            time_limit=ctx.config.script_time_limit, services=services,
+            value_limit=ctx.config.script_value_max_bytes, memory_limit=ctx.config.script_memory_max_bytes)
 
     def _hours_since_progress(self, plan_task: Any) -> float:
         from engine.services.record_forms import plan_task_key
@@ -276,6 +278,10 @@ class Replayer:
                 if e.seq in done:
                     continue
                 if e.type in PRODUCED:
+                    if not expected and e.data.get("code") == CommandTooLarge.code:
+                        # A step too large to save wrote nothing but this: the instance stopped as it was.
+                        r.status, r.error = "errored", e.data
+                        continue
                     if not expected and e.type == "timer_fired":  # the sweep fired it
                         expected = self._command(r, e, lambda: None)
                     elif not expected and e.type == "task_cancelled":  # a cancellation's first event

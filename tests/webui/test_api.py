@@ -144,6 +144,17 @@ def test_a_form_error_on_submit_is_422_with_the_fields(app):
     assert not_json.status_code == 400 and not_json.get_json()["code"] == "invalid_input"
 
 
+def test_a_submission_too_large_for_one_command_is_422_naming_the_element_and_files_nothing(app, ctx):
+    ctx.config.command_max_bytes = 2_000  # the request's own fields, copied into the tasks its start opens
+    answer = app.test_client().post(f"{API}/requests", json=REQUEST, headers=token_of(app, REQUESTER))
+    assert answer.status_code == 422
+    body = answer.get_json()
+    assert body["code"] == "command_too_large" and body["limit"] == 2_000 and body["element_id"]
+    assert "nothing of it was saved" in body["message"]
+    with ctx.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM process_instance").scalar() == 0
+
+
 def test_a_strangers_task_and_request_do_not_exist_for_them(app):
     requester, stranger = token_of(app, REQUESTER), token_of(app, "songyu")
     caller = app.test_client()
