@@ -3,9 +3,9 @@
 Beyond RestrictedPython's compile-time policy (no names or attributes starting with "_") the sandbox
 refuses imports and class definitions, and guards:
 - time: a per-thread trace function stops sandboxed frames after ``time_limit`` seconds of the
-  thread's CPU time (time.thread_time: what the script computes, not how busy the machine is or how
-  long a service it calls waits on the database); every ``while`` body and ``except``/``finally``
-  block re-checks the deadline, so it cannot be swallowed;
+  thread's CPU time less the garbage collector's (engine.script_clock: what the script computes,
+  not how busy the machine is or how long a service it calls waits on the database); every
+  ``while`` body and ``except``/``finally`` block re-checks the deadline, so it is not swallowed;
 - size: ``+ * ** << %`` (and their in-place forms), ``range``, ``sum``, ``round``, f-string format
   widths, str/bytes ljust/rjust/center/zfill/expandtabs/replace/join and int.to_bytes refuse results
   above MAX_ITEMS items or MAX_INT_BITS bits before CPython builds them in one uninterruptible C call;
@@ -30,7 +30,6 @@ import operator
 import re
 import sys
 import threading
-import time
 import types
 import warnings
 from datetime import date, datetime, timedelta, timezone
@@ -42,6 +41,7 @@ from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTran
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine.script_clock import script_cpu, watch_collections
 from engine.sizes import data_size, resident_bytes
 
 MAX_ITEMS = 1_000_000
@@ -70,7 +70,7 @@ def _check_deadline() -> None:
         return
     if _STATE.stopped:  # every later check fails too, so an `except` in a loop cannot carry on
         raise SandboxViolation(_STATE.stopped)
-    now = time.thread_time()
+    now = script_cpu()
     if now > deadline:
         raise SandboxViolation(f"time limit of {_STATE.limit} s exceeded")
     if _STATE.memory_limit and now >= _STATE.memory_check_at:
@@ -372,7 +372,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         """Evaluate code with this thread's deadline, memory ceiling, trace function and Decimal limits."""
         outer = {name: getattr(_STATE, name, None) for name in _LIMIT_STATE}
         outer_trace = sys.gettrace()
-        now = time.thread_time()
+        now = script_cpu()
         deadline = now + self.time_limit
         # A nested run (a service evaluating again) keeps the outer deadline if earlier, and its memory base.
         if outer["deadline"] is None or deadline < outer["deadline"]:
@@ -396,5 +396,6 @@ def create_script_engine(
     memory_limit: int = MAX_MEMORY_BYTES,
 ) -> PythonScriptEngine:
     """SpiffWorkflow script engine running everything in the sandbox; ``services`` are callable by name."""
+    watch_collections()
     return PythonScriptEngine(environment=SandboxEnvironment(
         time_limit=time_limit, services=services, value_limit=value_limit, memory_limit=memory_limit))

@@ -423,3 +423,18 @@ def test_the_time_limit_counts_the_scripts_own_work_not_waiting_or_a_busy_machin
         stop.set()
         for t in busy:
             t.join()
+
+
+def test_a_collection_the_script_happens_to_trigger_is_not_its_time():
+    import gc
+
+    from engine.script_clock import script_cpu, watch_collections
+
+    watch_collections()
+    heap = [[i] for i in range(400_000)]  # a large heap: a full collection takes a while
+    before, started = script_cpu(), time.thread_time()
+    for _ in range(5):
+        gc.collect()
+    spent = time.thread_time() - started
+    assert spent > 0.01 and script_cpu() - before < spent / 2
+    del heap
