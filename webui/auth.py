@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -52,10 +53,18 @@ def _login_key() -> str:
 
 
 def safe_next(target: str | None) -> str:
-    # Only local paths: a crafted ?next= must not send a signed-in user to another site.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("pages.inbox")
+    """`target` if it is a path on this site, else the inbox: a crafted ?next= must not send a signed-in
+    user to another site, nor put a line break into the Location header."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("pages.inbox")
+    # Browsers drop tabs and line breaks inside a URL ("/\t/evil.example" becomes "//evil.example"), and
+    # a line break cannot go into a header: any space, control or invisible character is refused.
+    if any(ch.isspace() or not ch.isprintable() for ch in target):
+        return url_for("pages.inbox")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return url_for("pages.inbox")
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])

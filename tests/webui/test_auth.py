@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from tests.webui.conftest import PASSWORD, csrf_of, sign_in
 
 
@@ -39,11 +41,38 @@ def test_repeated_failures_are_throttled(client):
     assert sign_in(client, "songyu").status_code == 302  # another account is not held up
 
 
-def test_an_open_redirect_is_not_followed(client):
-    page = client.get("/login?next=//evil.example/x")
-    answer = client.post("/login?next=//evil.example/x", data={
+# Each would lead a browser to another site or break the Location header: browsers drop tabs and line
+# breaks inside a URL, read a backslash as a slash, and take "//host" or "scheme:" as another site.
+OFF_SITE = ["//evil.example/x", "/%09/evil.example/", "/%0A/x", "/%0D/evil.example", "/%0D%0ASet-Cookie:%20a=b",
+            "%09//evil.example", "/%5Cevil.example", "/%5C%5Cevil.example", "%5C%5Cevil.example", "/%20/evil.example",
+            "%20//evil.example", "/%E3%80%80/evil.example", "/%E2%80%8B/evil.example", "/%00/evil.example",
+            "/%7F/x", "https://evil.example/", "https:evil.example", "javascript:alert(1)", "evil.example",
+            "///evil.example", "/%0B/x", "/%0C/x", "/%C2%A0/evil.example", ""]
+
+
+def test_no_next_leads_off_the_site_or_breaks_the_header(client):
+    for target in OFF_SITE[:4]:
+        page = client.get(f"/login?next={target}")
+        answer = client.post(f"/login?next={target}", data={
+            "username": "xiaowang", "password": PASSWORD, "csrf_token": csrf_of(page.get_data(as_text=True))})
+        assert answer.status_code == 302 and answer.headers["Location"] == "/inbox", target
+        client.post("/logout", data={"csrf_token": csrf_of(client.get("/inbox").get_data(as_text=True))})
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    for target in OFF_SITE:
+        answer = client.post("/language/en", data={"csrf_token": token, "next": unquote(target)})
+        assert answer.status_code == 302 and answer.headers["Location"] == "/inbox", target
+
+
+def test_a_next_on_the_site_is_followed(client):
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    for target in ("/requests?q=618&status=open", "/knowledge/guide/%E6%B5%81%E7%A8%8B", "/audit/processes",
+                   "/settings#password", "/requests?q=//evil.example"):
+        answer = client.post("/language/zh_CN", data={"csrf_token": token, "next": target})
+        assert answer.headers["Location"] == target
+    page = client.get("/login?next=/settings")
+    answer = client.post("/login?next=/settings", data={
         "username": "xiaowang", "password": PASSWORD, "csrf_token": csrf_of(page.get_data(as_text=True))})
-    assert answer.headers["Location"] == "/inbox"
+    assert answer.headers["Location"] == "/settings"
 
 
 def test_security_headers(client):
