@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
+from engine.services.sign_in import SignInPolicy
 from tests.webui.conftest import PASSWORD, csrf_of, sign_in
 
 
@@ -20,6 +21,56 @@ def test_sign_in_shows_the_inbox_and_sign_out_ends_the_session(client):
     assert client.get("/inbox").status_code == 302
 
 
+def _cookie(client) -> str:
+    return next(c for c in client._cookies.values() if c.key == "session").value
+
+
+def _with_cookie(app, value: str):
+    other = app.test_client()
+    other.set_cookie("session", value)
+    return other
+
+
+def test_a_cookie_copied_before_sign_out_opens_no_page_after_it(app, client):
+    sign_in(client, "zhangzongjian")
+    page = client.get("/inbox").get_data(as_text=True)
+    copied = _cookie(client)
+    assert _with_cookie(app, copied).get("/inbox").status_code == 200  # the copy works while signed in
+    client.post("/logout", data={"csrf_token": csrf_of(page)})
+    for path in ("/inbox", "/settings", "/requests", "/api/v1/me"):
+        assert _with_cookie(app, copied).get(path).status_code in (302, 401), path
+    assert sign_in(client, "zhangzongjian").status_code == 302  # signing in again starts a new session
+    assert client.get("/inbox").status_code == 200 and _with_cookie(app, copied).get("/inbox").status_code == 302
+
+
+def test_a_session_ends_when_idle_and_at_its_lifetime(app, client, clock):
+    sign_in(client, "xiaowang")
+    for _ in range(5):  # busy for 10 hours: never idle for long
+        clock.advance(minutes=119)
+        assert client.get("/inbox").status_code == 200
+    clock.advance(hours=2, minutes=6)  # 12 hours and 1 minute after signing in, seen 2 hours ago at most
+    assert client.get("/inbox").status_code == 302
+    sign_in(client, "xiaowang")
+    clock.advance(minutes=121)  # idle for longer than 2 hours
+    assert client.get("/inbox").status_code == 302
+    app.extensions["xiezuo_config"].session_idle_minutes = 30  # as XIEZUO_SESSION_IDLE_MINUTES=30 sets it
+    sign_in(client, "xiaowang")
+    clock.advance(minutes=29)
+    assert client.get("/inbox").status_code == 200
+    clock.advance(minutes=31)
+    assert client.get("/inbox").status_code == 302
+
+
+def test_the_session_settings_are_read_from_the_environment():
+    from webui.config import WebConfig
+
+    config = WebConfig.from_environ({"XIEZUO_SESSION_IDLE_MINUTES": "30", "XIEZUO_SESSION_MAX_HOURS": "8",
+                                     "XIEZUO_LOGIN_LOCK_AFTER": "5", "XIEZUO_LOGIN_LOCK_MINUTES": "60"})
+    policy = config.sign_in_policy
+    assert (policy.idle_minutes, policy.max_hours, policy.lock_after, policy.lock_minutes) == (30, 8, 5, 60)
+    assert WebConfig.from_environ({}).sign_in_policy == SignInPolicy()
+
+
 def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client):
     for user, password in (("zhangzongjian", "wrong-password"), ("nobody", PASSWORD)):
         answer = sign_in(client, user, password)
@@ -34,11 +85,46 @@ def test_forms_without_a_csrf_token_are_refused(client):
     assert client.get("/inbox").status_code == 302
 
 
-def test_repeated_failures_are_throttled(client):
-    codes = [sign_in(client, "xiaowang", "wrong-password").status_code for _ in range(11)]
-    assert codes[:10] == [400] * 10 and codes[10] == 429
+def test_repeated_failures_lock_the_name_for_a_while_said_in_the_readers_language(app, client, clock):
+    for _ in range(9):
+        answer = sign_in(client, "xiaowang", "wrong-password")
+        assert answer.status_code == 400 and "用户名或密码不正确" in answer.get_data(as_text=True)
+    locked = sign_in(client, "xiaowang", "wrong-password")  # the tenth in 15 minutes
+    text = locked.get_data(as_text=True)
+    assert locked.status_code == 429 and "该账号已暂时锁定" in text and "15 分钟后（17:15 起）" in text
+    assert "per 1" not in text and 15 * 60 - 10 <= int(locked.headers["Retry-After"]) <= 15 * 60
     assert sign_in(client, "xiaowang").status_code == 429  # even the right password, for a while
     assert sign_in(client, "songyu").status_code == 302  # another account is not held up
+    english = app.test_client()
+    english.post("/language/en", data={"csrf_token": csrf_of(english.get("/login").get_data(as_text=True)),
+                                       "next": "/login"})
+    clock.advance(minutes=5)
+    answer = sign_in(english, "xiaowang")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 429 and "This account is locked" in text and "in 10 minutes (at 17:15)" in text
+    assert "锁定" not in text
+    clock.advance(minutes=10)
+    assert sign_in(english, "xiaowang").status_code == 302  # the lock is over
+
+
+def test_names_that_are_no_account_lock_alike(client):
+    """A lock must not tell which names exist."""
+    codes = [sign_in(client, "nobody-here", "wrong-password").status_code for _ in range(10)]
+    assert codes == [400] * 9 + [429]
+    assert "该账号已暂时锁定" in sign_in(client, "nobody-here", PASSWORD).get_data(as_text=True)
+
+
+def test_successful_sign_ins_do_not_count_against_the_throttle(app, client):
+    app.extensions["xiezuo_config"].login_limit = "6 per hour"  # failed sign-ins from one address
+    for user in ["xiaowang", "songyu"] * 4:  # switching users more often than the limit allows failures
+        assert sign_in(client, user).status_code == 302, user
+        client.post("/logout", data={"csrf_token": csrf_of(client.get("/inbox").get_data(as_text=True))})
+    codes = [sign_in(client, f"typo-{n}", "wrong-password").status_code for n in range(6)]
+    assert codes == [400] * 6
+    refused = sign_in(client, "xiaowang")  # from this address, whichever the name, for a while
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and "此网络地址登录失败次数过多" in text and "per 1 hour" not in text
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
 
 
 # Each would lead a browser to another site or break the Location header: browsers drop tabs and line
