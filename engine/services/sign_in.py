@@ -114,6 +114,9 @@ def _failed(tx: Tx, head, name: str, row, now: datetime, policy: SignInPolicy, d
     else:
         tx.run("UPDATE sign_in_throttle SET failures = ?, since = ?, locked_until = ? WHERE name = ?",
                (failures, tx.stamp(since), tx.stamp(until), name))
+    # Rows that no longer count or lock anything go, so names tried once (typos, guesses) do not pile up.
+    tx.run("DELETE FROM sign_in_throttle WHERE name <> ? AND since < ? AND (locked_until IS NULL OR locked_until < ?)",
+           (name, tx.stamp(now - window), tx.stamp(now)))
     audit.append_account(tx, head, "sign_in_failed", name, now, {**data, "failures": failures})
     if until is None:
         return SignInFailed(name)

@@ -101,6 +101,15 @@ def test_failures_far_apart_do_not_add_up(people, clock):
             _in(people, password="wrong horse")
         clock.advance(minutes=8)  # two in a window of 15 minutes at most
     assert sign_in_state(people, "xiaowang", POLICY)["failures"] == 1
+    with pytest.raises(SignInFailed):
+        _in(people, "nobody", "guess")
+    with people.db.read() as s:  # what no longer counts is cleared away by the next failure
+        assert s.scalar(text("SELECT count(*) FROM sign_in_throttle")) == 2
+    clock.advance(minutes=16)
+    with pytest.raises(SignInFailed):
+        _in(people, "somebody", "guess")
+    with people.db.read() as s:
+        assert s.execute(text("SELECT name FROM sign_in_throttle")).scalars().all() == ["somebody"]
 
 
 def test_a_session_ends_at_sign_out_when_idle_and_when_too_old(people, clock):
