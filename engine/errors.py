@@ -142,3 +142,27 @@ class OrgInvalid(XiezuoError):
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "problems": self.problems}
+
+
+class SignInFailed(XiezuoError):
+    """A sign-in was refused: the name or the password is wrong (which of them is not said)."""
+
+    code = "sign_in_failed"
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__("the user name or the password is wrong")
+
+
+class AccountLocked(XiezuoError):
+    """Too many failed sign-ins under a name: it is locked until `until` (or an admin unlocks it)."""
+
+    code = "account_locked"
+
+    def __init__(self, name: str, until):
+        self.name = name
+        self.until = until
+        super().__init__(f"too many failed sign-ins: locked until {until.isoformat()}")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "locked_until": self.until.isoformat()}

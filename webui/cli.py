@@ -31,9 +31,11 @@ def serve(cli: Cli, host: str, port: int):
 @click.argument("user_ids", nargs=-1)
 @click.option("--all-without", is_flag=True, help="every user who has no password yet (e.g. a demo)")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--must-change/--no-must-change", default=True, show_default=True,
+              help="whether the users choose their own password at their first sign-in (--no-must-change: a demo)")
 @click.pass_obj
-def set_password_command(cli: Cli, user_ids: tuple[str, ...], all_without: bool, password: str):
-    """Set the password of users (they sign in with their user id)."""
+def set_password_command(cli: Cli, user_ids: tuple[str, ...], all_without: bool, password: str, must_change: bool):
+    """Set the password of users (they sign in with their user id and choose their own at first)."""
     from sqlalchemy import select
 
     from engine.db.models import AppUser
@@ -46,7 +48,7 @@ def set_password_command(cli: Cli, user_ids: tuple[str, ...], all_without: bool,
     if not users:
         raise click.UsageError("name the users, or give --all-without")
     for user_id in users:
-        set_password(cli.ctx, user_id, password)
+        set_password(cli.ctx, user_id, password, must_change=must_change)
     cli.out({"users": users}, f"password set for {len(users)} user(s)")
 
 

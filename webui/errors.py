@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 
 from engine.errors import (
+    AccountLocked,
     CommandTooLarge,
     FormInvalid,
     InvalidInput,
@@ -12,14 +13,15 @@ from engine.errors import (
     NotFound,
     OrgInvalid,
     PermissionDenied,
+    SignInFailed,
     StaleInstance,
     TaskNotReady,
     XiezuoError,
 )
 
 STATUS = [(NotFound, 404), (PermissionDenied, 403), (TaskNotReady, 409), (StaleInstance, 409),
-          (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422),
-          (CommandTooLarge, 422), (InvalidInput, 400)]
+          (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422), (CommandTooLarge, 422),
+          (InvalidInput, 400), (SignInFailed, 400), (AccountLocked, 429)]
 
 
 def status_of(exc: XiezuoError) -> int:
@@ -44,9 +46,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(413)
     @app.errorhandler(429)
     def http_error(exc):
+        if getattr(exc, "response", None) is not None:
+            return exc.response  # made for the occasion already (a throttled form's own page)
         code = getattr(exc, "code", 500) or 500
         if wants_json():
             return jsonify({"code": {404: "not_found", 403: "forbidden", 405: "method_not_allowed",
                                      413: "too_large", 429: "too_many_requests"}.get(code, "error"),
                             "message": getattr(exc, "description", "")}), code
-        return render_template("error.html", error=None, code=code, description=getattr(exc, "description", "")), code
+        # A limit's own text ("10 per 1 minute") is not for people: the page's title says it in their language.
+        description = "" if code == 429 else getattr(exc, "description", "")
+        return render_template("error.html", error=None, code=code, description=description), code

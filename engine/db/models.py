@@ -285,6 +285,46 @@ class AppUser(Base):
     password_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locale: Mapped[str | None] = mapped_column(String(16))  # zh_CN | en; None: the browser's choice
     timezone: Mapped[str | None] = mapped_column(String(64))  # None: the organisation's
+    # Set with a password an admin gave (or a set-up script): the user chooses their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class UserSession(Base):
+    """One signed-in browser: the cookie holds a random token, this row its hash. Signing out ends the
+    row, so a copy of the cookie opens nothing; idle and too old rows end when next seen."""
+
+    __tablename__ = "user_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # written once a minute at most
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(String(16))  # signed_out | idle | expired
+    address: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(255))
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins under one name (an account's id, or a name that is none, so a lock does not tell
+    which names exist) and the lock they led to; a success or an admin's unlock removes the row."""
+
+    __tablename__ = "sign_in_throttle"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the first failure counted
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccountChain(Base):
+    """The head of an account's own audit chain (its sign-ins, failed attempts, locks and unlocks), whose
+    rows are audit_event rows under the chain's id (a uuid5 of the user id). Names that are no account
+    share one chain, whose user_id is NULL."""
+
+    __tablename__ = "account_chain"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    audit_seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    audit_hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 class DepartmentPost(Base):

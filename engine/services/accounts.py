@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine.bootstrap import Services
 from engine.db.models import ApiToken, AppUser, Department, GroupMembership
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
+from engine.services import audit
 from engine.services.org import require_admin
 
 _HASHER = PasswordHasher()
@@ -34,6 +35,7 @@ class Account:
     locale: str | None
     timezone: str | None
     stamp: str = ""  # of the password now (session_stamp): a session signed in with another one has ended
+    must_change_password: bool = False  # the password was given by an admin: the user chooses their own first
 
     @property
     def is_admin(self) -> bool:
@@ -55,42 +57,58 @@ def session_stamp(user: AppUser) -> str:
     return str(user.password_epoch or 0) if user.password_hash else ""
 
 
-def _new_password(s, user: AppUser, hashed: str, now, revoke_tokens: bool) -> None:
+def _new_password(s, user: AppUser, hashed: str, now, revoke_tokens: bool, must_change: bool, event: str,
+                  by: str) -> None:
     """`user` gets the password `hashed`: every other session ends, and with `revoke_tokens` every
-    personal API token of theirs stops working (a stolen session may have made one)."""
+    personal API token of theirs stops working (a stolen session may have made one). With `must_change`
+    (a password someone else gave) the user chooses their own at the next sign-in. `event` goes on the
+    account's audit chain."""
     user.password_hash = hashed
     user.password_epoch = (user.password_epoch or 0) + 1
+    user.must_change_password = must_change
     if revoke_tokens:
         for token in s.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
             token.revoked_at = now
+    tx = audit.session_tx(s)
+    audit.append_account(tx, audit.lock_account_chain(tx, user.id), event, by, now,
+                         {"must_change": must_change, "tokens_revoked": revoke_tokens})
+    tx.flush()
 
 
 def account(ctx: Services, user_id: str) -> Account | None:
     """The active user `user_id`, or None."""
     with ctx.db.read() as s:
-        user = s.get(AppUser, user_id)
-        if user is None or not user.active:
-            return None
-        dept = s.get(Department, user.department_id) if user.department_id else None
-        groups = frozenset(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user_id)))
-        return Account(user.id, user.display_name, user.department_id, dept.name if dept else None, groups,
-                       user.locale, user.timezone, session_stamp(user))
+        return account_in(s, user_id)
 
 
-def set_password(ctx: Services, user_id: str, password: str) -> None:
-    """Set a user's password (at least 8 characters)."""
+def account_in(s, user_id: str) -> Account | None:
+    """The active user `user_id` as read in the session `s`, or None."""
+    user = s.get(AppUser, user_id)
+    if user is None or not user.active:
+        return None
+    dept = s.get(Department, user.department_id) if user.department_id else None
+    groups = frozenset(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user_id)))
+    return Account(user.id, user.display_name, user.department_id, dept.name if dept else None, groups,
+                   user.locale, user.timezone, session_stamp(user), bool(user.must_change_password))
+
+
+def set_password(ctx: Services, user_id: str, password: str, must_change: bool = True, by: str = "system") -> None:
+    """Set a user's password (at least 8 characters), e.g. when accounts are set up. The user chooses
+    their own at the first sign-in, unless `must_change` is False (a demo, a test)."""
     if len(password or "") < MIN_PASSWORD:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
     with ctx.db.write() as s:
         user = s.get(AppUser, user_id)
         if user is None:
             raise NotFound(f"user {user_id} does not exist")
-        _new_password(s, user, _HASHER.hash(password), ctx.now(), revoke_tokens=False)
+        _new_password(s, user, hashed, ctx.now(), False, must_change, "password_set", by)
 
 
 def reset_password(ctx: Services, user_id: str, password: str, by: str) -> None:
     """A platform admin sets a user's password (at least 8 characters), e.g. a forgotten one or a
-    stolen account: the user's sessions end and their personal API tokens are revoked."""
+    stolen account: the user's sessions end, their personal API tokens are revoked, and they choose a
+    password of their own at the next sign-in (unless it is the admin's own)."""
     if len(password or "") < MIN_PASSWORD:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
     hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
@@ -99,13 +117,15 @@ def reset_password(ctx: Services, user_id: str, password: str, by: str) -> None:
         user = s.get(AppUser, user_id)
         if user is None:
             raise NotFound(f"user {user_id} does not exist")
-        _new_password(s, user, hashed, ctx.now(), revoke_tokens=True)
+        # A password someone else gave is theirs to replace; an admin setting their own keeps it.
+        _new_password(s, user, hashed, ctx.now(), True, user_id != by, "password_reset", by)
 
 
 def change_password(ctx: Services, user_id: str, current: str, new: str, revoke_tokens: bool = False) -> Account:
     """A user sets their own password, giving the one they have now: FormInvalid naming the field
     that is wrong (current, new); the account with its new session stamp. Every other session of
-    theirs ends; with `revoke_tokens` their personal API tokens too."""
+    theirs ends; with `revoke_tokens` their personal API tokens too. A password an admin gave is
+    replaced by one only the user knows."""
     errors = {}
     if len(new or "") < MIN_PASSWORD:
         errors["new"] = f"a password needs at least {MIN_PASSWORD} characters"
@@ -122,8 +142,23 @@ def change_password(ctx: Services, user_id: str, current: str, new: str, revoke_
         user = s.get(AppUser, user_id)
         if user is None or not user.active:
             raise NotFound(f"user {user_id} does not exist")
-        _new_password(s, user, hashed, ctx.now(), revoke_tokens)
+        _new_password(s, user, hashed, ctx.now(), revoke_tokens, False, "password_changed", user_id)
     return account(ctx, user_id)
+
+
+def password_matches(stored: str | None, password: str) -> bool:
+    """Whether `password` is the one hashed in `stored`; with no stored hash (an unknown or inactive
+    user) a dummy is checked, so the answer takes as long as for a wrong password."""
+    try:
+        _HASHER.verify(stored or _DUMMY, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+    return stored is not None
+
+
+def rehashed(stored: str, password: str) -> str | None:
+    """The right `password` hashed again when `stored` has older argon2 parameters, else None."""
+    return _HASHER.hash(password) if _HASHER.check_needs_rehash(stored) else None
 
 
 def check_password(ctx: Services, user_id: str, password: str) -> Account | None:
@@ -131,14 +166,11 @@ def check_password(ctx: Services, user_id: str, password: str) -> Account | None
     with ctx.db.write() as s:
         user = s.get(AppUser, user_id or "")
         stored = user.password_hash if user is not None and user.active else None
-        try:
-            _HASHER.verify(stored or _DUMMY, password or "")
-        except (VerificationError, InvalidHashError):
+        if not password_matches(stored, password):
             return None
-        if stored is None:
-            return None
-        if _HASHER.check_needs_rehash(stored):
-            user.password_hash = _HASHER.hash(password)
+        newer = rehashed(stored, password)
+        if newer is not None:
+            user.password_hash = newer
     return account(ctx, user_id)
 
 

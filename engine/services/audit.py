@@ -2,7 +2,8 @@
 
 Each request (process instance) has its own chain; so has each process, for what changes the
 process itself: every deploy of its versions and every migration of its running requests
-(`process_chain`, whose rows are audit_event rows under the chain's id, a uuid5 of the process id).
+(`process_chain`, whose rows are audit_event rows under the chain's id, a uuid5 of the process id);
+and so has each account, for its sign-ins, failed attempts, locks and unlocks (`account_chain`).
 Anchors hash the heads of all chains together; verification checks every chain and the anchors.
 
 For the background runner: `make_anchor(ctx)` hourly, `verify_and_record(ctx)` nightly (it stores
@@ -130,24 +131,65 @@ class ProcessHead:
 
 def lock_process_chain(tx: Tx, process_id: str) -> ProcessHead:
     """Hold the process's chain head for this transaction (made on the process's first event)."""
-    chain = process_chain_id(process_id)
-    tx.run("INSERT INTO process_chain (id, process_id, audit_seq, audit_hash) VALUES (?, ?, 0, ?) "
-           "ON CONFLICT (id) DO NOTHING", (chain, process_id, GENESIS))
-    found = tx.one("SELECT id, process_id, audit_seq, audit_hash FROM process_chain WHERE id = ?"
-                   + (" FOR UPDATE" if tx.postgres else ""), (chain,))
-    return ProcessHead(*found)
+    return ProcessHead(*_lock_head(tx, "process_chain", "process_id", process_chain_id(process_id), process_id))
+
+
+def _lock_head(tx: Tx, table: str, owner: str, chain: str, key: str | None) -> tuple:
+    """Make the chain's head row if it is new and hold it for this transaction: (id, owner, seq, hash)."""
+    tx.run(f"INSERT INTO {table} (id, {owner}, audit_seq, audit_hash) VALUES (?, ?, 0, ?) "
+           "ON CONFLICT (id) DO NOTHING", (chain, key, GENESIS))
+    return tx.one(f"SELECT id, {owner}, audit_seq, audit_hash FROM {table} WHERE id = ?"
+                  + (" FOR UPDATE" if tx.postgres else ""), (chain,))
+
+
+def _append_head(tx: Tx, table: str, head, event_type: str, actor: str, at: datetime, data: dict | None) -> int:
+    """Append one event to a chain whose head lives in `table`, in the caller's transaction; its seq."""
+    before = head.audit_seq or 0
+    record(tx, head, event_type, actor, at, None, None, data)
+    changed = tx.run(f"UPDATE {table} SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?",
+                     (head.audit_seq, head.audit_hash, head.id, before))
+    if changed != 1:
+        raise StaleInstance(f"the audit chain {head.id} was changed by someone else; retry")
+    return head.audit_seq
 
 
 def append_process(tx: Tx, head: ProcessHead, event_type: str, actor: str, at: datetime,
                    data: dict | None = None) -> int:
     """Append one event to a process's chain in the caller's transaction; its position (seq)."""
-    before = head.audit_seq or 0
-    record(tx, head, event_type, actor, at, None, None, data)
-    changed = tx.run("UPDATE process_chain SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?",
-                     (head.audit_seq, head.audit_hash, head.id, before))
-    if changed != 1:
-        raise StaleInstance(f"the chain of process {head.process_id} was changed by someone else; retry")
-    return head.audit_seq
+    return _append_head(tx, "process_chain", head, event_type, actor, at, data)
+
+
+# ---------------------------------------------------------------------------------- account chains
+# Each account's sign-ins, failed attempts, locks and unlocks, on a chain of its own (its head in
+# account_chain), so a busy account never waits on another's; names that are no account share one.
+_ACCOUNT_CHAINS = uuid.UUID("2b7e4c1d-9a35-5f08-8d6e-1c4b7a2e9f30")
+
+
+def account_chain_id(user_id: str | None) -> str:
+    """The id of an account's chain (None: the chain of names that are no account)."""
+    return str(uuid.uuid5(_ACCOUNT_CHAINS, f"account:{user_id or ''}"))
+
+
+@dataclass
+class AccountHead:
+    """The head of an account's chain, held for the caller's transaction."""
+
+    id: str
+    user_id: str | None
+    audit_seq: int
+    audit_hash: str
+
+
+def lock_account_chain(tx: Tx, user_id: str | None) -> AccountHead:
+    """Hold the account's chain head for this transaction (made on the account's first event): the
+    account's sign-in attempts run one after another."""
+    return AccountHead(*_lock_head(tx, "account_chain", "user_id", account_chain_id(user_id), user_id))
+
+
+def append_account(tx: Tx, head: AccountHead, event_type: str, actor: str, at: datetime,
+                   data: dict | None = None) -> int:
+    """Append one event to an account's chain in the caller's transaction; its position (seq)."""
+    return _append_head(tx, "account_chain", head, event_type, actor, at, data)
 
 
 def session_tx(session: Session) -> Tx:
@@ -374,9 +416,15 @@ def _anchors(tx: Tx) -> list[Anchor]:
     return anchors
 
 
+# Every chain's head, for the anchors and "verify all": requests', processes' and accounts'.
+_ALL_HEADS = ("SELECT id, audit_seq, audit_hash FROM process_instance UNION ALL "
+              "SELECT id, audit_seq, audit_hash FROM process_chain UNION ALL "
+              "SELECT id, audit_seq, audit_hash FROM account_chain")
+
+
 def make_anchor(ctx, made_by: str = "system") -> dict:
-    """Anchor the current head of every chain (requests' and processes'): one row, plus one per chain
-    that moved since the last. Run it hourly (the background runner does; or `xiezuo audit anchor`)."""
+    """Anchor the current head of every chain (requests', processes', accounts'): one row, plus one per
+    chain that moved since the last. Run it hourly (the background runner does; or `xiezuo audit anchor`)."""
     now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as tx:
         if tx.postgres:  # one anchor at a time, so each chains on the one before
@@ -386,9 +434,7 @@ def make_anchor(ctx, made_by: str = "system") -> dict:
         for instance_id, seq, digest in tx.all(
                 "SELECT instance_id, seq, hash FROM audit_anchor_head ORDER BY anchor_id"):
             anchored[instance_id] = (seq, digest)
-        heads = {i: (seq or 0, digest or GENESIS) for i, seq, digest in tx.all(
-            "SELECT id, audit_seq, audit_hash FROM process_instance UNION ALL "
-            "SELECT id, audit_seq, audit_hash FROM process_chain")}
+        heads = {i: (seq or 0, digest or GENESIS) for i, seq, digest in tx.all(_ALL_HEADS)}
         # An instance that vanished keeps its last anchored head in the digest: it must not vanish.
         covered = {**anchored, **heads}
         moved = {i: h for i, h in heads.items() if anchored.get(i) != h}
@@ -502,8 +548,10 @@ def check_anchored(instance_id: str, rows: list[_Event] | None, history: list[tu
 # ---------------------------------------------------------------------------------- verification
 _EVENTS = ("SELECT instance_id, id, seq, event_type, actor, at, element_id, task_id, data, prev_hash, hash "
            "FROM audit_event WHERE instance_id IN ({}) ORDER BY instance_id, seq")
-_HEADS = ("SELECT id, audit_seq, audit_hash, NULL FROM process_instance{where} UNION ALL "
-          "SELECT id, audit_seq, audit_hash, process_id FROM process_chain{where}")
+_HEADS = ("SELECT id, audit_seq, audit_hash, NULL, 'instance' FROM process_instance{where} UNION ALL "
+          "SELECT id, audit_seq, audit_hash, process_id, 'process' FROM process_chain{where} UNION ALL "
+          "SELECT id, audit_seq, audit_hash, user_id, 'account' FROM account_chain{where}")
+_KINDS = ("instance", "process", "account")
 BATCH = 500
 
 
@@ -512,11 +560,12 @@ class _Head:
     id: str
     seq: int
     hash: str | None
-    process_id: str | None  # None for a request's chain
+    owner: str | None  # a process chain's process id, an account chain's user id; None for a request's
+    kind: str  # instance | process | account
 
     @property
-    def kind(self) -> str:
-        return "instance" if self.process_id is None else "process"
+    def process_id(self) -> str | None:
+        return self.owner if self.kind == "process" else None
 
 
 def _chains(tx: Tx, ids: list[str]) -> dict[str, list[_Event]]:
@@ -539,9 +588,9 @@ def _heads(tx: Tx, ids: list[str] | None) -> list[_Head]:
         for start in range(0, len(ids), BATCH):
             part = ids[start:start + BATCH]
             where = f" WHERE id IN ({tx.in_list(part)})"
-            rows += tx.all(_HEADS.format(where=where), [*part, *part])
-    rows.sort(key=lambda r: (r[3] is not None, r[0]))
-    return [_Head(i, seq or 0, digest, pid) for i, seq, digest, pid in rows]
+            rows += tx.all(_HEADS.format(where=where), [*part, *part, *part])
+    rows.sort(key=lambda r: (_KINDS.index(r[4]), r[0]))
+    return [_Head(i, seq or 0, digest, owner, kind) for i, seq, digest, owner, kind in rows]
 
 
 def _check(tx: Tx, heads: list[_Head], history: dict[str, list[tuple[int, int, str]]], progress=None
@@ -620,8 +669,9 @@ def _verify(tx: Tx, chain_ids: list[str] | None, progress=None, witness: str | N
 
 
 def verify(ctx, instance_id: str | None = None, progress=None, witness: str | None = None) -> dict:
-    """Verify every chain (requests' and processes') and the anchors, or one chain (a request's id or a
-    process chain's id): {instances, processes, problems, anchors, anchored_at, anchor, witnessed}.
+    """Verify every chain (requests', processes', accounts') and the anchors, or one chain (a request's,
+    a process chain's or an account chain's id): {instances, processes, accounts, problems, anchors,
+    anchored_at, anchor, witnessed}.
 
     The anchors are compared with the copies in `witness` (default: the configured anchor_witness);
     `witnessed` is how many it holds (None: no witness). `progress(done, total)`, if given, is
@@ -643,6 +693,7 @@ def _report(found: dict, instance_id: str | None = None) -> dict:
     gone = [i for i in found["by_chain"] if i not in {h.id for h in heads}]
     return {"instances": sum(1 for h in heads if h.kind == "instance") + len(gone),
             "processes": sum(1 for h in heads if h.kind == "process"),
+            "accounts": sum(1 for h in heads if h.kind == "account"),
             "problems": [p.to_dict() for p in problems],
             "anchors": found["anchors"], "anchored_at": latest.at.isoformat() if covered else None,
             "anchor": latest.to_dict() if latest else None, "witnessed": found["witnessed"]}
@@ -673,7 +724,8 @@ def verification(ctx, instance_id: str) -> dict:
     report = verify(ctx, instance_id)
     with ctx.db.transaction(write=False) as tx:
         found = tx.one("SELECT audit_seq FROM process_instance WHERE id = ? UNION ALL "
-                       "SELECT audit_seq FROM process_chain WHERE id = ?", (instance_id, instance_id))
+                       "SELECT audit_seq FROM process_chain WHERE id = ? UNION ALL "
+                       "SELECT audit_seq FROM account_chain WHERE id = ?", (instance_id,) * 3)
         seen = tx.one("SELECT h.seq FROM audit_anchor_head h WHERE h.instance_id = ? ORDER BY h.anchor_id DESC "
                       "LIMIT 1", (instance_id,))
     return {"ok": not report["problems"], "problems": report["problems"], "events": found[0] if found else 0,
@@ -734,7 +786,8 @@ def verify_next(ctx, since: datetime, limit: int = WEB_BATCH, now: datetime | No
     with ctx.db.transaction(write=False) as tx:
         stamp = tx.stamp(since.astimezone(UTC))
         pending = [i for (i,) in tx.all(
-            "SELECT c.id FROM (SELECT id FROM process_instance UNION ALL SELECT id FROM process_chain) c "
+            "SELECT c.id FROM (SELECT id FROM process_instance UNION ALL SELECT id FROM process_chain "
+            "UNION ALL SELECT id FROM account_chain) c "
             "LEFT JOIN audit_verification v ON v.chain_id = c.id WHERE v.checked_at IS NULL OR v.checked_at < ? "
             "ORDER BY v.checked_at IS NOT NULL, v.checked_at, c.id", (stamp,))]
         anchors = tx.one("SELECT checked_at FROM audit_verification WHERE chain_id = ?", (ANCHORS,))

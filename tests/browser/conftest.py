@@ -102,7 +102,7 @@ def server(tmp_path):
     app = create_app(config)
     ctx = app.extensions["xiezuo"]
     import_org(ctx, parse_yaml((ROOT / "demo" / "org.yaml").read_text("utf-8")), "setup", bootstrap=True)
-    set_password(ctx, "xiaowang", PASSWORD)
+    set_password(ctx, "xiaowang", PASSWORD, must_change=False)
     with ctx.db.write() as s:
         stored = s.get(AppUser, "xiaowang").password_hash
         s.execute(update(AppUser).values(password_hash=stored))

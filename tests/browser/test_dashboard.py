@@ -31,7 +31,7 @@ def server(tmp_path):
                        secret_key="browser-test", instance_path=str(tmp_path / "instance"))
     app = create_app(config)
     ctx = set_up_org(app.extensions["xiezuo"])
-    set_password(ctx, "xiaowang", PASSWORD)
+    set_password(ctx, "xiaowang", PASSWORD, must_change=False)
     with ctx.db.write() as s:
         stored = s.get(AppUser, "xiaowang").password_hash
         s.execute(update(AppUser).values(password_hash=stored))

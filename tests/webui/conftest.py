@@ -29,7 +29,7 @@ def app(db_url, clock, tmp_path):
     data = parse_yaml((ROOT / "demo" / "org.yaml").read_text("utf-8"))
     import_org(ctx, data, "setup", bootstrap=True)
     # One argon2 hash (deliberately slow) serves every demo user: same password, same check.
-    set_password(ctx, "xiaowang", PASSWORD)
+    set_password(ctx, "xiaowang", PASSWORD, must_change=False)
     with ctx.db.write() as s:
         stored = s.get(AppUser, "xiaowang").password_hash
         s.execute(update(AppUser).values(password_hash=stored))

@@ -2,7 +2,8 @@
 last recorded verification (and "verify now", for one request or, in bounded steps, for all), a
 request's history (filters; CSV, Excel and JSON exports) and its replay step by step on the diagram
 of the version it ran on, and the changes of the processes themselves (deploys, migrations of
-requests) from the processes' own audit chains.
+requests) from the processes' own audit chains, and the sign-ins of every account (who, when, from
+where; failed attempts and locks) from the accounts' own chains.
 
 Every request an auditor reads, here or elsewhere (its page, task pages, files, exports, the API),
 is logged on the request's own audit chain by log_auditor_views: as tamper-evident as what it
@@ -24,8 +25,10 @@ from flask_login import current_user, login_required
 from engine.db.models import InboxTask
 from engine.services import audit
 from engine.services import history as h
+from engine.services.inbox import Page
 from engine.services.org import directory
 from engine.services.request_view import STATUSES, request_header
+from engine.services.sign_in import account_events
 from webui.extensions import services
 from webui.forms_render import label_text
 from webui.i18n import process_text
@@ -46,6 +49,15 @@ COLUMN_LABELS = {"seq": _("序号"), "at": _("时间"), "category": _("类别"),
                  "data": _("事件数据")}
 KIND_LABELS = {"edited": _("被改动"), "deleted": _("被删除"), "inserted": _("被插入"), "reordered": _("顺序被打乱"),
                "head": _("链头不符")}
+# The events of the accounts' own chains (engine.services.sign_in.EVENTS) and why a sign-in failed.
+ACCOUNT_EVENT_LABELS = {"signed_in": _("登录成功"), "sign_in_failed": _("登录失败"), "account_locked": _("账号锁定"),
+                        "account_unlocked": _("账号解锁"), "signed_out": _("退出登录"),
+                        "password_set": _("设置初始密码"), "password_reset": _("管理员重置密码"),
+                        "password_changed": _("本人修改密码")}
+REASON_LABELS = {"password": _("密码不正确"), "unknown": _("无此账号"), "inactive": _("账号已停用"),
+                 "locked": _("账号锁定中")}
+FAILURES = ("sign_in_failed", "account_locked")
+SIGN_INS_PER_PAGE = 50
 # The pages an auditor's view is logged for; the data a page loads for itself is not logged again.
 LOGGED = {"requests.detail", "requests.export", "requests.attachment", "work.task", "api.request_detail",
           "api.request_history", "api.request_replay", "audit.history", "audit.history_export", "audit.replay"}
@@ -153,6 +165,24 @@ def processes():
         abort(404)
     return render_template("audit/processes.html", events=found["events"], chains=found["chains"],
                            process_id=process_id, names=h.Names(directory(services())), kinds=KIND_LABELS)
+
+
+@bp.route("/sign-ins")
+@login_required
+def sign_ins():
+    """Every account's sign-ins, failed attempts, locks, unlocks and sign-outs, newest first (who, when,
+    from where), from the accounts' own audit chains; one account's, or the failures only."""
+    require_auditor(current_user)
+    user = request.args.get("user", "").strip()[:64]
+    failures = request.args.get("only") == "failures"
+    number = max(1, min(request.args.get("page", 1, type=int), 100_000))
+    events, total = account_events(services(), user or None, FAILURES if failures else (), SIGN_INS_PER_PAGE,
+                                   (number - 1) * SIGN_INS_PER_PAGE)
+    query = {k: v for k, v in (("user", user), ("only", "failures" if failures else "")) if v}
+    return render_template("audit/sign_ins.html", events=events, page=Page(events, total, number, SIGN_INS_PER_PAGE),
+                           pages=max(1, -(-total // SIGN_INS_PER_PAGE)), user=user, failures=failures, query=query,
+                           names={u: v["name"] for u, v in directory(services()).users.items()},
+                           labels=ACCOUNT_EVENT_LABELS, reasons=REASON_LABELS)
 
 
 def history_filter(args) -> tuple[h.HistoryFilter, list[str]]:

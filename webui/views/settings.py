@@ -8,22 +8,15 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from engine.errors import FormInvalid, InvalidInput, PermissionDenied
-from engine.services.accounts import (
-    MIN_PASSWORD,
-    change_password,
-    create_token,
-    list_tokens,
-    revoke_token,
-    set_preferences,
-)
+from engine.services.accounts import MIN_PASSWORD, create_token, list_tokens, revoke_token, set_preferences
 from engine.services.delivery import preferences as delivery_prefs
 from engine.services.delivery.preferences import check_quiet_hours
 from engine.services.org import directory, list_absences, remove_substitute
 from webui import forms_render as fr
-from webui.auth import WebUser
+from webui.auth import change_own_password, too_many_attempts
 from webui.extensions import limiter, services, web_config
 from webui.views.admin.absences import record_absence
 from webui.views.admin.org import KIND_LABELS, bot_context, save_bot, test_bot
@@ -80,25 +73,17 @@ def _page(new_token: str | None, absence: dict | None = None, absence_errors: di
 
 @bp.route("/settings/password", methods=["POST"])
 @login_required
-@limiter.limit(lambda: web_config().login_limit, key_func=lambda: f"password|{current_user.id}", methods=["POST"])
+@limiter.limit(lambda: web_config().password_change_limit, key_func=lambda: f"password|{current_user.id}",
+               methods=["POST"], deduct_when=lambda response: response.status_code != 302,
+               on_breach=too_many_attempts)
 def password():
-    """Change one's own password: the current one, the new one twice (throttled like signing in).
+    """Change one's own password: the current one, the new one twice (wrong current ones are throttled).
     This session stays signed in (with the new password's stamp); every other session of the user ends."""
-    current, new, confirm = (request.form.get(k, "") for k in ("current", "new", "confirm"))
-    errors = {}
-    if new != confirm:
-        errors["confirm"] = _("两次输入的新密码不一致。")
-    try:
-        changed = None if errors else change_password(services(), current_user.id, current, new,
-                                                      revoke_tokens=request.form.get("revoke_tokens") == "1")
-    except FormInvalid as exc:
-        texts = {"current": _("当前密码不正确。"),
-                 "new": _("新密码至少 %(n)s 个字符，最多 256 个，且不能与当前密码相同。", n=MIN_PASSWORD)}
-        errors = {k: texts.get(k, v) for k, v in exc.errors.items()}
+    revoke = request.form.get("revoke_tokens") == "1"
+    changed, errors = change_own_password(request.form, revoke_tokens=revoke)
     if errors:
         return _page(None, password_errors=errors), 400
-    login_user(WebUser(changed))
-    flash(_("密码已修改；其他设备上的登录和个人 API 令牌已失效。") if request.form.get("revoke_tokens") == "1"
+    flash(_("密码已修改；其他设备上的登录和个人 API 令牌已失效。") if revoke
           else _("密码已修改；其他设备上的登录已失效。"), "info")
     return redirect(url_for("settings.index") + "#password")
 

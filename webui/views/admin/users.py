@@ -1,4 +1,5 @@
-"""Users: the list with roles, posts and status; one user switched off or on, a new password set."""
+"""Users: the list with roles, posts and status; one user switched off or on, a new password set, a
+lock after failed sign-ins lifted, the latest sign-ins shown."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from engine.errors import InvalidInput
 from engine.services.accounts import MIN_PASSWORD, account, reset_password
 from engine.services.inbox import Page
 from engine.services.org import GLOBAL_ROLES, directory, org_changes
+from engine.services.sign_in import account_events, sign_in_state, unlock
 from engine.services.users import set_active
 from webui.auth import WebUser
-from webui.extensions import services
+from webui.extensions import services, web_config
 from webui.views.admin import bp
 from webui.views.admin.org import POST_LABELS
+from webui.views.audit import ACCOUNT_EVENT_LABELS, REASON_LABELS
 
 # The groups behind the roles held everywhere (engine.services.org.GLOBAL_ROLES), by their names.
 ROLE_LABELS = {GLOBAL_ROLES["platform_admin"]: lazy_gettext("平台管理员"),
@@ -23,6 +26,7 @@ ROLE_LABELS = {GLOBAL_ROLES["platform_admin"]: lazy_gettext("平台管理员"),
                GLOBAL_ROLES["process_owner"]: lazy_gettext("流程负责人")}
 STATUSES = ("active", "inactive", "all")
 USERS_PER_PAGE = 100
+SIGN_INS_SHOWN = 20  # the latest events of the account's chain on its page (the audit area lists them all)
 # What a recorded change of a user is about (engine.services.org.USER_FIELDS; a group is a role).
 CHANGE_LABELS = {"department_id": lazy_gettext("部门"), "superior_id": lazy_gettext("上级"),
                  "active": lazy_gettext("账号状态")}
@@ -73,9 +77,12 @@ def _user_page(user_id: str, errors: dict | None = None, status: int = 200):
         abort(404)
     org = directory(services())
     names = {**{d: v["name"] for d, v in org.departments.items()}, **{u: v["name"] for u, v in org.users.items()}}
+    sign_ins, _total = account_events(services(), user_id, limit=SIGN_INS_SHOWN)
     return render_template("admin/user.html", person=person, roles=ROLE_LABELS, posts=POST_LABELS,
                            errors=errors or {}, min_password=MIN_PASSWORD, names=names,
-                           changes=org_changes(services(), "user", user_id), fields=CHANGE_LABELS), status
+                           changes=org_changes(services(), "user", user_id), fields=CHANGE_LABELS,
+                           state=sign_in_state(services(), user_id, web_config().sign_in_policy),
+                           sign_ins=sign_ins, event_labels=ACCOUNT_EVENT_LABELS, reasons=REASON_LABELS), status
 
 
 @bp.route("/users/<user_id>")
@@ -100,6 +107,16 @@ def user_active(user_id: str):
     return redirect(url_for("admin.user", user_id=user_id))
 
 
+@bp.route("/users/<user_id>/unlock", methods=["POST"])
+def user_unlock(user_id: str):
+    """Lift the lock that failed sign-ins put on a user's account (recorded on the account's chain)."""
+    if unlock(services(), user_id, current_user.id):
+        flash(_("已解除锁定，此人现在可以登录。"), "success")
+    else:
+        flash(_("该账号没有被锁定。"), "info")
+    return redirect(url_for("admin.user", user_id=user_id, _anchor="sign-in"))
+
+
 @bp.route("/users/<user_id>/password", methods=["POST"])
 def user_password(user_id: str):
     """Set a new password for a user (e.g. a forgotten one); the admin tells it to them. The user's
@@ -117,5 +134,6 @@ def user_password(user_id: str):
     reset_password(services(), user_id, password, current_user.id)
     if user_id == current_user.id:  # their own: this session goes on with the new password
         login_user(WebUser(account(services(), user_id)))
-    flash(_("已为该用户设置新密码；其登录已全部失效，个人 API 令牌已作废。"), "success")
+    flash(_("已为该用户设置新密码；其登录已全部失效，个人 API 令牌已作废。") if user_id == current_user.id else
+          _("已为该用户设置新密码；其登录已全部失效，个人 API 令牌已作废；此人下次登录时须改设自己的密码。"), "success")
     return redirect(url_for("admin.user", user_id=user_id))
