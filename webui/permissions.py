@@ -97,7 +97,7 @@ def may_enter(user, area: str) -> bool:
 # What an auditor may still send: their own session, language, password, preferences, tokens and
 # notices, and the audit area's verification (which records a result and changes no request).
 AUDITOR_MAY_POST = frozenset({
-    "auth.login", "auth.logout", "auth.language", "settings.index", "settings.password",
+    "auth.login", "auth.logout", "auth.language", "auth.choose_password", "settings.index", "settings.password",
     "settings.notifications", "settings.new_token", "settings.revoke", "api.new_token", "api.revoke",
     "notifications.read", "notifications.read_all", "pages.cc_read", "audit.verify_request", "audit.verify_all",
 })
