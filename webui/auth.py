@@ -93,23 +93,23 @@ def _minutes_until(seconds: float) -> int:
 
 def _too_many_sign_ins(limit):
     """The sign-in page when this address failed too often (in the reader's language, not the limit's text)."""
-    minutes = _minutes_until(limit.reset_at - time.time())
-    flash(_("此网络地址登录失败次数过多，请 %(minutes)s 分钟后再试。", minutes=minutes), "error")
+    seconds = limit.reset_at - time.time()
+    flash(_("此网络地址登录失败次数过多，请 %(minutes)s 分钟后再试。", minutes=_minutes_until(seconds)), "error")
     answer = render_template("login.html", form=LoginForm()), 429
-    return _with_retry_after(answer, minutes * 60)
+    return _with_retry_after(answer, seconds)
 
 
 def too_many_attempts(limit):
     """An error page for a throttled form (e.g. wrong current passwords), saying when to try again."""
-    minutes = _minutes_until(limit.reset_at - time.time())
+    seconds = limit.reset_at - time.time()
     answer = render_template("error.html", error=None, code=429,
-                             description=_("请 %(minutes)s 分钟后再试。", minutes=minutes)), 429
-    return _with_retry_after(answer, minutes * 60)
+                             description=_("请 %(minutes)s 分钟后再试。", minutes=_minutes_until(seconds))), 429
+    return _with_retry_after(answer, seconds)
 
 
 def _with_retry_after(answer, seconds: float):
     response = make_response(answer)
-    response.headers["Retry-After"] = str(int(seconds))
+    response.headers["Retry-After"] = str(max(1, int(seconds)))  # whole seconds, never 0
     return response
 
 

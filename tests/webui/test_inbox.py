@@ -111,7 +111,8 @@ def test_filters_by_request_type_department_urgency_and_overdue(app, flow, clock
     html = page(head, "/inbox?overdue=1")
     assert tasks_on(html) == [] and 'value="资源申请"' in html and 'value="LOG"' in html
 
-    clock.advance(hours=5)  # the 4 hours of 特急 are over
+    clock.advance(hours=5)  # the 4 hours of 特急 are over (and the idle session with them: sign in again)
+    head = signed_in(app, REQUESTER_HEAD)
     html = page(head, "/inbox?overdue=1")
     assert tasks_on(html) == [critical] and 'data-marker="overdue"' in html
     assert html.count('data-marker="overdue"') == 1
@@ -156,6 +157,7 @@ def test_a_request_with_red_warnings_is_marked(app, flow, clock):
     html = page(own, "/inbox")
     assert len(tasks_on(html)) == 1 and 'data-marker="red"' not in html
     clock.now = beijing(f"{PLAN[0]['end']} 08:00")  # its planned end is less than 24 hours away
+    own = signed_in(app, owner)  # days later: a new session
     html = page(own, "/inbox")
     assert 'data-marker="red"' in html and 'data-marker="overdue"' not in html
     clock.now = beijing(f"{PLAN[0]['end']} 10:00")  # due at 09:00 on the planned end date

@@ -22,7 +22,8 @@ from tests.webui.conftest import csrf_of, sign_in
 from webui.permissions import AUDITOR_MAY_POST
 
 ROLES = ("anonymous", "xiaowang", "zhangzongjian", "lijingli", "shenjie", "linna")
-SKIP = {"static", "pages.index", "auth.login", "auth.logout", "auth.language", "requests.viewer_asset"}
+SKIP = {"static", "pages.index", "auth.login", "auth.logout", "auth.language", "auth.choose_password",
+        "requests.viewer_asset"}
 OWN_LISTS = {"pages.inbox", "notifications.index", "requests.index", "work.new", "api.me",
              "api.inbox", "api.tokens", "api.openapi", "settings.index"}
 # What each role may read of the request (GET of request and task routes): its people, the admins and
@@ -32,7 +33,7 @@ READERS = {"api.task": {"zhangzongjian"},
            # the audit area: auditors and platform admins only (tests/webui/test_audit_pages.py)
            **{e: {"lijingli", "shenjie"} for e in ("audit.index", "audit.history", "audit.history_export",
                                                    "audit.replay", "audit.replay_data", "api.request_history",
-                                                   "api.request_replay", "audit.processes")}}
+                                                   "api.request_replay", "audit.processes", "audit.sign_ins")}}
 ADMIN_READERS = {"lijingli", "shenjie"}
 # The dashboard: admins and auditors see every request's figures, a department head their departments'.
 DASHBOARD_READERS = {"lijingli", "shenjie", "zhangzongjian"}
