@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext
 
 from engine.errors import (
     FormInvalid,
@@ -15,9 +16,35 @@ from engine.errors import (
     TaskNotReady,
     XiezuoError,
 )
+from webui.bounds import too_large_message
 
 STATUS = [(NotFound, 404), (PermissionDenied, 403), (TaskNotReady, 409), (StaleInstance, 409),
           (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422), (InvalidInput, 400)]
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+              413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+# Werkzeug's own texts are English; a reader gets these in their language instead.
+HTTP_MESSAGES = {
+    401: lazy_gettext("未登录：没有会话，也没有有效的令牌。"),
+    403: lazy_gettext("无权访问。"),
+    404: lazy_gettext("找不到此页面或资源。"),
+    405: lazy_gettext("此地址不接受该请求方法。"),
+    415: lazy_gettext("不支持该内容类型。"),
+    429: lazy_gettext("尝试次数过多，请稍后再试。"),
+}
+
+
+def http_message(exc) -> str:
+    """The text of a werkzeug HTTP error in the reader's language (413 names the limit that applied)."""
+    code = getattr(exc, "code", None)
+    if code == 413:
+        return too_large_message()
+    return str(HTTP_MESSAGES.get(code, getattr(exc, "description", "") or ""))
+
+
+def http_headers(exc) -> list[tuple[str, str]]:
+    """The headers an HTTP error carries besides its body (Allow on a 405, Retry-After)."""
+    found = exc.get_headers() if hasattr(exc, "get_headers") else []
+    return [(k, v) for k, v in found if k.lower() != "content-type"]
 
 
 def status_of(exc: XiezuoError) -> int:
@@ -44,7 +71,8 @@ def init_app(app: Flask) -> None:
     def http_error(exc):
         code = getattr(exc, "code", 500) or 500
         if wants_json():
-            return jsonify({"code": {404: "not_found", 403: "forbidden", 405: "method_not_allowed",
-                                     413: "too_large", 429: "too_many_requests"}.get(code, "error"),
-                            "message": getattr(exc, "description", "")}), code
-        return render_template("error.html", error=None, code=code, description=getattr(exc, "description", "")), code
+            answer = jsonify({"code": HTTP_CODES.get(code, "error"), "message": http_message(exc)})
+            return answer, code, http_headers(exc)
+        # The page's heading already says what a 403, 404 or 429 is; the others need the text.
+        description = None if code in (403, 404, 429) else http_message(exc)
+        return render_template("error.html", error=None, code=code, description=description), code, http_headers(exc)

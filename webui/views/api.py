@@ -37,6 +37,7 @@ from engine.services.records import add_comment
 from engine.services.request_view import request_header
 from engine.services.requests import submit_request
 from webui.auth import WebUser
+from webui.errors import HTTP_CODES, http_headers, http_message
 from webui.extensions import csrf, login_manager, services
 from webui.openapi import document
 from webui.permissions import require_auditor
@@ -75,9 +76,12 @@ def require_csrf_for_sessions():
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
     code = exc.code or 500
-    kind = "csrf_failed" if isinstance(exc, CSRFError) else {
-        400: "bad_request", 401: "unauthorized", 413: "too_large", 415: "unsupported_media_type"}.get(code, "error")
-    answer = jsonify({"code": kind, "message": exc.description or exc.name})
+    if isinstance(exc, CSRFError):
+        kind, message = "csrf_failed", _("会话调用须在 X-CSRFToken 请求头中带上 CSRF 令牌（GET /api/v1/me 给出）。")
+    else:
+        kind, message = HTTP_CODES.get(code, "error"), http_message(exc) or exc.name
+    answer = jsonify({"code": kind, "message": message})
+    answer.headers.extend(http_headers(exc))
     if code == 401:
         answer.headers["WWW-Authenticate"] = 'Bearer realm="xiezuo"'
     return answer, code

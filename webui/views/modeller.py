@@ -28,6 +28,7 @@ from engine.services.versions import (
     upload_diagram,
     version_source,
 )
+from webui.bounds import large_body
 from webui.extensions import services
 from webui.permissions import may_enter
 
@@ -148,6 +149,7 @@ def draft_json(draft_id: int):
 
 
 @bp.route("/drafts/<int:draft_id>/save", methods=["POST"])
+@large_body(2 * UPLOAD_MAX)  # the XML of the largest upload, escaped in JSON
 @owners_only
 def save(draft_id: int):
     """Store the modeller's XML over the draft (refused if someone saved it in between)."""
@@ -157,6 +159,7 @@ def save(draft_id: int):
 
 
 @bp.route("/check", methods=["POST"])
+@large_body(2 * UPLOAD_MAX)  # the XML of the largest upload, escaped in JSON
 @owners_only
 def check():
     """The engine's deploy checks on the modeller's XML: every problem with its element id."""

@@ -1,0 +1,15 @@
+"""English of the API's and the request bounds' messages (webui/views/api.py, webui/bounds.py, webui/errors.py)."""
+
+ENGLISH = {
+    "JSON 嵌套过深（最多 %(limit)d 层）。": "The JSON is nested too deep (at most %(limit)d levels).",
+    "上传内容过大：每个文件最多 %(size)s。": "Upload too large: each file at most %(size)s.",
+    "请求内容过大：最多 %(size)s。": "Request too large: at most %(size)s.",
+    "未登录：没有会话，也没有有效的令牌。": "Not signed in: no session and no valid token.",
+    "无权访问。": "You may not do this.",
+    "找不到此页面或资源。": "Not found.",
+    "此地址不接受该请求方法。": "This address does not take this method.",
+    "不支持该内容类型。": "This content type is not supported.",
+    "尝试次数过多，请稍后再试。": "Too many attempts, please try again later.",
+    "会话调用须在 X-CSRFToken 请求头中带上 CSRF 令牌（GET /api/v1/me 给出）。":
+        "A session call carries the CSRF token in the X-CSRFToken header (GET /api/v1/me gives it).",
+}
