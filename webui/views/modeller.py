@@ -143,9 +143,7 @@ def edit(draft_id: int):
 def draft_json(draft_id: int):
     """A draft's XML and revision, for the modeller."""
     draft = get_draft(services(), draft_id)
-    response = jsonify({"xml": draft["xml"], "revision": draft["revision"], "filename": draft["filename"]})
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return jsonify({"xml": draft["xml"], "revision": draft["revision"], "filename": draft["filename"]})
 
 
 @bp.route("/drafts/<int:draft_id>/save", methods=["POST"])
