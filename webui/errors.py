@@ -7,6 +7,9 @@ from flask_babel import lazy_gettext
 
 from engine.errors import (
     FormInvalid,
+    IdempotencyAnswerLost,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
     InvalidInput,
     InvalidProcess,
     NotFound,
@@ -19,7 +22,16 @@ from engine.errors import (
 from webui.bounds import too_large_message
 
 STATUS = [(NotFound, 404), (PermissionDenied, 403), (TaskNotReady, 409), (StaleInstance, 409),
-          (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422), (InvalidInput, 400)]
+          (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422), (InvalidInput, 400),
+          (IdempotencyKeyReused, 422), (IdempotencyInProgress, 409), (IdempotencyAnswerLost, 409)]
+# Errors whose text comes from the catalogue, in the reader's language, by their code.
+ERROR_MESSAGES = {
+    "idempotency_key_reused": lazy_gettext("此 Idempotency-Key 已用于另一个请求（方法、地址或请求体不同）；"
+                                           "新的请求请换一个键。"),
+    "idempotency_in_progress": lazy_gettext("使用此 Idempotency-Key 的请求仍在处理中，请稍后重试。"),
+    "idempotency_answer_lost": lazy_gettext("使用此 Idempotency-Key 的请求已经执行，但它的应答未能保存；"
+                                            "请查看相应资源的当前状态。"),
+}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
               413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
 # Werkzeug's own texts are English; a reader gets these in their language instead.
@@ -51,6 +63,14 @@ def status_of(exc: XiezuoError) -> int:
     return next((code for kind, code in STATUS if isinstance(exc, kind)), 400)
 
 
+def error_body(exc: XiezuoError) -> dict:
+    """The JSON of an engine error: its code, its message (from the catalogue where it has one), its details."""
+    found = exc.to_dict()
+    if exc.code in ERROR_MESSAGES:
+        found["message"] = str(ERROR_MESSAGES[exc.code])
+    return found
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -60,7 +80,7 @@ def init_app(app: Flask) -> None:
     def engine_error(exc: XiezuoError):
         code = status_of(exc)
         if wants_json():
-            return jsonify(exc.to_dict()), code
+            return jsonify(error_body(exc)), code
         return render_template("error.html", error=exc, code=code), code
 
     @app.errorhandler(404)

@@ -6,7 +6,8 @@ personal token (`Authorization: Bearer xz_...`, no CSRF: no browser sends it by 
 sign in to the API only, never to the pages. Every answer is JSON; errors are {code, message, ...}
 (webui/errors.py for the engine's named errors). A task the caller may not act on, a request the
 caller may not read and a token of someone else's are answered 404, as if they did not exist.
-The OpenAPI document (webui/openapi.py) is served at /api/v1/openapi.json.
+The OpenAPI document (webui/openapi.py) is served at /api/v1/openapi.json. The commands take an
+Idempotency-Key header (webui/idempotency.py): a retry gets the first answer instead of a second run.
 The texts of the process diagrams (task names, form labels, option names) come as the diagrams have
 them, whatever the caller's language: scripts match on them and send option values back, and a token
 has no page language. Only the pages show them translated (webui.i18n.process_text).
@@ -39,6 +40,7 @@ from engine.services.requests import submit_request
 from webui.auth import WebUser
 from webui.errors import HTTP_CODES, http_headers, http_message
 from webui.extensions import csrf, login_manager, services
+from webui.idempotency import idempotent
 from webui.openapi import document
 from webui.permissions import require_auditor
 from webui.views.audit import history_filter
@@ -140,6 +142,7 @@ def inbox():
 # ---------------------------------------------------------------------------------- requests
 @bp.post("/requests")
 @login_required
+@idempotent
 def submit():
     """File a request (template 1); 201 with its number."""
     started = submit_request(services(), current_user.id, _body())
@@ -184,6 +187,7 @@ def request_replay(instance_id: str):
 
 @bp.post("/requests/<instance_id>/withdraw")
 @login_required
+@idempotent
 def withdraw(instance_id: str):
     """The requester withdraws the request while nobody else has acted on it."""
     body = _body()
@@ -201,6 +205,7 @@ def task(task_id: str):
 
 @bp.post("/tasks/<task_id>/complete")
 @login_required
+@idempotent
 def complete(task_id: str):
     """Complete a task with {"data": {...}} checked against its form (422 with the fields)."""
     data = _body().get("data", {})
@@ -212,6 +217,7 @@ def complete(task_id: str):
 
 @bp.post("/tasks/<task_id>/claim")
 @login_required
+@idempotent
 def claim(task_id: str):
     """Claim a task offered to the caller or their group."""
     with not_yours():
@@ -220,6 +226,7 @@ def claim(task_id: str):
 
 @bp.post("/tasks/<task_id>/release")
 @login_required
+@idempotent
 def release(task_id: str):
     """Give a claimed task back to its candidates."""
     with not_yours():
@@ -228,6 +235,7 @@ def release(task_id: str):
 
 @bp.post("/tasks/<task_id>/transfer")
 @login_required
+@idempotent
 def transfer(task_id: str):
     """转办: the task becomes another user's."""
     body = _body()
@@ -238,6 +246,7 @@ def transfer(task_id: str):
 
 @bp.post("/tasks/<task_id>/delegate")
 @login_required
+@idempotent
 def delegate(task_id: str):
     """委派: another user works on the task and hands it back."""
     body = _body()
@@ -248,6 +257,7 @@ def delegate(task_id: str):
 
 @bp.post("/tasks/<task_id>/resolve")
 @login_required
+@idempotent
 def resolve(task_id: str):
     """Hand a delegated task back to whoever delegated it."""
     body = _body()
@@ -257,6 +267,7 @@ def resolve(task_id: str):
 
 @bp.post("/tasks/<task_id>/cc")
 @login_required
+@idempotent
 def cc(task_id: str):
     """抄送: copy the task to users for their information."""
     body = _body()
@@ -269,6 +280,7 @@ def cc(task_id: str):
 
 @bp.post("/tasks/<task_id>/urge")
 @login_required
+@idempotent
 def urge(task_id: str):
     """催办: remind whoever has to act on the task (the requester and the admins may)."""
     body = _body()
@@ -278,6 +290,7 @@ def urge(task_id: str):
 
 @bp.post("/tasks/<task_id>/comment")
 @login_required
+@idempotent
 def comment(task_id: str):
     """Comment on an open task (a record of its request); 201 with the comment's id."""
     body = _body()
@@ -307,6 +320,7 @@ def new_token():
 
 @bp.delete("/tokens/<int:token_id>")
 @login_required
+@idempotent
 def revoke(token_id: int):
     """Revoke one of the caller's tokens."""
     with not_yours():
