@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from engine.bpmn.forms import Form, field_from_xml, validate_submission
+from engine.bpmn.forms import DEFAULT_MAX_LENGTH, Form, FormField, field_from_xml, json_type_errors, validate_submission
 from engine.bpmn.parser import CAMUNDA_NS
 
 
@@ -89,3 +89,26 @@ def test_a_condition_on_a_missing_field_is_a_deploy_problem():
            '</camunda:formData></bpmn:extensionElements></task>')
     assert form_from_xml(etree.fromstring(xml), "B", CAMUNDA_NS)[1] == [
         "field 'p' is required if 'nope' ..., which is not a field of this form"]
+
+
+def test_a_text_field_without_a_maxlength_takes_at_most_the_default():
+    form = Form([FormField("note", "text"), FormField("code", "string", maxlength=5)])
+    assert validate_submission(form, {"note": "字" * DEFAULT_MAX_LENGTH})[1] == {}
+    assert validate_submission(form, {"note": "字" * (DEFAULT_MAX_LENGTH + 1)})[1] == {
+        "note": f"at most {DEFAULT_MAX_LENGTH} characters"}
+    assert validate_submission(form, {"code": "123456"})[1] == {"code": "at most 5 characters"}
+
+
+def test_a_json_body_gives_each_field_its_own_type():
+    form = Form([FormField("title", "string"), FormField("hours", "long"), FormField("rate", "double"),
+                 FormField("urgent", "boolean"), FormField("depts", "departments"), FormField("due", "date"),
+                 FormField("rows", "table")])
+    good = {"title": "采购", "hours": 3, "rate": 1.5, "urgent": False, "depts": ["PRD"], "due": "2026-11-02",
+            "rows": [{"a": 1}], "unknown": 1}
+    assert json_type_errors(form, good) == {}
+    assert json_type_errors(form, {"title": None, "hours": None}) == {}  # null: left out
+    assert json_type_errors(form, {"title": 8888, "hours": "3", "rate": True, "urgent": "yes", "depts": "PRD,SAL",
+                                   "due": 20261102, "rows": [[1]]}) == {
+        "title": "must be text", "hours": "must be a whole number", "rate": "must be a number",
+        "urgent": "must be true or false", "depts": "must be a list of ids (text)", "due": "must be text",
+        "rows": "must be a list of rows (objects)"}

@@ -21,10 +21,18 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import InvalidInput, PermissionDenied
+from engine.bpmn.forms import json_type_errors
+from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.services.accounts import create_token, list_tokens, revoke_token, token_account
 from engine.services.history import history, replay, verification
-from engine.services.instances import claim_task, complete_task, describe_instance, release_task, task_form
+from engine.services.instances import (
+    claim_task,
+    complete_task,
+    describe_instance,
+    release_task,
+    start_form,
+    task_form,
+)
 from engine.services.notifications import TABS, describe_request, inbox_listing, open_task_request
 from engine.services.operations import (
     cc_task,
@@ -36,7 +44,7 @@ from engine.services.operations import (
 )
 from engine.services.records import add_comment
 from engine.services.request_view import request_header
-from engine.services.requests import submit_request
+from engine.services.requests import REQUEST_PROCESS, submit_request
 from webui.auth import WebUser
 from webui.errors import HTTP_CODES, http_headers, http_message
 from webui.extensions import csrf, login_manager, services
@@ -145,7 +153,11 @@ def inbox():
 @idempotent
 def submit():
     """File a request (template 1); 201 with its number."""
-    started = submit_request(services(), current_user.id, _body())
+    body = _body()
+    wrong = json_type_errors(start_form(services(), REQUEST_PROCESS), body)  # JSON carries types; pages send text
+    if wrong:
+        raise FormInvalid(wrong)
+    started = submit_request(services(), current_user.id, body)
     number = describe_instance(services(), started.instance_id)["business_key"]
     answer = jsonify({**_command(started), "request_no": number})
     answer.headers["Location"] = f"{bp.url_prefix}/requests/{started.instance_id}"
@@ -331,5 +343,9 @@ def revoke(token_id: int):
 @bp.get("/openapi.json")
 @login_required
 def openapi():
-    """This API described as OpenAPI 3.1."""
-    return jsonify(document())
+    """This API described as OpenAPI 3.1, the request form as the deployed request process has it."""
+    try:
+        form = start_form(services(), REQUEST_PROCESS)
+    except NotFound:
+        form = None
+    return jsonify(document(form))
