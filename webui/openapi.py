@@ -143,7 +143,7 @@ IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"},
     "description": "1-255 visible ASCII characters (e.g. a UUID), the caller's own: the call runs once; sent "
                    "again with the same body, the first answer comes back (Idempotent-Replayed: true); with "
-                   "another request it is 422 idempotency_key_reused. Kept 24 hours.",
+                   "another request it is 422 idempotency_key_reused. Kept 24 hours (XIEZUO_IDEMPOTENCY_HOURS).",
 }
 REPLAYED = {"Idempotent-Replayed": {"description": "true: the answer of the first call with this Idempotency-Key",
                                     "schema": {"enum": ["true"]}}}
