@@ -1,4 +1,4 @@
-"""Bounds on what a request may carry: ids within 64 bits, body sizes, JSON nesting.
+"""Bounds on what a request may carry: ids an id column holds, body sizes, JSON nesting.
 
 Each bound turns input the database or the parser cannot take into a client error (404, 413, 400)
 before any view runs, instead of an overflow or a recursion error deep inside (a 500).
@@ -16,17 +16,20 @@ from werkzeug.routing import IntegerConverter
 from engine.errors import InvalidInput
 from webui.config import WebConfig
 
-INT64_MAX = 2**63 - 1  # the largest id a BIGINT (and SQLite's INTEGER) column holds
+# The largest id an INTEGER column holds on every database: 32 bits on PostgreSQL (64 on SQLite). Every
+# id in a URL is such a column; a route over a BIGINT one says so with <int(max=...):...>.
+ID_MAX = 2**31 - 1
 MAX_JSON_DEPTH = 32  # far beyond any form (a table in a task's data is four levels deep)
 UPLOAD_OVERHEAD = 1024 * 1024  # multipart framing and the form's other fields beside the files
 
 
-class Int64Converter(IntegerConverter):
-    """`<int:...>` bounded to a signed 64-bit id: a larger number matches no route (404)."""
+class IdConverter(IntegerConverter):
+    """`<int:...>` bounded to what an id column holds: a larger number matches no route (404), where the
+    database would have failed on it (a 500)."""
 
     def __init__(self, map, *args, **kwargs):
         super().__init__(map, *args, **kwargs)
-        self.max = INT64_MAX if self.max is None else min(self.max, INT64_MAX)
+        self.max = ID_MAX if self.max is None else self.max
 
 
 def _within(value, limit: int) -> bool:
@@ -74,7 +77,7 @@ def too_large_message() -> str:
 
 def init_app(app: Flask, config: WebConfig) -> None:
     """Install the bounds; call before any blueprint is registered and before CSRF reads the form."""
-    app.url_map.converters["int"] = Int64Converter
+    app.url_map.converters["int"] = IdConverter
     app.json = BoundedJSONProvider(app)
     uploads = max(config.engine.attachment_max_bytes + UPLOAD_OVERHEAD, config.max_body_bytes)
     app.config.update(MAX_CONTENT_LENGTH=uploads, MAX_FORM_MEMORY_SIZE=min(config.max_body_bytes, 500_000))
