@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 
 from engine.background import PERIODIC, tick
 from engine.db.models import IdempotentCommand, ProcessInstance
-from engine.errors import IdempotencyAnswerLost, IdempotencyInProgress, IdempotencyKeyReused, InvalidInput
+from engine.errors import IdempotencyAnswerLost, IdempotencyInProgress, IdempotencyKeyReused, InvalidInput, NotFound
 from engine.services import idempotency
+from engine.services.accounts import create_token
 from engine.services.deploy import deploy
 from engine.services.idempotency import RUNNING_LEASE, Answer, claim
 from engine.services.instances import start_instance
 from tests.conftest import fixture_files
+from tests.helpers import add_user
 
 ASKED = ("POST", "/api/v1/requests", "a" * 64)
 
@@ -54,6 +56,18 @@ def test_the_key_is_marked_in_the_commands_transaction_and_its_answer_replayed(d
         claim(ctx, "alice", "k1", "POST", "/api/v1/requests", "b" * 64)
     assert claim(ctx, "bob", "k1", *ASKED).replay is None  # another caller's key of the same name
     assert _instances(ctx) == 1
+
+
+def test_a_command_through_the_orm_marks_its_key_in_its_own_transaction_too(deployed):
+    ctx = deployed
+    add_user(ctx, "alice")
+    taken = claim(ctx, "alice", "k1", "POST", "/api/v1/tokens", "a" * 64)
+    with pytest.raises(NotFound), taken.watching():
+        create_token(ctx, "nobody", "脚本")  # refused inside its session: nothing committed, nor the key
+    assert _state(ctx) == "running" and not taken.committed
+    with taken.watching():
+        create_token(ctx, "alice", "脚本")
+    assert taken.committed and _state(ctx) == "committed"
 
 
 def test_a_command_that_fails_leaves_its_key_unmarked_and_released(deployed):
