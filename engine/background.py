@@ -7,7 +7,8 @@ One unit of work, `tick`, does everything that is due at the moment it runs:
   recipients' preferences (delivery.dispatch_pending), and due deliveries are sent
   (delivery.deliver_due), with retries and rate limits;
 - the periodic jobs of PERIODIC (anchoring the audit chains hourly, verifying them nightly,
-  refreshing the dashboards' figures), each claimed in background_job before it runs.
+  refreshing the dashboards' figures, forgetting expired idempotency keys), each claimed in
+  background_job before it runs.
 
 It runs in three ways, all calling `tick` every `config.sweep_interval` seconds (1 s), so a timer
 fires within about a second of its due time:
@@ -32,7 +33,7 @@ from datetime import datetime, timedelta
 
 from engine.bootstrap import Services
 from engine.db.tx import Tx
-from engine.services import analytics, audit, delivery
+from engine.services import analytics, audit, delivery, idempotency
 from engine.services.timers import run_due_timers
 
 log = logging.getLogger("xiezuo.background")
@@ -55,6 +56,8 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("audit_verify", timedelta(hours=24), lambda ctx: audit.verify_and_record(ctx)),
     # The dashboards' derived figures (per-task spans, flow counts) catch up with the audit log.
     Periodic("analytics_refresh", timedelta(minutes=1), lambda ctx: analytics.refresh(ctx)),
+    # Retried API commands find their answers for config.idempotency_hours, and no longer.
+    Periodic("idempotency_cleanup", timedelta(hours=1), lambda ctx: idempotency.forget_expired(ctx)),
 )
 
 

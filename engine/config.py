@@ -52,6 +52,9 @@ class EngineConfig:
     # which every audit anchor is appended as it is made; verification compares the anchors with it,
     # so even the newest anchor cannot be deleted or rewritten unseen. None: no such copy.
     anchor_witness: str | None = None
+    # An API command sent with an Idempotency-Key keeps its answer this long for retries; then the
+    # background cleanup forgets it and the key may name a new command.
+    idempotency_hours: float = 24.0
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str], database_url: str | None = None) -> EngineConfig:
@@ -72,6 +75,8 @@ class EngineConfig:
         for name in ("script_value_max_bytes", "script_memory_max_bytes", "command_max_bytes"):
             if env.get(f"XIEZUO_{name.upper()}"):
                 setattr(config, name, int(env[f"XIEZUO_{name.upper()}"]))
+        if env.get("XIEZUO_IDEMPOTENCY_HOURS"):
+            config.idempotency_hours = float(env["XIEZUO_IDEMPOTENCY_HOURS"])
         if env.get("XIEZUO_SWEEP_INTERVAL"):
             config.sweep_interval = float(env["XIEZUO_SWEEP_INTERVAL"])
         for name in ("smtp_host", "smtp_user", "smtp_password", "smtp_from", "base_url"):

@@ -166,3 +166,20 @@ class AccountLocked(XiezuoError):
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "locked_until": self.until.isoformat()}
+class IdempotencyKeyReused(XiezuoError):
+    """An Idempotency-Key came back with another request (method, path or body): refused, nothing ran."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(XiezuoError):
+    """The command of an Idempotency-Key is still running: the retry waits for its answer."""
+
+    code = "idempotency_in_progress"
+
+
+class IdempotencyAnswerLost(XiezuoError):
+    """The command of an Idempotency-Key was carried out, but its answer was not kept (the server
+    stopped between the two): the caller reads the resource to learn its state."""
+
+    code = "idempotency_answer_lost"

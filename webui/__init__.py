@@ -26,7 +26,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     from flask_login import current_user
 
     from engine.bootstrap import bootstrap
-    from webui import auth, errors, forms_render, i18n, permissions, security, views
+    from webui import auth, bounds, errors, forms_render, i18n, permissions, security, views
     from webui.extensions import csrf, limiter, login_manager
 
     config = config or WebConfig()
@@ -35,8 +35,9 @@ def create_app(config: WebConfig | None = None) -> Flask:
         SECRET_KEY=_secret_key(app, config), TESTING=config.testing,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.session_cookie_secure, REMEMBER_COOKIE_SECURE=config.session_cookie_secure,
-        REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=config.engine.attachment_max_bytes
-        + 1024 * 1024, RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri, RATELIMIT_HEADERS_ENABLED=True)
+        REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None, RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True)
+    bounds.init_app(app, config)  # first: its converter serves every route, its body limit precedes CSRF
     app.extensions["xiezuo"] = bootstrap(config.engine)
     app.extensions["xiezuo_config"] = config
     csrf.init_app(app)

@@ -19,12 +19,13 @@ def serve(cli: Cli, host: str, port: int):
     from webui import create_app
     from webui.background import start_background
     from webui.config import WebConfig
+    from webui.serving import QuietRequestHandler
 
     app = create_app(WebConfig.from_environ(os.environ, database_url=cli.url))
     runner = start_background(app)
     click.echo(f"Xiezuo is running: http://{host}:{port}/"
                + ("" if runner else " (timers and notices are left to `xiezuo worker`)"))
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    app.run(host=host, port=port, debug=False, use_reloader=False, request_handler=QuietRequestHandler)
 
 
 @main.command("set-password")

@@ -29,6 +29,7 @@ class WebConfig:
     default_locale: str = "zh_CN"
     locales: tuple[str, ...] = ("zh_CN", "en")
     instance_path: str | None = None
+    max_body_bytes: int = 2 * 1024 * 1024  # a body without files (JSON, a plain form); uploads may be larger
 
     @property
     def sign_in_policy(self) -> SignInPolicy:
@@ -43,4 +44,5 @@ class WebConfig:
                    session_cookie_secure=env.get("XIEZUO_SECURE_COOKIES", "") in ("1", "true", "yes"),
                    ratelimit_storage_uri=env.get("XIEZUO_RATELIMIT_STORAGE", "memory://"),
                    instance_path=env.get("XIEZUO_INSTANCE_PATH"),
+                   max_body_bytes=int(env.get("XIEZUO_MAX_BODY_BYTES") or cls.max_body_bytes),
                    **{n: int(env[f"XIEZUO_{n.upper()}"]) for n in _NUMBERS if env.get(f"XIEZUO_{n.upper()}")})

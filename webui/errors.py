@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext
 
 from engine.errors import (
     AccountLocked,
     CommandTooLarge,
     FormInvalid,
+    IdempotencyAnswerLost,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
     InvalidInput,
     InvalidProcess,
     NotFound,
@@ -18,14 +22,57 @@ from engine.errors import (
     TaskNotReady,
     XiezuoError,
 )
+from webui.bounds import too_large_message
 
 STATUS = [(NotFound, 404), (PermissionDenied, 403), (TaskNotReady, 409), (StaleInstance, 409),
           (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422), (CommandTooLarge, 422),
-          (InvalidInput, 400), (SignInFailed, 400), (AccountLocked, 429)]
+          (InvalidInput, 400), (SignInFailed, 400), (AccountLocked, 429),
+          (IdempotencyKeyReused, 422), (IdempotencyInProgress, 409), (IdempotencyAnswerLost, 409)]
+# Errors whose text comes from the catalogue, in the reader's language, by their code.
+ERROR_MESSAGES = {
+    "idempotency_key_reused": lazy_gettext("此 Idempotency-Key 已用于另一个请求（方法、地址或请求体不同）；"
+                                           "新的请求请换一个键。"),
+    "idempotency_in_progress": lazy_gettext("使用此 Idempotency-Key 的请求仍在处理中，请稍后重试。"),
+    "idempotency_answer_lost": lazy_gettext("使用此 Idempotency-Key 的请求已经执行，但它的应答未能保存；"
+                                            "请查看相应资源的当前状态。"),
+}
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+              413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+# Werkzeug's own texts are English; a reader gets these in their language instead.
+HTTP_MESSAGES = {
+    401: lazy_gettext("未登录：没有会话，也没有有效的令牌。"),
+    403: lazy_gettext("无权访问。"),
+    404: lazy_gettext("找不到此页面或资源。"),
+    405: lazy_gettext("此地址不接受该请求方法。"),
+    415: lazy_gettext("不支持该内容类型。"),
+    429: lazy_gettext("尝试次数过多，请稍后再试。"),
+}
+
+
+def http_message(exc) -> str:
+    """The text of a werkzeug HTTP error in the reader's language (413 names the limit that applied)."""
+    code = getattr(exc, "code", None)
+    if code == 413:
+        return too_large_message()
+    return str(HTTP_MESSAGES.get(code, getattr(exc, "description", "") or ""))
+
+
+def http_headers(exc) -> list[tuple[str, str]]:
+    """The headers an HTTP error carries besides its body (Allow on a 405, Retry-After)."""
+    found = exc.get_headers() if hasattr(exc, "get_headers") else []
+    return [(k, v) for k, v in found if k.lower() != "content-type"]
 
 
 def status_of(exc: XiezuoError) -> int:
     return next((code for kind, code in STATUS if isinstance(exc, kind)), 400)
+
+
+def error_body(exc: XiezuoError) -> dict:
+    """The JSON of an engine error: its code, its message (from the catalogue where it has one), its details."""
+    found = exc.to_dict()
+    if exc.code in ERROR_MESSAGES:
+        found["message"] = str(ERROR_MESSAGES[exc.code])
+    return found
 
 
 def wants_json() -> bool:
@@ -37,7 +84,7 @@ def init_app(app: Flask) -> None:
     def engine_error(exc: XiezuoError):
         code = status_of(exc)
         if wants_json():
-            return jsonify(exc.to_dict()), code
+            return jsonify(error_body(exc)), code
         return render_template("error.html", error=exc, code=code), code
 
     @app.errorhandler(404)
@@ -50,9 +97,8 @@ def init_app(app: Flask) -> None:
             return exc.response  # made for the occasion already (a throttled form's own page)
         code = getattr(exc, "code", 500) or 500
         if wants_json():
-            return jsonify({"code": {404: "not_found", 403: "forbidden", 405: "method_not_allowed",
-                                     413: "too_large", 429: "too_many_requests"}.get(code, "error"),
-                            "message": getattr(exc, "description", "")}), code
-        # A limit's own text ("10 per 1 minute") is not for people: the page's title says it in their language.
-        description = "" if code == 429 else getattr(exc, "description", "")
-        return render_template("error.html", error=None, code=code, description=description), code
+            answer = jsonify({"code": HTTP_CODES.get(code, "error"), "message": http_message(exc)})
+            return answer, code, http_headers(exc)
+        # The page's heading already says what a 403, 404 or 429 is; the others need the text.
+        description = None if code in (403, 404, 429) else http_message(exc)
+        return render_template("error.html", error=None, code=code, description=description), code, http_headers(exc)

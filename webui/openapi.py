@@ -1,11 +1,20 @@
 """The OpenAPI 3.1 document of /api/v1 (webui/views/api.py), served at /api/v1/openapi.json.
 
-A test checks that it lists exactly the routes the API registers, with their methods.
+It says what the server enforces: the required fields, the lengths and types the services check
+(the request form's from its deployed diagram), every status each call answers with, errors included.
+Tests check that it lists exactly the routes the API registers, and run the API against it
+(schemathesis): no server error, every answer as documented.
 """
 
 from __future__ import annotations
 
 from copy import deepcopy
+
+from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH
+from engine.bpmn.forms import Form, FormField
+from engine.services.operations import CC_LIMIT, TEXT_LIMIT
+from engine.services.record_rows import TEXT_MAX
+from webui.bounds import MAX_JSON_DEPTH
 
 S, INT, B = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 TIME = {"type": "string", "format": "date-time"}
@@ -13,6 +22,12 @@ NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
 NULL_S = {"type": ["string", "null"]}
 STRINGS = {"type": "array", "items": S}
 OBJECT = {"type": "object"}
+USER_ID = {"type": "string", "minLength": 1, "maxLength": 64, "description": "a user id"}
+
+
+def _text(limit: int, required: bool = True) -> dict:
+    """A text the server trims: required means something besides spaces (the pattern says so)."""
+    return {"type": "string", "maxLength": limit, **({"minLength": 1, "pattern": r"\S"} if required else {})}
 
 
 def _ref(name: str) -> dict:
@@ -47,15 +62,6 @@ CC_ITEM = _obj(id=INT, instance_id=S, business_key=NULL_S, task_id=S, element_id
                to_user=S, note=S, created_at=TIME, read_at=NULL_TIME, **MARKERS)
 DONE_ITEM = _obj(instance_id=S, business_key=NULL_S, title=NULL_S, process_id=S, instance_status=S, task_id=S,
                  element_id=S, name=S, completed_at=TIME, on_behalf_of=NULL_S, **MARKERS)
-NEW_REQUEST = _obj(
-    ["request_type", "title", "background", "goal", "involved_depts", "details", "expected_date", "priority",
-     "urgency", "contact"],
-    request_type={"enum": ["项目协作", "资源申请", "问题协调", "流程优化", "故障投诉", "其他"]},
-    title={**S, "maxLength": 100}, background=S, goal={**S, "description": "measurable, with a deadline (SMART)"},
-    involved_depts={**STRINGS, "minItems": 1, "description": "department ids"}, details=S,
-    expected_date={**S, "format": "date"}, priority={"enum": ["高", "中", "低"]},
-    urgency={"enum": ["普通", "紧急", "特急"]}, contact=S, related_project=S,
-    attachments={**STRINGS, "description": "ids of uploaded attachments"})
 COMMAND = _obj(["instance_id", "status", "opened_tasks"], instance_id=S,
                status={"enum": ["running", "completed", "cancelled", "errored"]},
                opened_tasks={**STRINGS, "description": "ids of the tasks the command opened"})
@@ -72,7 +78,6 @@ SCHEMAS = {
     "CcItem": CC_ITEM,
     "DoneItem": DONE_ITEM,
     "InboxPage": _page({"anyOf": [_ref("InboxTask"), _ref("CcItem"), _ref("DoneItem")]}),
-    "NewRequest": NEW_REQUEST,
     "CommandResult": COMMAND,
     "Submitted": {**COMMAND, "required": [*COMMAND["required"], "request_no"],
                   "properties": {**COMMAND["properties"], "request_no": {**S, "examples": ["XMBG-202611001"]}}},
@@ -115,25 +120,49 @@ SCHEMAS = {
 }
 
 ERRORS = {
-    "400": ("invalid_input, bad_request or csrf_failed (a session call without X-CSRFToken)", "Error"),
-    "401": ("not signed in: no session and no valid token", "Error"),
-    "403": ("permission_denied: not allowed to the caller", "Error"),
-    "404": ("does not exist, or not the caller's to see or act on", "Error"),
-    "409": ("task_not_ready or stale_instance: no longer open, or changed meanwhile", "Error"),
-    "422": ("form_invalid: one message per field in `fields`", "Error"),
+    "400": "invalid_input (a value the call does not take, JSON nested deeper than the limit, a bad "
+           "Idempotency-Key), bad_request, or csrf_failed (a session call without X-CSRFToken)",
+    "401": "unauthorized: no session and no valid token",
+    "403": "permission_denied: not allowed to the caller",
+    "404": "not_found: does not exist, or not the caller's to see or act on",
+    "409": "task_not_ready or stale_instance: no longer open, or changed meanwhile; with an Idempotency-Key "
+           "also idempotency_in_progress (its first call still runs) or idempotency_answer_lost (it ran, its "
+           "answer was not kept)",
+    "413": "too_large: the body is over the size limit",
+    "422": "form_invalid (one message per field in `fields`), or idempotency_key_reused (the key came with "
+           "another request)",
 }
+COMMAND_ERRORS = ("400", "401", "404", "409", "413", "422")  # a command, keyed or not, can answer each
 
 
 def _json(schema: dict) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _op(summary: str, answer: str | None, *, code: str = "200", body: str | dict | None = None,
-        errors: tuple[str, ...] = ("400", "401"), params: list[dict] | None = None, tag: str = "tasks") -> dict:
-    responses = {code: {"description": summary, **(_json(_ref(answer)) if answer else {})}}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"},
+    "description": "1-255 visible ASCII characters (e.g. a UUID), the caller's own: the call runs once; sent "
+                   "again with the same body, the first answer comes back (Idempotent-Replayed: true); with "
+                   "another request it is 422 idempotency_key_reused. Kept 24 hours (XIEZUO_IDEMPOTENCY_HOURS).",
+}
+REPLAYED = {"Idempotent-Replayed": {"description": "true: the answer of the first call with this Idempotency-Key",
+                                    "schema": {"enum": ["true"]}}}
+
+
+def _op(summary: str, answer: str | dict | None, *, code: str = "200", body: str | dict | None = None,
+        errors: tuple[str, ...] = ("400", "401"), params: list[dict] | None = None, tag: str = "tasks",
+        command: bool = False) -> dict:
+    """One operation; a `command` takes an Idempotency-Key and may answer any of COMMAND_ERRORS."""
+    content = {} if answer is None else _json(_ref(answer) if isinstance(answer, str) else answer)
+    responses = {code: {"description": summary, **content}}
+    params = list(params or [])
+    if command:
+        errors = tuple(sorted(set(errors) | set(COMMAND_ERRORS)))
+        params.append(IDEMPOTENCY_KEY)
+        responses[code]["headers"] = dict(REPLAYED)
     for status in errors:
-        text, schema = ERRORS[status]
-        responses[status] = {"description": text, **_json(_ref(schema))}
+        responses[status] = {"description": ERRORS[status], **_json(_ref("Error"))}
     found = {"summary": summary, "tags": [tag], "responses": responses}
     if body is not None:
         schema = _ref(body) if isinstance(body, str) else body
@@ -153,19 +182,18 @@ def _query(name: str, schema: dict, description: str = "") -> dict:
 
 TASK_ID = [_path("task_id")]
 INSTANCE_ID = [_path("instance_id")]
-ON_TASK = ("400", "401", "404", "409")
+PAGE = {**INT, "minimum": 1, "maximum": 10_000, "default": 1}
 INBOX_QUERY = [
     _query("which", {"enum": ["mine", "group", "cc", "done"], "default": "mine"},
            "mine: my tasks; group: offered to my groups (unclaimed); cc: copied to me; done: completed by me"),
-    _query("sort", {"enum": ["due", "-due", "priority", "-priority", "created", "-created"], "default": "due"},
-           "mine and group only"),
+    _query("sort", {"enum": ["due", "-due", "priority", "-priority", "created", "-created", ""], "default": "due"},
+           "mine and group only; empty: due"),
     _query("request_type", S, "mine and group only"), _query("urgency", S, "mine and group only"),
     _query("department", S, "a department the request involves (requester's, lead or involved); mine and group"),
-    _query("overdue", {"enum": ["1", "true"]}, "only tasks due before now; mine and group"),
+    _query("overdue", S, "1, true, yes or on: only tasks due before now (anything else: all); mine and group"),
     _query("text", S, "in the task name or the request number; mine and group"),
     _query("process_id", S), _query("business_key", S),
-    _query("page", {**INT, "minimum": 1, "default": 1}), _query("per_page", {**INT, "minimum": 1, "maximum": 200,
-                                                                          "default": 50}),
+    _query("page", PAGE), _query("per_page", {**INT, "minimum": 1, "maximum": 200, "default": 50}),
 ]
 
 
@@ -174,10 +202,13 @@ HISTORY_QUERY = [
                       "data) or an event type"),
     _query("actor", S, "a user id"), _query("since", S, "a date (whole day) or a date-time"),
     _query("until", S, "a date (whole day) or a date-time")]
+REASON = _text(TEXT_LIMIT)
+HAND_OVER = _obj(["to_user", "reason"], to_user=USER_ID, reason=REASON)
 
 
-def _task_op(summary: str, body: dict | None) -> dict:
-    return {"post": _op(summary, "CommandResult", body=body, errors=ON_TASK, params=TASK_ID)}
+def _task_op(summary: str, body: dict | None, answer: str | dict | None = "CommandResult", code: str = "200",
+             tag: str = "tasks") -> dict:
+    return {"post": _op(summary, answer, code=code, body=body, params=TASK_ID, command=True, tag=tag)}
 
 
 PATHS = {
@@ -185,8 +216,7 @@ PATHS = {
     "/inbox": {"get": _op("One list of the caller's inbox, filtered, sorted and paged", "InboxPage",
                           params=INBOX_QUERY, tag="inbox")},
     "/requests": {"post": _op("File a request (template 1, 跨部门沟通需求申请表); the number is assigned",
-                              "Submitted", code="201", body="NewRequest", errors=("400", "401", "422"),
-                              tag="requests")},
+                              "Submitted", code="201", body="NewRequest", tag="requests", command=True)},
     "/requests/{instance_id}": {"get": _op(
         "A request: status, open tasks, history, summary and red warnings. Readable by its people (the "
         "requester, whoever holds or held one of its tasks, members of the groups its tasks were offered to, "
@@ -204,57 +234,94 @@ PATHS = {
         tag="audit")},
     "/requests/{instance_id}/withdraw": {"post": _op(
         "撤回: the requester cancels the request while nobody else has acted on it (403 for anyone else)",
-        "CommandResult", body=_obj(["reason"], reason=S), errors=("400", "401", "403", "404", "409"),
-        params=INSTANCE_ID, tag="requests")},
+        "CommandResult", body=_obj(["reason"], reason=REASON), errors=("403",), params=INSTANCE_ID,
+        tag="requests", command=True)},
     "/tasks/{task_id}": {"get": _op("A task's form and data, for whoever may complete it", "TaskForm",
                                     errors=("401", "404", "409"), params=TASK_ID)},
-    "/tasks/{task_id}/complete": {"post": _op(
-        "Complete the task; data is checked against its form", "CommandResult",
-        body=_obj(["data"], data=OBJECT), errors=(*ON_TASK, "422"), params=TASK_ID)},
+    "/tasks/{task_id}/complete": _task_op(
+        "Complete the task; data (default {}) is checked against its form: 422 with one message per field",
+        _obj(data={**OBJECT, "description": "the form's values by field id, as GET /tasks/{task_id} lists them"})),
     "/tasks/{task_id}/claim": _task_op("Claim a task offered to the caller or their group", None),
     "/tasks/{task_id}/release": _task_op("Give a claimed task back to its candidates", None),
-    "/tasks/{task_id}/transfer": _task_op("转办: the task becomes another user's",
-                                          _obj(["to_user", "reason"], to_user=S, reason=S)),
+    "/tasks/{task_id}/transfer": _task_op("转办: the task becomes another user's", HAND_OVER),
     "/tasks/{task_id}/delegate": _task_op("委派: another user works on it and hands it back (claim a group task first)",
-                                          _obj(["to_user", "reason"], to_user=S, reason=S)),
-    "/tasks/{task_id}/resolve": _task_op("The delegate hands a delegated task back", _obj(comment=S)),
+                                          HAND_OVER),
+    "/tasks/{task_id}/resolve": _task_op("The delegate hands a delegated task back",
+                                         _obj(comment=_text(TEXT_LIMIT, required=False))),
     "/tasks/{task_id}/cc": _task_op("抄送: copy the task to users for their information",
-                                    _obj(["to_users"], to_users={**STRINGS, "minItems": 1, "maxItems": 50},
-                                         note=S)),
+                                    _obj(["to_users"], to_users={"type": "array", "items": {**S, "maxLength": 64},
+                                                                 "minItems": 1, "maxItems": CC_LIMIT,
+                                                                 "description": "user ids (empty ones are skipped)"},
+                                         note=_text(TEXT_LIMIT, required=False))),
     "/tasks/{task_id}/urge": _task_op("催办: remind whoever has to act (the requester or an admin; once an hour)",
-                                      _obj(message=S)),
-    "/tasks/{task_id}/comment": {"post": _op(
-        "Comment on an open task (a record of its request)", None, code="201", body=_obj(["body"], body=S),
-        errors=("400", "401", "404", "422"), params=TASK_ID)},
+                                      _obj(message=_text(TEXT_LIMIT, required=False))),
+    "/tasks/{task_id}/comment": _task_op("Comment on an open task (a record of its request)",
+                                         _obj(["body"], body=_text(TEXT_MAX)), _obj(["id"], id=INT), code="201"),
     "/tokens": {
-        "get": _op("The caller's personal tokens (never the tokens themselves)", None, errors=("401",),
-                   tag="tokens"),
-        "post": _op("A new personal token, shown once; with a session only (403 with a token)", "NewToken",
-                    code="201", body=_obj(["name"], name=S), errors=("400", "401", "403"), tag="tokens"),
+        "get": _op("The caller's personal tokens (never the tokens themselves)",
+                   _obj(["items"], items={"type": "array", "items": _ref("Token")}), errors=("401",), tag="tokens"),
+        "post": _op("A new personal token, shown once; with a session only (403 with a token). It takes no "
+                    "Idempotency-Key: the token is never kept to be shown again", "NewToken", code="201",
+                    body=_obj(["name"], name={**_text(255), "description": "a longer name is cut to 255"}),
+                    errors=("400", "401", "403", "413"), tag="tokens"),
     },
     "/tokens/{token_id}": {"delete": _op("Revoke one of the caller's tokens", None, code="204",
-                                         errors=("401", "404"), params=[_path("token_id", INT)], tag="tokens")},
-    "/openapi.json": {"get": _op("This document", None, errors=("401",), tag="me")},
+                                         params=[_path("token_id", INT)], tag="tokens",
+                                         command=True)},
+    "/openapi.json": {"get": _op("This document", OBJECT, errors=("401",), tag="me")},
 }
-PATHS["/tokens"]["get"]["responses"]["200"].update(_json(_obj(["items"], items={"type": "array",
-                                                                              "items": _ref("Token")})))
-PATHS["/tasks/{task_id}/comment"]["post"]["responses"]["201"].update(_json(_obj(["id"], id=INT)))
-PATHS["/openapi.json"]["get"]["responses"]["200"].update(_json(OBJECT))
+NOTE = (f"Sign in with a session (send X-CSRFToken from GET /me on POST and DELETE) or a personal token "
+        f"(Authorization: Bearer xz_...). Errors are {{code, message}}. A task, request or token the caller may "
+        f"not act on or see is 404. Bodies without files are limited in size (413) and JSON in nesting "
+        f"({MAX_JSON_DEPTH} levels, 400). A command (POST, DELETE) sent with an Idempotency-Key runs once.")
+FIELD_TYPES = {"long": INT, "double": {"type": "number"}, "boolean": B, "date": {**S, "format": "date"},
+               "datetime": {**S, "format": "date-time"}, "table": {"type": "array", "items": OBJECT}}
 
 
-def document() -> dict:
-    """The OpenAPI 3.1 document (a fresh copy: callers may change it)."""
+def _field_schema(fld: FormField) -> dict:
+    """What the server takes for one form field (engine.bpmn.forms.validate_submission)."""
+    if fld.type == "enum":
+        found = {"enum": [value for value, _name in fld.options]}
+    elif fld.type in ("users", "departments", "files"):
+        found = {"type": "array", "items": S, **({"minItems": fld.minlength} if fld.minlength else {})}
+        found.update({"maxItems": fld.maxlength} if fld.maxlength else {})
+    elif fld.type in FIELD_TYPES:
+        found = dict(FIELD_TYPES[fld.type])
+        found.update({"minimum": fld.min} if fld.min is not None and fld.type in ("long", "double") else {})
+        found.update({"maximum": fld.max} if fld.max is not None and fld.type in ("long", "double") else {})
+    else:  # string, text (at most DEFAULT_MAX_LENGTH characters unless the form says), user, department, file
+        longest = fld.maxlength or (DEFAULT_MAX_LENGTH if fld.type in ("string", "text") else None)
+        found = {**S, **({"maxLength": longest} if longest else {})}
+        found.update({"minLength": fld.minlength or 1} if fld.required or fld.minlength else {})
+        found.update({"pattern": fld.pattern} if fld.pattern else {})
+    if fld.required and found.get("type") == "array":
+        found["minItems"] = max(1, found.get("minItems", 0))
+    if fld.default is not None:
+        found["default"] = fld.default
+    if not fld.required:  # null is a field left out
+        found = {"anyOf": [found, {"type": "null"}]}
+    return {**found, "description": fld.label} if fld.label else found
+
+
+def form_schema(form: Form | None) -> dict:
+    """The body a start form takes: its fields, the required ones without a default, nothing else."""
+    if form is None or not form.fields:
+        return {**OBJECT, "description": "the request process is not deployed"}
+    fields = [f for f in form.fields if not f.readonly]
+    required = [f.id for f in fields if f.required and f.default is None]
+    return {**_obj(required, **{f.id: _field_schema(f) for f in fields}), "additionalProperties": False}
+
+
+def document(request_form: Form | None = None) -> dict:
+    """The OpenAPI 3.1 document (a fresh copy), with the request form of the deployed request process."""
     return deepcopy({
         "openapi": "3.1.0",
-        "info": {"title": "Xiezuo 协作 API", "version": "1",
-                 "description": "Sign in with a session (send X-CSRFToken from GET /me on POST and DELETE) or "
-                                "a personal token (Authorization: Bearer xz_...). Errors are {code, message}. "
-                                "A task, request or token the caller may not act on or see is 404."},
+        "info": {"title": "Xiezuo 协作 API", "version": "1", "description": NOTE},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerToken": []}, {"session": []}],
         "paths": PATHS,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, "NewRequest": form_schema(request_form)},
             "securitySchemes": {
                 "bearerToken": {"type": "http", "scheme": "bearer", "description": "a personal token, xz_..."},
                 "session": {"type": "apiKey", "in": "cookie", "name": "session",

@@ -7,6 +7,8 @@ import os
 from webui import create_app
 from webui.background import start_background
 from webui.config import WebConfig
+from webui.serving import quiet_gunicorn
 
+quiet_gunicorn()
 app = create_app(WebConfig.from_environ(os.environ))
 start_background(app)

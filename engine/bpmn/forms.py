@@ -282,6 +282,36 @@ def check_form(form: Form) -> list[str]:
             for f in form.fields if (cond := required_if(f)) and cond[0] not in ids]
 
 
+_NOT_TEXT = {"long": "must be a whole number", "double": "must be a number", "boolean": "must be true or false",
+             "table": "must be a list of rows (objects)"}
+
+
+def json_type_errors(form: Form, data: dict[str, Any]) -> dict[str, str]:
+    """The values of a JSON body that have the wrong type for their fields (an API caller sends each
+    value as its type; a page sends text, which validate_submission converts). Null is a left-out value."""
+    errors: dict[str, str] = {}
+    for fld in form.fields:
+        value = data.get(fld.id)
+        if value is None:
+            continue
+        if fld.type == "long":
+            fits = isinstance(value, int) and not isinstance(value, bool)
+        elif fld.type == "double":
+            fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif fld.type == "boolean":
+            fits = isinstance(value, bool)
+        elif fld.type == "table":
+            fits = isinstance(value, list) and all(isinstance(row, dict) for row in value)
+        elif fld.type in _MULTI:
+            fits = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        else:
+            fits = isinstance(value, str)
+        if not fits:
+            errors[fld.id] = _NOT_TEXT.get(fld.type) or ("must be a list of ids (text)" if fld.type in _MULTI
+                                                         else "must be text")
+    return errors
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Protocol
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -34,6 +36,28 @@ def _sqlite_begin(conn) -> None:
     # one after the other instead of failing late with "database is locked"; reads stay deferred.
     mode = "IMMEDIATE" if conn.get_execution_options().get("xiezuo_write") else "DEFERRED"
     conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class CommitWatcher(Protocol):
+    """Joins the write transactions of a block of code (see watching_commits)."""
+
+    def before_commit(self, tx: Tx) -> None: ...
+
+    def after_commit(self) -> None: ...
+
+
+_WATCHER: ContextVar[CommitWatcher | None] = ContextVar("xiezuo_commit_watcher", default=None)
+
+
+@contextmanager
+def watching_commits(watcher: CommitWatcher) -> Iterator[None]:
+    """Inside the block, `watcher` writes in each write transaction just before it commits (so its rows
+    and the command's are all or nothing) and hears of each commit after it happened."""
+    token = _WATCHER.set(watcher)
+    try:
+        yield
+    finally:
+        _WATCHER.reset(token)
 
 
 class Database:
@@ -74,7 +98,13 @@ class Database:
             tx = Tx(cursor, self.is_postgres, self._integrity_error)
             yield tx
             tx.flush()
+            watcher = _WATCHER.get() if write else None
+            if watcher is not None:
+                watcher.before_commit(tx)
+                tx.flush()
             raw.commit()
+            if watcher is not None:
+                watcher.after_commit()
         except BaseException:
             raw.rollback()
             raise
@@ -87,7 +117,17 @@ class Database:
         session = self._write()
         try:
             yield session
+            watcher = _WATCHER.get()
+            if watcher is not None:
+                session.flush()
+                cursor = session.connection().connection.cursor()  # the session's own transaction
+                try:
+                    watcher.before_commit(Tx(cursor, self.is_postgres, self._integrity_error))
+                finally:
+                    cursor.close()
             session.commit()
+            if watcher is not None:
+                watcher.after_commit()
         except BaseException:
             session.rollback()
             raise

@@ -522,6 +522,25 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class IdempotentCommand(Base):
+    """An API command sent with an Idempotency-Key: what was asked and what it answered, so that a retry
+    gets that answer again instead of running the command twice (engine.services.idempotency)."""
+
+    __tablename__ = "idempotent_command"
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # keys are each caller's own
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(Text)
+    body_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the request body
+    state: Mapped[str] = mapped_column(String(16))  # running | committed | answered
+    attempt: Mapped[int] = mapped_column(Integer)  # which run holds the key (a stale run's may be taken over)
+    status: Mapped[int | None] = mapped_column(Integer)
+    answer: Mapped[str | None] = mapped_column(Text)  # the response body
+    location: Mapped[str | None] = mapped_column(Text)  # the Location header of a 201
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # for the cleanup
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class GroupMembership(Base):
     __tablename__ = "group_membership"
     user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
@@ -983,6 +1002,7 @@ __all__ = ["Base", "BpmnSource", "Deployment", "ProcessVersion", "ProcessDraft",
            "AuditVerification",
            "AppUser", "GroupMembership", "DateTime", "Department", "DepartmentPost", "Substitute",
            "CalendarDay", "RequestCounter", "KnowledgeEntry", "Revision", "BackgroundJob", "Notification", "ApiToken",
+           "IdempotentCommand",
            "RequestSummary", "TaskCc", "NotificationDelivery", "NotificationPreference", "DepartmentBot",
            "ProgressUpdate",
            "RequestComment", "AttachmentBlob", "Attachment", "Meeting", "MeetingMinutes", "DeptFeedback",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from engine.bpmn.forms import Form, field_from_xml, validate_submission
+from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH
+from engine.bpmn.forms import Form, FormField, field_from_xml, json_type_errors, validate_submission
 from engine.bpmn.parser import CAMUNDA_NS
 
 
@@ -160,3 +161,24 @@ def test_dates_are_bounded_by_today_other_fields_and_the_task_data():
     # Without a date to compare with (no today, a field not filled), no bound applies.
     assert validate_submission(form, {"plan_tasks": [{"title": "t", "start": "2020-01-01", "end": "2030-01-01"}]})[
         1] == {}
+def test_a_text_field_without_a_maxlength_takes_at_most_the_default():
+    form = Form([FormField("note", "text"), FormField("code", "string", maxlength=5)])
+    assert validate_submission(form, {"note": "字" * DEFAULT_MAX_LENGTH})[1] == {}
+    assert validate_submission(form, {"note": "字" * (DEFAULT_MAX_LENGTH + 1)})[1] == {
+        "note": f"at most {DEFAULT_MAX_LENGTH} characters"}
+    assert validate_submission(form, {"code": "123456"})[1] == {"code": "at most 5 characters"}
+
+
+def test_a_json_body_gives_each_field_its_own_type():
+    form = Form([FormField("title", "string"), FormField("hours", "long"), FormField("rate", "double"),
+                 FormField("urgent", "boolean"), FormField("depts", "departments"), FormField("due", "date"),
+                 FormField("rows", "table")])
+    good = {"title": "采购", "hours": 3, "rate": 1.5, "urgent": False, "depts": ["PRD"], "due": "2026-11-02",
+            "rows": [{"a": 1}], "unknown": 1}
+    assert json_type_errors(form, good) == {}
+    assert json_type_errors(form, {"title": None, "hours": None}) == {}  # null: left out
+    assert json_type_errors(form, {"title": 8888, "hours": "3", "rate": True, "urgent": "yes", "depts": "PRD,SAL",
+                                   "due": 20261102, "rows": [[1]]}) == {
+        "title": "must be text", "hours": "must be a whole number", "rate": "must be a number",
+        "urgent": "must be true or false", "depts": "must be a list of ids (text)", "due": "must be text",
+        "rows": "must be a list of rows (objects)"}

@@ -142,6 +142,11 @@ def test_a_form_error_on_submit_is_422_with_the_fields(app):
     assert body["code"] == "form_invalid" and {"request_type", "goal", "involved_depts"} <= set(body["fields"])
     not_json = app.test_client().post(f"{API}/requests", data="[1, 2]", headers=token_of(app, REQUESTER))
     assert not_json.status_code == 400 and not_json.get_json()["code"] == "invalid_input"
+    # JSON carries types: a number is not text, a comma-separated text is not a list.
+    typed = app.test_client().post(f"{API}/requests", json={**REQUEST, "contact": 8888, "involved_depts": "PRD,SAL"},
+                                   headers=token_of(app, REQUESTER))
+    assert typed.status_code == 422 and typed.get_json()["fields"] == {
+        "contact": "must be text", "involved_depts": "must be a list of ids (text)"}
 
 
 def test_a_submission_too_large_for_one_command_is_422_naming_the_element_and_files_nothing(app, ctx):
@@ -251,3 +256,23 @@ def test_an_auditor_files_nothing_and_no_task_can_become_theirs(app):
     for operation in ("complete", "claim", "urge", "comment"):
         answer = caller.post(f"{API}/tasks/{task['task_id']}/{operation}", json={}, headers=auditor)
         assert answer.status_code == 403 and answer.get_json()["code"] == "read_only_auditor", operation
+def test_the_openapi_document_says_what_the_server_enforces(app):
+    doc = app.test_client().get(f"{API}/openapi.json", headers=token_of(app, REQUESTER)).get_json()
+    new_request = doc["components"]["schemas"]["NewRequest"]
+    assert new_request["additionalProperties"] is False
+    assert {"title", "goal", "involved_depts", "expected_date"} <= set(new_request["required"])
+    assert not {"priority", "urgency", "related_project"} & set(new_request["required"])  # defaults, or optional
+    title, goal = new_request["properties"]["title"], new_request["properties"]["goal"]
+    assert (title["maxLength"], title["minLength"], goal["maxLength"]) == (100, 1, 20_000)
+    assert new_request["properties"]["involved_depts"]["minItems"] == 1
+    withdraw = doc["paths"]["/requests/{instance_id}/withdraw"]["post"]
+    reason = withdraw["requestBody"]["content"]["application/json"]["schema"]["properties"]["reason"]
+    assert (reason["minLength"], reason["maxLength"], reason["pattern"]) == (1, 2000, r"\S")
+    comment = doc["paths"]["/tasks/{task_id}/comment"]["post"]["requestBody"]["content"]["application/json"]
+    assert comment["schema"]["properties"]["body"]["maxLength"] == 20_000
+    commands = [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()
+                if method in ("post", "delete") and path != "/tokens"]
+    assert len(commands) == 12
+    for path, method, op in commands:
+        assert {"400", "401", "404", "409", "413", "422"} <= set(op["responses"]), (path, method)
+        assert "Idempotency-Key" in [p["name"] for p in op["parameters"] if p["in"] == "header"], (path, method)

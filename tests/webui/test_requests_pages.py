@@ -243,3 +243,19 @@ def test_pages_in_english(client, executing):
                  "Risk reported", "Export to Excel", "Task completed", "Project collaboration"):
         assert text in html, text
     assert "<h2>协调方案" not in html and "时间线" not in html  # element names of the diagram stay as drawn
+
+
+def test_what_shows_request_data_is_never_cached_while_public_assets_are(client, ctx, executing):
+    iid = executing.instance_id
+    sign_in(client, "chenzongjian")
+    html = client.get(f"/requests/{iid}").get_data(as_text=True)
+    attachment = re.search(rf'href="(/requests/{iid}/attachments/\d+)"', html).group(1)
+    for path in (f"/requests/{iid}", f"/requests/{iid}/diagram.json", attachment, f"/requests/{iid}/export.xlsx",
+                 "/inbox", f"/api/v1/requests/{iid}", "/api/v1/me"):
+        with client.get(path) as got:
+            assert got.status_code == 200, path
+            assert got.headers["Cache-Control"] == "private, no-store", path
+    with client.get("/static/xiezuo.css") as got:
+        assert "no-store" not in got.headers["Cache-Control"]
+    with client.get("/requests/assets/bpmn-js/assets/bpmn-js.css") as got:
+        assert got.headers["Cache-Control"] == "public, max-age=86400"

@@ -6,7 +6,8 @@ personal token (`Authorization: Bearer xz_...`, no CSRF: no browser sends it by 
 sign in to the API only, never to the pages. Every answer is JSON; errors are {code, message, ...}
 (webui/errors.py for the engine's named errors). A task the caller may not act on, a request the
 caller may not read and a token of someone else's are answered 404, as if they did not exist.
-The OpenAPI document (webui/openapi.py) is served at /api/v1/openapi.json.
+The OpenAPI document (webui/openapi.py) is served at /api/v1/openapi.json. The commands take an
+Idempotency-Key header (webui/idempotency.py): a retry gets the first answer instead of a second run.
 The texts of the process diagrams (task names, form labels, option names) come as the diagrams have
 them, whatever the caller's language: scripts match on them and send option values back, and a token
 has no page language. Only the pages show them translated (webui.i18n.process_text).
@@ -20,10 +21,18 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import InvalidInput, PermissionDenied
+from engine.bpmn.forms import json_type_errors
+from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.services.accounts import create_token, list_tokens, revoke_token, token_account
 from engine.services.history import history, replay, verification
-from engine.services.instances import claim_task, complete_task, describe_instance, release_task, task_form
+from engine.services.instances import (
+    claim_task,
+    complete_task,
+    describe_instance,
+    release_task,
+    start_form,
+    task_form,
+)
 from engine.services.notifications import TABS, describe_request, inbox_listing, open_task_request
 from engine.services.operations import (
     cc_task,
@@ -35,9 +44,11 @@ from engine.services.operations import (
 )
 from engine.services.records import add_comment
 from engine.services.request_view import request_header
-from engine.services.requests import submit_request
+from engine.services.requests import REQUEST_PROCESS, submit_request
 from webui.auth import WebUser
+from webui.errors import HTTP_CODES, http_headers, http_message
 from webui.extensions import csrf, login_manager, services
+from webui.idempotency import idempotent
 from webui.openapi import document
 from webui.permissions import require_auditor
 from webui.views.audit import history_filter
@@ -75,9 +86,12 @@ def require_csrf_for_sessions():
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
     code = exc.code or 500
-    kind = "csrf_failed" if isinstance(exc, CSRFError) else {
-        400: "bad_request", 401: "unauthorized", 413: "too_large", 415: "unsupported_media_type"}.get(code, "error")
-    answer = jsonify({"code": kind, "message": exc.description or exc.name})
+    if isinstance(exc, CSRFError):
+        kind, message = "csrf_failed", _("会话调用须在 X-CSRFToken 请求头中带上 CSRF 令牌（GET /api/v1/me 给出）。")
+    else:
+        kind, message = HTTP_CODES.get(code, "error"), http_message(exc) or exc.name
+    answer = jsonify({"code": kind, "message": message})
+    answer.headers.extend(http_headers(exc))
     if code == 401:
         answer.headers["WWW-Authenticate"] = 'Bearer realm="xiezuo"'
     return answer, code
@@ -136,9 +150,14 @@ def inbox():
 # ---------------------------------------------------------------------------------- requests
 @bp.post("/requests")
 @login_required
+@idempotent
 def submit():
     """File a request (template 1); 201 with its number."""
-    started = submit_request(services(), current_user.id, _body())
+    body = _body()
+    wrong = json_type_errors(start_form(services(), REQUEST_PROCESS), body)  # JSON carries types; pages send text
+    if wrong:
+        raise FormInvalid(wrong)
+    started = submit_request(services(), current_user.id, body)
     number = describe_instance(services(), started.instance_id)["business_key"]
     answer = jsonify({**_command(started), "request_no": number})
     answer.headers["Location"] = f"{bp.url_prefix}/requests/{started.instance_id}"
@@ -180,6 +199,7 @@ def request_replay(instance_id: str):
 
 @bp.post("/requests/<instance_id>/withdraw")
 @login_required
+@idempotent
 def withdraw(instance_id: str):
     """The requester withdraws the request while nobody else has acted on it."""
     body = _body()
@@ -197,6 +217,7 @@ def task(task_id: str):
 
 @bp.post("/tasks/<task_id>/complete")
 @login_required
+@idempotent
 def complete(task_id: str):
     """Complete a task with {"data": {...}} checked against its form (422 with the fields)."""
     data = _body().get("data", {})
@@ -208,6 +229,7 @@ def complete(task_id: str):
 
 @bp.post("/tasks/<task_id>/claim")
 @login_required
+@idempotent
 def claim(task_id: str):
     """Claim a task offered to the caller or their group."""
     with not_yours():
@@ -216,6 +238,7 @@ def claim(task_id: str):
 
 @bp.post("/tasks/<task_id>/release")
 @login_required
+@idempotent
 def release(task_id: str):
     """Give a claimed task back to its candidates."""
     with not_yours():
@@ -224,6 +247,7 @@ def release(task_id: str):
 
 @bp.post("/tasks/<task_id>/transfer")
 @login_required
+@idempotent
 def transfer(task_id: str):
     """转办: the task becomes another user's."""
     body = _body()
@@ -234,6 +258,7 @@ def transfer(task_id: str):
 
 @bp.post("/tasks/<task_id>/delegate")
 @login_required
+@idempotent
 def delegate(task_id: str):
     """委派: another user works on the task and hands it back."""
     body = _body()
@@ -244,6 +269,7 @@ def delegate(task_id: str):
 
 @bp.post("/tasks/<task_id>/resolve")
 @login_required
+@idempotent
 def resolve(task_id: str):
     """Hand a delegated task back to whoever delegated it."""
     body = _body()
@@ -253,6 +279,7 @@ def resolve(task_id: str):
 
 @bp.post("/tasks/<task_id>/cc")
 @login_required
+@idempotent
 def cc(task_id: str):
     """抄送: copy the task to users for their information."""
     body = _body()
@@ -265,6 +292,7 @@ def cc(task_id: str):
 
 @bp.post("/tasks/<task_id>/urge")
 @login_required
+@idempotent
 def urge(task_id: str):
     """催办: remind whoever has to act on the task (the requester and the admins may)."""
     body = _body()
@@ -274,6 +302,7 @@ def urge(task_id: str):
 
 @bp.post("/tasks/<task_id>/comment")
 @login_required
+@idempotent
 def comment(task_id: str):
     """Comment on an open task (a record of its request); 201 with the comment's id."""
     body = _body()
@@ -303,6 +332,7 @@ def new_token():
 
 @bp.delete("/tokens/<int:token_id>")
 @login_required
+@idempotent
 def revoke(token_id: int):
     """Revoke one of the caller's tokens."""
     with not_yours():
@@ -313,5 +343,9 @@ def revoke(token_id: int):
 @bp.get("/openapi.json")
 @login_required
 def openapi():
-    """This API described as OpenAPI 3.1."""
-    return jsonify(document())
+    """This API described as OpenAPI 3.1, the request form as the deployed request process has it."""
+    try:
+        form = start_form(services(), REQUEST_PROCESS)
+    except NotFound:
+        form = None
+    return jsonify(document(form))

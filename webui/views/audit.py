@@ -241,9 +241,7 @@ def history_export(instance_id, fmt: str):
               "fields": {k: str(v) for k, v in FIELD_LABELS.items()}, "system": str(_("系统")),
               "sheet": str(_("审计历史"))}
     name, content, mimetype = h.export_history(services(), str(instance_id), f, fmt, str(get_timezone()), labels)
-    response = send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name)
 
 
 @bp.route("/requests/<uuid:instance_id>/replay")
@@ -270,9 +268,7 @@ def replay_data(instance_id):
     names = h.Names(directory(services()))
     for step in found["steps"]:
         _readable(step, names)
-    response = jsonify(found)
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    return jsonify(found)
 
 
 def _readable(step: dict, names) -> None:

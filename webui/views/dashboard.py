@@ -120,10 +120,8 @@ def export():
 
 
 def _xlsx(sheets, name: str):
-    response = send_file(io.BytesIO(analytics.workbook(sheets)), as_attachment=True, download_name=name,
-                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_file(io.BytesIO(analytics.workbook(sheets)), as_attachment=True, download_name=name,
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 def _choice() -> tuple[list[dict], dict]:
@@ -175,9 +173,7 @@ def heatmap_json():
     _versions, chosen = _choice()
     found = _heat(p, chosen)
     found["xml"] = translate_names(found["xml"], f"{found['process_id']}.bpmn", process_text)
-    response = jsonify(found)
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    return jsonify(found)
 
 
 @bp.route("/heatmap.xlsx")

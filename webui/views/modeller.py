@@ -28,6 +28,7 @@ from engine.services.versions import (
     upload_diagram,
     version_source,
 )
+from webui.bounds import large_body
 from webui.extensions import services
 from webui.permissions import may_enter
 
@@ -142,12 +143,11 @@ def edit(draft_id: int):
 def draft_json(draft_id: int):
     """A draft's XML and revision, for the modeller."""
     draft = get_draft(services(), draft_id)
-    response = jsonify({"xml": draft["xml"], "revision": draft["revision"], "filename": draft["filename"]})
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return jsonify({"xml": draft["xml"], "revision": draft["revision"], "filename": draft["filename"]})
 
 
 @bp.route("/drafts/<int:draft_id>/save", methods=["POST"])
+@large_body(2 * UPLOAD_MAX)  # the XML of the largest upload, escaped in JSON
 @owners_only
 def save(draft_id: int):
     """Store the modeller's XML over the draft (refused if someone saved it in between)."""
@@ -157,6 +157,7 @@ def save(draft_id: int):
 
 
 @bp.route("/check", methods=["POST"])
+@large_body(2 * UPLOAD_MAX)  # the XML of the largest upload, escaped in JSON
 @owners_only
 def check():
     """The engine's deploy checks on the modeller's XML: every problem with its element id."""

@@ -107,9 +107,7 @@ def diagram_json(instance_id):
     require_request(services(), current_user, instance_id)
     found = diagram(services(), str(instance_id))
     found["xml"] = translate_names(found["xml"], f"{found['process_id']}.bpmn", process_text)  # names drawn
-    response = jsonify(found)
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    return jsonify(found)
 
 
 @bp.route("/<uuid:instance_id>/export.xlsx")
@@ -118,10 +116,8 @@ def export(instance_id):
     """The request as an Excel workbook of the four forms."""
     require_request(services(), current_user, instance_id)
     filename, content = export_request(services(), str(instance_id))
-    response = send_file(io.BytesIO(content), as_attachment=True, download_name=filename,
-                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_file(io.BytesIO(content), as_attachment=True, download_name=filename,
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @bp.route("/<uuid:instance_id>/attachments/<int:attachment_id>")
@@ -130,10 +126,8 @@ def attachment(instance_id, attachment_id: int):
     """Download an attachment of the request (always as a download, under its sanitised name)."""
     require_request(services(), current_user, instance_id)
     found = attachment_file(services(), str(instance_id), attachment_id)
-    response = send_file(io.BytesIO(found.content), mimetype=found.content_type, as_attachment=True,
-                         download_name=found.filename, etag=found.sha256)
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    return send_file(io.BytesIO(found.content), mimetype=found.content_type, as_attachment=True,
+                     download_name=found.filename, etag=found.sha256)
 
 
 @bp.route("/assets/bpmn-js/<path:filename>")

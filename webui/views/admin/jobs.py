@@ -19,12 +19,15 @@ from webui.views.admin.org import KIND_LABELS
 
 PER_PAGE = 20
 PERIODIC_LABELS = {"audit_anchor": _l("审计链锚定"), "audit_verify": _l("审计链校验"),
-                   "analytics_refresh": _l("看板数据刷新")}
+                   "analytics_refresh": _l("看板数据刷新"), "idempotency_cleanup": _l("过期幂等键清理")}
+
+
+MAX_PAGE = 10_000  # beyond it the offset would overflow the database's integer (a 500)
 
 
 def _page_arg(name: str) -> int:
     try:
-        return max(1, int(request.args.get(name, "1")))
+        return min(max(1, int(request.args.get(name, "1"))), MAX_PAGE)
     except ValueError:
         return 1
 

@@ -1,0 +1,102 @@
+"""Bounds on requests: ids beyond 64 bits match no route, bodies have a size limit and a JSON nesting
+limit, and the answers say so in the reader's language."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+
+from tests.webui.conftest import csrf_of, sign_in
+from tests.webui.test_api import API, token_of
+from tests.webui.test_work import FORM
+from webui.bounds import MAX_JSON_DEPTH
+
+# Beyond a signed 64-bit integer, and just beyond what an INTEGER column holds on PostgreSQL.
+TOO_BIG = ("99999999999999999999", str(2**31))
+
+
+def test_every_route_with_an_id_answers_404_or_405_to_an_id_beyond_what_a_column_holds(app):
+    client = app.test_client()
+    assert sign_in(client, "lijingli").status_code == 302  # a platform admin passes most permission checks
+    rules = [r for r in app.url_map.iter_rules() if "<int:" in r.rule]
+    assert len(rules) >= 20, [r.rule for r in rules]
+    for rule, number in ((r, n) for r in rules for n in TOO_BIG):
+        path = re.sub(r"<int:\w+>", number, rule.rule)
+        path = re.sub(r"<(?:[^:<>]+:)?\w+>", "x", path)
+        for method in ("GET", "POST"):
+            answer = client.open(path, method=method)
+            assert answer.status_code in (404, 405), (method, path, answer.status_code)
+    assert client.get(f"/knowledge/guide/{2**31 - 1}").status_code == 404  # the largest id is still looked up
+    for page in ("/admin/jobs?timers=", "/admin/jobs?pending=", "/inbox?page=", "/requests?page="):
+        assert client.get(page + TOO_BIG[0]).status_code in (200, 400), page  # a page number, not a 500
+
+
+def test_a_json_body_nested_beyond_the_limit_is_400_not_500(app):
+    auth = token_of(app, "xiaowang")
+    caller = app.test_client()
+    deep = "[" * 100_000 + "]" * 100_000
+    answer = caller.post(f"{API}/requests", data=deep, content_type="application/json", headers=auth)
+    assert answer.status_code == 400
+    assert answer.get_json()["code"] == "invalid_input" and f"{MAX_JSON_DEPTH}" in answer.get_json()["message"]
+    just_over = {"data": {}}
+    inner = just_over["data"]
+    for _ in range(MAX_JSON_DEPTH):
+        inner["x"] = {}
+        inner = inner["x"]
+    answer = caller.post(f"{API}/tasks/nothing/complete", json=just_over, headers=auth)
+    assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_input"
+    within = caller.post(f"{API}/tasks/nothing/complete", json={"data": {"a": [{"b": [1]}]}}, headers=auth)
+    assert within.get_json()["code"] == "task_not_ready"  # parsed: the task is what is missing
+    # The pages' JSON too (the modeller's checks).
+    client = app.test_client()
+    sign_in(client, "lijingli")
+    csrf = client.get(f"{API}/me").get_json()["csrf_token"]
+    page = client.post("/modeller/check", data=deep, content_type="application/json", headers={"X-CSRFToken": csrf})
+    assert page.status_code == 400
+
+
+def test_a_body_without_files_over_the_limit_is_413_in_the_readers_language(app):
+    auth = token_of(app, "xiaowang")
+    big = {"data": {"x": "字" * (1024 * 1024)}}  # 3 MB of UTF-8, over the 2 MB limit
+    answer = app.test_client().post(f"{API}/tasks/nothing/complete", json=big, headers=auth)
+    assert answer.status_code == 413
+    assert answer.get_json() == {"code": "too_large", "message": "请求内容过大：最多 2 MB。"}
+    english = app.test_client().post(f"{API}/tasks/nothing/complete", json=big,
+                                     headers={**auth, "Accept-Language": "en"})
+    assert english.status_code == 413 and english.get_json()["message"] == "Request too large: at most 2 MB."
+
+
+def _pairs(fields: dict) -> list[tuple[str, str]]:
+    return [(k, v) for k, values in fields.items() for v in (values if isinstance(values, list) else [values])]
+
+
+def _multipart(fields: dict, size: int) -> dict:
+    """A form with a CSV file of `size` bytes, encoded in memory (the test client would spool it to an
+    unclosed temporary file)."""
+    upload = FileStorage(io.BytesIO(b"a,b\n" + b"1,2\n" * (size // 4)), "data.csv", content_type="text/csv")
+    boundary, body = encode_multipart(MultiDict([*_pairs(fields), ("attachments", upload)]))
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_an_attachment_larger_than_the_body_limit_is_still_uploaded_and_a_too_large_one_is_413(client, app):
+    sign_in(client, "xiaowang")
+    token = csrf_of(client.get("/requests/new").get_data(as_text=True))
+    fields = {**FORM, "action": "submit", "csrf_token": token}
+    filed = client.post("/requests/new", **_multipart(fields, 3 * 1024 * 1024))
+    assert filed.status_code == 302
+    limit = app.extensions["xiezuo"].config.attachment_max_bytes
+    refused = client.post("/requests/new", **_multipart(fields, limit + 2 * 1024 * 1024),
+                          headers={"Accept-Language": "en"})
+    assert refused.status_code == 413
+    assert "each file at most 20 MB" in refused.get_data(as_text=True)
+
+
+def test_a_405_names_the_allowed_methods(app):
+    answer = app.test_client().put(f"{API}/me")
+    assert answer.status_code == 405 and answer.get_json()["code"] == "method_not_allowed"
+    assert set(answer.headers["Allow"].split(", ")) >= {"GET", "HEAD", "OPTIONS"}
+    page = app.test_client().delete("/login")
+    assert page.status_code == 405 and "POST" in page.headers["Allow"]
