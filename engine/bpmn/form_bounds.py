@@ -37,6 +37,14 @@ class Bounds:
     users: Collection[str] | None = None  # ids of the people who can be given work
 
 
+PEOPLE_TYPES = ("user", "users", "department", "departments")
+
+
+def names_people(form) -> bool:
+    """Whether a form has a field (or a table column) naming people or departments."""
+    return any(f.type in PEOPLE_TYPES or any(c.type in PEOPLE_TYPES for c in f.columns) for f in form.fields)
+
+
 def max_length(fld) -> int | None:
     """The most characters a text field (or column) takes."""
     if fld.maxlength is not None:

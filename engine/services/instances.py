@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from engine.assignment import resolve
 from engine.bootstrap import Services
-from engine.bpmn.form_bounds import Bounds
+from engine.bpmn.form_bounds import Bounds, names_people
 from engine.bpmn.forms import Form, validate_submission
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import XWorkflow
@@ -405,7 +405,8 @@ def start_instance(ctx: Services, process_id: str, user: str, data: dict | None 
         form = ctx.store.specs.start_form(tx, version_id)
         values = dict(data or {})
         if form.fields:
-            values, errors = validate_submission(form, values, ZoneInfo(ctx.config.timezone), form_bounds(ctx, {}))
+            values, errors = validate_submission(form, values, ZoneInfo(ctx.config.timezone),
+                                                 form_bounds(ctx, form, {}))
             if errors:
                 raise FormInvalid(errors)
         now = ctx.now()
@@ -468,11 +469,13 @@ def number_order(column, descending: bool = False) -> tuple:
     return tuple(t.desc() for t in terms) if descending else terms
 
 
-def form_bounds(ctx: Services, data: dict) -> Bounds:
-    """What a submission's people, departments and date bounds are checked against: the
-    organisation now, today's date in its time zone, and the task's data."""
-    org = directory(ctx)
-    return Bounds(today=local_date(ctx), data=data, departments=org.departments, users=org.workers)
+def form_bounds(ctx: Services, form: Form, data: dict) -> Bounds:
+    """What a submission's people, departments and date bounds are checked against: today's date in
+    the organisation's time zone, the task's data, and (only for a form that names people or
+    departments) the organisation now."""
+    org = directory(ctx) if names_people(form) else None
+    return Bounds(today=local_date(ctx), data=data, departments=org.departments if org else None,
+                  users=org.workers if org else None)
 
 
 def _latest_version(tx: Tx, process_id: str) -> tuple[int, int]:
@@ -577,7 +580,7 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         wf = _load(ctx, tx, row)
         task = _ready_task(wf, task_id)
         clean, errors = validate_submission(task.task_spec.form, data or {}, ZoneInfo(ctx.config.timezone),
-                                            form_bounds(ctx, task.data))
+                                            form_bounds(ctx, task.task_spec.form, task.data))
         if errors:
             raise FormInvalid(errors)
         record = {"data": clean, "form": bool(task.task_spec.form.fields)}
