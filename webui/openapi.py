@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH
+from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH, Bounds, max_items
 from engine.bpmn.forms import Form, FormField
 from engine.services.operations import CC_LIMIT, TEXT_LIMIT
 from engine.services.record_rows import TEXT_MAX
@@ -278,15 +278,22 @@ FIELD_TYPES = {"long": INT, "double": {"type": "number"}, "boolean": B, "date": 
                "datetime": {**S, "format": "date-time"}, "table": {"type": "array", "items": OBJECT}}
 
 
-def _field_schema(fld: FormField) -> dict:
-    """What the server takes for one form field (engine.bpmn.forms.validate_submission)."""
+def _field_schema(fld: FormField, bounds: Bounds) -> dict:
+    """What the server takes for one form field (engine.bpmn.forms.validate_submission, form_bounds)."""
+    known = sorted(bounds.departments) if fld.type.startswith("department") and bounds.departments else None
     if fld.type == "enum":
         found = {"enum": [value for value, _name in fld.options]}
     elif fld.type in ("users", "departments", "files"):
-        found = {"type": "array", "items": S, **({"minItems": fld.minlength} if fld.minlength else {})}
-        found.update({"maxItems": fld.maxlength} if fld.maxlength else {})
+        found = {"type": "array", "items": {"enum": known} if known else S, "maxItems": max_items(fld),
+                 **({"minItems": fld.minlength} if fld.minlength else {})}
+    elif fld.type == "department" and known:
+        found = {"enum": known}
     elif fld.type in FIELD_TYPES:
         found = dict(FIELD_TYPES[fld.type])
+        if fld.type == "date" and fld.properties.get("minDate") == "today" and bounds.today:
+            # JSON Schema has no bound for a date: it is said, and today is the example.
+            found.update(description=f"not before today ({bounds.today.isoformat()})",
+                         examples=[bounds.today.isoformat()])
         found.update({"minimum": fld.min} if fld.min is not None and fld.type in ("long", "double") else {})
         found.update({"maximum": fld.max} if fld.max is not None and fld.type in ("long", "double") else {})
     else:  # string, text (at most DEFAULT_MAX_LENGTH characters unless the form says), user, department, file
@@ -300,19 +307,23 @@ def _field_schema(fld: FormField) -> dict:
         found["default"] = fld.default
     if not fld.required:  # null is a field left out
         found = {"anyOf": [found, {"type": "null"}]}
-    return {**found, "description": fld.label} if fld.label else found
+    if fld.label:
+        found["description"] = f"{fld.label}: {found['description']}" if "description" in found else fld.label
+    return found
 
 
-def form_schema(form: Form | None) -> dict:
-    """The body a start form takes: its fields, the required ones without a default, nothing else."""
+def form_schema(form: Form | None, bounds: Bounds | None = None) -> dict:
+    """The body a start form takes: its fields, the required ones without a default, nothing else;
+    departments among those that exist, when `bounds` knows them."""
     if form is None or not form.fields:
         return {**OBJECT, "description": "the request process is not deployed"}
     fields = [f for f in form.fields if not f.readonly]
     required = [f.id for f in fields if f.required and f.default is None]
-    return {**_obj(required, **{f.id: _field_schema(f) for f in fields}), "additionalProperties": False}
+    return {**_obj(required, **{f.id: _field_schema(f, bounds or Bounds()) for f in fields}),
+            "additionalProperties": False}
 
 
-def document(request_form: Form | None = None) -> dict:
+def document(request_form: Form | None = None, bounds: Bounds | None = None) -> dict:
     """The OpenAPI 3.1 document (a fresh copy), with the request form of the deployed request process."""
     return deepcopy({
         "openapi": "3.1.0",
@@ -321,7 +332,7 @@ def document(request_form: Form | None = None) -> dict:
         "security": [{"bearerToken": []}, {"session": []}],
         "paths": PATHS,
         "components": {
-            "schemas": {**SCHEMAS, "NewRequest": form_schema(request_form)},
+            "schemas": {**SCHEMAS, "NewRequest": form_schema(request_form, bounds)},
             "securitySchemes": {
                 "bearerToken": {"type": "http", "scheme": "bearer", "description": "a personal token, xz_..."},
                 "session": {"type": "apiKey", "in": "cookie", "name": "session",

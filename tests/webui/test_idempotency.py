@@ -57,11 +57,13 @@ def test_a_retried_submission_files_one_request_with_its_number_and_location(app
 def test_the_key_with_another_body_is_refused_and_runs_nothing(app, ctx):
     keyed = {**token_of(app, REQUESTER), "Idempotency-Key": "file-618"}
     caller = app.test_client()
-    assert caller.post(f"{API}/requests", json=REQUEST, headers=keyed).status_code == 201
+    filed = caller.post(f"{API}/requests", json=REQUEST, headers=keyed)
+    assert filed.status_code == 201
     other = caller.post(f"{API}/requests", json={**REQUEST, "title": "另一个需求"}, headers=keyed)
     assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
     assert "Idempotency-Key" in other.get_json()["message"]
-    elsewhere = caller.post(f"{API}/requests/nothing/withdraw", json=REQUEST, headers=keyed)
+    withdraw = f"{API}/requests/{filed.get_json()['instance_id']}/withdraw"
+    elsewhere = caller.post(withdraw, json={"reason": "不再需要"}, headers=keyed)
     assert elsewhere.status_code == 422 and elsewhere.get_json()["code"] == "idempotency_key_reused"
     assert _requests(ctx) == 1
     english = caller.post(f"{API}/requests", json={}, headers={**keyed, "Accept-Language": "en"})

@@ -29,6 +29,7 @@ from engine.services.instances import (
     claim_task,
     complete_task,
     describe_instance,
+    form_bounds,
     release_task,
     start_form,
     task_form,
@@ -347,5 +348,5 @@ def openapi():
     try:
         form = start_form(services(), REQUEST_PROCESS)
     except NotFound:
-        form = None
-    return jsonify(document(form))
+        return jsonify(document(None))
+    return jsonify(document(form, form_bounds(services(), form, {})))
