@@ -15,13 +15,15 @@ from engine.errors import (
     PermissionDenied,
     SignInFailed,
     StaleInstance,
+    StateVersionUnsupported,
     TaskNotReady,
     XiezuoError,
 )
 
 STATUS = [(NotFound, 404), (PermissionDenied, 403), (TaskNotReady, 409), (StaleInstance, 409),
           (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422), (CommandTooLarge, 422),
-          (InvalidInput, 400), (SignInFailed, 400), (AccountLocked, 429)]
+          (InvalidInput, 400), (SignInFailed, 400), (AccountLocked, 429),
+          (StateVersionUnsupported, 500)]  # the server's data, not the request, is at fault
 
 
 def status_of(exc: XiezuoError) -> int:
