@@ -67,6 +67,12 @@ class StaleInstance(XiezuoError):
     code = "stale_instance"
 
 
+class StateVersionUnsupported(XiezuoError):
+    """An instance's stored state is in a format this code cannot read (newer, or another serializer's)."""
+
+    code = "state_version_unsupported"
+
+
 class PermissionDenied(XiezuoError):
     code = "permission_denied"
 

@@ -22,6 +22,7 @@ from engine.bpmn.runtime import SERIALIZER, XWorkflow, spec_from_dict
 from engine.bpmn.timers import use_instance_clock
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, NotFound, StaleInstance
+from engine.state_versions import SERIALIZER_VERSION, VERSIONS, StateVersions, StoredState
 
 _REG = SERIALIZER.registry
 
@@ -149,9 +150,9 @@ def _meta(wf) -> dict:
 
 def _restore_attributes(wf, meta: dict) -> None:
     wf.success = meta["success"]
-    wf.completed = meta.get("completed", False)
-    wf.correlations = meta.get("correlations", {})
-    wf.data = _REG.restore(meta.get("data", {}))
+    wf.completed = meta["completed"]
+    wf.correlations = meta["correlations"]
+    wf.data = _REG.restore(meta["data"])
     wf.task_tree = wf.tasks[uuid.UUID(meta["root"])]
     if meta.get("last_task"):
         wf.last_task = wf.tasks.get(uuid.UUID(meta["last_task"]))
@@ -178,6 +179,8 @@ class InstanceRow:
     error: str | None
     audit_seq: int
     audit_hash: str
+    state_version: int = VERSIONS.current
+    serializer_version: str = SERIALIZER_VERSION
     stored: bool = True  # False until the row's first write
     written: tuple = ()  # the changing columns' values as last read or written
 
@@ -194,7 +197,7 @@ class InstanceRow:
 
 
 _CHANGING = ("status", "updated_at", "completed_at", "next_due_at", "task_seq", "meta", "error",
-             "audit_seq", "audit_hash")
+             "audit_seq", "audit_hash", "state_version", "serializer_version")
 _COLUMNS = [f.name for f in fields(InstanceRow) if f.name not in ("stored", "written")]
 _SELECT_INSTANCE = f"SELECT {', '.join(_COLUMNS)} FROM process_instance WHERE id = ?"
 _INSERT_INSTANCE = (f"INSERT INTO process_instance ({', '.join(_COLUMNS)}) "
@@ -209,9 +212,11 @@ _TASK_UPDATE = "UPDATE instance_task SET state = ?, body = ? WHERE instance_id =
 class InstanceStore:
     """Reads and writes the state of process instances."""
 
-    def __init__(self, specs: SpecCache | None = None, cache: WorkflowCache | None = None):
+    def __init__(self, specs: SpecCache | None = None, cache: WorkflowCache | None = None,
+                 versions: StateVersions = VERSIONS):
         self.specs = specs or SpecCache()
         self.cache = cache if cache is not None else WorkflowCache()
+        self.versions = versions
 
     def row(self, tx: Tx, instance_id: str, lock: bool = False) -> InstanceRow:
         """The instance's row; `lock` holds it for this transaction (PostgreSQL: FOR UPDATE)."""
@@ -262,26 +267,30 @@ class InstanceStore:
         spec, subs = self.specs.get(tx, row.process_version_id)
         rows = tx.all("SELECT workflow_id, seq, body FROM instance_task WHERE instance_id = ? ORDER BY seq",
                       (row.id,))
+        state = StoredState(json.loads(row.meta), {wid: json.loads(m) for wid, m in tx.all(
+            "SELECT workflow_id, meta FROM instance_subprocess WHERE instance_id = ?", (row.id,))},
+            {seq: json.loads(body) for _, seq, body in rows})
+        upgraded = self.versions.upgrade(state, row.state_version, row.serializer_version, f"instance {row.id}")
         by_wf: dict[str, list] = {}
         for wf_id, seq, body in rows:
-            by_wf.setdefault(wf_id, []).append((seq, body))
+            # An upgraded body is compared with what the next save serializes as if stored so: the
+            # whole rewrite of an upgraded instance is apart from the changes of the command.
+            by_wf.setdefault(wf_id, []).append((seq, state.tasks[seq], dumps(state.tasks[seq]) if upgraded else body))
         wf = XWorkflow(spec, subs, script_engine=script_engine, deserializing=True)
         self._restore_tasks(wf, by_wf.get("", []))
-        meta = json.loads(row.meta)
-        _restore_attributes(wf, meta)
-        wf.bpmn_events = _REG.restore(meta.get("bpmn_events", []))
-        sub_metas = {wid: json.loads(m) for wid, m in tx.all(
-            "SELECT workflow_id, meta FROM instance_subprocess WHERE instance_id = ?", (row.id,))}
-        self._restore_subprocesses(wf, wf, sub_metas, by_wf)
+        _restore_attributes(wf, state.meta)
+        wf.bpmn_events = _REG.restore(state.meta["bpmn_events"])
+        self._restore_subprocesses(wf, wf, state.subprocesses, by_wf)
         for each in wf.all_workflows():
             each.dirty.clear()
             each.removed.clear()
-        wf.stored_subprocesses = set(sub_metas)
+        wf.stored_subprocesses = set(state.subprocesses)
+        wf.rewrite_state = upgraded
         return wf
 
     def _restore_tasks(self, wf, rows) -> None:
-        for seq, body in rows:
-            task = _REG.restore(json.loads(body), workflow=wf)
+        for seq, dct, body in rows:
+            task = _REG.restore(dct, workflow=wf)
             task.seq = seq
             task.stored_body = body
 
@@ -330,6 +339,8 @@ class InstanceStore:
             total = sum(data.values()) + sum(_data_bytes(m) for m in (meta, *(m for _, m in metas)))
             if total > max_bytes:
                 raise _too_large(total, max_bytes, [task for _, task, _ in bodies], data)
+        if getattr(wf, "rewrite_state", False):
+            self._rewrite(tx, row, wf, bodies, metas, stored_subs & current_subs)
         for sub_id in stored_subs - current_subs:
             tx.queue("DELETE FROM instance_task WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
             tx.queue("DELETE FROM instance_subprocess WHERE instance_id = ? AND workflow_id = ?", (row.id, sub_id))
@@ -360,7 +371,23 @@ class InstanceStore:
         wf.stored_subprocesses = current_subs
         row.task_seq = seq
         row.meta = meta
+        row.state_version, row.serializer_version = self.versions.current, SERIALIZER_VERSION
         return written
+
+    def _rewrite(self, tx: Tx, row: InstanceRow, wf: XWorkflow, bodies: list, metas: list, subs: set) -> None:
+        """Queue, in the current layout, every stored row the command does not write anyway."""
+        # The version a row records must hold for all its rows (finished tasks are otherwise never
+        # written again); this is the format's upgrade, not the command's: it is not size-limited.
+        writing = {task.id for _, task, _ in bodies}
+        for each in wf.all_workflows():
+            for task in each.tasks.values():
+                if task.seq is not None and task.id not in writing:
+                    task.stored_body = dumps(_REG.convert(task))
+                    tx.queue(_TASK_UPDATE, (task.state, task.stored_body, row.id, task.seq))
+        for sub_id in subs - {wf_id for wf_id, _ in metas}:
+            tx.queue("UPDATE instance_subprocess SET meta = ? WHERE instance_id = ? AND workflow_id = ?",
+                     (dumps(_meta(wf.subprocesses[uuid.UUID(sub_id)])), row.id, sub_id))
+        wf.rewrite_state = False
 
     def remember(self, instance_id: str, lock_version: int, wf: XWorkflow) -> None:
         """Keep a committed workflow for the next command on the same instance."""

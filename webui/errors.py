@@ -19,6 +19,7 @@ from engine.errors import (
     PermissionDenied,
     SignInFailed,
     StaleInstance,
+    StateVersionUnsupported,
     TaskNotReady,
     XiezuoError,
 )
@@ -27,7 +28,8 @@ from webui.bounds import too_large_message
 STATUS = [(NotFound, 404), (PermissionDenied, 403), (TaskNotReady, 409), (StaleInstance, 409),
           (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422), (CommandTooLarge, 422),
           (InvalidInput, 400), (SignInFailed, 400), (AccountLocked, 429),
-          (IdempotencyKeyReused, 422), (IdempotencyInProgress, 409), (IdempotencyAnswerLost, 409)]
+          (IdempotencyKeyReused, 422), (IdempotencyInProgress, 409), (IdempotencyAnswerLost, 409),
+          (StateVersionUnsupported, 500)]  # the server's data, not the request, is at fault
 # Errors whose text comes from the catalogue, in the reader's language, by their code.
 ERROR_MESSAGES = {
     "idempotency_key_reused": lazy_gettext("此 Idempotency-Key 已用于另一个请求（方法、地址或请求体不同）；"

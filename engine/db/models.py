@@ -123,6 +123,10 @@ class ProcessInstance(Base):
     error: Mapped[str | None] = mapped_column(Text)  # JSON {element_id, message} when errored
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_hash: Mapped[str] = mapped_column(String(64))
+    # The layout of meta and the task rows (engine/state_versions.py) and SpiffWorkflow's serializer
+    # version of the task bodies: a reader upgrades older state and refuses newer.
+    state_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    serializer_version: Mapped[str] = mapped_column(String(16), server_default="1.5")
 
     __mapper_args__ = {"version_id_col": lock_version}
 

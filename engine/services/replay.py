@@ -44,6 +44,7 @@ from engine.errors import CommandTooLarge, NotFound
 from engine.scripting import create_script_engine
 from engine.services.org import AUDITORS, Directory
 from engine.services.record_forms import task_data_values
+from engine.state_versions import StateVersions, StoredState
 from engine.store import _meta, _wf_id, dumps
 from engine.workdays import WorkCalendar
 
@@ -572,7 +573,8 @@ def _compare_data(r: Replay, where: str, stored: dict, mine: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------- reading
-_INSTANCE = "SELECT id, business_key, process_version_id, created_at, status, error, meta FROM process_instance"
+_INSTANCE = ("SELECT id, business_key, process_version_id, created_at, status, error, meta, state_version, "
+             "serializer_version FROM process_instance")
 
 
 def _events(tx: Tx, ids: list[str]) -> dict[str, list[Event]]:
@@ -584,17 +586,22 @@ def _events(tx: Tx, ids: list[str]) -> dict[str, list[Event]]:
     return found
 
 
-def _stored(tx: Tx, rows: list[tuple]) -> dict[str, dict]:
+def _stored(tx: Tx, rows: list[tuple], versions: StateVersions) -> dict[str, dict]:
+    """The stored state of each instance, upgraded to the current layout as the store loads it."""
     ids = [r[0] for r in rows]
-    found = {iid: {"status": status, "error": json.loads(error) if error else None,
-                   "metas": {"": json.loads(meta)}, "tasks": {}}
-             for iid, _, _, _, status, error, meta in rows}
+    states = {r[0]: StoredState(json.loads(r[6])) for r in rows}
     for iid, wf_id, meta in tx.all("SELECT instance_id, workflow_id, meta FROM instance_subprocess "
                                    f"WHERE instance_id IN ({tx.in_list(ids)})", ids):
-        found[iid]["metas"][wf_id] = json.loads(meta)
+        states[iid].subprocesses[wf_id] = json.loads(meta)
     for iid, task_id, body in tx.all("SELECT instance_id, task_id, body FROM instance_task "
                                      f"WHERE instance_id IN ({tx.in_list(ids)})", ids):
-        found[iid]["tasks"][task_id] = json.loads(body)
+        states[iid].tasks[task_id] = json.loads(body)
+    found = {}
+    for iid, _, _, _, status, error, _, version, serializer_version in rows:
+        state = states[iid]
+        versions.upgrade(state, version, serializer_version, f"instance {iid}")
+        found[iid] = {"status": status, "error": json.loads(error) if error else None,
+                      "metas": {"": state.meta, **state.subprocesses}, "tasks": state.tasks}
     return found
 
 
@@ -623,7 +630,7 @@ def replay_check(ctx, instance_ids: Iterable[str] | None = None,
                                    "problems": [{"where": "instance", "detail": "does not exist"}]})
             if rows:
                 events = _events(tx, [r[0] for r in rows])
-                stored = _stored(tx, rows)
+                stored = _stored(tx, rows, ctx.store.versions)
                 for row in sorted(rows, key=lambda r: batch.index(r[0])):
                     r = replayer.replay(row[:4], events[row[0]])
                     compare(r, stored[row[0]])
