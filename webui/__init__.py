@@ -21,6 +21,24 @@ def _secret_key(app: Flask, config: WebConfig) -> str:
     return path.read_text().strip()
 
 
+def _read_the_organisation_once_a_request(app: Flask) -> None:
+    # A page asks the organisation several things (names, heads, who may see what): one reading
+    # serves them all. A request that changes the organisation reads afresh after its change.
+    from flask import g
+
+    from engine.services import org_scope
+
+    @app.before_request
+    def open_org_scope():
+        g.org_scope = org_scope.enter(app.extensions["xiezuo"])
+
+    @app.teardown_request
+    def close_org_scope(_exc):
+        token = g.pop("org_scope", None)
+        if token is not None:
+            org_scope.leave(token)
+
+
 def create_app(config: WebConfig | None = None) -> Flask:
     """The Flask application for `config` (default: the embedded SQLite database)."""
     from flask_login import current_user
@@ -39,6 +57,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
         + 1024 * 1024, RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri, RATELIMIT_HEADERS_ENABLED=True)
     app.extensions["xiezuo"] = bootstrap(config.engine)
     app.extensions["xiezuo_config"] = config
+    _read_the_organisation_once_a_request(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
