@@ -44,6 +44,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     from flask_login import current_user
 
     from engine.bootstrap import bootstrap
+    from engine.services.knowledge import load_segmenter
     from webui import auth, errors, forms_render, i18n, permissions, security, views
     from webui.extensions import csrf, limiter, login_manager
 
@@ -56,6 +57,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=config.engine.attachment_max_bytes
         + 1024 * 1024, RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri, RATELIMIT_HEADERS_ENABLED=True)
     app.extensions["xiezuo"] = bootstrap(config.engine)
+    load_segmenter()  # here, not on the first lesson of the first user
     app.extensions["xiezuo_config"] = config
     _read_the_organisation_once_a_request(app)
     csrf.init_app(app)
