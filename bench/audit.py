@@ -9,6 +9,7 @@ each task delivered and accepted, archived, rated, reviewed in a retrospective, 
 distilled (21 commands each, with their records, inbox rows and audit chains). Then it measures,
 in instances per second: `audit verify` over every chain and the anchors, `audit anchor`, and
 `audit replay --all` (every instance re-executed from its record and compared with its state).
+Last, the cost of one of its commands next to one of bench.engine's 8-task run (bench/command_cost.py).
 
 The requests are spread over months on a hand-moved clock (numbers are XMBG-YYYYMM###, 999 a
 month), each with dates relative to its own filing. Generating 10,000 takes a while: `--keep` keeps
@@ -27,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bench.command_cost import RATIO_TARGET, compare
 from bench.engine import START, Clock, database, day, describe, table
 from engine.bootstrap import Services, bootstrap
 from engine.config import EngineConfig
@@ -40,6 +42,7 @@ from engine.services.requests import submit_request
 ROOT = Path(__file__).resolve().parent.parent
 SPACING = timedelta(minutes=45)  # between two filings: at most 992 requests a month (999 allowed)
 STEP = timedelta(seconds=20)  # between two commands of one request
+COST_HEADERS = ["path", "commands/run", "ms/command", "ratio", "target"]
 REPEATS = 3  # verify and anchor are measured this many times, the best shown
 
 
@@ -88,12 +91,12 @@ def _actor(ctx: Services, assignee: str | None, users: str, groups: str, element
     return members[0]
 
 
-def carry_through(ctx: Services, clock: Clock) -> str:
-    """File one request and complete every task it opens until it ends; its instance id."""
+def carry_through(ctx: Services, clock: Clock) -> int:
+    """File one request and complete every task it opens until it ends; the commands it took."""
     filed = clock.now
     inputs = _inputs(filed)
     iid = submit_request(ctx, "xiaowang", _request(filed)).instance_id
-    status = "running"
+    status, commands = "running", 1
     for _ in range(60):
         with ctx.db.transaction(write=False) as tx:
             rows = tx.all("SELECT task_id, element_id, assignee, candidate_users, candidate_groups FROM inbox_task "
@@ -103,9 +106,10 @@ def carry_through(ctx: Services, clock: Clock) -> str:
         for task_id, element, assignee, users, groups in rows:
             clock.now += STEP
             status = complete_task(ctx, task_id, _actor(ctx, assignee, users, groups, element), inputs[element]).status
+            commands += 1
     if status != "completed":
         raise RuntimeError(f"request {iid} ended {status}")
-    return iid
+    return commands
 
 
 def generate(ctx: Services, clock: Clock, count: int, progress: bool) -> float:
@@ -216,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     print(table(f"Throughput (best of {REPEATS} for verify and anchor, one replay check)",
                 ["operation", "instances", "seconds", "instances/s", "ms/instance"],
                 [[r["operation"], r["instances"], r["seconds"], r["per_s"], r["ms_per_instance"]] for r in rows]))
+    # On a database of its own (a fresh schema, or a temporary SQLite file), measured after the rest.
+    cost = compare(args.database_url if args.database_url and not args.database_url.startswith("sqlite") else None)
+    doc["command_cost"] = [dict(zip(COST_HEADERS, row, strict=True)) for row in cost]
+    print(table(f"Cost of a command, same process, best of alternating rounds (target: at most {RATIO_TARGET:g}x)",
+                COST_HEADERS, cost))
     if args.json:
         args.json.write_text(json.dumps(doc, indent=2))
         print(f"JSON written to {args.json}")

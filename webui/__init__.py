@@ -21,11 +21,30 @@ def _secret_key(app: Flask, config: WebConfig) -> str:
     return path.read_text().strip()
 
 
+def _read_the_organisation_once_a_request(app: Flask) -> None:
+    # A page asks the organisation several things (names, heads, who may see what): one reading
+    # serves them all. A request that changes the organisation reads afresh after its change.
+    from flask import g
+
+    from engine.services import org_scope
+
+    @app.before_request
+    def open_org_scope():
+        g.org_scope = org_scope.enter(app.extensions["xiezuo"])
+
+    @app.teardown_request
+    def close_org_scope(_exc):
+        token = g.pop("org_scope", None)
+        if token is not None:
+            org_scope.leave(token)
+
+
 def create_app(config: WebConfig | None = None) -> Flask:
     """The Flask application for `config` (default: the embedded SQLite database)."""
     from flask_login import current_user
 
     from engine.bootstrap import bootstrap
+    from engine.services.knowledge import load_segmenter
     from webui import auth, bounds, errors, forms_render, i18n, permissions, security, views
     from webui.extensions import csrf, limiter, login_manager
 
@@ -39,7 +58,9 @@ def create_app(config: WebConfig | None = None) -> Flask:
         RATELIMIT_HEADERS_ENABLED=True)
     bounds.init_app(app, config)  # first: its converter serves every route, its body limit precedes CSRF
     app.extensions["xiezuo"] = bootstrap(config.engine)
+    load_segmenter()  # here, not on the first lesson of the first user
     app.extensions["xiezuo_config"] = config
+    _read_the_organisation_once_a_request(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)

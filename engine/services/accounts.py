@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from engine.bootstrap import Services
 from engine.db.models import ApiToken, AppUser, Department, GroupMembership
@@ -21,6 +22,8 @@ _HASHER = PasswordHasher()
 _DUMMY = _HASHER.hash("not a password of anyone")
 MIN_PASSWORD = 8
 LOCALES = ("zh_CN", "en")
+# How finely a token's last use is recorded: finer would cost a write on every API call.
+TOKEN_USE_GRANULARITY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -212,15 +215,31 @@ def create_token(ctx: Services, user_id: str, name: str) -> str:
 
 
 def token_account(ctx: Services, token: str) -> Account | None:
-    """The account a (not revoked) API token belongs to, or None."""
-    with ctx.db.write() as s:
+    """The account a (not revoked) API token belongs to, or None; its use is recorded at most once a
+    minute, so most API calls read and never write."""
+    now = ctx.now()
+    with ctx.db.read() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token or ""),
                                               ApiToken.revoked_at.is_(None)))
         if row is None:
             return None
-        row.last_used_at = ctx.now()
-        user_id = row.user_id
-    return account(ctx, user_id)
+        found = account_in(s, row.user_id)
+        stale = row.last_used_at is None or now - _utc(row.last_used_at) >= TOKEN_USE_GRANULARITY
+        token_id = row.id
+    if stale:
+        # Conditional, so two calls racing past the read still write one time between them.
+        cutoff = now - TOKEN_USE_GRANULARITY
+        with ctx.db.write() as s:
+            s.execute(update(ApiToken)
+                      .where(ApiToken.id == token_id,
+                             or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= cutoff))
+                      .values(last_used_at=now))
+    return found
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back the stored UTC time without its zone.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def list_tokens(ctx: Services, user_id: str) -> list[dict]:

@@ -39,6 +39,7 @@ from engine.services import audit, knowledge
 from engine.services.expressions import collecting_notifications, notes_to_write, notify_new_task, running_instance
 from engine.services.inbox import identities
 from engine.services.org import AUDITORS, directory, local_date
+from engine.services.org_scope import org_snapshot
 from engine.services.record_forms import form_records, store_form_records, task_data_values
 from engine.store import InstanceRow
 
@@ -299,13 +300,14 @@ def _mark_refused(ctx: Services, tx: Tx, refused: _Refused) -> tuple:
 
 def _run(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool = True) -> CommandResult:
     """One unit of work; a step too large to save leaves its instance errored (a start: nothing)."""
-    try:
-        return _unit(ctx, command, raise_errors)
-    except _Refused as exc:
-        refused = exc
-    if not refused.stored:  # a start: there is no instance to mark
-        raise refused.error
-    return _unit(ctx, lambda tx: _mark_refused(ctx, tx, refused), raise_errors)
+    with org_snapshot(ctx):  # assignments, inbox rows and notifications read the organisation once
+        try:
+            return _unit(ctx, command, raise_errors)
+        except _Refused as exc:
+            refused = exc
+        if not refused.stored:  # a start: there is no instance to mark
+            raise refused.error
+        return _unit(ctx, lambda tx: _mark_refused(ctx, tx, refused), raise_errors)
 
 
 def _unit(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool) -> CommandResult:

@@ -85,6 +85,11 @@ def _segmenter():
     return _jieba
 
 
+def load_segmenter() -> None:
+    """Load jieba's dictionary now, at start-up, so the first lesson or search does not wait for it."""
+    _segmenter()
+
+
 def segment(value: str) -> list[str]:
     """The words of `value`, lowercased, in order, repeats kept: what is indexed and searched.
 

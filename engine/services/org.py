@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from engine.bootstrap import Services
 from engine.db.models import AppUser, Department, DepartmentPost, GroupMembership, OrgChange, Revision, Substitute
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.services import org_scope
 
 POSTS = ("head", "interface")
 ADMINS = "platform_admins"
@@ -126,6 +127,7 @@ def bump_revision(s: Session, at: datetime, by: str | None) -> None:
     if changes:
         s.execute(insert(OrgChange), [{**c, "at": at, "changed_by": by} for c in changes])
     s.execute(update(Revision).where(Revision.name == REVISION_KEY).values(value=Revision.value + 1))
+    org_scope.changed()
 
 
 # --- the organisation's history ---------------------------------------------------------------
@@ -196,7 +198,17 @@ def _unrecorded(s: Session) -> None:
 
 
 def directory(ctx: Services) -> Directory:
-    """The current snapshot (reloaded only when the organisation changed)."""
+    """The current snapshot (reloaded only when the organisation changed); inside an org_snapshot
+    scope, the one first read there."""
+    scope = org_scope.current(ctx.db)
+    if scope is not None:
+        if scope.directory is None:
+            scope.directory = _current(ctx)
+        return scope.directory
+    return _current(ctx)
+
+
+def _current(ctx: Services) -> Directory:
     # Keyed by the database object itself: an id() could be reused by another database after this
     # one is gone, and a fresh organisation there could show the same revision number.
     cache = _CACHES.setdefault(ctx.db, _Cache())

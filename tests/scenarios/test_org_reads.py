@@ -1,0 +1,59 @@
+"""A command reads the organisation once, and still sees every change made before it or by itself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from engine.services.instances import complete_task
+from engine.services.org import directory, set_post
+from engine.services.org_scope import org_snapshot
+from tests.scenarios.steps import HEADS, REQUEST, REQUESTER, admins, to_lead_confirm, today
+
+NEW_HEAD = "songyu"  # of MKT, instead of zhangzongjian
+
+
+@pytest.fixture
+def revision_reads(ctx):
+    """The statements that read the organisation's revision, counted as the database is sent them."""
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_rest):
+        if "FROM revision" in statement and statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+    event.listen(ctx.db.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(ctx.db.engine, "before_cursor_execute", count)
+
+
+def test_a_collaboration_command_reads_the_organisation_once(flow, revision_reads):
+    to_lead_confirm(flow)
+    flow.complete("lead_confirm", {"lead_decision": "确认接收"})
+    suggested = (today(flow) + timedelta(days=8)).isoformat()
+    feedback = {"feedback_content": "可按期配合", "feedback_suggested_date": suggested}
+    for task in flow.tasks("collect_feedback"):  # the last one opens the lead's organising of the talks
+        revision_reads.clear()
+        complete_task(flow.ctx, task["task_id"], flow.actor(task), feedback)
+        assert len(revision_reads) <= 1, revision_reads
+
+
+def test_a_new_department_head_is_asked_by_the_next_request(flow):
+    flow.submit(REQUESTER, REQUEST)
+    assert flow.assignees("dept_head_signoff") == [HEADS["MKT"]]
+    flow.clock.advance(minutes=5)  # a post's term starts after the first request's task was given
+    set_post(flow.ctx, "MKT", "head", NEW_HEAD, admins(flow.ctx)[0])
+    flow.submit(REQUESTER, REQUEST)
+    assert flow.assignees("dept_head_signoff") == [NEW_HEAD]
+
+
+def test_a_change_of_the_organisation_ends_the_snapshot_of_its_own_command(flow, revision_reads):
+    with org_snapshot(flow.ctx):
+        assert directory(flow.ctx).head("MKT") == HEADS["MKT"]
+        assert directory(flow.ctx).head("MKT") == HEADS["MKT"] and len(revision_reads) == 1
+        flow.clock.advance(minutes=5)
+        set_post(flow.ctx, "MKT", "head", NEW_HEAD, admins(flow.ctx)[0])
+        assert directory(flow.ctx).head("MKT") == NEW_HEAD
+    revision_reads.clear()
+    assert directory(flow.ctx).head("MKT") == NEW_HEAD and len(revision_reads) == 1  # outside: read each time
