@@ -81,7 +81,8 @@ def test_a_timer_fires_only_once_the_flow_reached_it(xiezuo):
     assert opened == [] and datetime.fromisoformat(due) >= completing + timedelta(seconds=2)  # Step4's
     assert json.loads(xiezuo("--json", "timers", "run-due", "--now", tomorrow).stdout) == {"fired": [instance]}
     assert [element for element, _ in shown()[0]] == ["Step5"]
-    # Its replay is checked in tests/integration/test_timers_reached.py, on a hand-moved clock.
+    assert json.loads(xiezuo("--json", "audit", "replay", instance).stdout) == {
+        "instances": 1, "matched": 1, "mismatches": []}
 
 
 def test_an_anchor_deleted_from_the_database_is_named_by_its_copy_in_the_witness_file(xiezuo, tmp_path):

@@ -130,3 +130,18 @@ def test_timers_after_a_gateway_wait_on_the_way_taken_and_never_fire_on_the_othe
     assert not run.sweep_after(days=1)
     assert (run.open(), run.fired()) == (["Done"], ["QuickWait"])  # SlowWait, on the way not taken, never
     run.assert_replays()
+
+
+def test_a_sweep_told_to_fire_ahead_of_the_clock_records_when_it_fired(cold, clock):
+    # `xiezuo timers run-due --now <tomorrow>` a second after the flow reached the two-second timer:
+    # the timer fires as of tomorrow, and so the record says, or the replay would not fire it.
+    chain = Instance(cold, clock, "timer_chain")
+    for step in ("Step1", "Step2", "Step3", "Step4"):
+        chain.complete(step)
+    clock.advance(seconds=1)
+    tomorrow = clock.now + timedelta(days=1)
+    assert run_due_timers(cold, tomorrow) == [chain.id]
+    assert chain.open() == ["Step5"]
+    fired = [e for e in chain.describe()["history"] if e["type"] == "timer_fired"]
+    assert [datetime.fromisoformat(e["at"]) for e in fired] == [tomorrow]
+    assert replay_check(cold, [chain.id])["mismatches"] == []
