@@ -21,11 +21,12 @@ from engine.db.models import CoordinationPlan, InboxTask, Notification, RequestS
 from engine.errors import InvalidInput, NotFound
 from engine.services.inbox import InboxFilter, Page, group_tasks, identities, mine_query, my_tasks, offered_query
 from engine.services.instances import describe_instance, start_form
-from engine.services.operations import cc_list, done_by
+from engine.services.operations import cc_list
 from engine.services.org import Directory, directory
 from engine.services.records import red_warnings
 from engine.services.request_view import may_see_request
 from engine.services.requests import REQUEST_PROCESS
+from engine.services.task_reads import done_by
 
 TABS = ("mine", "group", "cc", "done")
 _PEOPLE = ("assignee", "from_user", "delegated_by", "on_behalf_of")  # rows name them by id; pages by name

@@ -1,7 +1,7 @@
 """Operations on a task besides completing it, as Chinese OA users expect them: transfer (转办),
 delegate (委派) and hand back, copy (抄送), urge (催办; the requester and the platform admins, once
-an hour each), withdraw a request (撤回; its requester, while nobody else has acted); and the reads
-of the "done by me" list and of one task's history.
+an hour each), withdraw a request (撤回; its requester, while nobody else has acted). The reads of
+the "done by me" list and of one task's history are in engine.services.task_reads.
 
 Each is one transaction on the command path: it locks the instance's row, changes the task's inbox
 row (withdrawing cancels the instance like cancel_instance), appends an audit event (actor, time,
@@ -12,13 +12,11 @@ assignee, a candidate while it is unclaimed, or the substitute (代理人) of ei
 Elsewhere: claim and release in engine.services.instances; comments and files in
 engine.services.records and engine.services.attachments. Return to an earlier step (退回) is a
 decision on the task's form (退回补充, 退回修改, ...) that the diagram routes back with its reason:
-the engine adds nothing for it. The reads check no permission: the caller shows them to the user
-they concern or to a reader of the request (engine.services.record_access).
+the engine adds nothing for it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -245,14 +243,15 @@ def _cc_row(cc: TaskCc, business_key: str | None) -> dict:
             "read_at": cc.read_at.isoformat() if cc.read_at else None}
 
 
-def _paging(page: int, per_page: int) -> None:
+def check_page(page: int, per_page: int) -> None:
+    """InvalidInput unless the page number and its size are ones a list serves."""
     if page < 1 or not 1 <= per_page <= 500:
         raise InvalidInput("page must be >= 1 and per_page between 1 and 500")
 
 
 def cc_list(ctx: Services, user: str, page: int = 1, per_page: int = 50, unread_only: bool = False) -> Page:
     """The tasks copied to `user`, newest first (through ix_task_cc_to)."""
-    _paging(page, per_page)
+    check_page(page, per_page)
     q = select(TaskCc, ProcessInstance.business_key).join(ProcessInstance, ProcessInstance.id == TaskCc.instance_id)
     q = q.where(TaskCc.to_user == user)
     if unread_only:
@@ -361,59 +360,3 @@ def withdraw_request(ctx: Services, instance_id: str, user: str, reason: str) ->
     return _run(ctx, command)
 
 
-# ---------------------------------------------------------------------------------- reads
-def _task_names(ctx: Services, tx: Tx, version_id: int, names: dict) -> dict[str, str]:
-    """Element id -> name of the elements of a process version (its called processes included)."""
-    if version_id not in names:
-        spec, subs = ctx.store.specs.get(tx, version_id)
-        found: dict[str, str] = {}
-        for each in (spec, *subs.values()):
-            for ts in each.task_specs.values():
-                bpmn_id = getattr(ts, "bpmn_id", None)
-                if bpmn_id:
-                    found.setdefault(bpmn_id, getattr(ts, "bpmn_name", None) or bpmn_id)
-        names[version_id] = found
-    return names[version_id]
-
-
-_DONE_FROM = ("FROM audit_event e JOIN process_instance p ON p.id = e.instance_id "
-              "LEFT JOIN request_summary s ON s.instance_id = p.id "
-              "WHERE e.event_type = 'task_completed' AND e.actor = ?")
-
-
-def done_by(ctx: Services, user: str, page: int = 1, per_page: int = 50) -> Page:
-    """The tasks `user` completed, newest first, for the "done by me" list."""
-    _paging(page, per_page)
-    with ctx.db.transaction(write=False) as tx:
-        (total,) = tx.one(f"SELECT count(*) {_DONE_FROM}", (user,))
-        rows = tx.all("SELECT e.instance_id, e.task_id, e.element_id, e.at, e.data, p.business_key, p.process_id, "
-                      f"p.process_version_id, p.status, s.title {_DONE_FROM} ORDER BY e.id DESC "
-                      "LIMIT ? OFFSET ?", (user, per_page, (page - 1) * per_page))
-        names: dict = {}
-        items = []
-        for instance_id, task_id, element_id, at, data, key, process_id, version_id, status, title in rows:
-            items.append({
-                "instance_id": instance_id, "business_key": key, "title": title, "process_id": process_id,
-                "instance_status": status, "task_id": task_id, "element_id": element_id,
-                "name": _task_names(ctx, tx, version_id, names).get(element_id, element_id),
-                "completed_at": Tx.when(at).isoformat(), "on_behalf_of": json.loads(data).get("on_behalf_of")})
-    return Page(items, total, page, per_page)
-
-
-def task_history(ctx: Services, task_id: str, instance_id: str | None = None) -> list[dict]:
-    """Every event of one task (ready, claimed, transferred, urged, completed, ...), oldest first.
-
-    Give `instance_id` when known: the events are then read through the instance's index."""
-    with ctx.db.transaction(write=False) as tx:
-        if instance_id is None:
-            found = (tx.one("SELECT instance_id FROM inbox_task WHERE task_id = ?", (task_id,))
-                     or tx.one("SELECT instance_id FROM audit_event WHERE task_id = ? LIMIT 1", (task_id,)))
-            if found is None:
-                raise NotFound(f"task {task_id} does not exist")
-            instance_id = found[0]
-        rows = tx.all("SELECT seq, event_type, actor, at, element_id, data FROM audit_event "
-                      "WHERE instance_id = ? AND task_id = ? ORDER BY seq", (instance_id, task_id))
-    if not rows:
-        raise NotFound(f"task {task_id} is not a task of instance {instance_id}")
-    return [{"seq": seq, "type": kind, "actor": actor, "at": Tx.when(at).isoformat(), "element_id": element_id,
-             "task_id": task_id, "data": json.loads(data)} for seq, kind, actor, at, element_id, data in rows]

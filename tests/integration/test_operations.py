@@ -28,10 +28,8 @@ from engine.services.operations import (
     cc_list,
     cc_task,
     delegate_task,
-    done_by,
     mark_cc_read,
     resolve_delegation,
-    task_history,
     transfer_task,
     urge_task,
     withdraw_request,
@@ -40,6 +38,7 @@ from engine.services.org import add_substitute, bump_revision, set_post
 from engine.services.records import add_comment, list_records
 from engine.services.replay import replay_check
 from engine.services.requests import submit_request
+from engine.services.task_reads import done_by, task_history
 from tests.conftest import fixture_files
 from tests.helpers import assert_reload_matches
 from tests.scenarios.driver import MONDAY, set_up_org

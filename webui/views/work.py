@@ -31,7 +31,6 @@ from engine.services.operations import (
     cc_task,
     delegate_task,
     resolve_delegation,
-    task_history,
     transfer_task,
     urge_task,
     withdraw_request,
@@ -39,6 +38,7 @@ from engine.services.operations import (
 from engine.services.org import directory
 from engine.services.records import add_comment, list_records
 from engine.services.requests import REQUEST_PROCESS, submit_request
+from engine.services.task_reads import task_history
 from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services
@@ -201,7 +201,7 @@ def _task_or_404(task_id: str, work: bool = False) -> tuple[dict | None, dict]:
 
 
 def _history(row: dict, names: dict[str, str]) -> list[dict]:
-    """The task's events (operations.task_history) as the page lists them: when, who, what, to whom, why."""
+    """The task's events (task_reads.task_history) as the page lists them: when, who, what, to whom, why."""
     rows = []
     for event in task_history(services(), row["task_id"], row["instance_id"]):
         data = event["data"]
