@@ -1,4 +1,5 @@
-"""Task forms read from `camunda:formData`, and validation of submitted data against them."""
+"""Task forms read from `camunda:formData`, and each value coerced to its field's type (checking a whole
+submission is engine.bpmn.form_validation)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
-
-from engine.bpmn.form_bounds import Bounds, check_date, check_names, max_items, max_length
 
 FIELD_TYPES = frozenset({
     "string", "text", "long", "double", "boolean", "date", "datetime", "enum",
@@ -17,7 +16,7 @@ FIELD_TYPES = frozenset({
 COLUMN_TYPES = frozenset({"string", "text", "long", "double", "boolean", "date", "datetime", "user",
                           "department"})
 CONSTRAINTS = frozenset({"required", "readonly", "minlength", "maxlength", "min", "max", "pattern"})
-_MULTI = {"users", "departments", "files"}
+MULTI_TYPES = {"users", "departments", "files"}
 # What a field's `record` property may name: the record its value is kept in, in the order a
 # completion writes them (a plan before the progress on it). The value is kept there instead of in
 # the task data. A field the process still reads (a gateway condition, a script, an assignment or
@@ -182,7 +181,7 @@ def _table(fld: FormField, value: Any, zone: tzinfo | None) -> list[dict[str, An
         row: dict[str, Any] = {}
         for col in fld.columns:
             cell = raw.get(col.id)
-            if _empty(cell):
+            if is_empty(cell):
                 if col.required:
                     raise ValueError(f"row {n}, {col.label}: required")
                 continue
@@ -220,7 +219,7 @@ def coerce(fld: FormField, value: Any, zone: tzinfo | None = None) -> Any:
     """
     if fld.type == "table":
         return _table(fld, value, zone)
-    if fld.type in _MULTI:
+    if fld.type in MULTI_TYPES:
         items = value if isinstance(value, list) else [v for v in str(value).split(",") if v.strip()]
         return [str(v).strip() for v in items]
     if fld.type in ("string", "text", "user", "department", "file"):
@@ -282,131 +281,6 @@ def check_form(form: Form) -> list[str]:
             for f in form.fields if (cond := required_if(f)) and cond[0] not in ids]
 
 
-_NOT_TEXT = {"long": "must be a whole number", "double": "must be a number", "boolean": "must be true or false",
-             "table": "must be a list of rows (objects)"}
-
-
-def json_type_errors(form: Form, data: dict[str, Any]) -> dict[str, str]:
-    """The values of a JSON body that have the wrong type for their fields (an API caller sends each
-    value as its type; a page sends text, which validate_submission converts). Null is a left-out value."""
-    errors: dict[str, str] = {}
-    for fld in form.fields:
-        value = data.get(fld.id)
-        if value is None:
-            continue
-        if fld.type == "long":
-            fits = isinstance(value, int) and not isinstance(value, bool)
-        elif fld.type == "double":
-            fits = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif fld.type == "boolean":
-            fits = isinstance(value, bool)
-        elif fld.type == "table":
-            fits = isinstance(value, list) and all(isinstance(row, dict) for row in value)
-        elif fld.type in _MULTI:
-            fits = isinstance(value, list) and all(isinstance(item, str) for item in value)
-        else:
-            fits = isinstance(value, str)
-        if not fits:
-            errors[fld.id] = _NOT_TEXT.get(fld.type) or ("must be a list of ids (text)" if fld.type in _MULTI
-                                                         else "must be text")
-    return errors
-
-
-def _empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
+    """Whether a submitted value counts as left out."""
     return value is None or value == "" or value == []
-
-
-def validate_submission(form: Form, data: dict[str, Any], zone: tzinfo | None = None,
-                        bounds: Bounds | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Check submitted data against the form; return (clean values, errors per field id).
-    `bounds` holds what people, departments and date bounds are checked against (form_bounds)."""
-    bounds = bounds or Bounds()
-    clean: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    known = {f.id for f in form.fields}
-    for key in data:
-        if key not in known and form.fields:
-            errors[key] = "not a field of this form"
-    for fld in form.fields:
-        if fld.readonly:
-            continue
-        raw = data.get(fld.id)
-        if fld.id not in data and fld.default is not None:
-            clean[fld.id] = fld.default  # a field left out takes its default, as the form would show it
-            continue
-        if _empty(raw):
-            if fld.required:
-                errors[fld.id] = "required"
-            elif fld.type == "boolean" and fld.id in data:
-                clean[fld.id] = False
-            continue
-        try:
-            value = coerce(fld, raw, zone)
-        except ValueError as exc:
-            errors[fld.id] = str(exc)
-            continue
-        problem = _check_limits(fld, value) or check_names(fld, value, bounds)
-        if problem:
-            errors[fld.id] = problem
-        else:
-            clean[fld.id] = value
-    # Dates last: a bound may name another field of the same submission.
-    labels = {f.id: f.label for f in form.fields}
-    for fld in form.fields:
-        if fld.id in clean and not fld.readonly:
-            problem = _check_dates(fld, clean[fld.id], bounds, clean, labels)
-            if problem:
-                errors[fld.id] = problem
-                del clean[fld.id]
-    for fld in form.fields:
-        cond = required_if(fld)
-        if cond and fld.id not in errors and _empty(clean.get(fld.id)) and str(clean.get(cond[0])) in cond[1]:
-            label = next((f.label for f in form.fields if f.id == cond[0]), cond[0])
-            errors[fld.id] = f"required when {label} is {clean.get(cond[0])}"
-    return clean, errors
-
-
-def _check_dates(fld: FormField, value: Any, bounds: Bounds, values: dict, labels: dict) -> str | None:
-    """A date outside its bounds, or a table cell breaking its column's limits, named."""
-    if fld.type in ("date", "datetime"):
-        return check_date(fld.properties, "", value, bounds, values, labels)
-    if fld.type != "table":
-        return None
-    for n, row in enumerate(value, start=1):
-        for col in fld.columns:
-            cell = row.get(col.id)
-            if cell is None:
-                continue
-            problem = _check_limits(col, cell) or check_names(col, cell, bounds)
-            if problem is None and col.type in ("date", "datetime"):
-                problem = check_date(fld.properties, f".{col.id}", cell, bounds, {**values, **row}, labels)
-            if problem:
-                return f"row {n}, {col.label}: {problem}"
-    return None
-
-
-def _check_limits(fld: FormField, value: Any) -> str | None:
-    if isinstance(value, str) and fld.type not in ("date", "datetime"):
-        longest = max_length(fld)
-        if fld.minlength is not None and len(value) < fld.minlength:
-            return f"at least {fld.minlength} characters"
-        if longest is not None and len(value) > longest:
-            return f"at most {longest} characters"
-        if fld.pattern and not re.fullmatch(fld.pattern, value):
-            return f"does not match the pattern {fld.pattern}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if fld.min is not None and value < fld.min:
-            return f"must be at least {_num(fld.min)}"
-        if fld.max is not None and value > fld.max:
-            return f"must be at most {_num(fld.max)}"
-    if isinstance(value, list):
-        what, most = "rows" if fld.type == "table" else "", max_items(fld)
-        if fld.minlength is not None and len(value) < fld.minlength:
-            return f"at least {fld.minlength} {what}".rstrip() if what else f"choose at least {fld.minlength}"
-        if len(value) > most:
-            return f"at most {most} {what}".rstrip() if what else f"choose at most {most}"
-    return None
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)

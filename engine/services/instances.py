@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from engine.assignment import resolve
 from engine.bootstrap import Services
 from engine.bpmn.form_bounds import Bounds, names_people
-from engine.bpmn.forms import Form, validate_submission
+from engine.bpmn.form_validation import validate_submission
+from engine.bpmn.forms import Form
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import XWorkflow
 from engine.bpmn.timers import waiting_timers

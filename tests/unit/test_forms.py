@@ -5,7 +5,8 @@ from __future__ import annotations
 from lxml import etree
 
 from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH
-from engine.bpmn.forms import Form, FormField, field_from_xml, json_type_errors, validate_submission
+from engine.bpmn.form_validation import json_type_errors, validate_submission
+from engine.bpmn.forms import Form, FormField, field_from_xml
 from engine.bpmn.parser import CAMUNDA_NS
 
 

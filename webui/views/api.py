@@ -21,7 +21,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException
 
-from engine.bpmn.forms import json_type_errors
+from engine.bpmn.form_validation import json_type_errors
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.services.accounts import create_token, list_tokens, revoke_token, token_account
 from engine.services.history import history, replay, verification

@@ -1,0 +1,136 @@
+"""Submitted data checked against a form: each value coerced to its field's type and held to its limits
+and bounds (engine.bpmn.form_bounds), the JSON types an API body must have, required-if conditions."""
+
+from __future__ import annotations
+
+import re
+from datetime import tzinfo
+from typing import Any
+
+from engine.bpmn.form_bounds import Bounds, check_date, check_names, max_items, max_length
+from engine.bpmn.forms import MULTI_TYPES, Form, FormField, coerce, is_empty, required_if
+
+_NOT_TEXT = {"long": "must be a whole number", "double": "must be a number", "boolean": "must be true or false",
+             "table": "must be a list of rows (objects)"}
+
+
+def json_type_errors(form: Form, data: dict[str, Any]) -> dict[str, str]:
+    """The values of a JSON body that have the wrong type for their fields (an API caller sends each
+    value as its type; a page sends text, which validate_submission converts). Null is a left-out value."""
+    errors: dict[str, str] = {}
+    for fld in form.fields:
+        value = data.get(fld.id)
+        if value is None:
+            continue
+        if fld.type == "long":
+            fits = isinstance(value, int) and not isinstance(value, bool)
+        elif fld.type == "double":
+            fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif fld.type == "boolean":
+            fits = isinstance(value, bool)
+        elif fld.type == "table":
+            fits = isinstance(value, list) and all(isinstance(row, dict) for row in value)
+        elif fld.type in MULTI_TYPES:
+            fits = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        else:
+            fits = isinstance(value, str)
+        if not fits:
+            errors[fld.id] = _NOT_TEXT.get(fld.type) or ("must be a list of ids (text)" if fld.type in MULTI_TYPES
+                                                         else "must be text")
+    return errors
+
+
+def validate_submission(form: Form, data: dict[str, Any], zone: tzinfo | None = None,
+                        bounds: Bounds | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check submitted data against the form; return (clean values, errors per field id).
+    `bounds` holds what people, departments and date bounds are checked against (form_bounds)."""
+    bounds = bounds or Bounds()
+    clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    known = {f.id for f in form.fields}
+    for key in data:
+        if key not in known and form.fields:
+            errors[key] = "not a field of this form"
+    for fld in form.fields:
+        if fld.readonly:
+            continue
+        raw = data.get(fld.id)
+        if fld.id not in data and fld.default is not None:
+            clean[fld.id] = fld.default  # a field left out takes its default, as the form would show it
+            continue
+        if is_empty(raw):
+            if fld.required:
+                errors[fld.id] = "required"
+            elif fld.type == "boolean" and fld.id in data:
+                clean[fld.id] = False
+            continue
+        try:
+            value = coerce(fld, raw, zone)
+        except ValueError as exc:
+            errors[fld.id] = str(exc)
+            continue
+        problem = _check_limits(fld, value) or check_names(fld, value, bounds)
+        if problem:
+            errors[fld.id] = problem
+        else:
+            clean[fld.id] = value
+    # Dates last: a bound may name another field of the same submission.
+    labels = {f.id: f.label for f in form.fields}
+    for fld in form.fields:
+        if fld.id in clean and not fld.readonly:
+            problem = _check_dates(fld, clean[fld.id], bounds, clean, labels)
+            if problem:
+                errors[fld.id] = problem
+                del clean[fld.id]
+    for fld in form.fields:
+        cond = required_if(fld)
+        if cond and fld.id not in errors and is_empty(clean.get(fld.id)) and str(clean.get(cond[0])) in cond[1]:
+            label = next((f.label for f in form.fields if f.id == cond[0]), cond[0])
+            errors[fld.id] = f"required when {label} is {clean.get(cond[0])}"
+    return clean, errors
+
+
+def _check_dates(fld: FormField, value: Any, bounds: Bounds, values: dict, labels: dict) -> str | None:
+    """A date outside its bounds, or a table cell breaking its column's limits, named."""
+    if fld.type in ("date", "datetime"):
+        return check_date(fld.properties, "", value, bounds, values, labels)
+    if fld.type != "table":
+        return None
+    for n, row in enumerate(value, start=1):
+        for col in fld.columns:
+            cell = row.get(col.id)
+            if cell is None:
+                continue
+            problem = _check_limits(col, cell) or check_names(col, cell, bounds)
+            if problem is None and col.type in ("date", "datetime"):
+                problem = check_date(fld.properties, f".{col.id}", cell, bounds, {**values, **row}, labels)
+            if problem:
+                return f"row {n}, {col.label}: {problem}"
+    return None
+
+
+def _check_limits(fld: FormField, value: Any) -> str | None:
+    if isinstance(value, str) and fld.type not in ("date", "datetime"):
+        longest = max_length(fld)
+        if fld.minlength is not None and len(value) < fld.minlength:
+            return f"at least {fld.minlength} characters"
+        if longest is not None and len(value) > longest:
+            return f"at most {longest} characters"
+        if fld.pattern and not re.fullmatch(fld.pattern, value):
+            return f"does not match the pattern {fld.pattern}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if fld.min is not None and value < fld.min:
+            return f"must be at least {_num(fld.min)}"
+        if fld.max is not None and value > fld.max:
+            return f"must be at most {_num(fld.max)}"
+    if isinstance(value, list):
+        what, most = "rows" if fld.type == "table" else "", max_items(fld)
+        if fld.minlength is not None and len(value) < fld.minlength:
+            return f"at least {fld.minlength} {what}".rstrip() if what else f"choose at least {fld.minlength}"
+        if len(value) > most:
+            return f"at most {most} {what}".rstrip() if what else f"choose at most {most}"
+    return None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
