@@ -37,7 +37,8 @@ from engine.bootstrap import Services
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.services import analytics_days, analytics_derive, analytics_red
-from engine.services.analytics_derive import STEPS, graph_of
+from engine.services.analytics_derive import STEPS
+from engine.services.analytics_graph import graph_of
 from engine.services.export import _put, _widths
 from engine.services.org import ADMINS, directory
 
