@@ -293,3 +293,8 @@ def spec_from_dict(dct: dict):
 
 def is_subworkflow_task(task) -> bool:
     return isinstance(task.task_spec, SubWorkflowTask)
+
+
+def element_of(task) -> str | None:
+    """The BPMN element id of a task (its spec's name for the ones the parser makes up)."""
+    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name

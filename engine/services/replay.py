@@ -15,7 +15,8 @@ and states, departments' parents, group memberships and absences from the organi
 (org_change); working days from the rulings made before that time; "now" from the record. Not kept
 as history, and so read as it is now: a ruling on a day changed again later.
 The engine reads its clock more than once in a command, so times computed from "now" (timer due
-times) may differ from the stored ones by a moment: up to TIME_SLACK counts as equal.
+times) may differ from the stored ones by a moment: up to TIME_SLACK (engine.services.replay_compare)
+counts as equal.
 
 Showing a request step by step (the audit area's replay) is engine.services.history.replay, read
 from the record and the stored task tree; this module only checks.
@@ -23,13 +24,10 @@ from the record and the stored task tree; this module only checks.
 
 from __future__ import annotations
 
-import bisect
-import json
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
@@ -38,18 +36,17 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.assignment import resolve
 from engine.bpmn.parser import UserTask
-from engine.bpmn.runtime import SERIALIZER, XWorkflow
+from engine.bpmn.runtime import XWorkflow, element_of
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, NotFound
 from engine.scripting import create_script_engine
 from engine.services.org import AUDITORS, Directory
+from engine.services.org_history import History
 from engine.services.record_forms import task_data_values
-from engine.state_versions import StateVersions, StoredState
-from engine.store import _meta, _wf_id, dumps
-from engine.workdays import WorkCalendar
+from engine.services.replay_compare import compare, same
+from engine.services.replay_model import Event, InboxEntry, Replay
+from engine.services.replay_records import INSTANCE_ROWS, recorded_events, stored_states
 
-_REG = SERIALIZER.registry
-TIME_SLACK = timedelta(seconds=5)
 BATCH = 200
 
 # Events the engine writes as a consequence of a command; the replay produces them too.
@@ -58,140 +55,6 @@ PRODUCED = ("timer_fired", "task_cancelled", "task_ready", "assignment_fallback"
 CANCELS = ("instance_cancelled", "request_withdrawn")
 # Events of the inputs that move a workflow (a command of a user); every other event is beside it.
 DRIVERS = ("instance_started", "task_completed", "instance_retried", *CANCELS)
-
-
-@dataclass
-class Event:
-    seq: int
-    type: str
-    actor: str
-    at: datetime
-    element_id: str | None
-    task_id: str | None
-    data: dict
-
-    def to_dict(self) -> dict:
-        return {"seq": self.seq, "type": self.type, "actor": self.actor, "at": self.at.isoformat(),
-                "element_id": self.element_id, "task_id": self.task_id, "data": self.data}
-
-
-@dataclass
-class Difference:
-    where: str  # "event 12", "task <id> (element)", "data.key", "status", ...
-    detail: str
-
-    def to_dict(self) -> dict:
-        return {"where": self.where, "detail": self.detail}
-
-
-# ---------------------------------------------------------------------------------- the past
-class History:
-    """The organisation and the calendar as they were at a given time, from what the database keeps:
-    the organisation now, taken back through its history (org_change, newest first) to the time
-    asked for; posts from their terms; working days from the rulings made by then."""
-
-    def __init__(self, tx: Tx):
-        self.base = Directory(-1)
-        for did, name, parent, order in tx.all("SELECT id, name, parent_id, sort_order FROM department"):
-            self.base.departments[did] = {"name": name, "parent_id": parent, "sort_order": order}
-        for uid, name, dept, sup, active in tx.all(
-                "SELECT id, display_name, department_id, superior_id, active FROM app_user"):
-            self.base.users[uid] = {"name": name, "department_id": dept, "superior_id": sup, "active": bool(active)}
-        self.absences = {str(i): (u, s, _day(a), _day(b)) for i, u, s, a, b in tx.all(
-            "SELECT id, user_id, substitute_id, starts_on, ends_on FROM substitute")}
-        self.memberships = {(uid, group) for uid, group in tx.all("SELECT user_id, group_name FROM group_membership")}
-        self.changes = [(Tx.when(at), entity, key, name, None if old is None else json.loads(old))
-                        for at, entity, key, name, old in tx.all(
-                            "SELECT at, entity, key, field, old FROM org_change ORDER BY id")]
-        self.posts = [(d, p, u, Tx.when(a), Tx.when(b)) for d, p, u, a, b in tx.all(
-            "SELECT department_id, post, user_id, valid_from, valid_to FROM department_post")]
-        self._org_times = sorted({t for *_, a, b in self.posts for t in (a, b) if t is not None}
-                                 | {c[0] for c in self.changes})
-        self.rulings = sorted(((Tx.when(at), _day(day), bool(w)) for day, w, at in tx.all(
-            "SELECT day, workday, set_at FROM calendar_day")), key=lambda r: r[0])
-        self._ruling_times = [r[0] for r in self.rulings]
-        self._directories: dict[int, Directory] = {}
-        self._calendars: dict[int, WorkCalendar] = {}
-
-    def directory(self, at: datetime) -> Directory:
-        """The organisation as it was at `at`: every change made after it undone, the posts then held."""
-        key = bisect.bisect_right(self._org_times, at)
-        found = self._directories.get(key)
-        if found is None:
-            departments = {d: dict(v) for d, v in self.base.departments.items()}
-            users = {u: dict(v) for u, v in self.base.users.items()}
-            absences, memberships = dict(self.absences), set(self.memberships)
-            for when, entity, name, what, old in reversed(self.changes):
-                if when <= at:
-                    continue
-                if entity == "user" and name in users:
-                    users[name][what] = old
-                elif entity == "department" and name in departments:
-                    departments[name][what] = old
-                elif entity == "member":
-                    (memberships.add if old else memberships.discard)((name, what))
-                elif entity == "substitute":
-                    if old is None:
-                        absences.pop(name, None)
-                    else:
-                        absences[name] = (old[0], old[1], _day(old[2]), _day(old[3]))
-            groups: dict[str, set[str]] = {}
-            for uid, group in memberships:
-                groups.setdefault(uid, set()).add(group)
-            found = Directory(-1, departments, users, {}, sorted(absences.values()), groups)
-            for dept, post, user, start, end in self.posts:
-                if start <= at and (end is None or end > at):
-                    found.posts[(dept, post)] = user
-            self._directories[key] = found
-        return found
-
-    def calendar(self, at: datetime) -> WorkCalendar:
-        """Working days with the rulings made by `at`."""
-        key = bisect.bisect_right(self._ruling_times, at)
-        found = self._calendars.get(key)
-        if found is None:
-            found = WorkCalendar({day: workday for _, day, workday in self.rulings[:key]})
-            self._calendars[key] = found
-        return found
-
-
-def _day(value):
-    from datetime import date
-
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
-# ---------------------------------------------------------------------------------- one instance
-@dataclass
-class InboxEntry:
-    element_id: str | None
-    assignee: str | None
-    candidate_users: list[str]
-    opened_at: datetime
-
-
-@dataclass
-class Replay:
-    """One instance being replayed."""
-
-    instance_id: str
-    business_key: str | None
-    version_id: int
-    wf: XWorkflow | None = None
-    status: str = "running"
-    error: dict | None = None
-    now: datetime | None = None
-    created_at: datetime | None = None
-    differences: list[Difference] = field(default_factory=list)
-    notifications: list[dict] = field(default_factory=list)  # what notify() was asked; never sent
-    inbox: dict[str, InboxEntry] = field(default_factory=dict)  # open user tasks, as recorded
-
-    def differ(self, where: str, detail: str) -> None:
-        self.differences.append(Difference(where, detail))
-
-
-def _element(task) -> str | None:
-    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
 
 
 class Replayer:
@@ -330,7 +193,7 @@ class Replayer:
             return
         if e.type in ("task_ready", "assignment_fallback", "instance_errored", "instance_completed"):
             for key, value in mine.data.items():
-                if not _same(e.data.get(key), value):
+                if not same(e.data.get(key), value):
                     r.differ(f"event {e.seq}", f"{e.type} {e.element_id}: {key} recorded {e.data.get(key)!r}, "
                                                f"replayed {value!r}")
         if e.type == "task_ready":
@@ -370,8 +233,8 @@ class Replayer:
             state = TaskState.get_name(task.state) if task is not None else "no such task"
             raise _Stop(f"task {e.task_id} ({e.element_id}) completed by {e.actor} is not ready in the replay "
                         f"({state})")
-        if _element(task) != e.element_id:
-            r.differ(f"event {e.seq}", f"task {e.task_id} is {_element(task)} in the replay, {e.element_id} in the "
+        if element_of(task) != e.element_id:
+            r.differ(f"event {e.seq}", f"task {e.task_id} is {element_of(task)} in the replay, {e.element_id} in the "
                                        f"record")
         values = task_data_values(task.task_spec.form, dict(e.data.get("data") or {}))
 
@@ -425,22 +288,22 @@ class Replayer:
             out.append(Event(0, kind, by, e.at, element, task_id, data or {}))
 
         for task in (_fired_timers(wf, before, children) if not cancelled else []):
-            write("timer_fired", _element(task), str(task.id))
+            write("timer_fired", element_of(task), str(task.id))
         ready_now = _user_tasks(wf, TaskState.READY)
         for tid, (state, task) in before.items():
             gone = state == TaskState.READY and isinstance(task.task_spec, UserTask) and tid not in ready_now
             if gone and (task.state & (TaskState.CANCELLED | TaskState.ERROR) or wf.find_task(tid) is None):
-                write("task_cancelled", _element(task), str(tid), by=actor)
+                write("task_cancelled", element_of(task), str(tid), by=actor)
         opened = [t for tid, t in ready_now.items() if before.get(tid, (None,))[0] != TaskState.READY]
         for task in sorted(opened, key=lambda t: t.order):
             try:
                 who = resolve(task, e.at, self.ctx.config.default_priority, self.ctx.config.fallback_group,
                               self.history.directory(e.at).members(AUDITORS))
             except SpiffWorkflowException as exc:
-                raise _Stop(f"[{_element(task)}] cannot resolve the assignment: {exc}") from None
-            write("task_ready", _element(task), str(task.id), ready_data(who))
+                raise _Stop(f"[{element_of(task)}] cannot resolve the assignment: {exc}") from None
+            write("task_ready", element_of(task), str(task.id), ready_data(who))
             if who.fallback:
-                write("assignment_fallback", _element(task), str(task.id), {"group": self.ctx.config.fallback_group})
+                write("assignment_fallback", element_of(task), str(task.id), {"group": self.ctx.config.fallback_group})
         if error is not None:
             r.status, r.error = "errored", error
             write("instance_errored", error["element_id"], None, error, by=actor)
@@ -450,7 +313,7 @@ class Replayer:
             r.status, r.error = "completed", None
             ends = [wf.tasks[tid] for tid in wf.dirty if tid in wf.tasks and wf.tasks[tid].state == TaskState.COMPLETED
                     and isinstance(wf.tasks[tid].task_spec, EndEvent)]
-            end = _element(max(ends, key=lambda t: t.order)) if ends else None
+            end = element_of(max(ends, key=lambda t: t.order)) if ends else None
             write("instance_completed", end, None, {"end_event": end}, by=actor)
         else:
             r.status, r.error = "running", None
@@ -466,143 +329,6 @@ class _Stop(Exception):
 
 def _label(e: Event) -> str:
     return f"{e.type} of {e.element_id or '-'}" + (f" (task {e.task_id})" if e.task_id else "")
-
-
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, str) and 19 <= len(value) <= 35 and value[4:5] == "-" and value[10:11] in ("T", " "):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal, or both the same moment to within TIME_SLACK (the engine reads its clock more than once)."""
-    if a == b:
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    ta, tb = _when(a), _when(b)
-    if ta is not None and tb is not None and (ta.tzinfo is None) == (tb.tzinfo is None):
-        return abs(ta - tb) <= TIME_SLACK
-    return False
-
-
-# ---------------------------------------------------------------------------------- comparing
-def _body(task) -> dict:
-    dct = json.loads(dumps(_REG.convert(task)))
-    dct.pop("last_state_change", None)
-    return dct
-
-
-def _unchanged(task, body: dict) -> bool:
-    """The stored task equals the replayed one, checked on the objects (most tasks): serializing
-    every task of both trees would cost more than the replay itself. Anything else is compared
-    field by field on the serialized form."""
-    return (body.get("state") == task.state and body.get("task_spec") == task.task_spec.name
-            and body.get("data") == task.data and body.get("internal_data") == task.internal_data
-            and body.get("children") == [str(c) for c in task._children]
-            and body.get("parent") == (str(task._parent) if task._parent is not None else None)
-            and body.get("triggered") == task.triggered)
-
-
-def _state_name(state: int | None) -> str:
-    return TaskState.get_name(state) if state is not None else "-"
-
-
-def compare(r: Replay, stored: dict) -> None:
-    """Differences between the replayed workflow and the stored state (task rows, metas, status)."""
-    if r.wf is None:
-        return
-    if stored["status"] != r.status:
-        r.differ("status", f"stored {stored['status']}, replayed {r.status}")
-    elif r.status == "errored" and (stored["error"] or {}).get("element_id") != (r.error or {}).get("element_id"):
-        r.differ("error", f"stored at {(stored['error'] or {}).get('element_id')}, replayed at "
-                          f"{(r.error or {}).get('element_id')}")
-    workflows = {_wf_id(each): each for each in r.wf.all_workflows()}
-    for wf_id in sorted(set(workflows) | set(stored["metas"])):
-        name = "the instance" if not wf_id else f"subprocess {wf_id}"
-        if wf_id not in workflows:
-            r.differ(name, "stored, but the replay has no such subprocess")
-            continue
-        if wf_id not in stored["metas"]:
-            r.differ(name, "replayed, but not stored")
-            continue
-        mine = json.loads(dumps(_meta(workflows[wf_id])))
-        theirs = stored["metas"][wf_id]
-        for key in sorted(set(mine) | set(theirs)):
-            if key == "data":
-                _compare_data(r, name + " data", theirs.get("data", {}), mine.get("data", {}))
-            elif not _same(theirs.get(key), mine.get(key)):
-                r.differ(f"{name} {key}", f"stored {theirs.get(key)!r}, replayed {mine.get(key)!r}")
-    mine_tasks = {str(t.id): t for each in r.wf.all_workflows() for t in each.tasks.values()}
-    for tid in sorted(set(mine_tasks) | set(stored["tasks"]), key=lambda t: (t not in mine_tasks, t)):
-        task = mine_tasks.get(tid)
-        body = stored["tasks"].get(tid)
-        element = _element(task) if task is not None else (body or {}).get("task_spec")
-        where = f"task {tid} ({element})"
-        if body is None:
-            r.differ(where, f"replayed ({_state_name(task.state)}), but not stored")
-            continue
-        if task is None:
-            r.differ(where, f"stored ({_state_name(body.get('state'))}), but not replayed")
-            continue
-        if _unchanged(task, body):
-            continue
-        mine = _body(task)
-        body = {k: v for k, v in body.items() if k != "last_state_change"}
-        if mine.get("state") != body.get("state"):
-            r.differ(where, f"stored {_state_name(body.get('state'))}, replayed {_state_name(mine.get('state'))}")
-        for key in sorted((set(mine) | set(body)) - {"state", "data"}):
-            if not _same(body.get(key), mine.get(key)):
-                r.differ(f"{where} {key}", f"stored {body.get(key)!r}, replayed {mine.get(key)!r}")
-        _compare_data(r, f"{where} data", body.get("data", {}), mine.get("data", {}))
-
-
-def _compare_data(r: Replay, where: str, stored: dict, mine: dict) -> None:
-    for key in sorted(set(stored) | set(mine)):
-        if key not in mine:
-            r.differ(f"{where}.{key}", f"stored {stored[key]!r}, not in the replay")
-        elif key not in stored:
-            r.differ(f"{where}.{key}", f"replayed {mine[key]!r}, not stored")
-        elif not _same(stored[key], mine[key]):
-            r.differ(f"{where}.{key}", f"stored {stored[key]!r}, replayed {mine[key]!r}")
-
-
-# ---------------------------------------------------------------------------------- reading
-_INSTANCE = ("SELECT id, business_key, process_version_id, created_at, status, error, meta, state_version, "
-             "serializer_version FROM process_instance")
-
-
-def _events(tx: Tx, ids: list[str]) -> dict[str, list[Event]]:
-    found: dict[str, list[Event]] = {i: [] for i in ids}
-    for iid, seq, kind, actor, at, element, task, data in tx.all(
-            "SELECT instance_id, seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
-            f"WHERE instance_id IN ({tx.in_list(ids)}) ORDER BY instance_id, seq", ids):
-        found[iid].append(Event(seq, kind, actor, Tx.when(at), element, task, json.loads(data)))
-    return found
-
-
-def _stored(tx: Tx, rows: list[tuple], versions: StateVersions) -> dict[str, dict]:
-    """The stored state of each instance, upgraded to the current layout as the store loads it."""
-    ids = [r[0] for r in rows]
-    states = {r[0]: StoredState(json.loads(r[6])) for r in rows}
-    for iid, wf_id, meta in tx.all("SELECT instance_id, workflow_id, meta FROM instance_subprocess "
-                                   f"WHERE instance_id IN ({tx.in_list(ids)})", ids):
-        states[iid].subprocesses[wf_id] = json.loads(meta)
-    for iid, task_id, body in tx.all("SELECT instance_id, task_id, body FROM instance_task "
-                                     f"WHERE instance_id IN ({tx.in_list(ids)})", ids):
-        states[iid].tasks[task_id] = json.loads(body)
-    found = {}
-    for iid, _, _, _, status, error, _, version, serializer_version in rows:
-        state = states[iid]
-        versions.upgrade(state, version, serializer_version, f"instance {iid}")
-        found[iid] = {"status": status, "error": json.loads(error) if error else None,
-                      "metas": {"": state.meta, **state.subprocesses}, "tasks": state.tasks}
-    return found
 
 
 def replay_check(ctx, instance_ids: Iterable[str] | None = None,
@@ -621,7 +347,7 @@ def replay_check(ctx, instance_ids: Iterable[str] | None = None,
         mismatches, done = [], 0
         for start in range(0, len(ids), BATCH):
             batch = ids[start:start + BATCH]
-            rows = tx.all(_INSTANCE + f" WHERE id IN ({tx.in_list(batch)})", batch)
+            rows = tx.all(INSTANCE_ROWS + f" WHERE id IN ({tx.in_list(batch)})", batch)
             known = {r[0] for r in rows}
             for missing in [i for i in batch if i not in known]:
                 if instance_ids is not None and len(ids) == 1:
@@ -629,8 +355,8 @@ def replay_check(ctx, instance_ids: Iterable[str] | None = None,
                 mismatches.append({"instance_id": missing, "business_key": None,
                                    "problems": [{"where": "instance", "detail": "does not exist"}]})
             if rows:
-                events = _events(tx, [r[0] for r in rows])
-                stored = _stored(tx, rows, ctx.store.versions)
+                events = recorded_events(tx, [r[0] for r in rows])
+                stored = stored_states(tx, rows, ctx.store.versions)
                 for row in sorted(rows, key=lambda r: batch.index(r[0])):
                     r = replayer.replay(row[:4], events[row[0]])
                     compare(r, stored[row[0]])

@@ -10,8 +10,9 @@ import pytest
 from engine.db.models import AppUser, GroupMembership
 from engine.errors import FormInvalid
 from engine.services.org import add_substitute, bump_revision, directory, remove_substitute
+from engine.services.org_history import History
 from engine.services.org_import import import_org, parse_yaml
-from engine.services.replay import History, replay_check
+from engine.services.replay import replay_check
 from tests.scenarios.steps import ACTIONS, CONFIRM, CONFLICT, DISSENT, HEADS, POSITION, beijing, to_confirmation
 
 RAISER = "xiaoli"  # 小李, 销售部's interface person
