@@ -18,7 +18,7 @@ The engine reads its clock more than once in a command, so times computed from "
 times) may differ from the stored ones by a moment: up to TIME_SLACK (engine.services.replay_compare)
 counts as equal.
 
-Showing a request step by step (the audit area's replay) is engine.services.history.replay, read
+Showing a request step by step (the audit area's replay) is engine.services.history_replay.replay, read
 from the record and the stored task tree; this module only checks.
 """
 

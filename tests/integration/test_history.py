@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from engine.db.models import ProcessInstance
 from engine.errors import InvalidInput, NotFound
-from engine.services import audit
+from engine.services import audit, history_replay
 from engine.services import history as h
 from engine.services.audit import verify_all
 from engine.services.instances import claim_task, describe_instance
@@ -93,7 +93,7 @@ def flow(ctx, clock):
 
 def assert_replay_matches(flow: RecordingFlow) -> list[dict]:
     """Every recorded moment against the replay's state at the step ending with its last event."""
-    states = h.replay_states(flow.ctx, flow.instance_id)
+    states = history_replay.replay_states(flow.ctx, flow.instance_id)
     assert [s["n"] for s in states] == list(range(len(states)))
     by_seq = {s["seq"]: s for s in states}
     for moment in flow.snapshots:
@@ -163,7 +163,7 @@ def test_a_return_the_conflict_subprocess_and_parallel_approvals_replay_step_by_
     assert approving["scopes"]["main"]["active"] == ["approve_plan"]
     # the conflict subprocess: a scope of its own, run once from plan_conflict, its steps inside it
     (sub,) = [sid for sid in last["scopes"] if sid != "main"]
-    scope = h.replay(flow.ctx, flow.instance_id)["scopes"][sub]
+    scope = history_replay.replay(flow.ctx, flow.instance_id)["scopes"][sub]
     assert (scope["process_id"], scope["element_id"], scope["run"], scope["parent"]) == (
         CONFLICT, "plan_conflict", 1, "main")
     inside = _summary(states, sub)
@@ -330,7 +330,7 @@ def test_a_logged_view_joins_the_chain_without_touching_the_workflow(flow, ctx):
     state = h.verification(ctx, flow.instance_id)
     assert (state["verified"], state["problems"], state["events"]) == (True, [], after["history"][-1]["seq"])
     # the replay leaves views out; the history shows them
-    assert all(s["type"] != h.VIEWED for s in h.replay_states(ctx, flow.instance_id))
+    assert all(s["type"] != h.VIEWED for s in history_replay.replay_states(ctx, flow.instance_id))
     assert [r["category"] for r in h.history(ctx, flow.instance_id, h.HistoryFilter(type="view"))] == ["view"]
     # the next command chains on from the view
     flow.complete("admin_review", {"review_decision": "通过", "review_comment": "好"})

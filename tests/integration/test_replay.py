@@ -12,8 +12,8 @@ from engine.errors import InstanceErrored, NotFound
 from engine.services import replay
 from engine.services.calendar import set_day
 from engine.services.deploy import deploy
-from engine.services.history import replay as replay_page
-from engine.services.history import replay_states
+from engine.services.history_replay import replay as replay_page
+from engine.services.history_replay import replay_states
 from engine.services.inbox import group_tasks, my_tasks
 from engine.services.instances import (
     cancel_instance,

@@ -11,7 +11,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from engine.services.history import replay
+from engine.services.history_replay import replay
 from engine.services.replay import replay_check
 from tests.scenarios.steps import AGREE, CONFIRM, HEADS, PMO_OWNER, to_confirmation, to_plan, write_plan
 

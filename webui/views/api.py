@@ -24,7 +24,8 @@ from werkzeug.exceptions import HTTPException
 from engine.bpmn.form_validation import json_type_errors
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.services.accounts import create_token, list_tokens, revoke_token, token_account
-from engine.services.history import history, replay, verification
+from engine.services.history import history, verification
+from engine.services.history_replay import replay
 from engine.services.instances import (
     claim_task,
     complete_task,

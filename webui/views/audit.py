@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _
 from flask_login import current_user, login_required
 
 from engine.db.models import InboxTask
-from engine.services import audit
+from engine.services import audit, history_replay
 from engine.services import history as h
 from engine.services.inbox import Page
 from engine.services.org import directory
@@ -264,7 +264,7 @@ def replay_data(instance_id):
     """The replay's diagrams, scopes and steps, with times, names and labels in the reader's language."""
     require_auditor(current_user)
     request_header(services(), str(instance_id))
-    found = h.replay(services(), str(instance_id))
+    found = history_replay.replay(services(), str(instance_id))
     names = h.Names(directory(services()))
     for step in found["steps"]:
         _readable(step, names)
