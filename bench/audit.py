@@ -32,7 +32,7 @@ from bench.command_cost import RATIO_TARGET, compare
 from bench.engine import START, Clock, database, day, describe, table
 from engine.bootstrap import Services, bootstrap
 from engine.config import EngineConfig
-from engine.services import audit, replay
+from engine.services import audit_anchors, audit_verify, replay
 from engine.services.deploy import deploy
 from engine.services.instances import complete_task
 from engine.services.org import ADMINS, directory
@@ -150,19 +150,19 @@ def timed(run, repeats: int) -> tuple[float, Any]:
 
 def measure(ctx: Services, instances: int) -> list[dict]:
     rows = []
-    seconds, report = timed(lambda: audit.verify(ctx), REPEATS)
+    seconds, report = timed(lambda: audit_verify.verify(ctx), REPEATS)
     if report["problems"]:
         raise RuntimeError(f"verify found problems: {report['problems'][:3]}")
     rows.append({"operation": "verify (chains)", "instances": instances, "seconds": seconds})
-    seconds, made = timed(lambda: audit.make_anchor(ctx, "bench"), 1)
+    seconds, made = timed(lambda: audit_anchors.make_anchor(ctx, "bench"), 1)
     rows.append({"operation": "anchor (first)", "instances": instances, "seconds": seconds})
-    seconds, _ = timed(lambda: audit.make_anchor(ctx, "bench"), REPEATS)
+    seconds, _ = timed(lambda: audit_anchors.make_anchor(ctx, "bench"), REPEATS)
     rows.append({"operation": "anchor (nothing moved)", "instances": instances, "seconds": seconds})
-    seconds, report = timed(lambda: audit.verify(ctx), REPEATS)
+    seconds, report = timed(lambda: audit_verify.verify(ctx), REPEATS)
     if report["problems"] or report["anchors"] != 1 + REPEATS:
         raise RuntimeError(f"verify with anchors: {report['problems'][:3]}")
     rows.append({"operation": "verify (chains + anchors)", "instances": instances, "seconds": seconds})
-    seconds, summary = timed(lambda: audit.verify_and_record(ctx), 1)  # the nightly job: verify, then store
+    seconds, summary = timed(lambda: audit_verify.verify_and_record(ctx), 1)  # the nightly job: verify, then store
     if summary["failed"] or summary["anchors_ok"] is not True:
         raise RuntimeError(f"verify and record: {summary['failed'][:3]}")
     rows.append({"operation": "verify and record (nightly)", "instances": instances, "seconds": seconds})

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 from engine.bootstrap import Services
 from engine.db.tx import Tx
-from engine.services import analytics, audit, delivery, idempotency
+from engine.services import analytics, audit_anchors, audit_verify, delivery, idempotency
 from engine.services.timers import run_due_timers
 
 log = logging.getLogger("xiezuo.background")
@@ -52,8 +52,8 @@ class Periodic:
 
 PERIODIC: tuple[Periodic, ...] = (
     # Anchors bound what an edit of the audit log can hide: at most the last hour.
-    Periodic("audit_anchor", timedelta(hours=1), lambda ctx: audit.make_anchor(ctx)),
-    Periodic("audit_verify", timedelta(hours=24), lambda ctx: audit.verify_and_record(ctx)),
+    Periodic("audit_anchor", timedelta(hours=1), lambda ctx: audit_anchors.make_anchor(ctx)),
+    Periodic("audit_verify", timedelta(hours=24), lambda ctx: audit_verify.verify_and_record(ctx)),
     # The dashboards' derived figures (per-task spans, flow counts) catch up with the audit log.
     Periodic("analytics_refresh", timedelta(minutes=1), lambda ctx: analytics.refresh(ctx)),
     # Retried API commands find their answers for config.idempotency_hours, and no longer.

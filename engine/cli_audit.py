@@ -56,7 +56,7 @@ def audit_verify(cli, instance_id, progress, witness):
 
     Each edited, deleted, inserted or reordered row is listed with its position; exit code 1 if any.
     """
-    from engine.services.audit import verify
+    from engine.services.audit_verify import verify
 
     bar = _Progress("verifying", _progress_shown(progress) and not instance_id)
     try:
@@ -87,7 +87,7 @@ def audit_verify(cli, instance_id, progress, witness):
 @click.pass_obj
 def audit_anchor(cli, user):
     """Anchor the head of every chain (and the previous anchor) in one hash; keep it somewhere else too."""
-    from engine.services.audit import make_anchor
+    from engine.services.audit_anchors import make_anchor
 
     made = make_anchor(cli.ctx, user)
     cli.out(made, f"anchor #{made['id']} at {made['at']} over {made['chains']} chain(s) "

@@ -34,7 +34,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from engine.bootstrap import Services
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
-from engine.services import audit
+from engine.services import audit, audit_verify
 from engine.services.inbox import Page
 from engine.services.org import directory
 from engine.services.request_view import STATUSES, Names, RequestFilter, list_requests
@@ -297,20 +297,20 @@ def record_view(ctx: Services, instance_id: str, user: str, view: str) -> None:
 
 
 def verification(ctx: Services, instance_id: str) -> dict:
-    """Whether the request's audit chain and its anchored head hold (audit.verification), as `verified`,
+    """Whether the request's audit chain and its anchored head hold (audit_verify.verification), as `verified`,
     with each problem found, the rows in its chain and when an anchor last saw it."""
-    found = audit.verification(ctx, str(instance_id))
+    found = audit_verify.verification(ctx, str(instance_id))
     return {"verified": found["ok"], **found}
 
 
 def audit_index(ctx: Services, user: str, text: str = "", status: str | None = None, page: int = 1,
                 per_page: int = 20) -> Page:
     """Every request (newest first, searched by number or title), each with its last recorded
-    verification (audit.verify_and_record: {checked_at, ok, events, problems}, None if never verified)."""
+    verification (audit_verify.verify_and_record: {checked_at, ok, events, problems}, None if never verified)."""
     found = list_requests(ctx, user, None, RequestFilter(scope="all", text=text,
                                                          status=status if status in STATUSES else None),
                           page, per_page)
-    results = audit.recorded(ctx, [item["instance_id"] for item in found.items])
+    results = audit_verify.recorded(ctx, [item["instance_id"] for item in found.items])
     for item in found.items:
         item["verification"] = results.get(item["instance_id"])
     return found
@@ -318,8 +318,8 @@ def audit_index(ctx: Services, user: str, text: str = "", status: str | None = N
 
 def verify_request(ctx: Services, instance_id: str) -> dict:
     """Verify one request's chain now and record the result (the index's "verify now"); the result."""
-    audit.verify_and_record(ctx, chain_ids=[str(instance_id)])
-    return audit.recorded(ctx, [str(instance_id)])[str(instance_id)]
+    audit_verify.verify_and_record(ctx, chain_ids=[str(instance_id)])
+    return audit_verify.recorded(ctx, [str(instance_id)])[str(instance_id)]
 
 
 def process_changes(ctx: Services, process_id: str | None = None) -> dict:
@@ -330,10 +330,10 @@ def process_changes(ctx: Services, process_id: str | None = None) -> dict:
     events = audit.process_events(ctx, process_id)
     chains = {}
     for pid, chain in sorted({(e["process_id"], e["chain_id"]) for e in events}):
-        state = audit.verification(ctx, chain)
+        state = audit_verify.verification(ctx, chain)
         chains[pid] = {"chain_id": chain, "verified": state["ok"], "problems": state["problems"],
                        "events": state["events"], "anchored_at": state["anchored_at"],
-                       "recorded": audit.recorded(ctx, [chain]).get(chain)}
+                       "recorded": audit_verify.recorded(ctx, [chain]).get(chain)}
     names = Names(directory(ctx))
     for e in events:
         e["actor_name"] = names.user(e["actor"])

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from engine.db.models import Attachment, AttachmentBlob
 from engine.errors import InvalidInput, NotFound, PermissionDenied
-from engine.services import audit
+from engine.services import audit, audit_verify
 from engine.services.attachments import add_attachment, attachment_content
 from engine.services.deploy import deploy
 from engine.services.org_import import import_org, parse_yaml
@@ -115,7 +115,7 @@ def test_files_are_typed_by_their_bytes_and_read_back_exactly(ctx, iid):
         attachment_content(ctx, 999, "shenjie")
     assert _rows(ctx) == (6, 5)
     assert [r["filename"] for r in list_records(ctx, iid, "lijingli")][:2] == ["需求说明.pdf", "图表.PNG"]
-    assert audit.verify_all(ctx)["problems"] == []
+    assert audit_verify.verify_all(ctx)["problems"] == []
 
 
 def test_files_on_disk_are_named_by_their_hash(ctx, iid, tmp_path):
@@ -148,4 +148,4 @@ def test_a_failed_transaction_leaves_no_row(ctx, iid, tmp_path, monkeypatch):
     assert len([p for p in (tmp_path / "files").rglob("*") if p.is_file()]) == 1
     again = add_attachment(ctx, iid, "xiaowang", "需求说明.pdf", PDF)
     assert attachment_content(ctx, again["id"], "xiaowang").content == PDF
-    assert _rows(ctx) == (1, 0) and audit.verify_all(ctx)["problems"] == []
+    assert _rows(ctx) == (1, 0) and audit_verify.verify_all(ctx)["problems"] == []

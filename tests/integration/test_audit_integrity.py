@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from engine.services import audit
+from engine.services import audit, audit_anchors, audit_verify
 from engine.services.deploy import deploy
 from engine.services.inbox import group_tasks
 from engine.services.instances import complete_task, start_instance
@@ -29,7 +29,7 @@ def two(ctx):
     for _ in range(8):
         for task in group_tasks(ctx, "bob").items:
             complete_task(ctx, task["task_id"], "bob", {f"comment{task['element_id'][-1]}": task["business_key"]})
-    assert audit.verify_all(ctx) == {"instances": 2, "problems": []}
+    assert audit_verify.verify_all(ctx) == {"instances": 2, "problems": []}
     return ctx, a, b
 
 
@@ -48,7 +48,7 @@ def _row(ctx, instance_id: str, seq: int) -> dict:
 def _rehash(ctx, instance_id: str, seq: int, data: str, prev_hash: str) -> str:
     """Rewrite row `seq` with new data as someone who knows the hashing would: its hash fits again."""
     row = _row(ctx, instance_id, seq)
-    at = audit._Event(*[row[k] for k in ("id", "seq", "event_type", "actor", "at", "element_id", "task_id",
+    at = audit.ChainEvent(*[row[k] for k in ("id", "seq", "event_type", "actor", "at", "element_id", "task_id",
                                          "data", "prev_hash", "hash")]).at
     from engine.db.tx import Tx
     at = Tx.when(at)
@@ -60,7 +60,7 @@ def _rehash(ctx, instance_id: str, seq: int, data: str, prev_hash: str) -> str:
 
 
 def _problems(ctx, instance_id: str | None = None) -> list[tuple]:
-    report = audit.verify(ctx, instance_id)
+    report = audit_verify.verify(ctx, instance_id)
     return [(p["instance_id"], p["kind"], p["position"], p["seq"], p["anchor"]) for p in report["problems"]]
 
 
@@ -75,7 +75,7 @@ def test_an_edited_row_is_reported_at_its_position(two):
     _sql(ctx, "UPDATE audit_event SET data = :d WHERE id = :id", d=row["data"].replace('"A"', '"Z"'), id=row["id"])
     assert json.loads(_row(ctx, a, 5)["data"]) != json.loads(row["data"])
     assert _problems(ctx) == [(a, "edited", 5, 5, None)]
-    problem = audit.verify(ctx, a)["problems"][0]
+    problem = audit_verify.verify(ctx, a)["problems"][0]
     assert "row 5 (task_completed) does not match its hash" in problem["detail"]
     assert _problems(ctx, b) == []
 
@@ -85,7 +85,7 @@ def test_an_edited_and_rehashed_row_is_reported_by_its_successor_link(two):
     row = _row(ctx, a, 5)
     _rehash(ctx, a, 5, row["data"].replace('"A"', '"Z"'), row["prev_hash"])
     assert _problems(ctx) == [(a, "edited", 5, 5, None)]
-    assert "was rewritten" in audit.verify(ctx)["problems"][0]["detail"]
+    assert "was rewritten" in audit_verify.verify(ctx)["problems"][0]["detail"]
 
 
 def test_another_actor_or_time_is_an_edit_too(two):
@@ -99,33 +99,33 @@ def test_a_deleted_row_is_reported_where_it_was(two):
     ctx, a, _ = two
     _sql(ctx, "DELETE FROM audit_event WHERE instance_id = :i AND seq = 5", i=a)
     assert _problems(ctx) == [(a, "deleted", 5, 5, None)]
-    assert "row 5 missing before row 6" in audit.verify(ctx)["problems"][0]["detail"]
+    assert "row 5 missing before row 6" in audit_verify.verify(ctx)["problems"][0]["detail"]
 
 
 def test_deleted_last_rows_are_reported_against_the_instance_head(two):
     ctx, a, _ = two
     _sql(ctx, "DELETE FROM audit_event WHERE instance_id = :i AND seq > 16", i=a)
     assert _problems(ctx) == [(a, "deleted", 17, 17, None)]
-    assert "rows 17..18 missing at the end" in audit.verify(ctx)["problems"][0]["detail"]
+    assert "rows 17..18 missing at the end" in audit_verify.verify(ctx)["problems"][0]["detail"]
 
 
 def test_deleted_last_rows_with_the_head_fixed_are_caught_by_the_anchor(two):
     ctx, a, b = two
-    anchor = audit.make_anchor(ctx, "auditor")
+    anchor = audit_anchors.make_anchor(ctx, "auditor")
     # The two requests' chains and the process's (its deploy).
-    assert anchor["chains"] == 3 and anchor["moved"] == 3 and audit.verify(ctx)["problems"] == []
+    assert anchor["chains"] == 3 and anchor["moved"] == 3 and audit_verify.verify(ctx)["problems"] == []
     _sql(ctx, "DELETE FROM audit_event WHERE instance_id = :i AND seq > 16", i=a)
     _set_head(ctx, a, 16)
     assert _problems(ctx) == [(a, "deleted", 17, 17, anchor["id"])]
-    assert "rows 17..18 missing (anchor 1 saw row 18)" in audit.verify(ctx)["problems"][0]["detail"]
-    state = audit.verification(ctx, a)
+    assert "rows 17..18 missing (anchor 1 saw row 18)" in audit_verify.verify(ctx)["problems"][0]["detail"]
+    state = audit_verify.verification(ctx, a)
     assert state["ok"] is False and state["anchored_seq"] == ROWS and state["anchored_at"] is not None
-    assert audit.verification(ctx, b)["ok"] is True
+    assert audit_verify.verification(ctx, b)["ok"] is True
 
 
 def test_a_truncated_and_rewritten_chain_is_caught_by_the_anchors(two, clock):
     ctx, a, _ = two
-    first = audit.make_anchor(ctx)
+    first = audit_anchors.make_anchor(ctx)
     complete_rows = {s: _row(ctx, a, s) for s in range(1, ROWS + 1)}
     # Rewrite rows 10.. with other data, each hash correct and chained, and the head moved along.
     prev = complete_rows[9]["hash"]
@@ -133,7 +133,7 @@ def test_a_truncated_and_rewritten_chain_is_caught_by_the_anchors(two, clock):
         prev = _rehash(ctx, a, seq, complete_rows[seq]["data"].replace('"A"', '"Z"'), prev)
     _set_head(ctx, a, ROWS)
     assert _problems(ctx) == [(a, "edited", ROWS, ROWS, first["id"])]
-    assert "rows 1..18 were rewritten since anchor 1 saw row 18" in audit.verify(ctx)["problems"][0]["detail"]
+    assert "rows 1..18 were rewritten since anchor 1 saw row 18" in audit_verify.verify(ctx)["problems"][0]["detail"]
 
 
 def test_anchors_narrow_a_rewrite_down_to_the_rows_after_the_last_one_that_held(ctx):
@@ -142,17 +142,17 @@ def test_anchors_narrow_a_rewrite_down_to_the_rows_after_the_last_one_that_held(
     a = start_instance(ctx, "sequential_8", "bob", {"title": "A"}, "A").instance_id
     for step in range(8):
         if step == 4:
-            assert audit.make_anchor(ctx)["moved"] == 2  # the head at row 10, and the process's chain
+            assert audit_anchors.make_anchor(ctx)["moved"] == 2  # the head at row 10, and the process's chain
         complete_task(ctx, group_tasks(ctx, "bob").items[0]["task_id"], "bob", {f"comment{step + 1}": "A"})
-    second = audit.make_anchor(ctx)
+    second = audit_anchors.make_anchor(ctx)
     assert second["moved"] == 1 and second["chains"] == 2
-    assert audit.make_anchor(ctx)["moved"] == 0  # nothing moved: the anchor holds no head rows
+    assert audit_anchors.make_anchor(ctx)["moved"] == 0  # nothing moved: the anchor holds no head rows
     prev = _row(ctx, a, 11)["hash"]
     for seq in range(12, ROWS + 1):
         prev = _rehash(ctx, a, seq, _row(ctx, a, seq)["data"].replace('"A"', '"Z"'), prev)
     _set_head(ctx, a, ROWS)
     assert _problems(ctx) == [(a, "edited", ROWS, ROWS, second["id"])]
-    assert "rows 11..18 were rewritten since anchor 2 saw row 18" in audit.verify(ctx)["problems"][0]["detail"]
+    assert "rows 11..18 were rewritten since anchor 2 saw row 18" in audit_verify.verify(ctx)["problems"][0]["detail"]
 
 
 def test_an_inserted_row_is_reported(two):
@@ -183,7 +183,7 @@ def test_rows_whose_ids_were_swapped_are_reordered(two):
     _sql(ctx, "UPDATE audit_event SET id = :x WHERE id = :y", x=five, y=six)
     _sql(ctx, "UPDATE audit_event SET id = :y WHERE id = :t", y=six, t=-1)
     assert _problems(ctx) == [(a, "reordered", 6, 5, None)]
-    assert "row 5 (task_completed) is stored at position 6" in audit.verify(ctx)["problems"][0]["detail"]
+    assert "row 5 (task_completed) is stored at position 6" in audit_verify.verify(ctx)["problems"][0]["detail"]
 
 
 def test_rows_whose_seqs_were_swapped_are_reordered(two):
@@ -192,7 +192,7 @@ def test_rows_whose_seqs_were_swapped_are_reordered(two):
     _sql(ctx, "UPDATE audit_event SET seq = 5 WHERE instance_id = :i AND seq = 6", i=a)
     _sql(ctx, "UPDATE audit_event SET seq = 6 WHERE instance_id = :i AND seq = -1", i=a)
     assert _problems(ctx) == [(a, "reordered", 5, 6, None), (a, "reordered", 6, 5, None)]
-    assert "row 6 (task_completed) was written as row 5" in audit.verify(ctx)["problems"][0]["detail"]
+    assert "row 6 (task_completed) was written as row 5" in audit_verify.verify(ctx)["problems"][0]["detail"]
 
 
 def test_a_deleted_chain_is_reported_from_its_first_row(two):
@@ -204,30 +204,30 @@ def test_a_deleted_chain_is_reported_from_its_first_row(two):
 
 def test_a_deleted_instance_is_caught_by_the_anchor(two):
     ctx, a, b = two
-    anchor = audit.make_anchor(ctx)
+    anchor = audit_anchors.make_anchor(ctx)
     for table in ("audit_event", "instance_task", "instance_subprocess", "inbox_task"):
         _sql(ctx, f"DELETE FROM {table} WHERE instance_id = :i", i=a)
     _sql(ctx, "DELETE FROM process_instance WHERE id = :i", i=a)
     assert _problems(ctx) == [(a, "deleted", 1, 1, anchor["id"])]
     assert _problems(ctx, a) == [(a, "deleted", 1, 1, anchor["id"])]
-    assert "the instance and its rows 1..18 are gone" in audit.verify(ctx)["problems"][0]["detail"]
-    later = audit.make_anchor(ctx)  # a later anchor does not forget it
+    assert "the instance and its rows 1..18 are gone" in audit_verify.verify(ctx)["problems"][0]["detail"]
+    later = audit_anchors.make_anchor(ctx)  # a later anchor does not forget it
     assert later["chains"] == 3
     assert _problems(ctx) == [(a, "deleted", 1, 1, anchor["id"])]
-    assert audit.verification(ctx, b)["ok"] is True
+    assert audit_verify.verification(ctx, b)["ok"] is True
 
 
 def test_tampered_anchors_are_reported(two):
     ctx, a, _ = two
-    audit.make_anchor(ctx)
-    audit.make_anchor(ctx)
-    third = audit.make_anchor(ctx)
-    assert audit.verify(ctx)["anchors"] == 3 and audit.verify(ctx)["anchor"]["hash"] == third["hash"]
+    audit_anchors.make_anchor(ctx)
+    audit_anchors.make_anchor(ctx)
+    third = audit_anchors.make_anchor(ctx)
+    assert audit_verify.verify(ctx)["anchors"] == 3 and audit_verify.verify(ctx)["anchor"]["hash"] == third["hash"]
     _sql(ctx, "UPDATE audit_anchor_head SET seq = 17 WHERE instance_id = :i AND anchor_id = 1", i=a)
     # The head is part of every later anchor's digest; and the chain no longer shows what it names.
     assert _problems(ctx) == [(None, "edited", 1, None, 1), (None, "edited", 2, None, 2),
                               (None, "edited", 3, None, 3), (a, "edited", 17, 17, 1)]
-    assert audit.verify(ctx)["problems"][0]["detail"] == "the heads recorded for anchor 1 were changed"
+    assert audit_verify.verify(ctx)["problems"][0]["detail"] == "the heads recorded for anchor 1 were changed"
     _sql(ctx, "UPDATE audit_anchor_head SET seq = 18 WHERE instance_id = :i AND anchor_id = 1", i=a)
     assert _problems(ctx) == []
     _sql(ctx, "DELETE FROM audit_anchor WHERE id = 2")
@@ -240,37 +240,37 @@ def test_the_newest_anchor_deleted_or_made_again_is_caught_by_the_witness(two, t
     ctx, a, _ = two
     witness = tmp_path / "anchors.jsonl"
     ctx.config.anchor_witness = str(witness)
-    audit.make_anchor(ctx)
-    audit.make_anchor(ctx)
-    third = audit.make_anchor(ctx)
+    audit_anchors.make_anchor(ctx)
+    audit_anchors.make_anchor(ctx)
+    third = audit_anchors.make_anchor(ctx)
     assert [json.loads(line)["hash"] for line in witness.read_text().splitlines()][-1] == third["hash"]
-    assert audit.verify(ctx)["witnessed"] == 3 and _problems(ctx) == []
+    assert audit_verify.verify(ctx)["witnessed"] == 3 and _problems(ctx) == []
     _sql(ctx, "DELETE FROM audit_anchor_head WHERE anchor_id = 3")
     _sql(ctx, "DELETE FROM audit_anchor WHERE id = 3")
     ctx.config.anchor_witness = None
     assert _problems(ctx) == []  # the anchors left are whole: no sign of the third
-    assert [(p["kind"], p["position"]) for p in audit.verify(ctx, witness=str(witness))["problems"]] == [
+    assert [(p["kind"], p["position"]) for p in audit_verify.verify(ctx, witness=str(witness))["problems"]] == [
         ("deleted", 3)]
     clock.advance(minutes=1)
-    remade = audit.make_anchor(ctx)  # anchor 3 again, not written to the witness
+    remade = audit_anchors.make_anchor(ctx)  # anchor 3 again, not written to the witness
     assert remade["id"] == 3 and remade["hash"] != third["hash"]
     ctx.config.anchor_witness = str(witness)
     assert _problems(ctx) == [(None, "edited", 3, None, 3)]
-    assert audit.verify(ctx)["problems"][0]["detail"] == "anchor 3 differs from the witness's copy"
-    assert audit.verify_and_record(ctx)["anchors_ok"] is False  # the nightly check records it too
+    assert audit_verify.verify(ctx)["problems"][0]["detail"] == "anchor 3 differs from the witness's copy"
+    assert audit_verify.verify_and_record(ctx)["anchors_ok"] is False  # the nightly check records it too
     witness.write_text("not json\n")
-    assert [p["detail"] for p in audit.verify(ctx)["problems"]] == [
+    assert [p["detail"] for p in audit_verify.verify(ctx)["problems"]] == [
         f"line 1 of the witness {witness} is not an anchor's copy",
         f"the witness {witness} holds none of the 3 anchor(s)"]
 
 
 def test_verification_of_one_request(two):
     ctx, a, _ = two
-    state = audit.verification(ctx, a)
+    state = audit_verify.verification(ctx, a)
     assert state == {"ok": True, "problems": [], "events": ROWS, "anchored_at": None, "anchored_seq": None,
                      "checked_at": ctx.now().isoformat()}
-    audit.make_anchor(ctx)
-    state = audit.verification(ctx, a)
+    audit_anchors.make_anchor(ctx)
+    state = audit_verify.verification(ctx, a)
     assert state["ok"] is True and state["anchored_seq"] == ROWS and state["anchored_at"] == ctx.now().isoformat()
 
 
@@ -296,9 +296,9 @@ def test_a_deploy_is_recorded_on_the_process_chain(two):
     assert first["content_hash"] and first["files"] == [
         {"filename": "sequential_8.bpmn", "sha256": first["files"][0]["sha256"]}]
     assert first["deployment"] == [{"process_id": "sequential_8", "version": 1, "created": True}]
-    report = audit.verify(ctx)
+    report = audit_verify.verify(ctx)
     assert report["processes"] == 1 and report["problems"] == []
-    assert audit.verify(ctx, chain)["problems"] == []
+    assert audit_verify.verify(ctx, chain)["problems"] == []
 
 
 def test_editing_deleting_inserting_or_reordering_a_process_row_is_reported_with_its_position(two):
@@ -308,7 +308,7 @@ def test_editing_deleting_inserting_or_reordering_a_process_row_is_reported_with
     second = _process_row(ctx, 2)
     _sql(ctx, "UPDATE audit_event SET actor = 'mallory' WHERE id = :id", id=second["id"])
     assert _problems(ctx) == [(chain, "edited", 2, 2, None)]
-    assert audit.verify(ctx)["problems"][0]["process_id"] == "sequential_8"
+    assert audit_verify.verify(ctx)["problems"][0]["process_id"] == "sequential_8"
     _sql(ctx, "UPDATE audit_event SET actor = 'owner2' WHERE id = :id", id=second["id"])
     assert _problems(ctx) == []
     third, fourth = _process_row(ctx, 3), _process_row(ctx, 4)
@@ -332,7 +332,7 @@ def test_anchors_cover_the_process_chains(two):
     ctx, *_ = two
     _redeploys(ctx, 2)
     chain = audit.process_chain_id("sequential_8")
-    anchor = audit.make_anchor(ctx)
+    anchor = audit_anchors.make_anchor(ctx)
     _sql(ctx, "DELETE FROM audit_event WHERE instance_id = :i AND seq = 3", i=chain)
     _sql(ctx, "UPDATE process_chain SET audit_seq = 2, audit_hash = :h WHERE id = :i",
          h=_process_row(ctx, 2)["hash"], i=chain)
@@ -346,26 +346,26 @@ def test_anchors_cover_the_process_chains(two):
 
 def test_verify_and_record_stores_each_chains_result(two, clock):
     ctx, a, b = two
-    audit.make_anchor(ctx)
+    audit_anchors.make_anchor(ctx)
     chain = audit.process_chain_id("sequential_8")
-    summary = audit.verify_and_record(ctx)
+    summary = audit_verify.verify_and_record(ctx)
     assert summary["chains"] == 3 and summary["failed"] == [] and summary["anchors_ok"] is True
-    found = audit.recorded(ctx, [a, b, chain])
+    found = audit_verify.recorded(ctx, [a, b, chain])
     assert {c: (r["ok"], r["events"], r["checked_at"]) for c, r in found.items()} == {
         a: (True, ROWS, clock.now), b: (True, ROWS, clock.now), chain: (True, 1, clock.now)}
-    assert audit.anchors_recorded(ctx)["ok"] is True
+    assert audit_verify.anchors_recorded(ctx)["ok"] is True
     _sql(ctx, "UPDATE audit_event SET actor = 'mallory' WHERE instance_id = :i AND seq = 3", i=a)
     clock.advance(hours=1)
-    summary = audit.verify_and_record(ctx)
+    summary = audit_verify.verify_and_record(ctx)
     assert summary["failed"] == [a] and summary["problems"] == 1
-    mine = audit.recorded(ctx, [a])[a]
+    mine = audit_verify.recorded(ctx, [a])[a]
     assert mine["ok"] is False and mine["checked_at"] == clock.now
     assert [(p["kind"], p["position"]) for p in mine["problems"]] == [("edited", 3)]
     # One chain on its own (the "verify now" of a request), the others keep their result.
     _sql(ctx, "UPDATE audit_event SET actor = 'bob' WHERE instance_id = :i AND seq = 3", i=a)
     clock.advance(minutes=5)
-    assert audit.verify_and_record(ctx, chain_ids=[a])["failed"] == []
-    found = audit.recorded(ctx, [a, b])
+    assert audit_verify.verify_and_record(ctx, chain_ids=[a])["failed"] == []
+    found = audit_verify.recorded(ctx, [a, b])
     assert found[a]["ok"] is True and found[a]["checked_at"] == clock.now
     assert found[b]["checked_at"] == clock.now - timedelta(minutes=5)
 
@@ -373,12 +373,12 @@ def test_verify_and_record_stores_each_chains_result(two, clock):
 def test_verify_next_checks_a_bounded_number_of_chains_then_the_anchors(two, clock):
     ctx, a, b = two
     start = clock.now
-    first = audit.verify_next(ctx, start, limit=2)
+    first = audit_verify.verify_next(ctx, start, limit=2)
     assert (first["checked"], first["remaining"], first["done"]) == (2, 1, False)
-    second = audit.verify_next(ctx, start, limit=2)
+    second = audit_verify.verify_next(ctx, start, limit=2)
     assert (second["checked"], second["remaining"], second["done"]) == (1, 0, False)
-    third = audit.verify_next(ctx, start, limit=2)
+    third = audit_verify.verify_next(ctx, start, limit=2)
     assert (third["checked"], third["done"], third["anchors_ok"]) == (0, True, True)
-    assert audit.verify_next(ctx, start, limit=2) == {"checked": 0, "remaining": 0, "done": True, "failed": []}
-    assert set(audit.recorded(ctx, [a, b, audit.process_chain_id("sequential_8")])) == {
+    assert audit_verify.verify_next(ctx, start, limit=2) == {"checked": 0, "remaining": 0, "done": True, "failed": []}
+    assert set(audit_verify.recorded(ctx, [a, b, audit.process_chain_id("sequential_8")])) == {
         a, b, audit.process_chain_id("sequential_8")}

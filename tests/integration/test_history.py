@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from engine.db.models import ProcessInstance
 from engine.errors import InvalidInput, NotFound
-from engine.services import audit, history_replay
+from engine.services import audit_verify, history_replay
 from engine.services import history as h
-from engine.services.audit import verify_all
+from engine.services.audit_verify import verify_all
 from engine.services.instances import claim_task, describe_instance
 from engine.services.operations import transfer_task, withdraw_request
 from engine.services.request_view import diagram
@@ -365,7 +365,7 @@ def test_the_index_lists_every_request_with_its_verification_state(flow, ctx):
     page = h.audit_index(ctx, "shenjie")
     # What was recorded: nothing yet, then the nightly verify_and_record's result, then one "verify now".
     assert [(i["instance_id"], i["verification"]) for i in page.items] == [(flow.instance_id, None), (first, None)]
-    audit.verify_and_record(ctx)
+    audit_verify.verify_and_record(ctx)
     page = h.audit_index(ctx, "shenjie")
     assert [(i["instance_id"], i["verification"]["ok"]) for i in page.items] == [(flow.instance_id, True),
                                                                                   (first, True)]

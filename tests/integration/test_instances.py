@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine.db.models import AuditEvent, InboxTask, InstanceTask, ProcessInstance
 from engine.errors import FormInvalid, InstanceErrored, PermissionDenied, TaskNotReady
-from engine.services import audit
+from engine.services import audit_verify
 from engine.services.deploy import deploy
 from engine.services.inbox import InboxFilter, group_tasks, my_tasks
 from engine.services.instances import (
@@ -239,9 +239,9 @@ def test_audit_chain_verifies_and_detects_an_edit(team):
     ctx = team
     started = start_instance(ctx, "loop_2task", "alice", {})
     complete_task(ctx, _only_task(ctx, "alice")["task_id"], "alice", {"note": "x"})
-    assert audit.verify_all(ctx)["problems"] == []
+    assert audit_verify.verify_all(ctx)["problems"] == []
     with ctx.db.write() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "task_completed")).one()
         event.data = event.data.replace('"x"', '"y"')
-    problems = audit.verify_all(ctx, started.instance_id)["problems"]
+    problems = audit_verify.verify_all(ctx, started.instance_id)["problems"]
     assert [p["kind"] for p in problems] == ["edited"]

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from engine.db.models import InboxTask, ProcessInstance
 from engine.errors import FormInvalid, PermissionDenied
-from engine.services.audit import process_events, verify_all
+from engine.services.audit import process_events
+from engine.services.audit_verify import verify_all
 from engine.services.deploy import deploy
 from engine.services.migration import MigrationRefused, migrate_instance, migrate_instances, preview_migration
 from engine.services.versions import list_versions

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from engine.db.models import AppUser, GroupMembership, Notification
 from engine.errors import InvalidInput, NotFound, PermissionDenied, TaskNotReady
-from engine.services.audit import verify_all
+from engine.services.audit_verify import verify_all
 from engine.services.deploy import deploy
 from engine.services.inbox import group_tasks, my_tasks
 from engine.services.instances import (

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from engine.bpmn.forms import Form, FormField
 from engine.db.models import ProcessInstance
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
-from engine.services import audit
+from engine.services import audit_verify
 from engine.services.attachments import add_attachment
 from engine.services.deploy import deploy
 from engine.services.instances import complete_task, describe_instance, start_instance
@@ -118,7 +118,7 @@ def test_every_record_is_a_row_in_the_timeline_with_its_audit_event(ctx, req, cl
         ("retrospective_added", written["retrospective"]), ("satisfaction_rated", written["satisfaction"])]
     assert events[1]["actor"] == "xiaowang" and events[1]["at"] == clock.now.isoformat()
     assert events[0]["task_id"] == tid and events[0]["element_id"] == "sign_off"
-    assert audit.verify_all(ctx)["problems"] == []
+    assert audit_verify.verify_all(ctx)["problems"] == []
 
 
 def test_records_leave_the_workflow_and_its_cache_alone(ctx, req, monkeypatch):
@@ -139,7 +139,7 @@ def test_records_leave_the_workflow_and_its_cache_alone(ctx, req, monkeypatch):
     assert describe_instance(ctx, iid)["status"] == "completed"
     add_comment(ctx, iid, "zhangzongjian", "已签字")  # a completed request still takes records
     assert [r["kind"] for r in list_records(ctx, iid, "xiaowang")] == ["comment", "attachment", "plan", "comment"]
-    assert audit.verify_all(ctx) == {"instances": 1, "problems": []}
+    assert audit_verify.verify_all(ctx) == {"instances": 1, "problems": []}
 
 
 def test_who_may_write_and_read(ctx, req, clock):
@@ -370,7 +370,7 @@ def test_task_forms_write_records_in_the_commands_transaction(ctx, req, clock):
     assert records["progress_update"]["element_id"] == "sign_off" and records["progress_update"]["task_id"] == tid
     assert records["lesson"]["status"] == "proposed" and records["lesson"]["tags"] == ["大促", "资源"]
     assert list_entries(ctx, "proposed")[0]["request_no"] == describe_instance(ctx, iid)["business_key"]
-    assert audit.verify_all(ctx)["problems"] == []
+    assert audit_verify.verify_all(ctx)["problems"] == []
 
     bad = {"feedback": {"feedback_content": "", "feedback_suggested_date": "下周"},
            "meeting": {"meeting_time": clock.now.isoformat(), "meeting_agenda": "临时会"}}

@@ -13,7 +13,7 @@ from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
 from engine.db.models import UserSession
 from engine.errors import AccountLocked, PermissionDenied, SignInFailed
-from engine.services import audit
+from engine.services import audit, audit_anchors, audit_verify
 from engine.services.accounts import set_password
 from engine.services.sign_in import (
     SignInPolicy,
@@ -55,17 +55,17 @@ def test_every_attempt_is_on_the_accounts_chain_verified_and_anchored_with_the_o
         ("sign_in_failed", "xiaowang", "xiaowang"), ("signed_in", "xiaowang", "xiaowang"),
         ("password_set", "xiaowang", "system")]
     assert events[1]["data"] == {"address": "10.0.0.7", "agent": "Firefox", "reason": "unknown", "failures": 1}
-    report = audit.verify(people)
+    report = audit_verify.verify(people)
     assert report["problems"] == [] and report["accounts"] == 2
-    anchor = audit.make_anchor(people)
+    anchor = audit_anchors.make_anchor(people)
     assert anchor["chains"] == 2
     chain = audit.account_chain_id("xiaowang")
     with people.db.write() as s:  # someone hides where a sign-in came from
         s.execute(text("UPDATE audit_event SET data = replace(data, '10.0.0.7', '10.0.0.1') "
                        "WHERE instance_id = :c AND event_type = 'signed_in'"), {"c": chain})
-    (problem,) = audit.verify(people)["problems"]
+    (problem,) = audit_verify.verify(people)["problems"]
     assert (problem["instance_id"], problem["kind"], problem["seq"]) == (chain, "edited", 2)
-    step = audit.verify_next(people, people.now() + timedelta(seconds=1))
+    step = audit_verify.verify_next(people, people.now() + timedelta(seconds=1))
     assert step["failed"] == [chain]
 
 

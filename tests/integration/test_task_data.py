@@ -18,7 +18,7 @@ from engine.bpmn.forms import field_from_xml
 from engine.bpmn.parser import CAMUNDA_NS
 from engine.db.models import InstanceTask
 from engine.errors import InvalidProcess
-from engine.services.audit import verify_all
+from engine.services.audit_verify import verify_all
 from engine.services.deploy import deploy
 from engine.services.records import post_progress
 from tests.helpers import reloaded_state

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.services.audit import verify_all
+from engine.services.audit_verify import verify_all
 from engine.services.replay import replay_check
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from engine.services import audit
+from engine.services import audit, audit_anchors, audit_verify
 from engine.services.instances import complete_task, describe_instance
 from engine.services.requests import submit_request
 from tests.scenarios.steps import REQUEST
@@ -191,7 +191,7 @@ def test_the_index_shows_recorded_results_and_verifies_one_request_or_all_now(ap
     assert 'data-verified="no"' in row and f'data-checked="{clock.now.isoformat()}"' in row
     assert 'data-verified="never"' in _row_of(page, other)  # only the one asked for
     # "Verify all": bounded steps, each continuing the last until every chain and the anchors are done.
-    audit.make_anchor(ctx)
+    audit_anchors.make_anchor(ctx)
     clock.advance(minutes=1)
     step = client.post("/audit/verify", data={"csrf_token": csrf_of(page)})
     assert step.status_code == 302
@@ -206,7 +206,7 @@ def test_the_index_shows_recorded_results_and_verifies_one_request_or_all_now(ap
     page = client.get(step.headers["Location"]).get_data(as_text=True)
     assert "data-continue" not in page and 'data-anchors="yes"' in page
     assert 'data-verified="no"' in _row_of(page, filed["id"]) and 'data-verified="yes"' in _row_of(page, other)
-    assert audit.recorded(ctx, [other])[other]["checked_at"] == clock.now
+    assert audit_verify.recorded(ctx, [other])[other]["checked_at"] == clock.now
 
 
 def test_only_auditors_verify_and_the_process_changes_page_is_theirs(app, ctx, filed):
@@ -216,7 +216,7 @@ def test_only_auditors_verify_and_the_process_changes_page_is_theirs(app, ctx, f
         assert client.post(f"/audit/requests/{filed['id']}/verify", data={"csrf_token": token}).status_code == 404
         assert client.post("/audit/verify", data={"csrf_token": token}).status_code == 404
         assert client.get("/audit/processes").status_code == 404
-    assert audit.recorded(ctx, [filed["id"]]) == {}
+    assert audit_verify.recorded(ctx, [filed["id"]]) == {}
 
 
 def test_the_process_changes_page_lists_deploys_and_migrations_with_their_verification(app, ctx, filed):

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
 from engine.db.models import AppUser
-from engine.services import audit
+from engine.services import audit_verify
 from engine.services.accounts import reset_password, set_password
 from engine.services.sign_in import account_events
 from tests.webui.conftest import PASSWORD, csrf_of, sign_in
@@ -123,7 +123,7 @@ def test_an_admin_unlocks_a_locked_account_and_the_lock_and_unlock_are_on_its_ch
     assert unlocked["actor"] == "lijingli" and unlocked["data"]["locked_until"].startswith("2026-09-30T09:15")
     assert events[2]["data"] == {"address": "127.0.0.1", "agent": events[2]["data"]["agent"], "reason": "locked",
                                  "locked_until": "2026-09-30T09:15:00+00:00"}
-    assert audit.verify(ctx)["problems"] == []
+    assert audit_verify.verify(ctx)["problems"] == []
 
 
 def test_sign_ins_and_failures_are_listed_for_auditors_with_who_when_and_where(app, ctx, clock):

@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _
 from flask_login import current_user, login_required
 
 from engine.db.models import InboxTask
-from engine.services import audit, history_replay
+from engine.services import audit_verify, history_replay
 from engine.services import history as h
 from engine.services.inbox import Page
 from engine.services.org import directory
@@ -113,7 +113,7 @@ def index():
     verifying = _moment(request.args.get("verifying", ""))
     return render_template("audit/index.html", page=page, text=text, status=status, statuses=STATUS_LABELS,
                            query=query, org=directory(services()), pages=max(1, -(-page.total // PER_PAGE)),
-                           anchors=audit.anchors_recorded(services()), verifying=verifying)
+                           anchors=audit_verify.anchors_recorded(services()), verifying=verifying)
 
 
 def _moment(value: str) -> datetime | None:
@@ -144,7 +144,7 @@ def verify_all():
     """One bounded step of verifying every chain (then the anchors); the index continues until done."""
     require_auditor(current_user)
     since = _moment(request.form.get("since", "")) or services().now()
-    step = audit.verify_next(services(), since)
+    step = audit_verify.verify_next(services(), since)
     query = _list_query(request.form)
     if step["done"]:
         flash(_("全部审计链已校验。") if step["anchors_ok"] is not False else _("锚点校验失败。"),
