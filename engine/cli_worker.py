@@ -36,7 +36,7 @@ def worker(cli, use_celery: bool | None, beat: bool, concurrency: int, once: boo
                 + "".join(f"\n  error: {e}" for e in result.errors))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from engine.services.knowledge import load_segmenter
+    from engine.services.knowledge_words import load_segmenter
 
     load_segmenter()  # a long-running worker loads jieba's dictionary once, before the first sweep
     if use_celery is None:

@@ -44,7 +44,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     from flask_login import current_user
 
     from engine.bootstrap import bootstrap
-    from engine.services.knowledge import load_segmenter
+    from engine.services.knowledge_words import load_segmenter
     from webui import auth, bounds, errors, forms_render, i18n, permissions, security, views
     from webui.extensions import csrf, limiter, login_manager
 

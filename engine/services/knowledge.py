@@ -17,11 +17,7 @@ not an error, as the user did type something. An empty query is InvalidInput.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-import unicodedata
-import warnings
 from collections.abc import Iterable
 
 from sqlalchemy import select, text
@@ -32,6 +28,7 @@ from engine.db.models import GroupMembership, KnowledgeEntry
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.services.audit import session_tx
+from engine.services.knowledge_words import indexed_text, segment
 
 ADMIN_GROUP = "platform_admins"
 STATUSES = ("proposed", "approved", "rejected")
@@ -43,69 +40,13 @@ TAGS_MAX = 10
 NOTE_MAX = 2_000
 QUERY_MAX = 200
 QUERY_WORDS_MAX = 32  # distinct words of a query that are searched for; the rest are ignored
-WORD_MAX = 64  # longer "words" (hashes, pasted junk) are neither indexed nor searched
 REQUEST_NO_MAX = 32  # knowledge_entry.request_no
 INSTANCE_ID_MAX = 36  # knowledge_entry.instance_id
 USER_MAX = 64  # knowledge_entry.proposed_by / reviewed_by
 PAGE_MAX = 100
 EXCERPT_CHARS = 120
 
-# Function words that would only make an all-words query miss; left out of the index as well.
-STOP_WORDS = frozenset({
-    "的", "地", "得", "了", "着", "过", "和", "与", "及", "或", "在", "是", "把", "被", "对", "将", "也", "都",
-    "就", "而", "并", "之", "其",
-    "a", "an", "and", "or", "not", "the", "of", "to", "in", "on", "at", "for", "is", "are", "was", "were",
-    "be", "by", "with", "as",
-})
-
-_WORD = re.compile(r"[^\W_]+")  # runs of letters and digits; the underscore splits words
 _TAG_SPLIT = re.compile(r"[,，、;；]")
-
-_jieba_lock = threading.Lock()
-_jieba = None
-
-
-def _segmenter():
-    """jieba's tokenizer, loaded on first use: the import and the dictionary take about a second."""
-    global _jieba
-    if _jieba is None:
-        with _jieba_lock:
-            if _jieba is None:
-                with warnings.catch_warnings():
-                    # jieba 0.42 has invalid escape sequences in its regexes and imports
-                    # pkg_resources: warnings about jieba's own code, not ours.
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    warnings.simplefilter("ignore", SyntaxWarning)
-                    warnings.simplefilter("ignore", UserWarning)
-                    import jieba
-                    # It logs at DEBUG to its own stderr handler ("Building prefix dict ...").
-                    logging.getLogger("jieba").setLevel(logging.WARNING)
-                    jieba.dt.initialize()
-                _jieba = jieba.dt
-    return _jieba
-
-
-def load_segmenter() -> None:
-    """Load jieba's dictionary now, at start-up, so the first lesson or search does not wait for it."""
-    _segmenter()
-
-
-def segment(value: str) -> list[str]:
-    """The words of `value`, lowercased, in order, repeats kept: what is indexed and searched.
-
-    Full-width letters and digits are folded to ASCII first (NFKC), so ＡＩ and AI are one word.
-    """
-    folded = unicodedata.normalize("NFKC", value).lower()
-    words: list[str] = []
-    for piece in _segmenter().cut_for_search(folded):
-        for word in _WORD.findall(piece):
-            if len(word) <= WORD_MAX and word not in STOP_WORDS:
-                words.append(word)
-    return words
-
-
-def _search_text(title: str, body: str, tags: list[str]) -> str:
-    return " ".join(segment(title) + segment(body) + segment(" ".join(tags)))
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -189,7 +130,7 @@ def propose_lesson(ctx: Services, *, title: str, body: str, tags: Iterable[str] 
     request_no = _text(request_no, "request_no", "需求编号", REQUEST_NO_MAX, required=False) or None
     instance_id = _text(instance_id, "instance_id", "流程实例", INSTANCE_ID_MAX, required=False) or None
     user = _user(user)
-    search_text = _search_text(title, body, tag_list)
+    search_text = indexed_text(title, body, tag_list)
     with ctx.db.write() as s:
         row = KnowledgeEntry(request_no=request_no, instance_id=instance_id, title=title, body=body,
                              tags=",".join(tag_list), status="proposed", proposed_by=user,
@@ -235,7 +176,7 @@ def reindex(ctx: Services) -> int:
     changed = 0
     with ctx.db.write() as s:
         for row in s.scalars(select(KnowledgeEntry).order_by(KnowledgeEntry.id)).all():
-            words = _search_text(row.title, row.body, _split_tags(row.tags))
+            words = indexed_text(row.title, row.body, _split_tags(row.tags))
             if row.search_text != words:
                 row.search_text = words
                 changed += 1

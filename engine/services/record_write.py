@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from engine.db.tx import Tx
 from engine.errors import FormInvalid, InvalidInput
-from engine.services import knowledge
+from engine.services import knowledge, knowledge_words
 from engine.services.record_rows import KINDS, Kind, Origin, insert, insert_many, record_values, select
 
 NOTICE = timedelta(hours=24)  # a meeting is announced at least this long before it starts
@@ -183,7 +183,7 @@ def _lesson(tx: Tx, head, values: dict, origin: Origin, label: Callable[[str], s
         tags = knowledge._tags(values["tags"])
     except InvalidInput as exc:
         raise FormInvalid({label("tags"): exc.message}) from None
-    words = knowledge.segment(values["title"]) + knowledge.segment(values["body"]) + knowledge.segment(" ".join(tags))
+    words = [w for text in (values["title"], values["body"], " ".join(tags)) for w in knowledge_words.segment(text)]
     number = head.business_key if head.business_key and len(head.business_key) <= REQUEST_NO_MAX else None
     entry_id = insert(tx, "knowledge_entry", {
         "request_no": number, "instance_id": head.id, "title": values["title"], "body": values["body"],

@@ -14,7 +14,7 @@ from engine.db.database import Database
 from engine.db.migrate import alembic_config, upgrade
 from engine.db.models import KnowledgeEntry
 from engine.errors import InvalidInput, NotFound, PermissionDenied
-from engine.services import knowledge
+from engine.services import knowledge, knowledge_words
 from engine.services.knowledge import list_entries, propose_lesson, review_lesson, search
 from tests.helpers import add_user
 
@@ -245,7 +245,7 @@ def test_long_queries(people):
     ctx = people
     entry_id = _approved(ctx, "数据共享", SHARING)
     # As long as allowed, repeating itself, with "words" too long to be words (ignored).
-    longest = (("数据共享，用户画像 " + "x" * (knowledge.WORD_MAX + 1) + " ") * 20)[:knowledge.QUERY_MAX]
+    longest = (("数据共享，用户画像 " + "x" * (knowledge_words.WORD_MAX + 1) + " ") * 20)[:knowledge.QUERY_MAX]
     assert _ids(ctx, longest) == [entry_id]
     # Words beyond the first QUERY_WORDS_MAX distinct ones are not searched for.
     result = search(ctx, " ".join(f"w{i}" for i in range(knowledge.QUERY_WORDS_MAX)) + " 数据")
@@ -323,7 +323,7 @@ def _insert_lesson(db: Database, entry_id: int, body: str) -> None:
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO knowledge_entry (id, title, body, tags, status, proposed_by, proposed_at, "
                           "search_text) VALUES (:id, 't', :body, '', 'approved', 'alice', CURRENT_TIMESTAMP, "
-                          ":words)"), {"id": entry_id, "body": body, "words": " ".join(knowledge.segment(body))})
+                          ":words)"), {"id": entry_id, "body": body, "words": " ".join(knowledge_words.segment(body))})
 
 
 def test_the_migration_goes_up_down_and_up_again(db_url):
