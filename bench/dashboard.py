@@ -48,7 +48,8 @@ from engine.db.models import Base
 from engine.services import analytics
 from engine.services.deploy import deploy
 from engine.services.instances import complete_task
-from engine.services.knowledge import browse, review_lesson
+from engine.services.knowledge import review_lesson
+from engine.services.knowledge_browse import browse
 from engine.services.org import directory
 from engine.services.org_import import import_org, parse_yaml
 from engine.services.records import post_progress

@@ -51,7 +51,7 @@ _TAG_SPLIT = re.compile(r"[,，、;；]")
 
 # --- validation -------------------------------------------------------------------------------
 
-def _text(value: object, field: str, label: str, max_len: int, *, required: bool) -> str:
+def checked_text(value: object, field: str, label: str, max_len: int, *, required: bool) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -86,10 +86,10 @@ def _tags(tags: Iterable[str] | str | None) -> list[str]:
 
 
 def _user(user: object) -> str:
-    return _text(user, "user", "用户", USER_MAX, required=True)
+    return checked_text(user, "user", "用户", USER_MAX, required=True)
 
 
-def _page(limit: object, offset: object) -> tuple[int, int]:
+def page_bounds(limit: object, offset: object) -> tuple[int, int]:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_MAX:
         raise InvalidInput(f"每页条数（limit）应为 1 到 {PAGE_MAX} 之间的整数，收到的是 {limit!r}")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
@@ -99,14 +99,14 @@ def _page(limit: object, offset: object) -> tuple[int, int]:
 
 # --- rows -------------------------------------------------------------------------------------
 
-def _split_tags(stored: str) -> list[str]:
+def split_tags(stored: str) -> list[str]:
     return [t for t in stored.split(",") if t]
 
 
-def _entry(row: KnowledgeEntry) -> dict:
+def entry_row(row: KnowledgeEntry) -> dict:
     return {
         "id": row.id, "request_no": row.request_no, "instance_id": row.instance_id,
-        "title": row.title, "body": row.body, "tags": _split_tags(row.tags), "status": row.status,
+        "title": row.title, "body": row.body, "tags": split_tags(row.tags), "status": row.status,
         "proposed_by": row.proposed_by, "proposed_at": row.proposed_at.isoformat(),
         "reviewed_by": row.reviewed_by,
         "reviewed_at": row.reviewed_at.isoformat() if row.reviewed_at else None,
@@ -124,11 +124,11 @@ def _require_admin(s: Session, user: str) -> None:
 def propose_lesson(ctx: Services, *, title: str, body: str, tags: Iterable[str] | str = (),
                    request_no: str | None = None, instance_id: str | None = None, user: str) -> int:
     """Propose a lesson for the knowledge base; it waits for a platform admin. The new entry's id."""
-    title = _text(title, "title", "标题", TITLE_MAX, required=True)
-    body = _text(body, "body", "正文", BODY_MAX, required=True)
+    title = checked_text(title, "title", "标题", TITLE_MAX, required=True)
+    body = checked_text(body, "body", "正文", BODY_MAX, required=True)
     tag_list = _tags(tags)
-    request_no = _text(request_no, "request_no", "需求编号", REQUEST_NO_MAX, required=False) or None
-    instance_id = _text(instance_id, "instance_id", "流程实例", INSTANCE_ID_MAX, required=False) or None
+    request_no = checked_text(request_no, "request_no", "需求编号", REQUEST_NO_MAX, required=False) or None
+    instance_id = checked_text(instance_id, "instance_id", "流程实例", INSTANCE_ID_MAX, required=False) or None
     user = _user(user)
     search_text = indexed_text(title, body, tag_list)
     with ctx.db.write() as s:
@@ -151,7 +151,7 @@ def review_lesson(ctx: Services, entry_id: int, user: str, approve: bool, note: 
     if isinstance(entry_id, bool) or not isinstance(entry_id, int):
         raise InvalidInput(f"知识条目编号（entry_id）应为整数，收到的是 {entry_id!r}")
     user = _user(user)
-    note = _text(note, "note", "审核意见", NOTE_MAX, required=False)
+    note = checked_text(note, "note", "审核意见", NOTE_MAX, required=False)
     with ctx.db.write() as s:
         _require_admin(s, user)  # before the lookup: others learn nothing about the entries
         row = s.get(KnowledgeEntry, entry_id, with_for_update=True)
@@ -164,7 +164,7 @@ def review_lesson(ctx: Services, entry_id: int, user: str, approve: bool, note: 
         row.reviewed_at = ctx.now()
         row.review_note = note or None
         s.flush()
-        return _entry(row)
+        return entry_row(row)
 
 
 def reindex(ctx: Services) -> int:
@@ -176,7 +176,7 @@ def reindex(ctx: Services) -> int:
     changed = 0
     with ctx.db.write() as s:
         for row in s.scalars(select(KnowledgeEntry).order_by(KnowledgeEntry.id)).all():
-            words = indexed_text(row.title, row.body, _split_tags(row.tags))
+            words = indexed_text(row.title, row.body, split_tags(row.tags))
             if row.search_text != words:
                 row.search_text = words
                 changed += 1
@@ -195,7 +195,7 @@ def list_entries(ctx: Services, status: str | None = None) -> list[dict]:
         q = select(KnowledgeEntry).order_by(KnowledgeEntry.proposed_at.desc(), KnowledgeEntry.id.desc())
         if status is not None:
             q = q.where(KnowledgeEntry.status == status)
-        return [_entry(row) for row in s.scalars(q)]
+        return [entry_row(row) for row in s.scalars(q)]
 
 
 def query_words(query: str) -> list[str]:
@@ -215,7 +215,7 @@ def _tsquery(words: list[str], any_word: bool) -> str:
     return (" | " if any_word else " & ").join(quoted)
 
 
-def _excerpt(body: str, words: list[str]) -> str:
+def excerpt_of(body: str, words: list[str]) -> str:
     """About EXCERPT_CHARS characters of the body around the first word of the query it contains."""
     flat = " ".join(body.split())
     first = None
@@ -236,8 +236,8 @@ def search(ctx: Services, query: str, limit: int = 20, offset: int = 0) -> dict:
     "none" when the query has no words to search for. Each item: id, title, excerpt, tags,
     request_no, instance_id, reviewed_at.
     """
-    query = _text(query, "query", "搜索内容", QUERY_MAX, required=True)
-    limit, offset = _page(limit, offset)
+    query = checked_text(query, "query", "搜索内容", QUERY_MAX, required=True)
+    limit, offset = page_bounds(limit, offset)
     words = query_words(query)
     result = {"query": query, "words": words, "match": "none", "total": 0, "limit": limit,
               "offset": offset, "items": []}
@@ -249,13 +249,13 @@ def search(ctx: Services, query: str, limit: int = 20, offset: int = 0) -> dict:
         if not total and len(words) > 1:
             result["match"], any_word = "any", True
             total = _approved_matches(tx, words, True)
-        ids = _page_ids(tx, _match_sql(tx, words, any_word), "", (), limit, offset, words, any_word) if total else []
+        ids = page_ids(tx, match_sql(tx, words, any_word), "", (), limit, offset, words, any_word) if total else []
     with ctx.db.read() as s:
         rows = {row.id: row for row in s.scalars(select(KnowledgeEntry).where(KnowledgeEntry.id.in_(ids)))}
         result["total"] = total
         result["items"] = [
-            {"id": row.id, "title": row.title, "excerpt": _excerpt(row.body, words),
-             "tags": _split_tags(row.tags), "request_no": row.request_no, "instance_id": row.instance_id,
+            {"id": row.id, "title": row.title, "excerpt": excerpt_of(row.body, words),
+             "tags": split_tags(row.tags), "request_no": row.request_no, "instance_id": row.instance_id,
              "reviewed_at": row.reviewed_at.isoformat() if row.reviewed_at else None}
             for row in (rows[i] for i in ids)]
     return result
@@ -271,15 +271,15 @@ FACET_MAX = 32  # request_summary.request_type / department ids
 
 # An entry's request: by its instance (request_summary's key), else by its number alone (an entry
 # proposed on the command line may name only the number); each join finds one row through an index.
-_REQUEST_COLUMNS = ", ".join(f"COALESCE(r1.{c}, r2.{c}) AS {alias}" for c, alias in (
+REQUEST_COLUMNS = ", ".join(f"COALESCE(r1.{c}, r2.{c}) AS {alias}" for c, alias in (
     ("request_type", "request_type"), ("requester_dept", "requester_dept"), ("lead_dept", "lead_dept"),
     ("involved_depts", "involved_depts"), ("title", "request_title"), ("instance_id", "request_instance")))
-_REQUEST_JOIN = ("FROM knowledge_entry e LEFT JOIN request_summary r1 ON r1.instance_id = e.instance_id "
+REQUEST_JOIN = ("FROM knowledge_entry e LEFT JOIN request_summary r1 ON r1.instance_id = e.instance_id "
                  "LEFT JOIN request_summary r2 ON e.instance_id IS NULL AND r2.request_no = e.request_no")
-_ONE = text(f"SELECT e.id, {_REQUEST_COLUMNS} {_REQUEST_JOIN} WHERE e.id = :id")
+ENTRY_WITH_REQUEST = text(f"SELECT e.id, {REQUEST_COLUMNS} {REQUEST_JOIN} WHERE e.id = :id")
 
 
-def _request_of(row) -> dict:
+def request_of(row) -> dict:
     depts = [row.requester_dept, row.lead_dept, *(row.involved_depts or "").split(",")]
     return {"request_type": row.request_type, "request_title": row.request_title,
             "departments": sorted({d for d in depts if d})}
@@ -290,7 +290,7 @@ def place(tx: Tx, where: str, params: tuple, lead: str | None = None) -> None:
     knowledge_entry) from their requests; `lead`: the lead department a command is setting now."""
     rows = tx.all(f"SELECT e.id, COALESCE(r1.request_type, r2.request_type), COALESCE(r1.requester_dept, "
                   "r2.requester_dept), COALESCE(r1.lead_dept, r2.lead_dept), COALESCE(r1.involved_depts, "
-                  f"r2.involved_depts) {_REQUEST_JOIN} WHERE {where}", params)
+                  f"r2.involved_depts) {REQUEST_JOIN} WHERE {where}", params)
     for i in range(0, len(rows), 400):
         chunk = [r[0] for r in rows[i:i + 400]]
         tx.run(f"DELETE FROM knowledge_entry_dept WHERE entry_id IN ({tx.in_list(chunk)})", chunk)
@@ -306,18 +306,18 @@ def request_dispatched(tx: Tx, instance_id: str, request_no: str, lead: str) -> 
           lead=lead)
 
 
-def _facet_value(value: object, field: str, label: str) -> str | None:
+def facet_value(value: object, field: str, label: str) -> str | None:
     if value is None or value == "":
         return None
-    return _text(value, field, label, FACET_MAX, required=True)
+    return checked_text(value, field, label, FACET_MAX, required=True)
 
 
-def _counted(rows) -> list[dict]:
+def counted(rows) -> list[dict]:
     return [{"value": v, "count": int(n)} for v, n in sorted(((v, n) for v, n in rows if v and n),
                                                              key=lambda item: (-item[1], item[0]))]
 
 
-def _match_sql(tx: Tx, words: list[str], any_word: bool) -> tuple[str, tuple]:
+def match_sql(tx: Tx, words: list[str], any_word: bool) -> tuple[str, tuple]:
     """A condition on e keeping the entries the words match, and its parameter."""
     if tx.postgres:
         return ("to_tsvector('simple'::regconfig, e.search_text) @@ to_tsquery('simple'::regconfig, ?)",
@@ -326,7 +326,7 @@ def _match_sql(tx: Tx, words: list[str], any_word: bool) -> tuple[str, tuple]:
 
 
 def _approved_matches(tx: Tx, words: list[str], any_word: bool) -> int:
-    match, params = _match_sql(tx, words, any_word)
+    match, params = match_sql(tx, words, any_word)
     return tx.one(f"SELECT count(*) FROM knowledge_entry e WHERE e.status = 'approved' AND {match}", params)[0]
 
 
@@ -340,7 +340,7 @@ _SQLITE_PAGE = ("SELECT e.id FROM knowledge_fts JOIN knowledge_entry e ON e.id =
                 "LIMIT ? OFFSET ?")
 
 
-def _page_ids(tx: Tx, match: tuple[str, tuple] | None, cond: str, params: tuple, limit: int, offset: int,
+def page_ids(tx: Tx, match: tuple[str, tuple] | None, cond: str, params: tuple, limit: int, offset: int,
               words: list[str], any_word: bool) -> list[int]:
     """The ids of one page of the chosen entries: best match first, else latest approved first."""
     if match is None:
@@ -351,95 +351,3 @@ def _page_ids(tx: Tx, match: tuple[str, tuple] | None, cond: str, params: tuple,
     return [i for (i,) in tx.all(page.format(cond=cond), (q, *params, limit, offset))]
 
 
-def browse(ctx: Services, query: str | None = None, *, request_type: str | None = None,
-           department: str | None = None, limit: int = 20, offset: int = 0) -> dict:
-    """Approved lessons for the knowledge page, with facets: {query, words, match, request_type,
-    department, total, limit, offset, items, facets: {types, departments}}.
-
-    Without a query: every approved lesson, latest approved first; with one: the lessons search()
-    finds, best first (match as there). request_type and department narrow to lessons whose request
-    has that type, or that department as requester's, lead or involved one. Each facet counts the
-    lessons of each value under the other facet's choice ({value, count}, most first). Each item:
-    id, title, excerpt, tags, request_no, instance_id (of the request, for a link), request_type,
-    request_title, departments, reviewed_at.
-    """
-    query = _text(query, "query", "搜索内容", QUERY_MAX, required=False) or None
-    request_type = _facet_value(request_type, "request_type", "需求类型")
-    department = _facet_value(department, "department", "部门")
-    limit, offset = _page(limit, offset)
-    words = query_words(query) if query else []
-    result = {"query": query, "words": words, "match": "all" if query else None, "request_type": request_type,
-              "department": department, "total": 0, "limit": limit, "offset": offset, "items": [],
-              "facets": {"types": [], "departments": []}}
-    if query and not words:
-        result["match"] = "none"
-        return result
-    with ctx.db.transaction(write=False) as tx:
-        match, any_word = None, False
-        if words:
-            match = _match_sql(tx, words, False)
-            found = tx.one(f"SELECT 1 FROM knowledge_entry e WHERE e.status = 'approved' AND {match[0]} LIMIT 1",
-                           match[1])
-            if found is None and len(words) > 1:
-                result["match"], any_word = "any", True
-                match = _match_sql(tx, words, True)
-        base, base_params = (f" AND {match[0]}", match[1]) if match else ("", ())
-        of_type = (" AND e.request_type = ?", (request_type,)) if request_type else ("", ())
-        of_dept = (" AND EXISTS (SELECT 1 FROM knowledge_entry_dept d WHERE d.entry_id = e.id AND "
-                   "d.department_id = ?)", (department,)) if department else ("", ())
-        types = tx.all(f"SELECT e.request_type, count(*) FROM knowledge_entry e WHERE e.status = 'approved'{base}"
-                       f"{of_dept[0]} GROUP BY e.request_type", (*base_params, *of_dept[1]))
-        depts = tx.all("SELECT d.department_id, count(*) FROM knowledge_entry_dept d JOIN knowledge_entry e ON "
-                       f"e.id = d.entry_id WHERE e.status = 'approved'{base}{of_type[0]} GROUP BY d.department_id",
-                       (*base_params, *of_type[1]))
-        result["facets"] = {"types": _counted(types), "departments": _counted(depts)}
-        result["total"] = sum(int(n) for t, n in types if request_type is None or t == request_type)
-        cond, params = f"{of_type[0]}{of_dept[0]}", (*of_type[1], *of_dept[1])
-        ids = _page_ids(tx, match, cond, params, limit, offset, words, any_word) if result["total"] else []
-        if ids:
-            marks = tx.in_list(ids)
-            rows = {r[0]: r for r in tx.all(
-                "SELECT e.id, e.title, e.body, e.tags, e.request_no, e.instance_id, e.reviewed_at, "
-                f"COALESCE(r1.request_type, r2.request_type), COALESCE(r1.title, r2.title), COALESCE(r1.instance_id, "
-                f"r2.instance_id) {_REQUEST_JOIN} WHERE e.id IN ({marks})", ids)}
-            concerned: dict[int, list[str]] = {}
-            for entry, dept in tx.all(f"SELECT entry_id, department_id FROM knowledge_entry_dept WHERE entry_id IN "
-                                      f"({marks}) ORDER BY entry_id, department_id", ids):
-                concerned.setdefault(entry, []).append(dept)
-            items = []
-            for i in ids:
-                _id, title, body, tags, number, instance, reviewed, rtype, rtitle, rinstance = rows[i]
-                reviewed = Tx.when(reviewed)
-                items.append({"id": i, "title": title, "excerpt": _excerpt(body, words), "tags": _split_tags(tags),
-                              "request_no": number, "instance_id": rinstance or instance, "request_type": rtype,
-                              "request_title": rtitle, "departments": concerned.get(i, []),
-                              "reviewed_at": reviewed.isoformat() if reviewed else None})
-            result["items"] = items
-    return result
-
-
-def approved_entry(ctx: Services, entry_id: int) -> dict:
-    """An approved lesson with its request (request_type, request_title, departments); NotFound for
-    any other entry, so readers learn nothing of lessons still waiting or rejected."""
-    if isinstance(entry_id, bool) or not isinstance(entry_id, int):
-        raise InvalidInput(f"知识条目编号（entry_id）应为整数，收到的是 {entry_id!r}")
-    with ctx.db.read() as s:
-        row = s.get(KnowledgeEntry, entry_id)
-        if row is None or row.status != "approved":
-            raise NotFound(f"知识条目 {entry_id} 不存在或尚未通过审核")
-        found = s.execute(_ONE, {"id": entry_id}).first()
-        entry = _entry(row)
-        entry.update(_request_of(found))
-        if found.request_instance:
-            entry["instance_id"] = found.request_instance
-        return entry
-
-
-def approved_titles(ctx: Services, entry_ids: Iterable[int]) -> dict[int, str]:
-    """The titles of those of `entry_ids` that are approved lessons (others are left out)."""
-    ids = sorted({i for i in entry_ids if isinstance(i, int) and not isinstance(i, bool)})
-    if not ids:
-        return {}
-    with ctx.db.read() as s:
-        return dict(s.execute(select(KnowledgeEntry.id, KnowledgeEntry.title).where(
-            KnowledgeEntry.id.in_(ids), KnowledgeEntry.status == "approved")).all())

@@ -10,7 +10,8 @@ from flask_login import login_required
 
 from engine.errors import InvalidInput, NotFound
 from engine.services.guide import list_pages
-from engine.services.knowledge import QUERY_MAX, approved_entry, browse
+from engine.services.knowledge import QUERY_MAX
+from engine.services.knowledge_browse import approved_entry, browse
 from engine.services.org import directory
 from engine.services.recognition import board, current_quarter, parse_period
 from webui.extensions import services
