@@ -10,9 +10,8 @@ refuses imports and class definitions, and guards:
   widths, str/bytes ljust/rjust/center/zfill/expandtabs/replace/join and int.to_bytes refuse results
   above MAX_ITEMS items or MAX_INT_BITS bits before CPython builds them in one uninterruptible C call;
   ``Decimal`` exponents are bounded; str.format/format_map/translate are refused;
-- memory: the trace function reads the process's resident memory (/proc/self/statm) every
-  millisecond of the script's CPU time and stops it once grown by ``memory_limit`` bytes, so appends
-  or comprehensions in a loop stop at the ceiling, not at the time limit (by then ~1.5 GB). Other
+- memory: every millisecond of script CPU time the resident memory (/proc/self/statm) is read; grown
+  by ``memory_limit`` bytes the script stops, not at the time limit (by then ~1.5 GB). Other
   threads' allocations count too, hence a generous ceiling; not enforced where there is no /proc;
 - value size: each variable a script sets or changes, and an expression's result, must fit in
   ``value_limit`` bytes of task data (engine.sizes.data_size), checked before the task data changes.
