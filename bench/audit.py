@@ -30,14 +30,16 @@ from sqlalchemy import text
 
 from bench.command_cost import RATIO_TARGET, compare
 from bench.engine import START, Clock, database, day, describe, table
+from engine.audit import anchors as audit_anchors
+from engine.audit import replay
+from engine.audit import verify as audit_verify
 from engine.bootstrap import Services, bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
-from engine.services import audit_anchors, audit_verify, replay
-from engine.services.deploy import deploy
-from engine.services.instances import complete_task
-from engine.services.org import ADMINS, directory
-from engine.services.org_import import import_org, parse_yaml
-from engine.services.requests import submit_request
+from engine.org.directory import ADMINS, directory
+from engine.org.importer import import_org, parse_yaml
+from engine.requests.requests import submit_request
+from engine.workflow.instances import complete_task
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACING = timedelta(minutes=45)  # between two filings: at most 992 requests a month (999 allowed)

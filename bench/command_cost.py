@@ -12,8 +12,8 @@ from typing import Any
 
 from bench.engine import LOOP, SEQUENTIAL, USER, Clock, database, engine_run, fixture
 from engine.bootstrap import bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
-from engine.services.deploy import deploy
 from tests.helpers import add_user
 
 RATIO_TARGET = 2.0  # ms per collaboration command over ms per 8-task bench command, at most

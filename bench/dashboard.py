@@ -42,18 +42,18 @@ from pathlib import Path
 from sqlalchemy import create_engine, select, text
 
 from bench.engine import START, Clock, database, day, describe, table
+from engine.analytics import figures as analytics
 from engine.bootstrap import Services, bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import Base
-from engine.services import analytics
-from engine.services.deploy import deploy
-from engine.services.instances import complete_task
-from engine.services.knowledge import review_lesson
-from engine.services.knowledge_browse import browse
-from engine.services.org import directory
-from engine.services.org_import import import_org, parse_yaml
-from engine.services.records import post_progress
-from engine.services.requests import submit_request
+from engine.knowledge.browse import browse
+from engine.knowledge.lessons import review_lesson
+from engine.org.directory import directory
+from engine.org.importer import import_org, parse_yaml
+from engine.requests.records import post_progress
+from engine.requests.requests import submit_request
+from engine.workflow.instances import complete_task
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACING = timedelta(minutes=45)

@@ -28,10 +28,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from engine.bootstrap import Services, bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.database import Database
-from engine.services.deploy import deploy
-from engine.services.instances import complete_task, start_instance
+from engine.workflow.instances import complete_task, start_instance
 from tests.helpers import add_user
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "bpmn"

@@ -8,7 +8,7 @@ timer, tests/fixtures/bpmn/timer_at.bpmn), on a hand-moved clock:
 - the baseline: N instances (default 10,000) whose timers are due, and nothing else;
 - the measured one: the same N due instances interleaved with M (default 90,000) whose timers are due
   in 30 days.
-Both are then swept by the timer sweep (engine.services.timers.run_due_timers, as a background worker
+Both are then swept by the timer sweep (engine.workflow.timers.run_due_timers, as a background worker
 calls it) on fresh services, as a worker process that never saw those instances would, in alternating
 chunks of 500 so that a slow moment of the machine hits both: time to fire all, fired per second,
 and the ratio of the two rates (target >= 0.8: the timers that are not
@@ -32,10 +32,10 @@ from sqlalchemy import text
 
 from bench.engine import START, Clock, database, describe, table
 from engine.bootstrap import Services, bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
-from engine.services.deploy import deploy
-from engine.services.instances import start_instance
-from engine.services.timers import run_due_timers
+from engine.workflow.instances import start_instance
+from engine.workflow.timers import run_due_timers
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "bpmn" / "timer_at.bpmn"
 DUE_AT = START + timedelta(hours=1)
@@ -71,7 +71,7 @@ def generate(url: str, due: int, not_due: int, progress: bool) -> tuple[set[str]
 
 
 def sweep_plan(ctx: Services) -> str:
-    """The plan of the sweep's query (engine.store.next_due_row)."""
+    """The plan of the sweep's query (engine.workflow.store.next_due_row)."""
     sql = ("SELECT id FROM process_instance WHERE status = 'running' AND next_due_at <= :now "
            "ORDER BY next_due_at LIMIT 1")
     with ctx.db.engine.connect() as conn:

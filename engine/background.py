@@ -1,7 +1,7 @@
 """Background work: timers that fire on time, notifications that leave, and the periodic jobs.
 
 One unit of work, `tick`, does everything that is due at the moment it runs:
-- the timer sweep (engine.services.timers.run_due_timers): every instance whose timer is due is
+- the timer sweep (engine.workflow.timers.run_due_timers): every instance whose timer is due is
   claimed and fired in its own transaction;
 - the notification sender: notices committed since the last look become deliveries by their
   recipients' preferences (delivery.dispatch_pending), and due deliveries are sent
@@ -31,10 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from engine import notify as delivery
+from engine.analytics import figures as analytics
+from engine.audit import anchors as audit_anchors
+from engine.audit import verify as audit_verify
 from engine.bootstrap import Services
 from engine.db.tx import Tx
-from engine.services import analytics, audit_anchors, audit_verify, delivery, idempotency
-from engine.services.timers import run_due_timers
+from engine.requests import idempotency
+from engine.workflow.timers import run_due_timers
 
 log = logging.getLogger("xiezuo.background")
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from engine.config import EngineConfig
 from engine.db.database import Database
-from engine.scripting import create_script_engine
-from engine.store import InstanceStore, SpecCache, WorkflowCache
+from engine.workflow.scripting import create_script_engine
+from engine.workflow.store import InstanceStore, SpecCache, WorkflowCache
 
 
 @dataclass
@@ -37,7 +37,7 @@ def bootstrap(config: EngineConfig, migrate: bool = True) -> Services:
     store = InstanceStore(SpecCache(), WorkflowCache(config.workflow_cache_size))
     services = Services(config=config, db=db, store=store, script_engine=None)
     # The functions expressions may call read the organisation and the calendar of these services.
-    from engine.services.expressions import script_services
+    from engine.workflow.expressions import script_services
 
     services.script_engine = create_script_engine(
         time_limit=config.script_time_limit, services=script_services(services),

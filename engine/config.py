@@ -33,7 +33,7 @@ class EngineConfig:
     attachment_max_bytes: int = 20 * 1024 * 1024  # larger uploads are refused before anything is stored
     attachment_dir: str | None = None  # attachments' bytes on disk under this folder; None: in the database
 
-    # Notifications beyond the app (engine.services.delivery): email over SMTP, department group bots.
+    # Notifications beyond the app (engine.notify): email over SMTP, department group bots.
     smtp_host: str | None = None  # None: no email is sent (the email channel is not offered)
     smtp_port: int = 587
     smtp_user: str | None = None

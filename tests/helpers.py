@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from engine.bpmn.runtime import SERIALIZER
 from engine.db.models import ProcessInstance
-from engine.services import users
-from engine.store import InstanceStore, WorkflowCache
+from engine.org import users
+from engine.workflow.store import InstanceStore, WorkflowCache
 
 
 def add_user(ctx, user: str, *groups: str) -> None:

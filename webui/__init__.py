@@ -26,7 +26,7 @@ def _read_the_organisation_once_a_request(app: Flask) -> None:
     # serves them all. A request that changes the organisation reads afresh after its change.
     from flask import g
 
-    from engine.services import org_scope
+    from engine.org import scope as org_scope
 
     @app.before_request
     def open_org_scope():
@@ -44,7 +44,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     from flask_login import current_user
 
     from engine.bootstrap import bootstrap
-    from engine.services.knowledge_words import load_segmenter
+    from engine.knowledge.words import load_segmenter
     from webui import auth, bounds, errors, forms_render, i18n, permissions, security, views
     from webui.extensions import csrf, limiter, login_manager
 

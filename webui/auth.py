@@ -30,8 +30,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from engine.errors import AccountLocked, FormInvalid, SignInFailed
-from engine.services.accounts import MIN_PASSWORD, Account, change_password, set_preferences
-from engine.services.sign_in import session_account, sign_in, sign_out
+from engine.org.accounts import MIN_PASSWORD, Account, change_password, set_preferences
+from engine.org.sign_in import session_account, sign_in, sign_out
 from webui.errors import status_of, wants_json
 from webui.extensions import limiter, login_manager, services, web_config
 

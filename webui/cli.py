@@ -6,7 +6,7 @@ import os
 
 import click
 
-from engine.cli import Cli, main
+from engine.cli.main import Cli, main
 
 
 @main.command()
@@ -40,7 +40,7 @@ def set_password_command(cli: Cli, user_ids: tuple[str, ...], all_without: bool,
     from sqlalchemy import select
 
     from engine.db.models import AppUser
-    from engine.services.accounts import set_password
+    from engine.org.accounts import set_password
 
     users = list(user_ids)
     if all_without:

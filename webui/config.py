@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from engine.config import EngineConfig
-from engine.services.sign_in import SignInPolicy
+from engine.org.sign_in import SignInPolicy
 
 # Whole numbers set by XIEZUO_<NAME> (e.g. XIEZUO_SESSION_IDLE_MINUTES=30).
 _NUMBERS = ("login_lock_after", "login_lock_minutes", "session_idle_minutes", "session_max_hours")

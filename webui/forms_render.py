@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 
 from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH, max_length
 from engine.bpmn.forms import Form, FormField, required_if
-from engine.services.attachments import TYPES
-from engine.services.org import Directory, local_date
+from engine.org.directory import Directory, local_date
+from engine.requests.attachments import TYPES
 from webui.extensions import services
 from webui.i18n import process_text
 
@@ -281,7 +281,7 @@ _MESSAGES: list[tuple[re.Pattern, Any]] = [
 ]
 
 
-# The engine's refusals of operations (engine.services.operations, .org) a page can provoke.
+# The engine's refusals of operations (engine.workflow.operations, .org) a page can provoke.
 _MESSAGES += [
     (re.compile(r"^.+ is required$"), lambda m: _("必填")),
     (re.compile(r"^.+ is too long \((\d+) characters, at most (\d+)\)$"),

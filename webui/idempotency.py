@@ -1,4 +1,4 @@
-"""The Idempotency-Key header of the API's commands (engine.services.idempotency keeps the keys).
+"""The Idempotency-Key header of the API's commands (engine.requests.idempotency keeps the keys).
 
 A command sent with a key runs once: its retry with the same key and body gets the first answer
 again (status, body, Location), marked `Idempotent-Replayed: true`; the same key with another
@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.errors import InvalidInput, XiezuoError
-from engine.services import idempotency
+from engine.requests import idempotency
 from webui.errors import error_body, status_of
 from webui.extensions import services
 

@@ -20,13 +20,13 @@ from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from engine.analytics.figures import may_see_dashboard
 from engine.bootstrap import Services
 from engine.errors import NotFound
-from engine.services.accounts import Account, account
-from engine.services.analytics import may_see_dashboard
-from engine.services.notifications import open_task_request
-from engine.services.org import directory
-from engine.services.request_view import may_see_request as engine_may_see
+from engine.notify.notices import open_task_request
+from engine.org.accounts import Account, account
+from engine.org.directory import directory
+from engine.requests.request_view import may_see_request as engine_may_see
 from webui.errors import wants_json
 from webui.extensions import services
 

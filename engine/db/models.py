@@ -123,7 +123,7 @@ class ProcessInstance(Base):
     error: Mapped[str | None] = mapped_column(Text)  # JSON {element_id, message} when errored
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_hash: Mapped[str] = mapped_column(String(64))
-    # The layout of meta and the task rows (engine/state_versions.py) and SpiffWorkflow's serializer
+    # The layout of meta and the task rows (engine/workflow/state_versions.py) and SpiffWorkflow's serializer
     # version of the task bodies: a reader upgrades older state and refuses newer.
     state_version: Mapped[int] = mapped_column(Integer, server_default="1")
     serializer_version: Mapped[str] = mapped_column(String(16), server_default="1.5")
@@ -415,7 +415,7 @@ class KnowledgeEntry(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     review_note: Mapped[str | None] = mapped_column(Text)
     search_text: Mapped[str] = mapped_column(Text, default="")  # title, body, tags as space-separated words
-    # Of its request, for the knowledge page's facets (engine.services.knowledge.place keeps it).
+    # Of its request, for the knowledge page's facets (engine.knowledge.lessons.place keeps it).
     request_type: Mapped[str | None] = mapped_column(String(32))
     __table_args__ = (Index("ix_knowledge_entry_instance_id", "instance_id"),
                       Index("ix_knowledge_entry_browse", "status", "reviewed_at", "id"),
@@ -528,7 +528,7 @@ class ApiToken(Base):
 
 class IdempotentCommand(Base):
     """An API command sent with an Idempotency-Key: what was asked and what it answered, so that a retry
-    gets that answer again instead of running the command twice (engine.services.idempotency)."""
+    gets that answer again instead of running the command twice (engine.requests.idempotency)."""
 
     __tablename__ = "idempotent_command"
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # keys are each caller's own
@@ -595,7 +595,7 @@ class Notification(Base):
 
 class NotificationDelivery(Base):
     """One message of a notification on a channel beyond the app (email, a department's group bot),
-    made from the outbox by engine.services.delivery and sent by whichever worker claims it."""
+    made from the outbox by engine.notify and sent by whichever worker claims it."""
 
     __tablename__ = "notification_delivery"
     __table_args__ = (Index("ix_notification_delivery_due", "status", "next_attempt_at"),)
@@ -846,7 +846,7 @@ class ConflictPosition(_RecordColumns, Base):
     attachment_ids: Mapped[str] = mapped_column(Text, default="[]")
 
 
-# --- analytics: facts derived from the audit log by engine.services.analytics.refresh -------------
+# --- analytics: facts derived from the audit log by engine.analytics.figures.refresh -------------
 # Written outside the command path (a periodic refresh), read by the dashboard and the heat map.
 
 

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import AppUser
-from engine.services.accounts import set_password
-from engine.services.deploy import deploy
-from engine.services.org_import import import_org, parse_yaml
+from engine.org.accounts import set_password
+from engine.org.importer import import_org, parse_yaml
 from tests.scenarios.steps import REQUEST
 from webui import create_app
 from webui.config import WebConfig

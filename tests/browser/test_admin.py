@@ -3,7 +3,7 @@ a working-calendar ruling set from the year view; a lesson approved and then fou
 
 from __future__ import annotations
 
-from engine.services.knowledge import propose_lesson
+from engine.knowledge.lessons import propose_lesson
 from tests.browser.conftest import shot, sign_in
 
 ORG = """\

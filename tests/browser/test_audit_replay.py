@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from engine.services.history_replay import replay_states
+from engine.audit.history_replay import replay_states
 from tests.browser.conftest import LIVE_REQUEST as REQUEST
 from tests.browser.conftest import day, shot, sign_in
 from tests.scenarios.driver import Flow

@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 
 from engine.config import EngineConfig
 from engine.db.models import AppUser
-from engine.services.accounts import set_password
+from engine.org.accounts import set_password
 from tests.browser.conftest import PASSWORD, shot, sign_in
 from tests.conftest import FakeClock
 from tests.scenarios.driver import MONDAY, Flow, set_up_org

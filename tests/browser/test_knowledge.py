@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
-from engine.services import guide
+from engine.knowledge import guide
 from tests.browser.conftest import shot
 from tests.browser.test_six_steps import become
 from tests.integration.test_knowledge_pages_data import close_request

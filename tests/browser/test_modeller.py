@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from engine.services.instances import describe_instance
-from engine.services.requests import submit_request
+from engine.requests.requests import submit_request
+from engine.workflow.instances import describe_instance
 from tests.browser.conftest import LIVE_REQUEST as REQUEST
 from tests.browser.conftest import shot, sign_in
 

@@ -12,9 +12,9 @@ import re
 from lxml import etree
 from playwright.sync_api import expect
 
-from engine.services.instances import complete_task, describe_instance, start_instance
-from engine.services.requests import submit_request
-from engine.services.versions import get_draft
+from engine.bpmn.versions import get_draft
+from engine.requests.requests import submit_request
+from engine.workflow.instances import complete_task, describe_instance, start_instance
 from tests.browser.conftest import LIVE_REQUEST as REQUEST
 from tests.browser.conftest import ROOT, shot, sign_in
 from tests.browser.test_modeller import OWNER, _diagram, become, open_draft_of_latest

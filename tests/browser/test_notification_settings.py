@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import time
 from zoneinfo import ZoneInfo
 
+from engine.bpmn.deploy import deploy
 from engine.db.models import AppUser
-from engine.services.delivery import deliver_due, dispatch_pending
-from engine.services.delivery.preferences import get_preferences
-from engine.services.deploy import deploy
-from engine.services.instances import start_instance
+from engine.notify import deliver_due, dispatch_pending
+from engine.notify.preferences import get_preferences
+from engine.workflow.instances import start_instance
 from tests.browser.conftest import shot, sign_in
 from tests.conftest import fixture_files
 from tests.delivery_receivers import SmtpServer, WebhookReceiver

@@ -7,9 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from engine.errors import AccountLocked, SignInFailed
-from engine.services.accounts import reset_password
-from engine.services.sign_in import SignInPolicy
-from engine.services.sign_in import sign_in as sign_in_service
+from engine.org.accounts import reset_password
+from engine.org.sign_in import SignInPolicy
+from engine.org.sign_in import sign_in as sign_in_service
 from tests.browser.conftest import PASSWORD, shot, sign_in
 
 

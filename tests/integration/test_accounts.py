@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from engine.db.models import AppUser
 from engine.errors import InvalidInput, PermissionDenied
-from engine.services.accounts import (
+from engine.org.accounts import (
     check_password,
     create_token,
     list_tokens,

@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 
 from engine.errors import InvalidInput, NotFound, PermissionDenied
-from engine.services.accounts import account, check_password, reset_password
-from engine.services.calendar import set_day, year_view
-from engine.services.org import add_substitute, directory, list_absences
-from engine.services.users import set_active
+from engine.org.accounts import account, check_password, reset_password
+from engine.org.calendar import set_day, year_view
+from engine.org.directory import add_substitute, directory, list_absences
+from engine.org.users import set_active
 from tests.helpers import add_user
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from engine.analytics import figures as analytics
 from engine.errors import InvalidInput, PermissionDenied
-from engine.services import analytics
-from engine.services.instances import cancel_instance
-from engine.services.records import post_progress, red_warnings, save_plan
+from engine.requests.records import post_progress, red_warnings, save_plan
+from engine.workflow.instances import cancel_instance
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 from tests.scenarios.steps import (
     AGREE,

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine.audit import chain as audit
+from engine.audit import verify as audit_verify
+from engine.bpmn.deploy import deploy
 from engine.db.models import Attachment, AttachmentBlob
 from engine.errors import InvalidInput, NotFound, PermissionDenied
-from engine.services import audit, audit_verify
-from engine.services.attachments import add_attachment, attachment_content
-from engine.services.deploy import deploy
-from engine.services.org_import import import_org, parse_yaml
-from engine.services.records import list_records
-from engine.services.requests import submit_request
+from engine.org.importer import import_org, parse_yaml
+from engine.requests.attachments import add_attachment, attachment_content
+from engine.requests.records import list_records
+from engine.requests.requests import submit_request
 from tests.conftest import fixture_files
 
 DEMO = Path(__file__).parents[2] / "demo" / "org.yaml"

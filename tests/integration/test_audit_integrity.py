@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from engine.services import audit, audit_anchors, audit_verify
-from engine.services.deploy import deploy
-from engine.services.inbox import group_tasks
-from engine.services.instances import complete_task, start_instance
+from engine.audit import anchors as audit_anchors
+from engine.audit import chain as audit
+from engine.audit import verify as audit_verify
+from engine.bpmn.deploy import deploy
+from engine.workflow.inbox import group_tasks
+from engine.workflow.instances import complete_task, start_instance
 from tests.conftest import fixture_files
 from tests.helpers import add_user
 

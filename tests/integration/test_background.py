@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 
 from engine.background import Periodic, Runner, claim_job, jobs, tick
 from engine.bootstrap import bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import AuditEvent, BackgroundJob, InboxTask, ProcessInstance
-from engine.services.deploy import deploy
-from engine.services.instances import start_instance
+from engine.workflow.instances import start_instance
 from tests.conftest import PG_URL, fixture_files
 
 ROOT = Path(__file__).parents[2]

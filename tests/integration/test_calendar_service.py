@@ -14,8 +14,8 @@ from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
 from engine.db.models import CalendarDay
 from engine.errors import InvalidInput, PermissionDenied
-from engine.services.calendar import calendar_warnings, clear_day, list_days, load_calendar, set_day
-from engine.workdays import statutory_year_known
+from engine.org.calendar import calendar_warnings, clear_day, list_days, load_calendar, set_day
+from engine.org.workdays import statutory_year_known
 from tests.helpers import add_user
 
 SH = ZoneInfo("Asia/Shanghai")

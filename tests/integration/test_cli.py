@@ -20,7 +20,7 @@ def xiezuo(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
 
     def run(*args: str, ok: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "engine.cli", "--database-url", url, *args],
+        done = subprocess.run([sys.executable, "-m", "engine.cli.main", "--database-url", url, *args],
                               capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
                               env={**os.environ, **env} if env else None)
         assert (done.returncode == 0) is ok, (done.returncode, done.stdout, done.stderr)
@@ -152,7 +152,7 @@ def test_organisation_calendar_and_requests_from_the_command_line(xiezuo, tmp_pa
 def test_records_and_lessons_from_the_command_line(xiezuo, tmp_path):
     from engine.bootstrap import bootstrap
     from engine.config import EngineConfig
-    from engine.services.knowledge import propose_lesson
+    from engine.knowledge.lessons import propose_lesson
 
     demo = Path(__file__).parents[2] / "demo" / "org.yaml"
     xiezuo("org", "import", str(demo), "--first")

@@ -20,11 +20,11 @@ import pytest
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH
 
+from engine.bpmn.deploy import deploy, list_versions
 from engine.bpmn.forms import field_from_xml
 from engine.bpmn.validate import parse_deployment
 from engine.errors import InvalidProcess
-from engine.scripting import check_source
-from engine.services.deploy import deploy, list_versions
+from engine.workflow.scripting import check_source
 
 ROOT = Path(__file__).parents[2]
 PROCESSES = ROOT / "processes"
@@ -324,7 +324,7 @@ def test_the_main_flow_alone_is_refused_for_its_call_activity(ctx):
 
 def test_xiezuo_deploy_processes_as_a_real_process(tmp_path):
     def run() -> list[str]:
-        done = subprocess.run([sys.executable, "-m", "engine.cli", "--database-url",
+        done = subprocess.run([sys.executable, "-m", "engine.cli.main", "--database-url",
                                f"sqlite:///{tmp_path / 'cli.db'}", "deploy", "processes"],
                               capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert done.returncode == 0, (done.stdout, done.stderr)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from engine.audit import replay
+from engine.bpmn.deploy import deploy
 from engine.errors import CommandTooLarge, InstanceErrored
-from engine.services import replay
-from engine.services.deploy import deploy
-from engine.services.inbox import my_tasks
-from engine.services.instances import complete_task, describe_instance, retry_instance, start_instance
-from engine.services.timers import run_due_timers
+from engine.workflow.inbox import my_tasks
+from engine.workflow.instances import complete_task, describe_instance, retry_instance, start_instance
+from engine.workflow.timers import run_due_timers
 from tests.conftest import fixture_files
 from tests.helpers import add_user, assert_reload_matches, reloaded_state
 

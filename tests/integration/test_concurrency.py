@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.bootstrap import bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import AuditEvent
 from engine.errors import StaleInstance, TaskNotReady
-from engine.services.deploy import deploy
-from engine.services.inbox import group_tasks
-from engine.services.instances import complete_task, start_instance
+from engine.workflow.inbox import group_tasks
+from engine.workflow.instances import complete_task, start_instance
 from tests.conftest import fixture_files
 from tests.helpers import add_user
 

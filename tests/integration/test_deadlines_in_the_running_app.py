@@ -19,13 +19,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from engine.bootstrap import bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import AuditEvent
-from engine.services.delivery.bots import set_bot
-from engine.services.delivery.preferences import set_preferences
-from engine.services.deploy import deploy
-from engine.services.instances import start_instance
-from engine.services.org_import import import_org, parse_yaml
+from engine.notify.bots import set_bot
+from engine.notify.preferences import set_preferences
+from engine.org.importer import import_org, parse_yaml
+from engine.workflow.instances import start_instance
 from tests.conftest import fixture_files
 from tests.delivery_receivers import SmtpServer, WebhookReceiver
 

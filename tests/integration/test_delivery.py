@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from engine.bpmn.deploy import deploy
 from engine.db.models import Notification, NotificationDelivery
 from engine.errors import FormInvalid, InvalidInput, PermissionDenied
-from engine.services.delivery import deliver_due, dispatch_pending
-from engine.services.delivery.bots import check_bot, get_bot, mask, send_test_message, set_bot
-from engine.services.delivery.jobs import list_deliveries, retry_delivery, retry_failed, scheduled_timers
-from engine.services.delivery.preferences import get_preferences, set_preferences
-from engine.services.delivery.sender import _claim
-from engine.services.deploy import deploy
-from engine.services.instances import start_instance
-from engine.services.org_import import import_org, parse_yaml
+from engine.notify import deliver_due, dispatch_pending
+from engine.notify.bots import check_bot, get_bot, mask, send_test_message, set_bot
+from engine.notify.jobs import list_deliveries, retry_delivery, retry_failed, scheduled_timers
+from engine.notify.preferences import get_preferences, set_preferences
+from engine.notify.sender import _claim
+from engine.org.importer import import_org, parse_yaml
+from engine.workflow.instances import start_instance
 from tests.conftest import fixture_files
 from tests.delivery_receivers import SmtpServer, WebhookReceiver
 

@@ -10,13 +10,13 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH
 from sqlalchemy import func, select
 
+from engine.bpmn.deploy import deploy, list_versions
 from engine.bpmn.safe_xml import MAX_BYTES
 from engine.bpmn.validate import parse_deployment
 from engine.db.models import Base, InboxTask, ProcessInstance, ProcessVersion
 from engine.errors import FormInvalid, InvalidProcess, Problem
-from engine.services.deploy import deploy, list_versions
-from engine.services.inbox import group_tasks
-from engine.services.instances import complete_task, start_instance
+from engine.workflow.inbox import group_tasks
+from engine.workflow.instances import complete_task, start_instance
 from tests.conftest import FIXTURES, fixture_files
 from tests.helpers import add_user, reloaded_state
 

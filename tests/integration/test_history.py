@@ -1,4 +1,4 @@
-"""A request's history and replay (engine.services.history) against scenario runs of the collaboration
+"""A request's history and replay (engine.audit.history) against scenario runs of the collaboration
 process: after every command the driver records what the instance really was (its open tasks with
 their holders, the elements its stored tree has completed, where the request page's diagram says it
 is); the replay's state at the step ending with that command's last event must say the same."""
@@ -15,14 +15,15 @@ from lxml import etree
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from engine.audit import history as h
+from engine.audit import history_replay
+from engine.audit import verify as audit_verify
+from engine.audit.verify import verify_all
 from engine.db.models import ProcessInstance
 from engine.errors import InvalidInput, NotFound
-from engine.services import audit_verify, history_replay
-from engine.services import history as h
-from engine.services.audit_verify import verify_all
-from engine.services.instances import claim_task, describe_instance
-from engine.services.operations import transfer_task, withdraw_request
-from engine.services.request_view import diagram
+from engine.requests.request_view import diagram
+from engine.workflow.instances import claim_task, describe_instance
+from engine.workflow.operations import transfer_task, withdraw_request
 from tests.scenarios.driver import MONDAY, ROOT, Flow, set_up_org
 from tests.scenarios.steps import (
     ACCEPT,

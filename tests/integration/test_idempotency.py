@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.background import PERIODIC, tick
+from engine.bpmn.deploy import deploy
 from engine.db.models import IdempotentCommand, ProcessInstance
 from engine.errors import IdempotencyAnswerLost, IdempotencyInProgress, IdempotencyKeyReused, InvalidInput, NotFound
-from engine.services import idempotency
-from engine.services.accounts import create_token
-from engine.services.deploy import deploy
-from engine.services.idempotency import RUNNING_LEASE, Answer, claim
-from engine.services.instances import start_instance
+from engine.org.accounts import create_token
+from engine.requests import idempotency
+from engine.requests.idempotency import RUNNING_LEASE, Answer, claim
+from engine.workflow.instances import start_instance
 from tests.conftest import fixture_files
 from tests.helpers import add_user
 

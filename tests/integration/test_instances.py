@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from engine.audit import verify as audit_verify
+from engine.bpmn.deploy import deploy
 from engine.db.models import AuditEvent, InboxTask, InstanceTask, ProcessInstance
 from engine.errors import FormInvalid, InstanceErrored, PermissionDenied, TaskNotReady
-from engine.services import audit_verify
-from engine.services.deploy import deploy
-from engine.services.inbox import InboxFilter, group_tasks, my_tasks
-from engine.services.instances import (
+from engine.workflow.inbox import InboxFilter, group_tasks, my_tasks
+from engine.workflow.instances import (
     cancel_instance,
     claim_task,
     complete_task,
@@ -124,7 +124,7 @@ def test_inbox_filters_sorts_and_pages(team, clock):
 
 
 def test_boundary_timer_fires_and_escalates(team, clock):
-    from engine.services.timers import due_instance_ids, run_due_timers
+    from engine.workflow.timers import due_instance_ids, run_due_timers
 
     ctx = team
     started = start_instance(ctx, "timer_boundary", "alice", {})

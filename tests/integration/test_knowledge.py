@@ -14,8 +14,9 @@ from engine.db.database import Database
 from engine.db.migrate import alembic_config, upgrade
 from engine.db.models import KnowledgeEntry
 from engine.errors import InvalidInput, NotFound, PermissionDenied
-from engine.services import knowledge, knowledge_words
-from engine.services.knowledge import list_entries, propose_lesson, review_lesson, search
+from engine.knowledge import lessons as knowledge
+from engine.knowledge import words as knowledge_words
+from engine.knowledge.lessons import list_entries, propose_lesson, review_lesson, search
 from tests.helpers import add_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -356,7 +357,7 @@ def test_jieba_loads_on_first_use_quietly(tmp_path):
     # .pyc files, where their invalid escape sequences warn (and -W error makes that fatal).
     code = (
         "import sys, warnings\n"
-        "import engine.services.knowledge as k\n"
+        "import engine.knowledge.lessons as k\n"
         "assert 'jieba' not in sys.modules\n"
         "assert k.segment('数据共享机制') == ['数据', '共享', '数据共享', '机制']\n"
         "assert 'flask' not in sys.modules and 'webui' not in sys.modules\n"

@@ -9,10 +9,10 @@ from sqlalchemy import inspect
 
 from engine.db.migrate import alembic_config, upgrade
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
-from engine.services import guide, recognition
-from engine.services.knowledge import propose_lesson, review_lesson
-from engine.services.knowledge_browse import approved_entry, approved_titles, browse
-from engine.services.org import post_directory, set_post
+from engine.knowledge import guide, recognition
+from engine.knowledge.browse import approved_entry, approved_titles, browse
+from engine.knowledge.lessons import propose_lesson, review_lesson
+from engine.org.directory import post_directory, set_post
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 from tests.scenarios.steps import PLAN, PMO_OWNER, beijing, finish_task, to_execution, to_review
 

@@ -1,4 +1,4 @@
-"""Moving running requests of the collaboration process to a newer version (engine/services/migration.py).
+"""Moving running requests of the collaboration process to a newer version (engine/bpmn/migration.py).
 
 Version 2 renames a label of 确认主责 (lead_confirm), adds a required field to it and puts a new
 check (archive_check) after 归档需求资料; version 3 also drops lead_confirm's 24-hour timer. Each
@@ -14,13 +14,13 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
+from engine.audit.chain import process_events
+from engine.audit.verify import verify_all
+from engine.bpmn.deploy import deploy
+from engine.bpmn.migration import MigrationRefused, migrate_instance, migrate_instances, preview_migration
+from engine.bpmn.versions import list_versions
 from engine.db.models import InboxTask, ProcessInstance
 from engine.errors import FormInvalid, PermissionDenied
-from engine.services.audit import process_events
-from engine.services.audit_verify import verify_all
-from engine.services.deploy import deploy
-from engine.services.migration import MigrationRefused, migrate_instance, migrate_instances, preview_migration
-from engine.services.versions import list_versions
 from tests.helpers import assert_reload_matches
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 from tests.scenarios.steps import (
@@ -180,7 +180,7 @@ def test_preview_lists_who_can_move_and_a_moved_request_shows_the_new_form_and_r
 
 
 def _form(ctx, flow: Flow) -> list[dict]:
-    from engine.services.instances import task_form
+    from engine.workflow.instances import task_form
 
     task = flow.task("lead_confirm")
     return task_form(ctx, task["task_id"], flow.actor(task))["form"]["fields"]
@@ -193,7 +193,7 @@ def test_requests_whose_open_task_changed_its_boundary_events_stay_and_the_previ
     to_review(at_review)
     done = _flow(org, clock)
     to_review(done)
-    from engine.services.instances import cancel_instance
+    from engine.workflow.instances import cancel_instance
     cancel_instance(org, done.instance_id, REQUESTER, "不再需要")
     v3 = _deploy(org, version_3())
 

@@ -11,12 +11,16 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from engine.audit.replay import replay_check
+from engine.audit.verify import verify_all
+from engine.bpmn.deploy import deploy
 from engine.db.models import AppUser, GroupMembership, Notification
 from engine.errors import InvalidInput, NotFound, PermissionDenied, TaskNotReady
-from engine.services.audit_verify import verify_all
-from engine.services.deploy import deploy
-from engine.services.inbox import group_tasks, my_tasks
-from engine.services.instances import (
+from engine.org.directory import add_substitute, bump_revision, set_post
+from engine.requests.records import add_comment, list_records
+from engine.requests.requests import submit_request
+from engine.workflow.inbox import group_tasks, my_tasks
+from engine.workflow.instances import (
     claim_task,
     complete_task,
     describe_instance,
@@ -24,7 +28,7 @@ from engine.services.instances import (
     start_instance,
     task_form,
 )
-from engine.services.operations import (
+from engine.workflow.operations import (
     cc_list,
     cc_task,
     delegate_task,
@@ -34,11 +38,7 @@ from engine.services.operations import (
     urge_task,
     withdraw_request,
 )
-from engine.services.org import add_substitute, bump_revision, set_post
-from engine.services.records import add_comment, list_records
-from engine.services.replay import replay_check
-from engine.services.requests import submit_request
-from engine.services.task_reads import done_by, task_history
+from engine.workflow.task_reads import done_by, task_history
 from tests.conftest import fixture_files
 from tests.helpers import assert_reload_matches
 from tests.scenarios.driver import MONDAY, set_up_org

@@ -12,8 +12,8 @@ from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
 from engine.db.models import AppUser, Department, GroupMembership
 from engine.errors import InvalidInput, OrgInvalid, PermissionDenied
-from engine.services.org import add_substitute, directory, post_history, set_post
-from engine.services.org_import import import_org, parse_csv, parse_yaml
+from engine.org.directory import add_substitute, directory, post_history, set_post
+from engine.org.importer import import_org, parse_csv, parse_yaml
 
 DEMO = Path(__file__).parents[2] / "demo" / "org.yaml"
 
@@ -151,7 +151,7 @@ def test_each_database_has_its_own_directory_and_a_gone_one_leaves_none_behind(t
     import gc
     import weakref
 
-    from engine.services.org import _CACHES
+    from engine.org.directory import _CACHES
 
     org_of = "departments:\n  - {{id: A, name: 甲部, head: {0}}}\nusers:\n  - {{id: {0}, name: 某人}}\n"
     first = bootstrap(EngineConfig(database_url=f"sqlite:///{tmp_path / 'a.db'}", clock=clock))

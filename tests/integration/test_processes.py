@@ -13,11 +13,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from engine.bootstrap import bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import AuditEvent
-from engine.services.deploy import deploy
-from engine.services.inbox import group_tasks
-from engine.services.instances import start_instance
+from engine.workflow.inbox import group_tasks
+from engine.workflow.instances import start_instance
 from tests.conftest import fixture_files
 from tests.helpers import add_user
 
@@ -26,7 +26,7 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def _sweep(url: str, now: datetime, barrier, results) -> None:
-    from engine.services.timers import run_due_timers
+    from engine.workflow.timers import run_due_timers
 
     services = bootstrap(EngineConfig(database_url=url), migrate=False)
     try:
@@ -40,7 +40,7 @@ def _sweep(url: str, now: datetime, barrier, results) -> None:
 
 def _complete(url: str, task_id: str, user: str, barrier, results) -> None:
     from engine.errors import StaleInstance, TaskNotReady
-    from engine.services.instances import complete_task
+    from engine.workflow.instances import complete_task
 
     services = bootstrap(EngineConfig(database_url=url), migrate=False)
     try:

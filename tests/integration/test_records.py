@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine.audit import verify as audit_verify
+from engine.bpmn.deploy import deploy
 from engine.bpmn.forms import Form, FormField
 from engine.db.models import ProcessInstance
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
-from engine.services import audit_verify
-from engine.services.attachments import add_attachment
-from engine.services.deploy import deploy
-from engine.services.instances import complete_task, describe_instance, start_instance
-from engine.services.knowledge import list_entries
-from engine.services.org import add_substitute
-from engine.services.org_import import import_org, parse_yaml
-from engine.services.record_access import may_read, may_write
-from engine.services.record_forms import FORM_KINDS, form_records, store_form_records
-from engine.services.records import (
+from engine.knowledge.lessons import list_entries
+from engine.org.directory import add_substitute
+from engine.org.importer import import_org, parse_yaml
+from engine.org.users import add_user
+from engine.requests.attachments import add_attachment
+from engine.requests.record_access import may_read, may_write
+from engine.requests.record_forms import FORM_KINDS, form_records, store_form_records
+from engine.requests.records import (
     add_action_items,
     add_comment,
     add_feedback,
@@ -34,8 +34,8 @@ from engine.services.records import (
     save_plan,
     schedule_meeting,
 )
-from engine.services.requests import submit_request
-from engine.services.users import add_user
+from engine.requests.requests import submit_request
+from engine.workflow.instances import complete_task, describe_instance, start_instance
 from tests.conftest import fixture_files
 from tests.helpers import assert_reload_matches
 

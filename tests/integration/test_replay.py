@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from engine.audit import replay
+from engine.audit.history_replay import replay as replay_page
+from engine.audit.history_replay import replay_states
+from engine.bpmn.deploy import deploy
 from engine.errors import InstanceErrored, NotFound
-from engine.services import replay
-from engine.services.calendar import set_day
-from engine.services.deploy import deploy
-from engine.services.history_replay import replay as replay_page
-from engine.services.history_replay import replay_states
-from engine.services.inbox import group_tasks, my_tasks
-from engine.services.instances import (
+from engine.org.calendar import set_day
+from engine.org.directory import set_post
+from engine.requests.requests import submit_request
+from engine.workflow.inbox import group_tasks, my_tasks
+from engine.workflow.instances import (
     cancel_instance,
     claim_task,
     complete_task,
@@ -24,9 +26,7 @@ from engine.services.instances import (
     retry_instance,
     start_instance,
 )
-from engine.services.org import set_post
-from engine.services.requests import submit_request
-from engine.services.timers import run_due_timers
+from engine.workflow.timers import run_due_timers
 from tests.conftest import fixture_files
 from tests.helpers import add_user
 from tests.scenarios.driver import MONDAY, set_up_org

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 
 from engine.bootstrap import bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
-from engine.services.deploy import deploy
-from engine.services.inbox import group_tasks
-from engine.services.instances import complete_task, start_instance
+from engine.workflow.inbox import group_tasks
+from engine.workflow.instances import complete_task, start_instance
 from tests.conftest import FakeClock, fixture_files
 from tests.helpers import add_user
 
@@ -38,7 +38,7 @@ def database(tmp_path):
 
 
 def _xiezuo(url: str, *args: str, code: int = 0) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "--database-url", url, *args], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "engine.cli.main", "--database-url", url, *args], capture_output=True,
                           text=True, timeout=120, cwd=ROOT)
     assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
     return done

@@ -1,4 +1,4 @@
-"""What the request pages read (engine.services.request_view) and the Excel export, on requests
+"""What the request pages read (engine.requests.request_view) and the Excel export, on requests
 driven through the real flow."""
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ import pytest
 from openpyxl import load_workbook
 
 from engine.errors import InvalidInput, NotFound
-from engine.services.attachments import add_attachment
-from engine.services.export import SHEETS, export_request
-from engine.services.operations import transfer_task
-from engine.services.records import add_feedback, add_retrospective, post_progress
-from engine.services.request_view import (
+from engine.requests.attachments import add_attachment
+from engine.requests.export import SHEETS, export_request
+from engine.requests.records import add_feedback, add_retrospective, post_progress
+from engine.requests.request_view import (
     RequestFilter,
     attachment_file,
     diagram,
@@ -23,7 +22,8 @@ from engine.services.request_view import (
     request_page,
     takes_part,
 )
-from engine.services.requests import submit_request
+from engine.requests.requests import submit_request
+from engine.workflow.operations import transfer_task
 from tests.scenarios import steps
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 

@@ -10,16 +10,16 @@ import pytest
 from sqlalchemy import select
 
 from engine.bootstrap import bootstrap
+from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import AuditEvent, Notification, RequestCounter
 from engine.errors import FormInvalid, PermissionDenied
-from engine.services.deploy import deploy
-from engine.services.inbox import group_tasks, my_tasks
-from engine.services.instances import complete_task, describe_instance
-from engine.services.org import set_post
-from engine.services.org_import import import_org, parse_yaml
-from engine.services.request_view import RequestFilter, list_requests
-from engine.services.requests import submit_request
+from engine.org.directory import set_post
+from engine.org.importer import import_org, parse_yaml
+from engine.requests.request_view import RequestFilter, list_requests
+from engine.requests.requests import submit_request
+from engine.workflow.inbox import group_tasks, my_tasks
+from engine.workflow.instances import complete_task, describe_instance
 from tests.conftest import fixture_files
 
 DEMO = Path(__file__).parents[2] / "demo" / "org.yaml"

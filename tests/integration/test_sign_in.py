@@ -9,13 +9,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from engine.audit import anchors as audit_anchors
+from engine.audit import chain as audit
+from engine.audit import verify as audit_verify
 from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
 from engine.db.models import UserSession
 from engine.errors import AccountLocked, PermissionDenied, SignInFailed
-from engine.services import audit, audit_anchors, audit_verify
-from engine.services.accounts import set_password
-from engine.services.sign_in import (
+from engine.org.accounts import set_password
+from engine.org.sign_in import (
     SignInPolicy,
     _digest,
     account_events,

@@ -9,13 +9,13 @@ import json
 import pytest
 from sqlalchemy import text
 
+from engine.audit import replay
+from engine.bpmn.deploy import deploy
 from engine.errors import StateVersionUnsupported
-from engine.services import replay
-from engine.services.deploy import deploy
-from engine.services.inbox import group_tasks, my_tasks
-from engine.services.instances import complete_task, describe_instance, start_instance
-from engine.state_versions import MIGRATIONS, SERIALIZER_VERSION, VERSIONS, StateVersions, StoredState
-from engine.store import InstanceStore
+from engine.workflow.inbox import group_tasks, my_tasks
+from engine.workflow.instances import complete_task, describe_instance, start_instance
+from engine.workflow.state_versions import MIGRATIONS, SERIALIZER_VERSION, VERSIONS, StateVersions, StoredState
+from engine.workflow.store import InstanceStore
 from tests.conftest import fixture_files
 from tests.helpers import add_user
 

@@ -14,13 +14,13 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
+from engine.audit.verify import verify_all
+from engine.bpmn.deploy import deploy
 from engine.bpmn.forms import field_from_xml
 from engine.bpmn.parser import CAMUNDA_NS
 from engine.db.models import InstanceTask
 from engine.errors import InvalidProcess
-from engine.services.audit_verify import verify_all
-from engine.services.deploy import deploy
-from engine.services.records import post_progress
+from engine.requests.records import post_progress
 from tests.helpers import reloaded_state
 from tests.scenarios.driver import MONDAY, ROOT, Flow, set_up_org
 from tests.scenarios.steps import (

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine.services.deploy import deploy
-from engine.services.instances import complete_task, describe_instance, start_instance
-from engine.services.replay import replay_check
-from engine.services.timers import run_due_timers
-from engine.store import WorkflowCache
+from engine.audit.replay import replay_check
+from engine.bpmn.deploy import deploy
+from engine.workflow.instances import complete_task, describe_instance, start_instance
+from engine.workflow.store import WorkflowCache
+from engine.workflow.timers import run_due_timers
 from tests.conftest import fixture_files
 from tests.helpers import add_user
 

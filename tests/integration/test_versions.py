@@ -1,4 +1,4 @@
-"""Drafts, checks, deploys and the version list of engine/services/versions.py."""
+"""Drafts, checks, deploys and the version list of engine/bpmn/versions.py."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InvalidInput, InvalidProcess, PermissionDenied, StaleInstance
-from engine.services.versions import (
+from engine.bpmn.versions import (
     check_diagram,
     create_draft,
     deploy_draft,
@@ -22,6 +21,7 @@ from engine.services.versions import (
     upload_diagram,
     version_source,
 )
+from engine.errors import InvalidInput, InvalidProcess, PermissionDenied, StaleInstance
 from tests.conftest import FIXTURES
 from tests.integration.test_migration_of_instances import version_2
 from tests.scenarios.driver import set_up_org
@@ -150,7 +150,8 @@ def test_versions_and_migration_from_the_command_line(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
 
     def xiezuo(*args: str, ok: bool = True) -> str:
-        done = subprocess.run([sys.executable, "-m", "engine.cli", "--database-url", url, *args], capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "engine.cli.main", "--database-url", url, *args],
+                              capture_output=True,
                               text=True, timeout=120, cwd=ROOT)
         assert (done.returncode == 0) is ok, (done.returncode, done.stdout, done.stderr)
         return done.stdout

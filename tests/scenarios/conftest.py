@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.services.audit_verify import verify_all
-from engine.services.replay import replay_check
+from engine.audit.replay import replay_check
+from engine.audit.verify import verify_all
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 
 

@@ -13,15 +13,15 @@ from pathlib import Path
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
+from engine.bpmn.deploy import deploy
 from engine.db.models import Notification
-from engine.services.deploy import deploy
-from engine.services.inbox import group_tasks, my_tasks
-from engine.services.instances import CommandResult, complete_task, describe_instance, task_form
-from engine.services.org import directory
-from engine.services.org_import import import_org, parse_yaml
-from engine.services.records import list_records
-from engine.services.requests import submit_request
-from engine.services.timers import run_due_timers
+from engine.org.directory import directory
+from engine.org.importer import import_org, parse_yaml
+from engine.requests.records import list_records
+from engine.requests.requests import submit_request
+from engine.workflow.inbox import group_tasks, my_tasks
+from engine.workflow.instances import CommandResult, complete_task, describe_instance, task_form
+from engine.workflow.timers import run_due_timers
 from tests.helpers import assert_reload_matches, reloaded_state
 from tests.scenarios.steps import CONFLICT, MAIN
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from engine.services.org import ADMINS, directory
+from engine.org.directory import ADMINS, directory
 
 MAIN, CONFLICT = "collaboration_request", "conflict_resolution"
 BEIJING = ZoneInfo("Asia/Shanghai")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import FormInvalid
-from engine.services.delivery.jobs import scheduled_timers
+from engine.notify.jobs import scheduled_timers
 from tests.scenarios.steps import HEADS, PMO_OWNER, REQUESTER, beijing, to_archive
 
 LEAD = HEADS["MKT"]

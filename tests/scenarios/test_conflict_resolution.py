@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
+from engine.audit.replay import replay_check
 from engine.db.models import AppUser, GroupMembership
 from engine.errors import FormInvalid
-from engine.services.org import add_substitute, bump_revision, directory, remove_substitute
-from engine.services.org_history import History
-from engine.services.org_import import import_org, parse_yaml
-from engine.services.replay import replay_check
+from engine.org.directory import add_substitute, bump_revision, directory, remove_substitute
+from engine.org.history import History
+from engine.org.importer import import_org, parse_yaml
 from tests.scenarios.steps import ACTIONS, CONFIRM, CONFLICT, DISSENT, HEADS, POSITION, beijing, to_confirmation
 
 RAISER = "xiaoli"  # 小李, 销售部's interface person

@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 
 from engine.errors import FormInvalid
-from engine.services.attachments import add_attachment
-from engine.services.expressions import running_instance, script_services
-from engine.services.notifications import list_notifications
-from engine.services.records import list_records, post_progress
+from engine.notify.notices import list_notifications
+from engine.requests.attachments import add_attachment
+from engine.requests.records import list_records, post_progress
+from engine.workflow.expressions import running_instance, script_services
 from tests.scenarios.steps import (
     ACCEPT,
     AGREE,

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from engine.db.models import AuditEvent, ProcessInstance
 from engine.errors import FormInvalid
-from engine.services.requests import submit_request
+from engine.requests.requests import submit_request
 from tests.scenarios.steps import PLAN, REQUEST, REQUESTER, RISK_PLAN, to_plan
 
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from engine.services.instances import complete_task
-from engine.services.org import directory, set_post
-from engine.services.org_scope import org_snapshot
+from engine.org.directory import directory, set_post
+from engine.org.scope import org_snapshot
+from engine.workflow.instances import complete_task
 from tests.scenarios.steps import HEADS, REQUEST, REQUESTER, admins, to_lead_confirm, today
 
 NEW_HEAD = "songyu"  # of MKT, instead of zhangzongjian

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.errors import PermissionDenied, TaskNotReady
-from engine.services.inbox import group_tasks, my_tasks
-from engine.services.instances import claim_task, complete_task, release_task, task_form
+from engine.workflow.inbox import group_tasks, my_tasks
+from engine.workflow.instances import claim_task, complete_task, release_task, task_form
 from tests.helpers import assert_reload_matches
 from tests.scenarios.steps import HEADS, REQUEST, REQUESTER, REQUESTER_HEAD, admins, beijing, to_execution, to_review
 

@@ -11,8 +11,8 @@ import json
 import pytest
 from sqlalchemy import text
 
-from engine.services.history_replay import replay
-from engine.services.replay import replay_check
+from engine.audit.history_replay import replay
+from engine.audit.replay import replay_check
 from tests.scenarios.steps import AGREE, CONFIRM, HEADS, PMO_OWNER, to_confirmation, to_plan, write_plan
 
 LEAD, PRD, SAL = HEADS["MKT"], HEADS["PRD"], HEADS["SAL"]

@@ -13,8 +13,8 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from engine.config import EngineConfig
-from engine.scripting import MAX_VALUE_BYTES, SandboxEnvironment, SandboxViolation, create_script_engine
 from engine.sizes import data_size, resident_bytes
+from engine.workflow.scripting import MAX_VALUE_BYTES, SandboxEnvironment, SandboxViolation, create_script_engine
 from tests.unit.test_scripting import DEFINITIONS, SCRIPT_PROCESS
 
 MB = 1_000_000

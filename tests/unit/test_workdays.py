@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engine.errors import InvalidInput
-from engine.workdays import URGENCIES, WorkCalendar, statutory_year_known
+from engine.org.workdays import URGENCIES, WorkCalendar, statutory_year_known
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()

@@ -12,9 +12,9 @@ import re
 
 import pytest
 
-from engine.services.calendar import list_days
-from engine.services.knowledge import list_entries, propose_lesson, search
-from engine.services.org import directory, list_absences, post_history
+from engine.knowledge.lessons import list_entries, propose_lesson, search
+from engine.org.calendar import list_days
+from engine.org.directory import directory, list_absences, post_history
 from tests.webui.conftest import PASSWORD, csrf_of, sign_in
 
 PAGES = ["/admin/", "/admin/org", "/admin/org/MKT", "/admin/users", "/admin/users/xiaowang", "/admin/absences",
@@ -170,7 +170,7 @@ def test_users_are_listed_with_roles_switched_off_and_on_and_given_a_new_passwor
 
 
 def test_the_user_list_is_paged_with_its_filters(app, ctx):
-    from engine.services.users import add_user
+    from engine.org.users import add_user
 
     for n in range(130):
         add_user(ctx, f"temp{n:03d}", f"临时工{n:03d}", [], by="lijingli")

@@ -14,9 +14,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from engine.services import audit, audit_anchors, audit_verify
-from engine.services.instances import complete_task, describe_instance
-from engine.services.requests import submit_request
+from engine.audit import anchors as audit_anchors
+from engine.audit import chain as audit
+from engine.audit import verify as audit_verify
+from engine.requests.requests import submit_request
+from engine.workflow.instances import complete_task, describe_instance
 from tests.scenarios.steps import REQUEST
 from tests.webui.conftest import csrf_of, sign_in
 

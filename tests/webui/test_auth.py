@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from engine.services.sign_in import SignInPolicy
+from engine.org.sign_in import SignInPolicy
 from tests.webui.conftest import PASSWORD, csrf_of, sign_in
 
 

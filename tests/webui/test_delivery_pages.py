@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from engine.services.delivery import deliver_due, dispatch_pending
-from engine.services.delivery.bots import get_bot
-from engine.services.delivery.preferences import get_preferences
-from engine.services.deploy import deploy
-from engine.services.instances import start_instance
+from engine.bpmn.deploy import deploy
+from engine.notify import deliver_due, dispatch_pending
+from engine.notify.bots import get_bot
+from engine.notify.preferences import get_preferences
+from engine.workflow.instances import start_instance
 from tests.conftest import fixture_files
 from tests.delivery_receivers import WebhookReceiver
 from tests.webui.conftest import csrf_of, sign_in

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import update
 
 from engine.db.models import AppUser
-from engine.services.org import set_post
+from engine.org.directory import set_post
 from tests.webui.conftest import sign_in
 
 

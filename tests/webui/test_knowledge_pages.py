@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from engine.services import guide
-from engine.services.knowledge import propose_lesson, review_lesson
+from engine.knowledge import guide
+from engine.knowledge.lessons import propose_lesson, review_lesson
 from tests.integration.test_knowledge_pages_data import close_request
 from tests.scenarios.driver import MONDAY, Flow
 from tests.webui.conftest import csrf_of, sign_in

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from engine.services.instances import describe_instance
-from engine.services.requests import submit_request
+from engine.requests.requests import submit_request
+from engine.workflow.instances import describe_instance
 from tests.conftest import FIXTURES
 from tests.integration.test_migration_of_instances import version_2
 from tests.scenarios.steps import REQUEST

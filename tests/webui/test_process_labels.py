@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract
 
+from engine.bpmn.deploy import deploy
 from engine.errors import InvalidProcess
-from engine.services.deploy import deploy
-from engine.services.requests import submit_request
+from engine.requests.requests import submit_request
 from tests.scenarios import steps
 from tests.scenarios.driver import MONDAY, Flow
 from tests.webui.conftest import csrf_of, sign_in

@@ -10,10 +10,10 @@ import uuid
 import pytest
 from openpyxl import load_workbook
 
-from engine.services.accounts import set_preferences
-from engine.services.attachments import add_attachment
-from engine.services.records import add_comment, post_progress
-from engine.services.requests import submit_request
+from engine.org.accounts import set_preferences
+from engine.requests.attachments import add_attachment
+from engine.requests.records import add_comment, post_progress
+from engine.requests.requests import submit_request
 from tests.scenarios import steps
 from tests.scenarios.driver import MONDAY, Flow
 from tests.webui.conftest import csrf_of, sign_in

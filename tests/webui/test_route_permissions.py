@@ -14,9 +14,9 @@ import re
 import pytest
 from flask import Flask
 
-from engine.services.attachments import add_attachment
-from engine.services.instances import describe_instance
-from engine.services.requests import submit_request
+from engine.requests.attachments import add_attachment
+from engine.requests.requests import submit_request
+from engine.workflow.instances import describe_instance
 from tests.scenarios.steps import REQUEST
 from tests.webui.conftest import csrf_of, sign_in
 from webui.permissions import AUDITOR_MAY_POST

@@ -7,8 +7,8 @@ import re
 from argon2 import PasswordHasher
 
 from engine.db.models import AppUser
-from engine.services.accounts import create_token, reset_password
-from engine.services.requests import submit_request
+from engine.org.accounts import create_token, reset_password
+from engine.requests.requests import submit_request
 from tests.scenarios.steps import REQUEST
 from tests.webui.conftest import PASSWORD, csrf_of, sign_in
 

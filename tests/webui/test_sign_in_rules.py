@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from engine.audit import verify as audit_verify
 from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
 from engine.db.models import AppUser
-from engine.services import audit_verify
-from engine.services.accounts import reset_password, set_password
-from engine.services.sign_in import account_events
+from engine.org.accounts import reset_password, set_password
+from engine.org.sign_in import account_events
 from tests.webui.conftest import PASSWORD, csrf_of, sign_in
 
 ROOT = Path(__file__).parents[2]

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from engine.services.instances import describe_instance
-from engine.services.operations import cc_list
-from engine.services.records import list_records
-from engine.services.requests import submit_request
+from engine.requests.records import list_records
+from engine.requests.requests import submit_request
+from engine.workflow.instances import describe_instance
+from engine.workflow.operations import cc_list
 from tests.scenarios import steps
 from tests.scenarios.driver import MONDAY, Flow
 from tests.webui.conftest import csrf_of, sign_in

@@ -21,12 +21,16 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException
 
+from engine.audit.history import history, verification
+from engine.audit.history_replay import replay
 from engine.bpmn.form_validation import json_type_errors
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
-from engine.services.accounts import create_token, list_tokens, revoke_token, token_account
-from engine.services.history import history, verification
-from engine.services.history_replay import replay
-from engine.services.instances import (
+from engine.notify.notices import TABS, describe_request, inbox_listing, open_task_request
+from engine.org.accounts import create_token, list_tokens, revoke_token, token_account
+from engine.requests.records import add_comment
+from engine.requests.request_view import request_header
+from engine.requests.requests import REQUEST_PROCESS, submit_request
+from engine.workflow.instances import (
     claim_task,
     complete_task,
     describe_instance,
@@ -35,8 +39,7 @@ from engine.services.instances import (
     start_form,
     task_form,
 )
-from engine.services.notifications import TABS, describe_request, inbox_listing, open_task_request
-from engine.services.operations import (
+from engine.workflow.operations import (
     cc_task,
     delegate_task,
     resolve_delegation,
@@ -44,9 +47,6 @@ from engine.services.operations import (
     urge_task,
     withdraw_request,
 )
-from engine.services.records import add_comment
-from engine.services.request_view import request_header
-from engine.services.requests import REQUEST_PROCESS, submit_request
 from webui.auth import WebUser
 from webui.errors import HTTP_CODES, http_headers, http_message
 from webui.extensions import csrf, login_manager, services

@@ -22,13 +22,14 @@ from flask_babel import format_datetime, get_timezone
 from flask_babel import lazy_gettext as _
 from flask_login import current_user, login_required
 
+from engine.audit import history as h
+from engine.audit import history_replay
+from engine.audit import verify as audit_verify
 from engine.db.models import InboxTask
-from engine.services import audit_verify, history_replay
-from engine.services import history as h
-from engine.services.inbox import Page
-from engine.services.org import directory
-from engine.services.request_view import STATUSES, request_header
-from engine.services.sign_in import account_events
+from engine.org.directory import directory
+from engine.org.sign_in import account_events
+from engine.requests.request_view import STATUSES, request_header
+from engine.workflow.inbox import Page
 from webui.extensions import services
 from webui.forms_render import label_text
 from webui.i18n import process_text
@@ -49,7 +50,7 @@ COLUMN_LABELS = {"seq": _("序号"), "at": _("时间"), "category": _("类别"),
                  "data": _("事件数据")}
 KIND_LABELS = {"edited": _("被改动"), "deleted": _("被删除"), "inserted": _("被插入"), "reordered": _("顺序被打乱"),
                "head": _("链头不符")}
-# The events of the accounts' own chains (engine.services.sign_in.EVENTS) and why a sign-in failed.
+# The events of the accounts' own chains (engine.org.sign_in.EVENTS) and why a sign-in failed.
 ACCOUNT_EVENT_LABELS = {"signed_in": _("登录成功"), "sign_in_failed": _("登录失败"), "account_locked": _("账号锁定"),
                         "account_unlocked": _("账号解锁"), "signed_out": _("退出登录"),
                         "password_set": _("设置初始密码"), "password_reset": _("管理员重置密码"),

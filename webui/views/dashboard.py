@@ -11,8 +11,8 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from flask_babel import lazy_gettext as _
 from flask_login import current_user, login_required
 
+from engine.analytics import figures as analytics
 from engine.errors import InvalidInput
-from engine.services import analytics
 from webui.bpmn_messages import translate_names
 from webui.extensions import services
 from webui.i18n import process_text
@@ -97,7 +97,7 @@ def index():
 
 
 def _org():
-    from engine.services.org import directory
+    from engine.org.directory import directory
 
     return directory(services())
 

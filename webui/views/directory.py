@@ -7,7 +7,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from engine.services.org import post_directory
+from engine.org.directory import post_directory
 from webui.extensions import services
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")

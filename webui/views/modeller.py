@@ -12,10 +12,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
-from engine.errors import InvalidInput, InvalidProcess
-from engine.services.migration import migrate_instances, preview_migration
-from engine.services.org import directory
-from engine.services.versions import (
+from engine.bpmn.migration import migrate_instances, preview_migration
+from engine.bpmn.versions import (
     check_diagram,
     deploy_draft,
     discard_draft,
@@ -28,6 +26,8 @@ from engine.services.versions import (
     upload_diagram,
     version_source,
 )
+from engine.errors import InvalidInput, InvalidProcess
+from engine.org.directory import directory
 from webui.bounds import large_body
 from webui.extensions import services
 from webui.permissions import may_enter

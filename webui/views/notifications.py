@@ -6,14 +6,14 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine.services.notifications import list_notifications, mark_all_read, mark_read
+from engine.notify.notices import list_notifications, mark_all_read, mark_read
 from webui.extensions import services
 from webui.views.inbox import int_arg
 
 bp = Blueprint("notifications", __name__)
 
 PER_PAGE = 20
-# The badge of each kind of notification (engine.services.expressions.KINDS).
+# The badge of each kind of notification (engine.workflow.expressions.KINDS).
 KINDS = {"task": _l("新任务"), "return": _l("退回"), "info": _l("通知"), "reminder": _l("提醒"), "urge": _l("催办"),
          "escalation": _l("升级"),
          "red_warning": _l("红色预警")}

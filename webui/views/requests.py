@@ -10,9 +10,9 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from flask_babel import lazy_gettext as _
 from flask_login import current_user, login_required
 
-from engine.services.export import export_request
-from engine.services.org import directory
-from engine.services.request_view import STATUSES, RequestFilter, attachment_file, diagram, list_requests, request_page
+from engine.org.directory import directory
+from engine.requests.export import export_request
+from engine.requests.request_view import STATUSES, RequestFilter, attachment_file, diagram, list_requests, request_page
 from webui.bpmn_messages import translate_names
 from webui.extensions import services
 from webui.i18n import process_text

@@ -11,10 +11,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.errors import FormInvalid, InvalidInput, PermissionDenied
-from engine.services.accounts import MIN_PASSWORD, create_token, list_tokens, revoke_token, set_preferences
-from engine.services.delivery import preferences as delivery_prefs
-from engine.services.delivery.preferences import check_quiet_hours
-from engine.services.org import directory, list_absences, remove_substitute
+from engine.notify import preferences as delivery_prefs
+from engine.notify.preferences import check_quiet_hours
+from engine.org.accounts import MIN_PASSWORD, create_token, list_tokens, revoke_token, set_preferences
+from engine.org.directory import directory, list_absences, remove_substitute
 from webui import forms_render as fr
 from webui.auth import change_own_password, too_many_attempts
 from webui.extensions import limiter, services, web_config

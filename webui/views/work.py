@@ -22,12 +22,15 @@ from flask_login import current_user, login_required
 from engine.bpmn.forms import Form
 from engine.db.models import InboxTask, ProcessInstance
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied, TaskNotReady
-from engine.services.attachments import add_attachment, check_type, clean_filename
-from engine.services.inbox import task_row
-from engine.services.instances import claim_task, complete_task, describe_instance, release_task, start_form
-from engine.services.instances import task_form as engine_task_form
-from engine.services.notifications import noticed_task_request, task_context
-from engine.services.operations import (
+from engine.notify.notices import noticed_task_request, task_context
+from engine.org.directory import directory
+from engine.requests.attachments import add_attachment, check_type, clean_filename
+from engine.requests.records import add_comment, list_records
+from engine.requests.requests import REQUEST_PROCESS, submit_request
+from engine.workflow.inbox import task_row
+from engine.workflow.instances import claim_task, complete_task, describe_instance, release_task, start_form
+from engine.workflow.instances import task_form as engine_task_form
+from engine.workflow.operations import (
     cc_task,
     delegate_task,
     resolve_delegation,
@@ -35,10 +38,7 @@ from engine.services.operations import (
     urge_task,
     withdraw_request,
 )
-from engine.services.org import directory
-from engine.services.records import add_comment, list_records
-from engine.services.requests import REQUEST_PROCESS, submit_request
-from engine.services.task_reads import task_history
+from engine.workflow.task_reads import task_history
 from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services

@@ -11,10 +11,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
-from engine.services.calendar import calendar_warnings
-from engine.services.delivery.jobs import delivery_counts
-from engine.services.knowledge import list_entries
-from engine.services.org import directory, list_absences, local_date
+from engine.knowledge.lessons import list_entries
+from engine.notify.jobs import delivery_counts
+from engine.org.calendar import calendar_warnings
+from engine.org.directory import directory, list_absences, local_date
 from webui.extensions import login_manager, services
 from webui.permissions import may_enter
 

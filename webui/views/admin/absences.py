@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.errors import InvalidInput, NotFound
-from engine.services.org import add_substitute, directory, list_absences, local_date, remove_substitute
+from engine.org.directory import add_substitute, directory, list_absences, local_date, remove_substitute
 from webui import forms_render as fr
 from webui.extensions import services
 from webui.views.admin import bp

@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from engine.background import jobs as periodic_jobs
 from engine.errors import NotFound
-from engine.services.delivery.jobs import list_deliveries, retry_delivery, retry_failed, scheduled_timers
-from engine.services.org import directory
+from engine.notify.jobs import list_deliveries, retry_delivery, retry_failed, scheduled_timers
+from engine.org.directory import directory
 from webui.extensions import services
 from webui.views.admin import bp
 from webui.views.admin.org import KIND_LABELS

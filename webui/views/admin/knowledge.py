@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.errors import InvalidInput
-from engine.services.knowledge import NOTE_MAX, QUERY_MAX, list_entries, review_lesson, search
-from engine.services.org import directory
+from engine.knowledge.lessons import NOTE_MAX, QUERY_MAX, list_entries, review_lesson, search
+from engine.org.directory import directory
 from webui.extensions import services
 from webui.views.admin import bp
 

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 
 from engine.errors import NotFound, OrgInvalid
-from engine.services.delivery.bots import (
+from engine.notify.bots import (
     BOT_HOSTS,
     BOT_TOKENS,
     DEFAULT_KINDS,
@@ -23,8 +23,8 @@ from engine.services.delivery.bots import (
     send_test_message,
     set_bot,
 )
-from engine.services.org import POSTS, directory, post_history, set_post
-from engine.services.org_import import import_org, parse_csv, parse_yaml
+from engine.org.directory import POSTS, directory, post_history, set_post
+from engine.org.importer import import_org, parse_csv, parse_yaml
 from webui import forms_render as fr
 from webui.extensions import services
 from webui.views.admin import bp

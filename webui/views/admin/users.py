@@ -9,25 +9,25 @@ from flask_babel import lazy_gettext
 from flask_login import current_user, login_user
 
 from engine.errors import InvalidInput
-from engine.services.accounts import MIN_PASSWORD, account, reset_password
-from engine.services.inbox import Page
-from engine.services.org import GLOBAL_ROLES, directory, org_changes
-from engine.services.sign_in import account_events, sign_in_state, unlock
-from engine.services.users import set_active
+from engine.org.accounts import MIN_PASSWORD, account, reset_password
+from engine.org.directory import GLOBAL_ROLES, directory, org_changes
+from engine.org.sign_in import account_events, sign_in_state, unlock
+from engine.org.users import set_active
+from engine.workflow.inbox import Page
 from webui.auth import WebUser
 from webui.extensions import services, web_config
 from webui.views.admin import bp
 from webui.views.admin.org import POST_LABELS
 from webui.views.audit import ACCOUNT_EVENT_LABELS, REASON_LABELS
 
-# The groups behind the roles held everywhere (engine.services.org.GLOBAL_ROLES), by their names.
+# The groups behind the roles held everywhere (engine.org.directory.GLOBAL_ROLES), by their names.
 ROLE_LABELS = {GLOBAL_ROLES["platform_admin"]: lazy_gettext("平台管理员"),
                GLOBAL_ROLES["auditor"]: lazy_gettext("审计员"),
                GLOBAL_ROLES["process_owner"]: lazy_gettext("流程负责人")}
 STATUSES = ("active", "inactive", "all")
 USERS_PER_PAGE = 100
 SIGN_INS_SHOWN = 20  # the latest events of the account's chain on its page (the audit area lists them all)
-# What a recorded change of a user is about (engine.services.org.USER_FIELDS; a group is a role).
+# What a recorded change of a user is about (engine.org.directory.USER_FIELDS; a group is a role).
 CHANGE_LABELS = {"department_id": lazy_gettext("部门"), "superior_id": lazy_gettext("上级"),
                  "active": lazy_gettext("账号状态")}
 

@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.errors import InvalidInput
-from engine.services.calendar import NOTE_MAX, clear_day, set_day, year_view
-from engine.services.org import directory, local_date
+from engine.org.calendar import NOTE_MAX, clear_day, set_day, year_view
+from engine.org.directory import directory, local_date
 from webui.extensions import services
 from webui.views.admin import bp
 

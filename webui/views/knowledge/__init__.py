@@ -9,11 +9,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from engine.errors import InvalidInput, NotFound
-from engine.services.guide import list_pages
-from engine.services.knowledge import QUERY_MAX
-from engine.services.knowledge_browse import approved_entry, browse
-from engine.services.org import directory
-from engine.services.recognition import board, current_quarter, parse_period
+from engine.knowledge.browse import approved_entry, browse
+from engine.knowledge.guide import list_pages
+from engine.knowledge.lessons import QUERY_MAX
+from engine.knowledge.recognition import board, current_quarter, parse_period
+from engine.org.directory import directory
 from webui.extensions import services
 
 bp = Blueprint("knowledge", __name__, url_prefix="/knowledge")

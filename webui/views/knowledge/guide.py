@@ -9,8 +9,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from engine.errors import FormInvalid, InvalidInput, NotFound
-from engine.services import guide
-from engine.services.knowledge_browse import approved_titles, browse
+from engine.knowledge import guide
+from engine.knowledge.browse import approved_titles, browse
 from webui.extensions import services
 from webui.views.knowledge import bp, entry_link
 from webui.views.knowledge.markdown import render

@@ -1,6 +1,6 @@
 """The guide's Markdown as HTML: markdown-it-py with raw HTML off (tags are shown as text), its link
 check (no javascript:, vbscript:, file: or data: links), and [[kb:N]] citations in the text (not in
-code, escapes or link text: engine.services.guide) of approved knowledge entries turned into links."""
+code, escapes or link text: engine.knowledge.guide) of approved knowledge entries turned into links."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from markupsafe import Markup
 
-from engine.services.guide import MARKDOWN
+from engine.knowledge.guide import MARKDOWN
 
 
 def render(body: str, titles: dict[int, str], link: Callable[[int], str]) -> Markup:

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.errors import InvalidInput, NotFound
-from engine.services.recognition import NOTE_MAX, set_note
+from engine.knowledge.recognition import NOTE_MAX, set_note
 from webui.extensions import services
 from webui.views.knowledge import bp
 

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 
 knowledge_entry.search_text holds the lesson's title, body and tags already segmented into
-lowercase words separated by spaces (engine.services.knowledge does the Chinese word segmentation
+lowercase words separated by spaces (engine.knowledge.lessons does the Chinese word segmentation
 with jieba). The databases only split that text on spaces, so both index the same words.
 
 SQLite: an FTS5 table with external content (content='knowledge_entry', content_rowid='id').

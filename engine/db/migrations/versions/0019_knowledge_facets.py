@@ -14,7 +14,7 @@ down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The entry's request: by its instance, else by its number alone (as engine.services.knowledge).
+# The entry's request: by its instance, else by its number alone (as engine.knowledge.lessons).
 _EXISTING = (
     "SELECT e.id, COALESCE(r1.request_type, r2.request_type), COALESCE(r1.requester_dept, r2.requester_dept), "
     "COALESCE(r1.lead_dept, r2.lead_dept), COALESCE(r1.involved_depts, r2.involved_depts) "

@@ -1,0 +1,1 @@
+"""The managers' dashboard: figures derived from the audit log."""

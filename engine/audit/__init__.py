@@ -1,0 +1,1 @@
+"""The audit area: hash chains, anchors, verification, history and replay."""

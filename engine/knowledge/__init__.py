@@ -1,0 +1,1 @@
+"""The knowledge base: lessons of closed requests, the guide, recognitions."""

@@ -1,0 +1,1 @@
+"""The organisation: departments, people, groups, posts, absences, the calendar, accounts."""

@@ -1,0 +1,258 @@
+"""Accounts: passwords (argon2), language and time-zone preferences, personal API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import or_, select, update
+
+from engine.audit import chain as audit
+from engine.bootstrap import Services
+from engine.db.models import ApiToken, AppUser, Department, GroupMembership
+from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
+from engine.org.directory import require_admin
+
+_HASHER = PasswordHasher()
+# Verifying against this keeps an unknown user as slow as a wrong password (no user enumeration).
+_DUMMY = _HASHER.hash("not a password of anyone")
+MIN_PASSWORD = 8
+LOCALES = ("zh_CN", "en")
+# How finely a token's last use is recorded: finer would cost a write on every API call.
+TOKEN_USE_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the web layer needs to know of a signed-in user."""
+
+    id: str
+    name: str
+    department_id: str | None
+    department_name: str | None
+    groups: frozenset[str]
+    locale: str | None
+    timezone: str | None
+    stamp: str = ""  # of the password now (session_stamp): a session signed in with another one has ended
+    must_change_password: bool = False  # the password was given by an admin: the user chooses their own first
+
+    @property
+    def is_admin(self) -> bool:
+        return "platform_admins" in self.groups
+
+    @property
+    def is_auditor(self) -> bool:
+        return "auditors" in self.groups
+
+    @property
+    def is_process_owner(self) -> bool:
+        return "process_owners" in self.groups
+
+
+def session_stamp(user: AppUser) -> str:
+    """What a signed-in session remembers of the password it was signed in with: a new password (set
+    by the user or reset by an admin) gives a new stamp, and every session holding the old one ends.
+    A rehash of the same password (new argon2 parameters) keeps it."""
+    return str(user.password_epoch or 0) if user.password_hash else ""
+
+
+def _new_password(s, user: AppUser, hashed: str, now, revoke_tokens: bool, must_change: bool, event: str,
+                  by: str) -> None:
+    """`user` gets the password `hashed`: every other session ends, and with `revoke_tokens` every
+    personal API token of theirs stops working (a stolen session may have made one). With `must_change`
+    (a password someone else gave) the user chooses their own at the next sign-in. `event` goes on the
+    account's audit chain."""
+    user.password_hash = hashed
+    user.password_epoch = (user.password_epoch or 0) + 1
+    user.must_change_password = must_change
+    if revoke_tokens:
+        for token in s.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
+            token.revoked_at = now
+    tx = audit.session_tx(s)
+    audit.append_account(tx, audit.lock_account_chain(tx, user.id), event, by, now,
+                         {"must_change": must_change, "tokens_revoked": revoke_tokens})
+    tx.flush()
+
+
+def account(ctx: Services, user_id: str) -> Account | None:
+    """The active user `user_id`, or None."""
+    with ctx.db.read() as s:
+        return account_in(s, user_id)
+
+
+def account_in(s, user_id: str) -> Account | None:
+    """The active user `user_id` as read in the session `s`, or None."""
+    user = s.get(AppUser, user_id)
+    if user is None or not user.active:
+        return None
+    dept = s.get(Department, user.department_id) if user.department_id else None
+    groups = frozenset(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user_id)))
+    return Account(user.id, user.display_name, user.department_id, dept.name if dept else None, groups,
+                   user.locale, user.timezone, session_stamp(user), bool(user.must_change_password))
+
+
+def set_password(ctx: Services, user_id: str, password: str, must_change: bool = True, by: str = "system") -> None:
+    """Set a user's password (at least 8 characters), e.g. when accounts are set up. The user chooses
+    their own at the first sign-in, unless `must_change` is False (a demo, a test)."""
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
+    with ctx.db.write() as s:
+        user = s.get(AppUser, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        _new_password(s, user, hashed, ctx.now(), False, must_change, "password_set", by)
+
+
+def reset_password(ctx: Services, user_id: str, password: str, by: str) -> None:
+    """A platform admin sets a user's password (at least 8 characters), e.g. a forgotten one or a
+    stolen account: the user's sessions end, their personal API tokens are revoked, and they choose a
+    password of their own at the next sign-in (unless it is the admin's own)."""
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
+    with ctx.db.write() as s:
+        require_admin(s, by)  # before anything about the user is said
+        user = s.get(AppUser, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        # A password someone else gave is theirs to replace; an admin setting their own keeps it.
+        _new_password(s, user, hashed, ctx.now(), True, user_id != by, "password_reset", by)
+
+
+def change_password(ctx: Services, user_id: str, current: str, new: str, revoke_tokens: bool = False) -> Account:
+    """A user sets their own password, giving the one they have now: FormInvalid naming the field
+    that is wrong (current, new); the account with its new session stamp. Every other session of
+    theirs ends; with `revoke_tokens` their personal API tokens too. A password an admin gave is
+    replaced by one only the user knows."""
+    errors = {}
+    if len(new or "") < MIN_PASSWORD:
+        errors["new"] = f"a password needs at least {MIN_PASSWORD} characters"
+    elif len(new) > 256:
+        errors["new"] = "a password has at most 256 characters"
+    elif new == current:
+        errors["new"] = "the new password is the current one"
+    if check_password(ctx, user_id, current) is None:
+        errors["current"] = "the current password is not right"
+    if errors:
+        raise FormInvalid(errors)
+    hashed = _HASHER.hash(new)  # slow on purpose: outside the transaction
+    with ctx.db.write() as s:
+        user = s.get(AppUser, user_id)
+        if user is None or not user.active:
+            raise NotFound(f"user {user_id} does not exist")
+        _new_password(s, user, hashed, ctx.now(), revoke_tokens, False, "password_changed", user_id)
+    return account(ctx, user_id)
+
+
+def password_matches(stored: str | None, password: str) -> bool:
+    """Whether `password` is the one hashed in `stored`; with no stored hash (an unknown or inactive
+    user) a dummy is checked, so the answer takes as long as for a wrong password."""
+    try:
+        _HASHER.verify(stored or _DUMMY, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+    return stored is not None
+
+
+def rehashed(stored: str, password: str) -> str | None:
+    """The right `password` hashed again when `stored` has older argon2 parameters, else None."""
+    return _HASHER.hash(password) if _HASHER.check_needs_rehash(stored) else None
+
+
+def check_password(ctx: Services, user_id: str, password: str) -> Account | None:
+    """The account if the password is right (and the user active), else None, in constant effort."""
+    with ctx.db.write() as s:
+        user = s.get(AppUser, user_id or "")
+        stored = user.password_hash if user is not None and user.active else None
+        if not password_matches(stored, password):
+            return None
+        newer = rehashed(stored, password)
+        if newer is not None:
+            user.password_hash = newer
+    return account(ctx, user_id)
+
+
+def set_preferences(ctx: Services, user_id: str, *, locale: str | None = None, timezone: str | None = None) -> None:
+    """Remember the user's language and time zone (None: keep)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if locale is not None and locale not in LOCALES:
+        raise InvalidInput(f"unknown language '{locale}' (known: {', '.join(LOCALES)})")
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"unknown time zone '{timezone}'") from None
+    with ctx.db.write() as s:
+        user = s.get(AppUser, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        if locale is not None:
+            user.locale = locale
+        if timezone is not None:
+            user.timezone = timezone or None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(ctx: Services, user_id: str, name: str) -> str:
+    """A new personal API token for `user_id`; it is shown once, only its hash is kept."""
+    if not name.strip():
+        raise InvalidInput("a token needs a name")
+    token = "xz_" + secrets.token_urlsafe(32)
+    with ctx.db.write() as s:
+        if s.get(AppUser, user_id) is None:
+            raise NotFound(f"user {user_id} does not exist")
+        s.add(ApiToken(user_id=user_id, token_hash=_digest(token), name=name.strip()[:255], created_at=ctx.now()))
+    return token
+
+
+def token_account(ctx: Services, token: str) -> Account | None:
+    """The account a (not revoked) API token belongs to, or None; its use is recorded at most once a
+    minute, so most API calls read and never write."""
+    now = ctx.now()
+    with ctx.db.read() as s:
+        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token or ""),
+                                              ApiToken.revoked_at.is_(None)))
+        if row is None:
+            return None
+        found = account_in(s, row.user_id)
+        stale = row.last_used_at is None or now - _utc(row.last_used_at) >= TOKEN_USE_GRANULARITY
+        token_id = row.id
+    if stale:
+        # Conditional, so two calls racing past the read still write one time between them.
+        cutoff = now - TOKEN_USE_GRANULARITY
+        with ctx.db.write() as s:
+            s.execute(update(ApiToken)
+                      .where(ApiToken.id == token_id,
+                             or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= cutoff))
+                      .values(last_used_at=now))
+    return found
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back the stored UTC time without its zone.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def list_tokens(ctx: Services, user_id: str) -> list[dict]:
+    with ctx.db.read() as s:
+        rows = s.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id))
+        return [{"id": r.id, "name": r.name, "created_at": r.created_at.isoformat(),
+                 "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None,
+                 "revoked": r.revoked_at is not None} for r in rows]
+
+
+def revoke_token(ctx: Services, user_id: str, token_id: int) -> None:
+    with ctx.db.write() as s:
+        row = s.get(ApiToken, token_id)
+        if row is None or row.user_id != user_id:
+            raise PermissionDenied(f"token {token_id} is not one of {user_id}'s")
+        row.revoked_at = row.revoked_at or ctx.now()

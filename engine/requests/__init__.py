@@ -1,0 +1,1 @@
+"""The collaboration requests: their numbers, summaries, records, files and views."""

@@ -1,0 +1,236 @@
+"""Attachments of a request: size-limited, their type read from their bytes, stored once per content.
+
+A file is accepted when its name's extension, the content type its sender declared (if any) and
+its bytes agree on one type of the allow-list (TYPES). The bytes are read by puremagic (binary
+signatures), zipfile (which Office Open XML document a zip is, from its [Content_Types].xml) and
+a text check (UTF-8 or GB18030 without control characters, for plain text and CSV). File names are
+kept for display only, sanitised; the bytes are named by their sha256.
+
+Storage: in the database (attachment_blob, one row per content) or, with attachment_dir set, in
+files attachment_dir/ab/<sha256>, written to a temporary file and renamed into place, so a
+reader never sees half a file. The file is written inside the transaction that records it, after
+the permission check; if that transaction then fails, no row names the file and it stays behind.
+That is harmless: its name is its content's hash, so it can never be mistaken for other content,
+an upload of the same bytes reuses it, and a sweep may delete any file no attachment row names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import puremagic
+
+from engine.audit import chain as audit
+from engine.bootstrap import Services
+from engine.db.tx import Tx
+from engine.errors import InvalidInput, NotFound
+from engine.requests.record_access import require_reader, require_writer
+from engine.requests.record_rows import Origin, insert, record_values, select
+from engine.requests.records import task_element
+
+_OOXML = "application/vnd.openxmlformats-officedocument."
+# kind -> (content type, extensions, name in messages)
+TYPES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "pdf": ("application/pdf", (".pdf",), "PDF"),
+    "png": ("image/png", (".png",), "PNG 图片"),
+    "jpeg": ("image/jpeg", (".jpg", ".jpeg"), "JPEG 图片"),
+    "gif": ("image/gif", (".gif",), "GIF 图片"),
+    "webp": ("image/webp", (".webp",), "WebP 图片"),
+    "docx": (_OOXML + "wordprocessingml.document", (".docx",), "Word 文档（docx）"),
+    "xlsx": (_OOXML + "spreadsheetml.sheet", (".xlsx",), "Excel 表格（xlsx）"),
+    "pptx": (_OOXML + "presentationml.presentation", (".pptx",), "PowerPoint 演示文稿（pptx）"),
+    "text": ("text/plain", (".txt",), "纯文本"),
+    "csv": ("text/csv", (".csv",), "CSV"),
+    "zip": ("application/zip", (".zip",), "ZIP 压缩包"),
+}
+_BY_MIME = {mime: kind for kind, (mime, _, _) in TYPES.items()}
+# What browsers also send for these types (Windows sends .csv as an Excel type, .zip as x-zip).
+_BY_MIME.update({"image/jpg": "jpeg", "image/pjpeg": "jpeg", "application/x-zip-compressed": "zip",
+                 "application/x-zip": "zip", "text/x-csv": "csv", "application/csv": "csv",
+                 "application/vnd.ms-excel": "csv"})
+_UNDECLARED = {"", "application/octet-stream", "binary/octet-stream"}
+_TEXTUAL = {"text", "csv"}
+# What puremagic may say of plain text ("" is its UTF-8 byte order mark); text it reads as HTML,
+# SVG or XML, which a browser would run or render, is no plain text here.
+_PLAIN = {"", "text/plain", "text/csv", "application/json"}
+# Main parts of the allowed Office Open XML documents (macro-enabled ones and templates differ).
+_MAIN_PARTS = {"docx": _OOXML + "wordprocessingml.document.main+xml",
+               "xlsx": _OOXML + "spreadsheetml.sheet.main+xml",
+               "pptx": _OOXML + "presentationml.presentation.main+xml"}
+_CONTENT_TYPES_MAX = 1 << 20  # a [Content_Types].xml larger than this is not read (zip bombs)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+NAME_MAX = 200
+
+
+@dataclass
+class AttachmentFile:
+    """An attachment's description and its bytes."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    content: bytes
+
+
+def clean_filename(name: str) -> str:
+    """The name without any folder part, control characters or characters Windows refuses."""
+    text = unicodedata.normalize("NFC", str(name or ""))
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]  # "../../x.pdf" and "..\\x.pdf" become "x.pdf"
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = re.sub(r'[<>:"|?*]', "_", text).strip().lstrip(".").rstrip(". ")
+    if len(text) > NAME_MAX:
+        stem, ext = os.path.splitext(text)
+        text = stem[:NAME_MAX - len(ext)] + ext
+    if not text or not os.path.splitext(text)[0]:
+        raise InvalidInput(f"文件名（filename）无效：{str(name)[:100]!r}")
+    return text
+
+
+def _allowed() -> str:
+    return "、".join(label for _, _, label in TYPES.values())
+
+
+def sniff(content: bytes) -> set[str]:
+    """The allowed types the bytes are (a docx is also a zip; plain text is also CSV)."""
+    try:
+        matches = puremagic.magic_string(content)
+    except (puremagic.PureError, ValueError):
+        matches = []
+    best = max((m.confidence for m in matches), default=0)
+    mimes = {m.mime_type for m in matches if m.confidence == best}
+    kinds = {_BY_MIME[m] for m in mimes if m in _BY_MIME}
+    if kinds & {"zip", "docx", "xlsx", "pptx"} or content[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        kinds = (kinds - {"zip", "docx", "xlsx", "pptx"}) | _zip_kinds(content)
+    if not kinds and mimes <= _PLAIN and _is_text(content):
+        kinds = set(_TEXTUAL)
+    return kinds
+
+
+def _zip_kinds(content: bytes) -> set[str]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            info = next((i for i in archive.infolist() if i.filename == "[Content_Types].xml"), None)
+            if info is None or info.file_size > _CONTENT_TYPES_MAX:
+                return {"zip"}
+            types = archive.read(info).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError):
+        return set()
+    return {"zip"} | {kind for kind, part in _MAIN_PARTS.items() if part in types}
+
+
+def _is_text(content: bytes) -> bool:
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK by default
+        try:
+            text = content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return not _CONTROL.search(text)
+    return False
+
+
+def check_type(filename: str, declared: str | None, content: bytes) -> str:
+    """The allowed type the name, the declared content type and the bytes agree on, or InvalidInput."""
+    ext = os.path.splitext(filename)[1].lower()
+    by_name = next((kind for kind, (_, exts, _) in TYPES.items() if ext in exts), None)
+    if by_name is None:
+        raise InvalidInput(f"文件“{filename}”的类型不在允许范围内（允许：{_allowed()}）")
+    mime = (declared or "").split(";")[0].strip().lower()
+    if mime not in _UNDECLARED:
+        by_type = _BY_MIME.get(mime)
+        if by_type != by_name and not {by_type, by_name} <= _TEXTUAL:
+            raise InvalidInput(f"文件“{filename}”声明的类型 {mime} 与文件名不符")
+    found = sniff(content)
+    if by_name not in found:
+        expected = TYPES[by_name][2]
+        if found:
+            raise InvalidInput(f"文件“{filename}”的内容是 {'、'.join(TYPES[k][2] for k in sorted(found))}，"
+                               f"不是 {expected}")
+        raise InvalidInput(f"文件“{filename}”的内容不是 {expected}，也不是其他允许的类型")
+    return by_name
+
+
+def _store_file(folder: Path, digest: str, content: bytes) -> None:
+    """Write the bytes to folder/ab/<digest> unless they are there; atomically (rename into place)."""
+    target = folder / digest[:2] / digest
+    if target.is_file() and target.stat().st_size == len(content):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def add_attachment(ctx: Services, instance_id: str, user: str, filename: str, content: bytes,
+                   content_type: str | None = None, *, task_id: str | None = None) -> dict:
+    """Attach a file to the request: {id, filename, content_type, size, sha256}."""
+    name = clean_filename(filename)
+    data = bytes(content)
+    limit = ctx.config.attachment_max_bytes
+    if not data:
+        raise InvalidInput(f"文件“{name}”是空文件")
+    if len(data) > limit:
+        raise InvalidInput(f"文件“{name}”有 {len(data)} 字节，超过上限 {limit} 字节")
+    mime = TYPES[check_type(name, content_type, data)][0]
+    digest = hashlib.sha256(data).hexdigest()
+    folder = ctx.config.attachment_dir
+    with ctx.db.transaction() as tx:
+        head = audit.lock_chain(tx, instance_id)
+        require_writer(ctx, tx, instance_id, user)
+        origin = Origin(user, ctx.now(), task_id, task_element(tx, instance_id, task_id))
+        if folder:
+            _store_file(Path(folder), digest, data)
+        else:
+            tx.run("INSERT INTO attachment_blob (sha256, size, content, created_at) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (sha256) DO NOTHING", (digest, len(data), data, tx.stamp(origin.at)))
+        described = {"filename": name, "content_type": mime, "size": len(data), "sha256": digest}
+        rid = insert(tx, "attachment", record_values(head, origin, {**described, "storage": "disk" if folder
+                                                                    else "db"}))
+        audit.append(tx, head, "attachment_added", user, origin.at, origin.element_id, task_id,
+                     {"record": "attachment", "id": rid, **described})
+    return {"id": rid, **described}
+
+
+def attachment_content(ctx: Services, attachment_id: int, user: str) -> AttachmentFile:
+    """An attachment with its bytes, for someone who may read its request; checked against its sha256."""
+    with ctx.db.transaction(write=False) as tx:
+        rows = select(tx, "attachment", "id = ?", (attachment_id,))
+        if not rows:
+            raise NotFound(f"附件 {attachment_id} 不存在")
+        row = rows[0]
+        require_reader(ctx, tx, row["instance_id"], user)
+        content = _content(ctx, tx, row)
+    if hashlib.sha256(content).hexdigest() != row["sha256"]:
+        raise NotFound(f"附件 {attachment_id} 的内容与记录的 sha256 不符（已损坏或被改动）")
+    return AttachmentFile(row["id"], row["filename"], row["content_type"], row["size"], row["sha256"], content)
+
+
+def _content(ctx: Services, tx: Tx, row: dict) -> bytes:
+    if row["storage"] == "db":
+        found = tx.one("SELECT content FROM attachment_blob WHERE sha256 = ?", (row["sha256"],))
+        if found is None:
+            raise NotFound(f"附件 {row['id']} 的内容不在数据库中")
+        return bytes(found[0])
+    if not ctx.config.attachment_dir:
+        raise NotFound(f"附件 {row['id']} 存在磁盘上，但没有配置附件目录（attachment_dir）")
+    path = Path(ctx.config.attachment_dir) / row["sha256"][:2] / row["sha256"]
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"附件 {row['id']} 的文件不在附件目录中") from None

@@ -1,0 +1,388 @@
+"""What the request pages read: a request's header, its diagram with the path taken, its plan as a
+Gantt chart and a RACI matrix, its timeline and records, and the lists of requests.
+
+Reading only. Who may see a request is decided by the caller (the web layer's permissions module)
+before any of these is called; the functions here answer for any request they are asked about.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+
+from lxml import etree
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, literal, or_, select
+
+from engine.bootstrap import Services
+from engine.bpmn.safe_xml import parse_bpmn_bytes
+from engine.db.models import ProcessInstance, RequestSummary
+from engine.db.tx import Tx
+from engine.errors import InvalidInput, NotFound
+from engine.org.directory import Directory, directory, local_date
+from engine.requests.attachments import AttachmentFile, attachment_content
+from engine.requests.record_access import may_read
+from engine.requests.record_rows import select as select_rows
+from engine.requests.records import list_records, red_warnings
+from engine.workflow.inbox import Page, of_department, summary_conditions
+from engine.workflow.instances import number_order
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+STATUSES = ("running", "completed", "errored", "cancelled")
+SCOPES = ("mine", "dept", "all")
+# BPMN elements with an id that are no shape a path can pass through.
+_NOT_NODES = {"definitions", "collaboration", "participant", "process", "laneSet", "lane", "property",
+              "dataObject", "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet",
+              "documentation", "message", "signal", "error", "escalation"}
+_PASSED = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
+# Events whose element the instance passed (subprocess tasks leave the stored workflow when it ends).
+_DONE_EVENTS = ("task_completed", "timer_fired", "instance_completed")
+# Events that give a task to someone, or copy it to them for their information.
+
+
+@dataclass(frozen=True)
+class Names:
+    """Display names of the organisation's people and departments (the id itself when unknown)."""
+
+    org: Directory
+
+    def user(self, user_id: str | None) -> str:
+        found = self.org.users.get(user_id or "")
+        return found["name"] if found else (user_id or "—")
+
+    def dept(self, dept_id: str | None) -> str:
+        found = self.org.departments.get(dept_id or "")
+        return found["name"] if found else (dept_id or "—")
+
+    def depts(self, dept_ids) -> str:
+        return "、".join(self.dept(d) for d in dept_ids) or "—"
+
+    def value(self, value):
+        """A form value as people read it: a user's or a department's name for its id."""
+        if isinstance(value, str) and value in self.org.users:
+            return self.user(value)
+        if isinstance(value, str) and value in self.org.departments:
+            return self.dept(value)
+        return value
+
+
+def _split(text: str | None) -> list[str]:
+    return [d for d in (text or "").split(",") if d]
+
+
+def _header(summary: RequestSummary, instance: ProcessInstance) -> dict:
+    return {
+        "instance_id": instance.id, "request_no": summary.request_no, "title": summary.title,
+        "request_type": summary.request_type, "urgency": summary.urgency, "priority": summary.priority,
+        "requester": summary.requester, "requester_dept": summary.requester_dept, "lead_dept": summary.lead_dept,
+        "involved_depts": _split(summary.involved_depts), "expected_date": summary.expected_date,
+        "submitted_at": summary.submitted_at, "status": instance.status, "process_id": instance.process_id,
+        "version": instance.process_version, "initiator": instance.initiator,
+        "completed_at": instance.completed_at, "error": json.loads(instance.error) if instance.error else None,
+    }
+
+
+def request_header(ctx: Services, instance_id: str) -> dict:
+    """The request's summary row with its instance's status; NotFound if it is no request."""
+    with ctx.db.read() as s:
+        found = s.execute(select(RequestSummary, ProcessInstance)
+                          .join(ProcessInstance, ProcessInstance.id == RequestSummary.instance_id)
+                          .where(RequestSummary.instance_id == str(instance_id))).first()
+        if found is None:
+            raise NotFound(f"request {instance_id} does not exist")
+        return _header(*found)
+
+
+def request_departments(ctx: Services, instance_id: str) -> set[str] | None:
+    """The requester's, the lead and the involved departments of a request; None if it is no request."""
+    with ctx.db.read() as s:
+        found = s.execute(select(RequestSummary.requester_dept, RequestSummary.lead_dept,
+                                 RequestSummary.involved_depts)
+                          .where(RequestSummary.instance_id == str(instance_id))).first()
+    if found is None:
+        return None
+    return {d for d in (found.requester_dept, found.lead_dept, *_split(found.involved_depts)) if d}
+
+
+def takes_part(ctx: Services, instance_id: str, user_id: str) -> bool:
+    """Whether the user, or someone they substitute today, is one of the request's people, as
+    engine.requests.record_access has them (its initiator, whoever holds or held one of its tasks or
+    had one handed over, delegated or copied to them, plan task owners); platform admins and
+    auditors read every request."""
+    with ctx.db.transaction(write=False) as tx:
+        return may_read(ctx, tx, str(instance_id), user_id)
+
+
+def may_see_request(ctx: Services, instance_id: str, user_id: str) -> bool:
+    """The one rule for reading a request (its page, files, export, the API): a member of its
+    requester's, lead or involved departments, or one of its people (takes_part)."""
+    departments = request_departments(ctx, str(instance_id))
+    if departments is None:  # no such request
+        return False
+    if directory(ctx).department_of(user_id) in departments:
+        return True
+    return takes_part(ctx, instance_id, user_id)
+
+
+# --- the diagram ---------------------------------------------------------------------------------
+
+def _elements(root) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Shapes (id -> name) and sequence flows (id -> (source, target)) of a BPMN file."""
+    nodes, flows = {}, {}
+    for el in root.iter(f"{{{BPMN}}}*"):
+        kind, ident = etree.QName(el).localname, el.get("id")
+        if not ident:
+            continue
+        if kind == "sequenceFlow":
+            flows[ident] = (el.get("sourceRef"), el.get("targetRef"))
+        elif kind not in _NOT_NODES and not kind.endswith("EventDefinition"):
+            nodes[ident] = el.get("name") or ident
+    return nodes, flows
+
+
+def _source(tx: Tx, version_id: int) -> tuple[str, str]:
+    """(file name, BPMN XML) of a process version."""
+    found = tx.one("SELECT s.filename, s.content FROM process_version v JOIN bpmn_source s "
+                   "ON s.sha256 = v.source_sha256 WHERE v.id = ?", (version_id,))
+    if found is None:
+        raise NotFound(f"the BPMN source of process version {version_id} is not stored")
+    return found
+
+
+def _walk(wf, nodes: dict[str, str]) -> list[tuple[str, int, bool, str | None]]:
+    """(element, state, is an attached event, element of the nearest ancestor) of every task of the
+    diagram's elements, in every workflow of the instance (a called process's are not its shapes)."""
+    out = []
+    for each in wf.all_workflows():
+        for task in each.tasks.values():
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if bpmn_id not in nodes:
+                continue
+            parent = task.parent
+            while parent is not None and getattr(parent.task_spec, "bpmn_id", None) not in nodes:
+                parent = parent.parent
+            out.append((bpmn_id, task.state, isinstance(task.task_spec, BoundaryEvent),
+                        parent.task_spec.bpmn_id if parent is not None else None))
+    return out
+
+
+def diagram(ctx: Services, instance_id: str) -> dict:
+    """The BPMN XML of the request's process version and, by element id, where the instance is:
+    `active` (open tasks, waiting events, running subprocesses), `completed` (elements passed and
+    sequence flows taken) and `errored`."""
+    with ctx.db.transaction(write=False) as tx:
+        row = ctx.store.row(tx, str(instance_id))
+        filename, xml = _source(tx, row.process_version_id)
+        nodes, flows = _elements(parse_bpmn_bytes(xml.encode("utf-8"), filename))
+        marks = tx.in_list(_DONE_EVENTS)
+        events = tx.all(f"SELECT event_type, element_id, data FROM audit_event WHERE instance_id = ? "
+                        f"AND event_type IN ({marks})", (row.id, *_DONE_EVENTS))
+        wf = ctx.store.load(tx, row, ctx.script_engine)
+        try:
+            tasks = _walk(wf, nodes)
+        finally:  # read only: the next command on the instance may use it
+            ctx.store.remember(row.id, row.lock_version, wf)
+    active, done, errored, pairs, stored = set(), set(), set(), set(), set()
+    for bpmn_id, state, attached, parent in tasks:
+        if not state & _PASSED:
+            continue
+        stored.add(bpmn_id)
+        if state == TaskState.COMPLETED:
+            done.add(bpmn_id)
+        elif state == TaskState.ERROR:
+            errored.add(bpmn_id)
+        elif not attached:  # an attached timer waits beside every task it guards
+            active.add(bpmn_id)
+        if parent is not None and parent != bpmn_id:
+            pairs.add((parent, bpmn_id))
+    for event_type, element_id, data in events:
+        end = json.loads(data).get("end_event") if event_type == "instance_completed" else None
+        done.update(e for e in (element_id, end) if e in nodes)
+    reached = done | active | errored
+    # A flow was taken when the task tree says so; between elements the stored workflow no longer
+    # holds (those of a finished subprocess), when both its ends were reached.
+    taken = {fid for fid, (src, tgt) in flows.items() if (src, tgt) in pairs or (
+        src in reached and tgt in reached and not (src in stored and tgt in stored))}
+    return {"instance_id": row.id, "process_id": row.process_id, "version": row.process_version, "xml": xml,
+            "active": sorted(active), "completed": sorted(done | taken), "errored": sorted(errored)}
+
+
+@lru_cache(maxsize=32)
+def _shapes(filename: str, xml: str) -> dict[str, str]:
+    return _elements(parse_bpmn_bytes(xml.encode("utf-8"), filename))[0]
+
+
+# --- the request's page --------------------------------------------------------------------------
+
+@dataclass
+class RequestPage:
+    """Everything the request's page shows."""
+
+    header: dict
+    timeline: list[dict]
+    records: dict[str, list[dict]]
+    plan: dict | None
+    names: Names
+    attachments: dict[int, dict] = field(default_factory=dict)  # by id
+    task_titles: dict[str, str] = field(default_factory=dict)  # plan task key -> title, latest version winning
+
+
+def request_page(ctx: Services, instance_id: str) -> RequestPage:
+    """The request's header, its audit events (with element names), its records by kind and its
+    current plan (Gantt rows and RACI matrix)."""
+    header = request_header(ctx, instance_id)
+    with ctx.db.transaction(write=False) as tx:
+        version_id = tx.one("SELECT process_version_id FROM process_instance WHERE id = ?", (header["instance_id"],))
+        # Names of the diagram's shapes, and of the elements of the processes it calls (the
+        # conflict subprocess), which are in the version's subprocess specs.
+        spec, subs = ctx.store.specs.get(tx, version_id[0])
+        shapes = {ts.bpmn_id: ts.bpmn_name for each in (spec, *subs.values()) for ts in each.task_specs.values()
+                  if getattr(ts, "bpmn_id", None) and getattr(ts, "bpmn_name", None)}
+        shapes.update(_shapes(*_source(tx, version_id[0])))
+        events = tx.all("SELECT seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
+                        "WHERE instance_id = ? ORDER BY seq", (header["instance_id"],))
+    timeline = [{"seq": seq, "type": kind, "actor": actor, "at": Tx.when(at), "element_id": element,
+                 "element_name": shapes.get(element or "", element), "task_id": task, "data": json.loads(data)}
+                for seq, kind, actor, at, element, task, data in events]
+    # The caller has decided that the reader may see the request; its records are read as its
+    # initiator, who may always read them.
+    records: dict[str, list[dict]] = {}
+    in_order = list_records(ctx, header["instance_id"], header["initiator"])  # in the order they were made
+    for record in in_order:
+        records.setdefault(record["kind"], []).append(record)
+    names = Names(directory(ctx))
+    plan = _plan(ctx, header, records, names, plan_task_stages(in_order))
+    titles = {t["task_key"]: t["title"] for p in sorted(records.get("plan", []), key=lambda p: p["version"])
+              for t in p["tasks"]}
+    return RequestPage(header, timeline, records, plan, names,
+                       {a["id"]: a for a in records.get("attachment", [])}, titles)
+
+
+# Where a plan task stands, beyond the owner's own progress status (未开始, 进行中, 待支持, 已完成):
+SUBMITTED, RETURNED, ACCEPTED = "待验收", "退回修改", "已验收"
+
+
+def plan_task_stages(in_order: list[dict]) -> dict[str, str]:
+    """Each plan task's stage from its records in the order they were made: the latest of its
+    progress status, its deliverable waiting for acceptance (待验收), the acceptance's verdict
+    (退回修改 until a new deliverable, 已验收)."""
+    stage: dict[str, str] = {}
+    for record in in_order:
+        key = record.get("plan_task_key")
+        if not key:
+            continue
+        if record["kind"] == "progress_update" and stage.get(key) not in (SUBMITTED, ACCEPTED):
+            stage[key] = record["status"]
+        elif record["kind"] == "deliverable":
+            stage[key] = SUBMITTED
+        elif record["kind"] == "acceptance":
+            stage[key] = ACCEPTED if record["decision"] == "验收通过" else RETURNED
+    return stage
+
+
+def _plan(ctx: Services, header: dict, records: dict[str, list[dict]], names: Names,
+          stages: dict[str, str]) -> dict | None:
+    """The latest plan version: its tasks with their stage (plan_task_stages) and red warnings,
+    laid out on days (Gantt), and its RACI matrix."""
+    plans = records.get("plan")
+    if not plans:
+        return None
+    plan = max(plans, key=lambda p: p["version"])
+    red = {w["task_key"]: w["reasons"] for w in red_warnings(ctx, header["instance_id"])}
+    tasks = [{**t, "start": date.fromisoformat(t["planned_start"]), "end": date.fromisoformat(t["planned_end"]),
+              "status": stages.get(t["task_key"], "未开始"),
+              "red": red.get(t["task_key"], [])} for t in plan["tasks"]]
+    first = min(t["start"] for t in tasks)
+    last = max(t["end"] for t in tasks)
+    days = (last - first).days + 1
+    for t in tasks:
+        t["offset"], t["days"] = (t["start"] - first).days, (t["end"] - t["start"]).days + 1
+    today = local_date(ctx)
+    lead = plan.get("lead_department") or header["lead_dept"]
+    return {"id": plan["id"], "version": plan["version"], "lead_department": lead, "risk_plan": plan["risk_plan"],
+            "author": plan["author"], "created_at": plan["created_at"], "tasks": tasks, "first": first,
+            "last": last, "days": days, "today": (today - first).days if first <= today <= last else None,
+            "ticks": [(n, first + timedelta(days=n)) for n in range(0, days, 7)],
+            "raci": raci(header, lead, tasks, records.get("feedback", []), names)}
+
+
+def raci(header: dict, lead: str | None, tasks: list[dict], feedback: list[dict], names: Names) -> dict:
+    """The plan's RACI matrix, departments by tasks. For each task:
+    R (responsible): the department of the task's owner (the task's department if the owner has none);
+    A (accountable): the lead department;
+    C (consulted): the involved departments that gave feedback on the request;
+    I (informed): the requester's department.
+    A department may hold several letters in one cell (e.g. the requester's department leading it)."""
+    involved = set(header["involved_depts"])
+    consulted = {f["department_id"] for f in feedback if f.get("department_id") in involved}
+    owners = [names.org.department_of(t["owner"]) or t["department_id"] for t in tasks]
+    order = [header["requester_dept"], lead, *header["involved_depts"], *owners]
+    depts = list(dict.fromkeys(d for d in order if d))
+    rows = []
+    for dept in depts:
+        cells = []
+        for owner_dept in owners:
+            letters = [letter for letter, holds in (("R", dept == owner_dept), ("A", dept == lead),
+                                                    ("C", dept in consulted), ("I", dept == header["requester_dept"]))
+                       if holds]
+            cells.append("/".join(letters))
+        rows.append({"department_id": dept, "cells": cells})
+    return {"tasks": [t["title"] for t in tasks], "rows": rows}
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+@dataclass
+class RequestFilter:
+    """What a list of requests is narrowed to; `scope`: mine (filed by the user), dept (the user's
+    department files, leads or is involved in), all (every request)."""
+
+    scope: str = "mine"
+    text: str = ""
+    status: str | None = None
+    request_type: str | None = None
+    urgency: str | None = None
+    department: str | None = None
+
+
+def list_requests(ctx: Services, user_id: str, department_id: str | None, f: RequestFilter,
+                  page: int = 1, per_page: int = 20) -> Page:
+    """Requests in `f`'s scope for the user, newest first, one page; each with its status."""
+    if f.scope not in SCOPES:
+        raise InvalidInput(f"unknown scope '{f.scope}' (known: {', '.join(SCOPES)})")
+    if f.status and f.status not in STATUSES:
+        raise InvalidInput(f"unknown status '{f.status}' (known: {', '.join(STATUSES)})")
+    if page < 1 or not 1 <= per_page <= 200:
+        raise InvalidInput("page must be >= 1 and per_page between 1 and 200")
+    q = select(RequestSummary, ProcessInstance).join(ProcessInstance, ProcessInstance.id == RequestSummary.instance_id)
+    if f.scope == "mine":
+        q = q.where(RequestSummary.requester == user_id)
+    elif f.scope == "dept":
+        q = q.where(of_department(department_id)) if department_id else q.where(literal(False))
+    text = (f.text or "").strip()
+    if text:
+        q = q.where(or_(RequestSummary.request_no.icontains(text, autoescape=True),
+                        RequestSummary.title.icontains(text, autoescape=True)))
+    if f.status:
+        q = q.where(ProcessInstance.status == f.status)
+    for condition in summary_conditions(f.request_type, f.urgency, f.department):
+        q = q.where(condition)
+    with ctx.db.read() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        newest = (RequestSummary.submitted_at.desc(), *number_order(RequestSummary.request_no, descending=True))
+        rows = s.execute(q.order_by(*newest).limit(per_page).offset((page - 1) * per_page)).all()
+        return Page([_header(summary, instance) for summary, instance in rows], total, page, per_page)
+
+
+def attachment_file(ctx: Services, instance_id: str, attachment_id: int) -> AttachmentFile:
+    """An attachment of the request with its bytes; NotFound if it belongs to another request.
+    The caller has decided that the reader may see the request (read as its initiator)."""
+    with ctx.db.transaction(write=False) as tx:
+        found = select_rows(tx, "attachment", "id = ? AND instance_id = ?", (attachment_id, str(instance_id)))
+        if not found:
+            raise NotFound(f"附件 {attachment_id} 不属于需求 {instance_id}")
+        (initiator,) = tx.one("SELECT initiator FROM process_instance WHERE id = ?", (str(instance_id),))
+    return attachment_content(ctx, attachment_id, initiator)

@@ -1,1 +1,0 @@
-"""Engine services: the verbs that change state, each one unit of work."""

@@ -1,0 +1,156 @@
+"""Inbox queries: served from the inbox table and its indexes, never from instance state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, literal, or_, select
+
+from engine.bootstrap import Services
+from engine.db.models import GroupMembership, InboxCandidate, InboxTask, RequestSummary
+from engine.errors import InvalidInput
+
+SORTS = {
+    "due": (InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at),
+    "-due": (InboxTask.due_at.is_(None), InboxTask.due_at.desc(), InboxTask.created_at),
+    "priority": (InboxTask.priority.desc(), InboxTask.created_at),
+    "-priority": (InboxTask.priority, InboxTask.created_at),
+    "created": (InboxTask.created_at,),
+    "-created": (InboxTask.created_at.desc(),),
+}
+
+
+@dataclass
+class InboxFilter:
+    process_id: str | None = None
+    business_key: str | None = None
+    element_id: str | None = None
+    text: str | None = None
+    overdue_at: datetime | None = None  # only tasks due before this moment
+    # Of the task's request (request_summary): its type, its urgency, a department it involves
+    # (as requester's, lead or involved department).
+    request_type: str | None = None
+    urgency: str | None = None
+    department: str | None = None
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    total: int
+    page: int
+    per_page: int
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def task_row(t: InboxTask) -> dict:
+    return {
+        "task_id": t.task_id, "instance_id": t.instance_id, "process_id": t.process_id,
+        "process_version": t.process_version, "business_key": t.business_key, "name": t.task_name,
+        "element_id": t.element_id, "lane": t.lane, "assignee": t.assignee,
+        "candidate_users": [u for u in t.candidate_users.split(",") if u],
+        "candidate_groups": [g for g in t.candidate_groups.split(",") if g],
+        "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
+        "priority": t.priority, "delegated_by": t.delegated_by,
+    }
+
+
+def of_department(dept: str):
+    """A request of `dept`: filed by it, led by it or involving it (request_summary)."""
+    listed = literal(",") + RequestSummary.involved_depts + literal(",")
+    return or_(RequestSummary.requester_dept == dept, RequestSummary.lead_dept == dept,
+               listed.contains(f",{dept},", autoescape=True))
+
+
+def summary_conditions(request_type: str | None, urgency: str | None, department: str | None) -> list:
+    """Conditions on request_summary for the filters lists and inboxes share."""
+    wanted = []
+    if request_type:
+        wanted.append(RequestSummary.request_type == request_type)
+    if urgency:
+        wanted.append(RequestSummary.urgency == urgency)
+    if department:
+        wanted.append(of_department(department))
+    return wanted
+
+
+def _filtered(q, f: InboxFilter | None):
+    if f is None:
+        return q
+    if f.process_id:
+        q = q.where(InboxTask.process_id == f.process_id)
+    if f.business_key:
+        q = q.where(InboxTask.business_key == f.business_key)
+    if f.element_id:
+        q = q.where(InboxTask.element_id == f.element_id)
+    if f.text:
+        like = f"%{f.text}%"
+        q = q.where(or_(InboxTask.task_name.like(like), InboxTask.business_key.like(like)))
+    if f.overdue_at:
+        q = q.where(InboxTask.due_at < f.overdue_at)
+    wanted = summary_conditions(f.request_type, f.urgency, f.department)
+    if wanted:
+        q = q.where(InboxTask.instance_id.in_(select(RequestSummary.instance_id).where(*wanted)))
+    return q
+
+
+def listing(q, f: InboxFilter | None, sort: str):
+    """The inbox query `q` with a filter and a sort applied (no paging)."""
+    if sort not in SORTS:
+        raise InvalidInput(f"unknown sort '{sort}' (known: {', '.join(SORTS)})")
+    return _filtered(q, f).order_by(*SORTS[sort])
+
+
+def _page(ctx: Services, q, f, sort: str, page: int, per_page: int) -> Page:
+    if page < 1 or not 1 <= per_page <= 500:
+        raise InvalidInput("page must be >= 1 and per_page between 1 and 500")
+    q = listing(q, f, sort)
+    with ctx.db.read() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery()))
+        rows = s.scalars(q.limit(per_page).offset((page - 1) * per_page)).all()
+        return Page([task_row(r) for r in rows], total or 0, page, per_page)
+
+
+def identities(ctx: Services, user: str) -> list[str]:
+    """`user`, and the users whose tasks they receive today as their substitute."""
+    from engine.org.directory import directory, local_date
+
+    return [user, *directory(ctx).substituted_by(user, local_date(ctx))]
+
+
+def mine_query(users: list[str]):
+    """Tasks assigned to any of `users`: found through ix_inbox_assignee_due."""
+    return select(InboxTask).where(InboxTask.assignee.in_(users))
+
+
+def offered_query(users: list[str]):
+    """Unclaimed tasks offered to any of `users` or their groups: found through ix_inbox_candidate_name."""
+    groups = select(GroupMembership.group_name).where(GroupMembership.user_id.in_(users))
+    offered = select(InboxCandidate.task_id).where(or_(
+        (InboxCandidate.kind == "user") & InboxCandidate.name.in_(users),
+        (InboxCandidate.kind == "group") & InboxCandidate.name.in_(groups)))
+    # coalesce(): "unclaimed" must not be looked up through the assignee index (every unclaimed
+    # task in the system); the offered task ids, found by candidate, lead through the primary key.
+    return select(InboxTask).where(InboxTask.task_id.in_(offered), func.coalesce(InboxTask.assignee, "") == "")
+
+
+def my_tasks(ctx: Services, user: str, f: InboxFilter | None = None, sort: str = "due",
+             page: int = 1, per_page: int = 50) -> Page:
+    """Tasks assigned to `user` (directly or by claiming), or to someone `user` substitutes today."""
+    return _page(ctx, mine_query(identities(ctx, user)), f, sort, page, per_page)
+
+
+def group_tasks(ctx: Services, user: str, f: InboxFilter | None = None, sort: str = "due",
+                page: int = 1, per_page: int = 50) -> Page:
+    """Unclaimed tasks offered to `user` or their groups (or to someone `user` substitutes today)."""
+    return _page(ctx, offered_query(identities(ctx, user)), f, sort, page, per_page)
+
+
+def instance_tasks(ctx: Services, instance_id: str) -> list[dict]:
+    with ctx.db.read() as s:
+        rows = s.scalars(select(InboxTask).where(InboxTask.instance_id == instance_id)
+                         .order_by(InboxTask.created_at)).all()
+        return [task_row(r) for r in rows]
