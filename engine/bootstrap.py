@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.config import EngineConfig
 from engine.db.database import Database
+from engine.workflow.reactions import Reactions
 from engine.workflow.scripting import create_script_engine
 from engine.workflow.store import InstanceStore, SpecCache, WorkflowCache
 
@@ -20,6 +21,7 @@ class Services:
     db: Database
     store: InstanceStore
     script_engine: object
+    reactions: Reactions = field(default_factory=Reactions)
 
     def now(self) -> datetime:
         return self.config.clock()
@@ -37,7 +39,10 @@ def bootstrap(config: EngineConfig, migrate: bool = True) -> Services:
     store = InstanceStore(SpecCache(), WorkflowCache(config.workflow_cache_size))
     services = Services(config=config, db=db, store=store, script_engine=None)
     # The functions expressions may call read the organisation and the calendar of these services.
-    from engine.workflow.expressions import script_services
+    from engine.requests.expressions import script_services
+    from engine.requests.handlers import reactions
+
+    services.reactions = reactions()
 
     services.script_engine = create_script_engine(
         time_limit=config.script_time_limit, services=script_services(services),

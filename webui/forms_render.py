@@ -281,7 +281,7 @@ _MESSAGES: list[tuple[re.Pattern, Any]] = [
 ]
 
 
-# The engine's refusals of operations (engine.workflow.operations, .org) a page can provoke.
+# The engine's refusals of operations (engine.tasks.operations, .org) a page can provoke.
 _MESSAGES += [
     (re.compile(r"^.+ is required$"), lambda m: _("必填")),
     (re.compile(r"^.+ is too long \((\d+) characters, at most (\d+)\)$"),

@@ -13,7 +13,7 @@ from copy import deepcopy
 from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH, Bounds, max_items
 from engine.bpmn.forms import Form, FormField
 from engine.requests.record_rows import TEXT_MAX
-from engine.workflow.operations import CC_LIMIT, TEXT_LIMIT
+from engine.tasks.operations import CC_LIMIT, TEXT_LIMIT
 from webui.bounds import MAX_JSON_DEPTH
 
 S, INT, B = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}

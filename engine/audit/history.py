@@ -38,7 +38,7 @@ from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.org.directory import directory
 from engine.requests.request_view import STATUSES, Names, RequestFilter, list_requests
-from engine.workflow.inbox import Page
+from engine.tasks.inbox import Page
 
 VIEWED = "request_viewed"
 NOTIFIED = "notification_sent"  # a notification of the outbox, shown among the events

@@ -30,8 +30,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.audit.replay_compare import compare, same
@@ -40,12 +38,12 @@ from engine.audit.replay_records import INSTANCE_ROWS, recorded_events, stored_s
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import XWorkflow, element_of
 from engine.db.tx import Tx
-from engine.errors import CommandTooLarge, NotFound
+from engine.errors import CommandTooLarge, InvalidInput, NotFound
 from engine.org.directory import AUDITORS, Directory
 from engine.org.history import History
-from engine.requests.record_forms import task_data_values
 from engine.workflow.assignment import resolve
 from engine.workflow.scripting import create_script_engine
+from engine.workflow.step import take_step
 
 BATCH = 200
 
@@ -61,7 +59,8 @@ class Replayer:
     """Replays instances of one database; the organisation and calendar history are read once."""
 
     def __init__(self, ctx, tx: Tx):
-        from engine.workflow.expressions import KINDS, script_services
+        from engine.requests.expressions import script_services
+        from engine.workflow.notices import KINDS
 
         self.ctx = ctx
         self.history = History(tx)
@@ -236,7 +235,7 @@ class Replayer:
         if element_of(task) != e.element_id:
             r.differ(f"event {e.seq}", f"task {e.task_id} is {element_of(task)} in the replay, {e.element_id} in the "
                                        f"record")
-        values = task_data_values(task.task_spec.form, dict(e.data.get("data") or {}))
+        values = self.ctx.reactions.data_of(task.task_spec.form, dict(e.data.get("data") or {}))
 
         def step():
             task.data.update(values)
@@ -263,64 +262,25 @@ class Replayer:
         return r.wf
 
     def _command(self, r: Replay, e: Event, step: Callable[[], None] | None, cancelled: bool = False) -> deque:
-        """Run one command at the event's time as the engine does; the events it would write."""
-        from engine.workflow.instances import (
-            _fired_timers,
-            _open_states,
-            _timer_children,
-            _user_tasks,
-            ready_data,
-            run_step,
-        )
-
+        """Run one command at the event's time as the engine does (engine.workflow.step, the function
+        the command runner stores); the events it would write."""
         wf = self._workflow(r)
         r.now = e.at
-        before, children = _open_states(wf), _timer_children(wf)
-        error = None
-        if cancelled:
-            wf.cancel()
-        else:
-            error = run_step(wf, step)
-        out: deque[Event] = deque()
-        actor = e.actor
 
-        def write(kind: str, element: str | None, task_id: str | None, data: dict | None = None, by="system"):
-            out.append(Event(0, kind, by, e.at, element, task_id, data or {}))
+        def assign(task):
+            auditors = self.history.directory(e.at).members(AUDITORS)
+            return resolve(task, e.at, self.ctx.config.default_priority, self.ctx.config.fallback_group, auditors)
 
-        for task in (_fired_timers(wf, before, children) if not cancelled else []):
-            write("timer_fired", element_of(task), str(task.id))
-        ready_now = _user_tasks(wf, TaskState.READY)
-        for tid, (state, task) in before.items():
-            gone = state == TaskState.READY and isinstance(task.task_spec, UserTask) and tid not in ready_now
-            if gone and (task.state & (TaskState.CANCELLED | TaskState.ERROR) or wf.find_task(tid) is None):
-                write("task_cancelled", element_of(task), str(tid), by=actor)
-        opened = [t for tid, t in ready_now.items() if before.get(tid, (None,))[0] != TaskState.READY]
-        for task in sorted(opened, key=lambda t: t.order):
-            try:
-                who = resolve(task, e.at, self.ctx.config.default_priority, self.ctx.config.fallback_group,
-                              self.history.directory(e.at).members(AUDITORS))
-            except SpiffWorkflowException as exc:
-                raise _Stop(f"[{element_of(task)}] cannot resolve the assignment: {exc}") from None
-            write("task_ready", element_of(task), str(task.id), ready_data(who))
-            if who.fallback:
-                write("assignment_fallback", element_of(task), str(task.id), {"group": self.ctx.config.fallback_group})
-        if error is not None:
-            r.status, r.error = "errored", error
-            write("instance_errored", error["element_id"], None, error, by=actor)
-        elif cancelled:
-            r.status, r.error = "cancelled", None
-        elif wf.is_completed():
-            r.status, r.error = "completed", None
-            ends = [wf.tasks[tid] for tid in wf.dirty if tid in wf.tasks and wf.tasks[tid].state == TaskState.COMPLETED
-                    and isinstance(wf.tasks[tid].task_spec, EndEvent)]
-            end = element_of(max(ends, key=lambda t: t.order)) if ends else None
-            write("instance_completed", end, None, {"end_event": end}, by=actor)
-        else:
-            r.status, r.error = "running", None
+        try:
+            done = take_step(wf, step, assign, self.ctx.config.fallback_group, cancelled=cancelled)
+        except InvalidInput as exc:  # an assignment that cannot be resolved
+            raise _Stop(exc.message) from None
+        r.status, r.error = done.status, done.error
         for each in wf.all_workflows():  # what a save would do: the next command sees only its own changes
             each.dirty.clear()
             each.removed.clear()
-        return out
+        return deque(Event(0, p.type, e.actor if p.by_actor else "system", e.at, p.element_id, p.task_id, p.data)
+                     for p in done.events)
 
 
 class _Stop(Exception):

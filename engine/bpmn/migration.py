@@ -31,7 +31,7 @@ from engine.bpmn.runtime import SERIALIZER, XWorkflow
 from engine.bpmn.versions import require_process_owner
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
-from engine.workflow.instances import CommandResult, InstanceChange, change_instance
+from engine.workflow.runner import CommandResult, InstanceChange, change_instance
 from engine.workflow.store import InstanceRow, InstanceStore, WorkflowCache
 
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED

@@ -132,7 +132,7 @@ def start(cli: Cli, process_id, user, data, business_key):
 @click.pass_obj
 def tasks(cli: Cli, user, which, sort, page, per_page, process_id):
     """List the open tasks of USER: assigned to them and offered to their groups."""
-    from engine.workflow.inbox import InboxFilter, group_tasks, my_tasks
+    from engine.tasks.inbox import InboxFilter, group_tasks, my_tasks
 
     f = InboxFilter(process_id=process_id)
     pages = {}

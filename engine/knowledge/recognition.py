@@ -45,7 +45,7 @@ from engine.db.models import (
     Satisfaction,
 )
 from engine.errors import InvalidInput, NotFound, PermissionDenied
-from engine.workflow.instances import number_order
+from engine.requests.requests import number_order
 
 ADMIN_GROUP = "platform_admins"
 GOOD_SCORE = 4

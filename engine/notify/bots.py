@@ -29,7 +29,7 @@ from engine.bootstrap import Services
 from engine.db.models import Department, DepartmentBot, GroupMembership
 from engine.errors import FormInvalid, NotFound, PermissionDenied
 from engine.org.directory import ADMINS, directory
-from engine.workflow.expressions import KINDS
+from engine.workflow.notices import KINDS
 
 PLATFORMS = ("dingtalk", "feishu", "wecom")
 PER_MINUTE = {"dingtalk": 20, "feishu": 100, "wecom": 20}

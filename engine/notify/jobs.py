@@ -10,7 +10,7 @@ from engine.bpmn.timers import waiting_timers
 from engine.db.models import NotificationDelivery, ProcessInstance, RequestSummary
 from engine.errors import InvalidInput, NotFound
 from engine.org.directory import require_admin
-from engine.workflow.inbox import Page
+from engine.tasks.inbox import Page
 
 STATUSES = ("pending", "sending", "failed")
 

@@ -3,8 +3,8 @@ the navigation, and a request described to someone who may see it.
 
 Notifications are written by the commands (engine.workflow.instances and .operations); here they
 are listed newest first, counted and marked read, always for their own recipient only. The inbox
-rows (engine.workflow.inbox, the tasks copied to the user and those the user completed, from
-engine.workflow.operations) gain their request's summary (request_summary) and two markers:
+rows (engine.tasks.inbox, the tasks copied to the user and those the user completed, from
+engine.tasks.operations) gain their request's summary (request_summary) and two markers:
 overdue (due before now) and red (the request's current plan has red warnings, computed by
 engine.requests.records.red_warnings).
 """
@@ -23,10 +23,11 @@ from engine.org.directory import Directory, directory
 from engine.requests.records import red_warnings
 from engine.requests.request_view import may_see_request
 from engine.requests.requests import REQUEST_PROCESS
-from engine.workflow.inbox import InboxFilter, Page, group_tasks, identities, mine_query, my_tasks, offered_query
+from engine.tasks.inbox import InboxFilter, Page, group_tasks, mine_query, my_tasks, offered_query
+from engine.tasks.operations import cc_list
+from engine.tasks.reads import done_by
+from engine.workflow.access import identities
 from engine.workflow.instances import describe_instance, start_form
-from engine.workflow.operations import cc_list
-from engine.workflow.task_reads import done_by
 
 TABS = ("mine", "group", "cc", "done")
 _PEOPLE = ("assignee", "from_user", "delegated_by", "on_behalf_of")  # rows name them by id; pages by name

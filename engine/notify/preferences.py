@@ -19,7 +19,7 @@ from sqlalchemy import select
 from engine.bootstrap import Services
 from engine.db.models import AppUser, NotificationPreference
 from engine.errors import FormInvalid, NotFound
-from engine.workflow.expressions import KINDS
+from engine.workflow.notices import KINDS
 
 CHANNELS = ("email", "bot")
 URGENT = ("red_warning", "escalation")  # may go through quiet hours, if the user says so

@@ -18,7 +18,7 @@ from engine.bootstrap import Services
 from engine.db.tx import Tx
 from engine.errors import NotFound, PermissionDenied
 from engine.org.directory import ADMINS, GLOBAL_ROLES, directory
-from engine.workflow.inbox import identities
+from engine.workflow.access import identities
 
 AUDITORS = GLOBAL_ROLES["auditor"]
 # Events that put a person on a task; their data names assignees and candidates, their actor acted on it.

@@ -22,7 +22,7 @@ from engine.errors import FormInvalid, NotFound, PermissionDenied
 from engine.requests.record_access import may_post_progress, require_reader, require_writer
 from engine.requests.record_rows import KINDS, Origin, check_references, select, validate
 from engine.requests.record_write import REQUEST_NO_MAX, latest_plan, write
-from engine.workflow.inbox import identities
+from engine.workflow.access import identities
 
 DAY = timedelta(hours=24)
 

@@ -27,8 +27,8 @@ from engine.requests.attachments import AttachmentFile, attachment_content
 from engine.requests.record_access import may_read
 from engine.requests.record_rows import select as select_rows
 from engine.requests.records import list_records, red_warnings
-from engine.workflow.inbox import Page, of_department, summary_conditions
-from engine.workflow.instances import number_order
+from engine.requests.requests import number_order
+from engine.tasks.inbox import Page, of_department, summary_conditions
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 STATUSES = ("running", "completed", "errored", "cancelled")

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from engine.audit import replay
 from engine.bpmn.deploy import deploy
 from engine.errors import CommandTooLarge, InstanceErrored
-from engine.workflow.inbox import my_tasks
+from engine.tasks.inbox import my_tasks
 from engine.workflow.instances import complete_task, describe_instance, retry_instance, start_instance
 from engine.workflow.timers import run_due_timers
 from tests.conftest import fixture_files

@@ -12,7 +12,7 @@ from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import AuditEvent
 from engine.errors import StaleInstance, TaskNotReady
-from engine.workflow.inbox import group_tasks
+from engine.tasks.inbox import group_tasks
 from engine.workflow.instances import complete_task, start_instance
 from tests.conftest import fixture_files
 from tests.helpers import add_user

@@ -15,7 +15,7 @@ from engine.bpmn.safe_xml import MAX_BYTES
 from engine.bpmn.validate import parse_deployment
 from engine.db.models import Base, InboxTask, ProcessInstance, ProcessVersion
 from engine.errors import FormInvalid, InvalidProcess, Problem
-from engine.workflow.inbox import group_tasks
+from engine.tasks.inbox import group_tasks
 from engine.workflow.instances import complete_task, start_instance
 from tests.conftest import FIXTURES, fixture_files
 from tests.helpers import add_user, reloaded_state

@@ -22,8 +22,8 @@ from engine.audit.verify import verify_all
 from engine.db.models import ProcessInstance
 from engine.errors import InvalidInput, NotFound
 from engine.requests.request_view import diagram
+from engine.tasks.operations import transfer_task, withdraw_request
 from engine.workflow.instances import claim_task, describe_instance
-from engine.workflow.operations import transfer_task, withdraw_request
 from tests.scenarios.driver import MONDAY, ROOT, Flow, set_up_org
 from tests.scenarios.steps import (
     ACCEPT,

@@ -6,7 +6,7 @@ import pytest
 
 from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
-from engine.workflow.inbox import SORTS, InboxFilter, listing, mine_query, offered_query
+from engine.tasks.inbox import SORTS, InboxFilter, listing, mine_query, offered_query
 
 
 @pytest.fixture

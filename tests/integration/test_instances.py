@@ -11,7 +11,7 @@ from engine.audit import verify as audit_verify
 from engine.bpmn.deploy import deploy
 from engine.db.models import AuditEvent, InboxTask, InstanceTask, ProcessInstance
 from engine.errors import FormInvalid, InstanceErrored, PermissionDenied, TaskNotReady
-from engine.workflow.inbox import InboxFilter, group_tasks, my_tasks
+from engine.tasks.inbox import InboxFilter, group_tasks, my_tasks
 from engine.workflow.instances import (
     cancel_instance,
     claim_task,

@@ -19,16 +19,8 @@ from engine.errors import InvalidInput, NotFound, PermissionDenied, TaskNotReady
 from engine.org.directory import add_substitute, bump_revision, set_post
 from engine.requests.records import add_comment, list_records
 from engine.requests.requests import submit_request
-from engine.workflow.inbox import group_tasks, my_tasks
-from engine.workflow.instances import (
-    claim_task,
-    complete_task,
-    describe_instance,
-    release_task,
-    start_instance,
-    task_form,
-)
-from engine.workflow.operations import (
+from engine.tasks.inbox import group_tasks, my_tasks
+from engine.tasks.operations import (
     cc_list,
     cc_task,
     delegate_task,
@@ -38,7 +30,15 @@ from engine.workflow.operations import (
     urge_task,
     withdraw_request,
 )
-from engine.workflow.task_reads import done_by, task_history
+from engine.tasks.reads import done_by, task_history
+from engine.workflow.instances import (
+    claim_task,
+    complete_task,
+    describe_instance,
+    release_task,
+    start_instance,
+    task_form,
+)
 from tests.conftest import fixture_files
 from tests.helpers import assert_reload_matches
 from tests.scenarios.driver import MONDAY, set_up_org

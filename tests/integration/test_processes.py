@@ -16,7 +16,7 @@ from engine.bootstrap import bootstrap
 from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import AuditEvent
-from engine.workflow.inbox import group_tasks
+from engine.tasks.inbox import group_tasks
 from engine.workflow.instances import start_instance
 from tests.conftest import fixture_files
 from tests.helpers import add_user

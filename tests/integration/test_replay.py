@@ -16,7 +16,7 @@ from engine.errors import InstanceErrored, NotFound
 from engine.org.calendar import set_day
 from engine.org.directory import set_post
 from engine.requests.requests import submit_request
-from engine.workflow.inbox import group_tasks, my_tasks
+from engine.tasks.inbox import group_tasks, my_tasks
 from engine.workflow.instances import (
     cancel_instance,
     claim_task,

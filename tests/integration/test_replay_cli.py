@@ -13,7 +13,7 @@ from sqlalchemy import text
 from engine.bootstrap import bootstrap
 from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
-from engine.workflow.inbox import group_tasks
+from engine.tasks.inbox import group_tasks
 from engine.workflow.instances import complete_task, start_instance
 from tests.conftest import FakeClock, fixture_files
 from tests.helpers import add_user

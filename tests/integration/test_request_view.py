@@ -23,7 +23,7 @@ from engine.requests.request_view import (
     takes_part,
 )
 from engine.requests.requests import submit_request
-from engine.workflow.operations import transfer_task
+from engine.tasks.operations import transfer_task
 from tests.scenarios import steps
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 

@@ -18,7 +18,7 @@ from engine.org.directory import set_post
 from engine.org.importer import import_org, parse_yaml
 from engine.requests.request_view import RequestFilter, list_requests
 from engine.requests.requests import submit_request
-from engine.workflow.inbox import group_tasks, my_tasks
+from engine.tasks.inbox import group_tasks, my_tasks
 from engine.workflow.instances import complete_task, describe_instance
 from tests.conftest import fixture_files
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from engine.audit import replay
 from engine.bpmn.deploy import deploy
 from engine.errors import StateVersionUnsupported
-from engine.workflow.inbox import group_tasks, my_tasks
+from engine.tasks.inbox import group_tasks, my_tasks
 from engine.workflow.instances import complete_task, describe_instance, start_instance
 from engine.workflow.state_versions import MIGRATIONS, SERIALIZER_VERSION, VERSIONS, StateVersions, StoredState
 from engine.workflow.store import InstanceStore

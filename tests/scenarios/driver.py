@@ -19,7 +19,7 @@ from engine.org.directory import directory
 from engine.org.importer import import_org, parse_yaml
 from engine.requests.records import list_records
 from engine.requests.requests import submit_request
-from engine.workflow.inbox import group_tasks, my_tasks
+from engine.tasks.inbox import group_tasks, my_tasks
 from engine.workflow.instances import CommandResult, complete_task, describe_instance, task_form
 from engine.workflow.timers import run_due_timers
 from tests.helpers import assert_reload_matches, reloaded_state

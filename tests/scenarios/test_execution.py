@@ -13,8 +13,9 @@ import pytest
 from engine.errors import FormInvalid
 from engine.notify.notices import list_notifications
 from engine.requests.attachments import add_attachment
+from engine.requests.expressions import script_services
 from engine.requests.records import list_records, post_progress
-from engine.workflow.expressions import running_instance, script_services
+from engine.workflow.notices import running_instance
 from tests.scenarios.steps import (
     ACCEPT,
     AGREE,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.errors import PermissionDenied, TaskNotReady
-from engine.workflow.inbox import group_tasks, my_tasks
+from engine.tasks.inbox import group_tasks, my_tasks
 from engine.workflow.instances import claim_task, complete_task, release_task, task_form
 from tests.helpers import assert_reload_matches
 from tests.scenarios.steps import HEADS, REQUEST, REQUESTER, REQUESTER_HEAD, admins, beijing, to_execution, to_review

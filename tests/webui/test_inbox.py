@@ -7,7 +7,7 @@ import re
 import pytest
 
 from engine.org.directory import add_substitute, remove_substitute
-from engine.workflow.operations import cc_task, urge_task
+from engine.tasks.operations import cc_task, urge_task
 from tests.scenarios.driver import MONDAY, Flow
 from tests.scenarios.steps import HEADS, PLAN, REQUEST, REQUESTER, REQUESTER_HEAD, beijing, to_execution
 from tests.webui.conftest import csrf_of, sign_in

@@ -9,8 +9,8 @@ import pytest
 
 from engine.requests.records import list_records
 from engine.requests.requests import submit_request
+from engine.tasks.operations import cc_list
 from engine.workflow.instances import describe_instance
-from engine.workflow.operations import cc_list
 from tests.scenarios import steps
 from tests.scenarios.driver import MONDAY, Flow
 from tests.webui.conftest import csrf_of, sign_in

@@ -30,6 +30,14 @@ from engine.org.accounts import create_token, list_tokens, revoke_token, token_a
 from engine.requests.records import add_comment
 from engine.requests.request_view import request_header
 from engine.requests.requests import REQUEST_PROCESS, submit_request
+from engine.tasks.operations import (
+    cc_task,
+    delegate_task,
+    resolve_delegation,
+    transfer_task,
+    urge_task,
+    withdraw_request,
+)
 from engine.workflow.instances import (
     claim_task,
     complete_task,
@@ -38,14 +46,6 @@ from engine.workflow.instances import (
     release_task,
     start_form,
     task_form,
-)
-from engine.workflow.operations import (
-    cc_task,
-    delegate_task,
-    resolve_delegation,
-    transfer_task,
-    urge_task,
-    withdraw_request,
 )
 from webui.auth import WebUser
 from webui.errors import HTTP_CODES, http_headers, http_message

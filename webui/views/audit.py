@@ -29,7 +29,7 @@ from engine.db.models import InboxTask
 from engine.org.directory import directory
 from engine.org.sign_in import account_events
 from engine.requests.request_view import STATUSES, request_header
-from engine.workflow.inbox import Page
+from engine.tasks.inbox import Page
 from webui.extensions import services
 from webui.forms_render import label_text
 from webui.i18n import process_text

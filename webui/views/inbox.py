@@ -13,9 +13,9 @@ from flask_login import current_user, login_required
 
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.notify.notices import TABS, filter_options, inbox_listing, nav_counts
-from engine.workflow.inbox import SORTS, InboxFilter
+from engine.tasks.inbox import SORTS, InboxFilter
+from engine.tasks.operations import mark_cc_read
 from engine.workflow.instances import claim_task, release_task
-from engine.workflow.operations import mark_cc_read
 from webui.extensions import services
 from webui.i18n import process_text
 

@@ -13,7 +13,7 @@ from webui.views.inbox import int_arg
 bp = Blueprint("notifications", __name__)
 
 PER_PAGE = 20
-# The badge of each kind of notification (engine.workflow.expressions.KINDS).
+# The badge of each kind of notification (engine.workflow.notices.KINDS).
 KINDS = {"task": _l("新任务"), "return": _l("退回"), "info": _l("通知"), "reminder": _l("提醒"), "urge": _l("催办"),
          "escalation": _l("升级"),
          "red_warning": _l("红色预警")}

@@ -27,10 +27,8 @@ from engine.org.directory import directory
 from engine.requests.attachments import add_attachment, check_type, clean_filename
 from engine.requests.records import add_comment, list_records
 from engine.requests.requests import REQUEST_PROCESS, submit_request
-from engine.workflow.inbox import task_row
-from engine.workflow.instances import claim_task, complete_task, describe_instance, release_task, start_form
-from engine.workflow.instances import task_form as engine_task_form
-from engine.workflow.operations import (
+from engine.tasks.inbox import task_row
+from engine.tasks.operations import (
     cc_task,
     delegate_task,
     resolve_delegation,
@@ -38,7 +36,9 @@ from engine.workflow.operations import (
     urge_task,
     withdraw_request,
 )
-from engine.workflow.task_reads import task_history
+from engine.tasks.reads import task_history
+from engine.workflow.instances import claim_task, complete_task, describe_instance, release_task, start_form
+from engine.workflow.instances import task_form as engine_task_form
 from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services

@@ -1,7 +1,7 @@
 """Operations on a task besides completing it, as Chinese OA users expect them: transfer (转办),
 delegate (委派) and hand back, copy (抄送), urge (催办; the requester and the platform admins, once
 an hour each), withdraw a request (撤回; its requester, while nobody else has acted). The reads of
-the "done by me" list and of one task's history are in engine.workflow.task_reads.
+the "done by me" list and of one task's history are in engine.tasks.reads.
 
 Each is one transaction on the command path: it locks the instance's row, changes the task's inbox
 row (withdrawing cancels the instance like cancel_instance), appends an audit event (actor, time,
@@ -29,19 +29,10 @@ from engine.db.models import ProcessInstance, TaskCc
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.org.directory import ADMINS, AUDITORS, directory, local_date
-from engine.workflow.inbox import Page
-from engine.workflow.instances import (
-    CommandResult,
-    InboxRow,
-    _inbox_row,
-    _lock_instance,
-    _run,
-    _taken,
-    acting_for,
-    cancel_workflow,
-    refuse_auditor,
-    refuse_delegated,
-)
+from engine.tasks.inbox import Page
+from engine.workflow.access import InboxRow, acting_for, inbox_row, refuse_auditor, refuse_delegated
+from engine.workflow.instances import cancel_workflow
+from engine.workflow.runner import CommandResult, lock_instance, run_command, took
 from engine.workflow.store import InstanceRow
 
 URGE_INTERVAL = timedelta(hours=1)  # one urge per task, per user, per hour
@@ -118,10 +109,10 @@ def _task_command(ctx: Services, task_id: str, user: str, change: Change) -> Com
     event (with the holder before and after) and the notifications, in one transaction."""
     def command(tx: Tx):
         refuse_auditor(tx, user)
-        row = _lock_instance(ctx, tx, _inbox_row(tx, task_id).instance_id)
-        inbox = _inbox_row(tx, task_id)  # read again under the lock: nobody changes it now
+        row = lock_instance(ctx, tx, inbox_row(tx, task_id).instance_id)
+        inbox = inbox_row(tx, task_id)  # read again under the lock: nobody changes it now
         cached = ctx.store.cache.take(row.id, row.lock_version)
-        _taken(row, cached)
+        took(row, cached)
         before = _holder(inbox)
         event, data, notes = change(tx, row, inbox)
         after = _holder(inbox)
@@ -133,7 +124,7 @@ def _task_command(ctx: Services, task_id: str, user: str, change: Change) -> Com
         row.updated_at = now
         return row, cached, CommandResult(row.id, row.status)
 
-    return _run(ctx, command)
+    return run_command(ctx, command)
 
 
 def _hand_over(tx: Tx, inbox: InboxRow, user: str, principal: str, to_user: str) -> None:
@@ -335,7 +326,7 @@ def withdraw_request(ctx: Services, instance_id: str, user: str, reason: str) ->
 
     def command(tx: Tx):
         refuse_auditor(tx, user)
-        row = _lock_instance(ctx, tx, instance_id)
+        row = lock_instance(ctx, tx, instance_id)
         if user != row.initiator:
             raise PermissionDenied(f"only the requester ({row.initiator}) may withdraw {row.business_key or row.id}")
         if row.status in ("completed", "cancelled"):
@@ -357,6 +348,6 @@ def withdraw_request(ctx: Services, instance_id: str, user: str, reason: str) ->
         _notify(tx, row.id, None, [(p, "info", text) for p in waiting if p != user], now)
         return row, wf, result
 
-    return _run(ctx, command)
+    return run_command(ctx, command)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, literal, or_, select
 from engine.bootstrap import Services
 from engine.db.models import GroupMembership, InboxCandidate, InboxTask, RequestSummary
 from engine.errors import InvalidInput
+from engine.workflow.access import identities, task_row
 
 SORTS = {
     "due": (InboxTask.due_at.is_(None), InboxTask.due_at, InboxTask.created_at),
@@ -44,18 +45,6 @@ class Page:
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
-
-
-def task_row(t: InboxTask) -> dict:
-    return {
-        "task_id": t.task_id, "instance_id": t.instance_id, "process_id": t.process_id,
-        "process_version": t.process_version, "business_key": t.business_key, "name": t.task_name,
-        "element_id": t.element_id, "lane": t.lane, "assignee": t.assignee,
-        "candidate_users": [u for u in t.candidate_users.split(",") if u],
-        "candidate_groups": [g for g in t.candidate_groups.split(",") if g],
-        "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
-        "priority": t.priority, "delegated_by": t.delegated_by,
-    }
 
 
 def of_department(dept: str):
@@ -112,13 +101,6 @@ def _page(ctx: Services, q, f, sort: str, page: int, per_page: int) -> Page:
         total = s.scalar(select(func.count()).select_from(q.subquery()))
         rows = s.scalars(q.limit(per_page).offset((page - 1) * per_page)).all()
         return Page([task_row(r) for r in rows], total or 0, page, per_page)
-
-
-def identities(ctx: Services, user: str) -> list[str]:
-    """`user`, and the users whose tasks they receive today as their substitute."""
-    from engine.org.directory import directory, local_date
-
-    return [user, *directory(ctx).substituted_by(user, local_date(ctx))]
 
 
 def mine_query(users: list[str]):

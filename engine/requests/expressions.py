@@ -1,103 +1,33 @@
-"""The functions BPMN expressions and scripts may call: the organisation, the calendar, the progress
-posted on a plan task, notify().
+"""The functions BPMN expressions and scripts of the collaboration may call: the organisation, the
+calendar, the progress posted on a plan task, who is still waiting, notify().
 
 They are host code registered with the sandbox (it never traces or interrupts them) and read
-through caches; `notify` only queues a message, which the running command writes into the
-notification outbox in its own transaction, so a rolled-back command notifies nobody.
+through caches; `notify` only queues a message (engine.workflow.notices).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy import select
 
+from engine.db.models import InboxTask
+from engine.db.tx import Tx
 from engine.errors import InvalidInput
+from engine.org.calendar import load_calendar
+from engine.org.directory import directory
+from engine.requests.record_forms import plan_task_key
+from engine.workflow.notices import current_instance, notify
 
-KINDS = ("task", "return", "reminder", "urge", "escalation", "red_warning", "info")
 REMIND_AT = time(9, 0)  # a deadline given as a date is reminded of at 09:00 local time
-
-_QUEUE: ContextVar[list[dict] | None] = ContextVar("xiezuo_notifications", default=None)
-_INSTANCE: ContextVar[str | None] = ContextVar("xiezuo_instance", default=None)
-
-
-@contextmanager
-def running_instance(instance_id: str) -> Iterator[None]:
-    """Mark which instance the engine is stepping, for functions that ask about "this request"."""
-    token = _INSTANCE.set(instance_id)
-    try:
-        yield
-    finally:
-        _INSTANCE.reset(token)
-
-
-@contextmanager
-def collecting_notifications() -> Iterator[list[dict]]:
-    """Collect what notify() is asked during a command, for the command to write."""
-    queued: list[dict] = []
-    token = _QUEUE.set(queued)
-    try:
-        yield queued
-    finally:
-        _QUEUE.reset(token)
-
-
-def notify(recipients: Any, kind: str, message: str) -> None:
-    """Queue a notification for each recipient (a user id or a list of them)."""
-    queued = _QUEUE.get()
-    if queued is None:
-        raise RuntimeError("notify() is only available while a process instance runs")
-    if kind not in KINDS:
-        raise ValueError(f"unknown notification kind '{kind}' (known: {', '.join(KINDS)})")
-    people = [recipients] if isinstance(recipients, str) else list(recipients or [])
-    for person in dict.fromkeys(str(p) for p in people if p):
-        queued.append({"recipient": person, "kind": kind, "message": str(message)[:2000]})
-
-
-def notify_new_task(recipients: list[str], message: str, task_id: str) -> None:
-    """Queue the notice of a task that opened for `recipients` (kind `task`).
-
-    The running command writes it only to those whom nothing else of the same command notified:
-    a diagram that tells the person more (a return with its reason, a plan task with its dates)
-    speaks instead of this generic notice.
-    """
-    queued = _QUEUE.get()
-    if queued is None:
-        return  # no command running (a read of a task): nothing to tell
-    for person in dict.fromkeys(p for p in recipients if p):
-        queued.append({"recipient": person, "kind": "task", "message": message[:2000], "task_id": task_id,
-                       "generic": True})
-
-
-def notes_to_write(queued: list[dict]) -> list[dict]:
-    """The notifications a command writes: the generic new-task notice of a person whom the same
-    command notified otherwise is dropped, and that other message names the new task instead (the
-    notice of a return opens the task to rework)."""
-    told = {n["recipient"] for n in queued if not n.get("generic")}
-    new_task = {}
-    for n in queued:
-        if n.get("generic"):
-            new_task.setdefault(n["recipient"], n["task_id"])
-    return [n if n.get("generic") or n.get("task_id") or n["recipient"] not in new_task
-            else {**n, "task_id": new_task[n["recipient"]]}
-            for n in queued if not (n.get("generic") and n["recipient"] in told)]
 
 
 def script_services(ctx) -> dict[str, Callable]:
     """Name -> function, for the script engine of `ctx`."""
-    from sqlalchemy import select
-
-    from engine.db.models import InboxTask
-    from engine.db.tx import Tx
-    from engine.org.calendar import load_calendar
-    from engine.org.directory import directory
-    from engine.requests.record_forms import plan_task_key
-
     zone = ZoneInfo(ctx.config.timezone)
 
     def working_days(n: int) -> str:
@@ -125,7 +55,7 @@ def script_services(ctx) -> dict[str, Callable]:
     def waiting_on(element_id: str) -> list[str]:
         """Who still has to act on this instance's open tasks of `element_id` (assignees, else
         candidate users), as committed before the current step."""
-        instance_id = _INSTANCE.get()
+        instance_id = current_instance()
         if instance_id is None:
             raise RuntimeError("waiting_on() is only available while a process instance runs")
         with ctx.db.read() as s:
@@ -140,7 +70,7 @@ def script_services(ctx) -> dict[str, Callable]:
         """Hours, to the minute, since the latest progress on `plan_task` (a row of the plan, as the
         task data carries it) in this instance; without any, since its owner's task opened (else
         since the instance started). Read as committed before the current step."""
-        instance_id = _INSTANCE.get()
+        instance_id = current_instance()
         if instance_id is None:
             raise RuntimeError("hours_since_progress() is only available while a process instance runs")
         with ctx.db.transaction(write=False) as tx:

@@ -9,8 +9,8 @@ import json
 from engine.bootstrap import Services
 from engine.db.tx import Tx
 from engine.errors import NotFound
-from engine.workflow.inbox import Page
-from engine.workflow.operations import check_page
+from engine.tasks.inbox import Page
+from engine.tasks.operations import check_page
 
 
 # ---------------------------------------------------------------------------------- reads

@@ -1,0 +1,55 @@
+"""What the product does when the core moves a workflow: handlers the core calls, knowing nothing of
+them. The composition root (engine.bootstrap) wires the collaboration's (engine.requests.handlers);
+a start may bring its own preparation (filing a request numbers it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.bpmn.forms import Form
+from engine.db.tx import Tx
+from engine.workflow.store import InstanceRow
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A user task being completed, in the command's transaction, before the workflow moves."""
+
+    ctx: Any
+    tx: Tx
+    row: InstanceRow
+    task_id: str
+    element_id: str | None
+    user: str
+    now: datetime
+    form: Form
+    values: dict  # the submitted values, validated
+    task_data: dict  # the task's data as the form showed it
+
+
+@dataclass(frozen=True)
+class Start:
+    """An instance being started, in the command's transaction, before its first step: a
+    preparation may give it a business key (`row.business_key`) and add to its start `values`."""
+
+    ctx: Any
+    tx: Tx
+    row: InstanceRow
+    values: dict
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Reactions:
+    """The handlers: `completed` run in order on every completion; `task_data` says which submitted
+    values a completed task adds to the workflow's data (all of them unless the product keeps some
+    elsewhere). Replay uses the same `task_data`, so a replayed completion moves the same data."""
+
+    completed: tuple[Callable[[Completion], None], ...] = ()
+    task_data: Callable[[Form, dict], dict] | None = None
+
+    def data_of(self, form: Form, values: dict) -> dict:
+        return self.task_data(form, values) if self.task_data is not None else dict(values)
