@@ -228,13 +228,6 @@ def file_fields(form: Form) -> list[FormField]:
     return [f for f in form.fields if f.type in FILES and not f.readonly]
 
 
-def with_files(fld: FormField, value: Any, added: list[str]) -> Any:
-    """A file field's value once `added` (attachment ids) were uploaded for it."""
-    if fld.type == "file":
-        return added[-1] if added else value
-    return [*(value or []), *added]
-
-
 # The engine's messages (engine.bpmn.forms) in the reader's language; others are shown as they come.
 _MESSAGES: list[tuple[re.Pattern, Any]] = [
     (re.compile(r"^required$"), lambda m: _("必填")),

@@ -33,7 +33,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 
 from engine.audit import chain as audit
 from engine.audit import verify as audit_verify
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.org.directory import directory

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from engine.bootstrap import Services
 from engine.bpmn.timers import waiting_timers
+from engine.context import Services
 from engine.db.models import NotificationDelivery, ProcessInstance, RequestSummary
 from engine.errors import InvalidInput, NotFound
 from engine.org.directory import require_admin

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from engine.bootstrap import Services
 from engine.bpmn.forms import Form
+from engine.context import Services
 from engine.db.models import CoordinationPlan, InboxTask, Notification, RequestSummary
 from engine.errors import InvalidInput, NotFound
 from engine.org.directory import Directory, directory

@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import AppUser, Department, GroupMembership, Substitute
 from engine.errors import OrgInvalid
 from engine.org.directory import CONTEXT_ROLES, GLOBAL_ROLES, bump_revision, require_admin, write_post

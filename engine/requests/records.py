@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.audit import chain as audit
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.errors import FormInvalid, NotFound, PermissionDenied
 from engine.requests.record_access import may_post_progress, require_reader, require_writer

@@ -17,8 +17,8 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, literal, or_, select
 
-from engine.bootstrap import Services
 from engine.bpmn.safe_xml import parse_bpmn_bytes
+from engine.context import Services
 from engine.db.models import ProcessInstance, RequestSummary
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, literal, or_, select
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import GroupMembership, InboxCandidate, InboxTask, RequestSummary
 from engine.errors import InvalidInput
 from engine.workflow.access import identities, task_row

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from engine.audit import chain as audit
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import ProcessInstance, TaskCc
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied

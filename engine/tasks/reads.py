@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.errors import NotFound
 from engine.tasks.inbox import Page

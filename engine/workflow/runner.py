@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.audit import chain as audit
-from engine.bootstrap import Services
 from engine.bpmn.runtime import XWorkflow, element_of
 from engine.bpmn.timers import waiting_timers
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, InstanceErrored, StaleInstance
 from engine.org.directory import AUDITORS, directory, local_date

@@ -25,7 +25,8 @@ from flask_login import current_user, login_required
 from engine.audit import history as h
 from engine.audit import history_replay
 from engine.audit import verify as audit_verify
-from engine.db.models import InboxTask
+from engine.errors import NotFound
+from engine.notify.notices import open_task_request
 from engine.org.directory import directory
 from engine.org.sign_in import account_events
 from engine.requests.request_view import STATUSES, request_header
@@ -83,9 +84,10 @@ def log_auditor_views(response):
     args = request.view_args or {}
     instance_id = args.get("instance_id")
     if instance_id is None and "task_id" in args:
-        with services().db.read() as s:
-            found = s.get(InboxTask, args["task_id"])
-            instance_id = found.instance_id if found else None
+        try:
+            instance_id = open_task_request(services(), str(args["task_id"]))
+        except NotFound:
+            instance_id = None
     if instance_id is not None:
         h.record_view(services(), str(instance_id), current_user.id, endpoint)
     return response

@@ -15,7 +15,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.org.directory import add_substitute, directory, list_absences, local_date, remove_substitute
 from webui import forms_render as fr
 from webui.extensions import services
-from webui.views.admin import bp
+from webui.views.admin.area import bp
 
 REASON_MAX = 255  # substitute.reason
 

@@ -16,7 +16,7 @@ from engine.org.users import set_active
 from engine.tasks.inbox import Page
 from webui.auth import WebUser
 from webui.extensions import services, web_config
-from webui.views.admin import bp
+from webui.views.admin.area import bp
 from webui.views.admin.org import POST_LABELS
 from webui.views.audit import ACCOUNT_EVENT_LABELS, REASON_LABELS
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from engine.errors import InvalidInput, NotFound
 from engine.knowledge.recognition import NOTE_MAX, set_note
 from webui.extensions import services
-from webui.views.knowledge import bp
+from webui.views.knowledge.area import bp
 
 
 @bp.route("/stars/note", methods=["POST"])
