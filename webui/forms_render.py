@@ -20,12 +20,11 @@ from engine.bpmn.forms import Form, FormField, required_if
 from engine.org.directory import Directory, local_date
 from engine.requests.attachments import TYPES
 from webui.extensions import services
-from webui.i18n import process_text
+from webui.i18n import process_text, split_label
 
 MULTI = frozenset({"users", "departments", "files"})
 FILES = frozenset({"file", "files"})
 ACCEPT = ",".join(ext for _mime, exts, _label in TYPES.values() for ext in exts)  # the engine's allow-list
-_HELP = re.compile(r"^(.+?)[（(](.+)[）)]\s*$", re.S)
 
 
 @dataclass
@@ -79,22 +78,6 @@ class FieldView:
     def column_labels(self) -> dict[str, str]:
         """A table's column labels in the reader's language, by column id."""
         return {c.id: process_text(c.label) for c in self.field.columns}
-
-
-def split_label(label: str) -> tuple[str, str]:
-    """"需求目标（要达到什么效果…）" -> ("需求目标", "要达到什么效果…"): the diagrams put guidance in brackets."""
-    found = _HELP.match(label or "")
-    return (found.group(1).strip(), found.group(2).strip()) if found else (label, "")
-
-
-def label_text(label: str) -> str:
-    """A whole label in the reader's language: its label and its guidance are translated apart, as the
-    catalogue has them (webui/bpmn_messages.py)."""
-    text, guidance = split_label(label)
-    if not guidance:
-        return process_text(label)
-    shown = process_text(text), process_text(guidance)
-    return label if shown == (text, guidance) else f"{shown[0]} ({shown[1]})"
 
 
 def field_views(form: Form, values: dict, errors: dict[str, str], zone: tzinfo) -> list[FieldView]:

@@ -32,8 +32,7 @@ from engine.org.sign_in import account_events
 from engine.requests.request_view import STATUSES, request_header
 from engine.tasks.inbox import Page
 from webui.extensions import services
-from webui.forms_render import label_text
-from webui.i18n import process_text
+from webui.i18n import label_text, process_text
 from webui.permissions import require_auditor
 from webui.views.requests import EVENT_LABELS, GROUP_LABELS, STATUS_LABELS
 
