@@ -4,13 +4,16 @@ the product's reactions to its workflows (built by engine.bootstrap)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from engine.config import EngineConfig
 from engine.db.database import Database
-from engine.workflow.reactions import Reactions
-from engine.workflow.store import InstanceStore
+
+if TYPE_CHECKING:  # the core's types, for the annotations only: the core itself is built on this context
+    from engine.workflow.reactions import Reactions
+    from engine.workflow.store import InstanceStore
 
 
 @dataclass
@@ -21,7 +24,7 @@ class Services:
     db: Database
     store: InstanceStore
     script_engine: object
-    reactions: Reactions = field(default_factory=Reactions)
+    reactions: Reactions
 
     def now(self) -> datetime:
         return self.config.clock()

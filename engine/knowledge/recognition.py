@@ -44,8 +44,8 @@ from engine.db.models import (
     Retrospective,
     Satisfaction,
 )
+from engine.db.models.requests import number_order
 from engine.errors import InvalidInput, NotFound, PermissionDenied
-from engine.requests.requests import number_order
 
 ADMIN_GROUP = "platform_admins"
 GOOD_SCORE = 4

@@ -10,7 +10,7 @@ from engine.context import Services
 from engine.db.models import NotificationDelivery, ProcessInstance, RequestSummary
 from engine.errors import InvalidInput, NotFound
 from engine.org.directory import require_admin
-from engine.tasks.inbox import Page
+from engine.page import Page
 
 STATUSES = ("pending", "sending", "failed")
 

@@ -11,8 +11,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select, update
 
-from engine.audit import chain as audit
 from engine.context import Services
+from engine.db import chain as audit
 from engine.db.models import ApiToken, AppUser, Department, GroupMembership
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.org.directory import require_admin

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import puremagic
 
-from engine.audit import chain as audit
 from engine.context import Services
+from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.requests.record_access import require_reader, require_writer

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.audit import chain as audit
+from engine.db import chain as audit
 from engine.errors import InvalidInput
 from engine.knowledge import lessons
 from engine.requests.attachments import check_upload, write_attachment

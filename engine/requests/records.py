@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.audit import chain as audit
 from engine.context import Services
+from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import FormInvalid, NotFound, PermissionDenied
 from engine.requests.record_access import may_post_progress, require_reader, require_writer

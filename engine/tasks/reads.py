@@ -9,7 +9,7 @@ import json
 from engine.context import Services
 from engine.db.tx import Tx
 from engine.errors import NotFound
-from engine.tasks.inbox import Page
+from engine.page import Page
 from engine.tasks.operations import check_page
 
 

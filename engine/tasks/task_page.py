@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from engine.bpmn.forms import Form
 from engine.context import Services
+from engine.db.models import RequestSummary
 from engine.db.tx import Tx
 from engine.errors import NotFound, PermissionDenied, TaskNotReady
-from engine.notify.notices import task_context
+from engine.org.directory import directory
 from engine.requests.records import list_records
+from engine.requests.summaries import summary_view
 from engine.tasks.reads import task_history
 from engine.workflow.instances import task_form
 
@@ -84,3 +86,20 @@ def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> Tas
         files = {str(r["id"]): r["filename"] for r in records if r["kind"] == "attachment"}
     return TaskPage(info, row, task_history(ctx, task_id, row["instance_id"]),
                     task_context(ctx, row["instance_id"], info["data"] if info else {}), files)
+
+
+def task_context(ctx: Services, instance_id: str, task_data: dict | None) -> dict:
+    """What a task page shows beside its form, for someone already allowed onto the task: the
+    request's summary and, for a task on one row of the plan (`plan_task` in its data, as the
+    plan's multi-instance execution provides it), that row with its owner and department named."""
+    org = directory(ctx)
+    with ctx.db.read() as s:
+        summary = s.get(RequestSummary, instance_id)
+        request = summary_view(summary, org) if summary else None
+    plan_task = (task_data or {}).get("plan_task")
+    if isinstance(plan_task, dict):
+        plan_task = {**plan_task, "owner_name": (org.users.get(plan_task.get("owner") or "") or {}).get("name"),
+                     "dept_name": (org.departments.get(plan_task.get("dept") or "") or {}).get("name")}
+    else:
+        plan_task = None
+    return {"request": request, "plan_task": plan_task}

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine.audit import chain as audit
 from engine.bpmn.form_bounds import Bounds, names_people
 from engine.bpmn.form_validation import validate_submission
 from engine.bpmn.forms import Form
 from engine.bpmn.runtime import XWorkflow, element_of
 from engine.context import Services
+from engine.db import chain as audit
 from engine.db.models import InboxTask, ProcessInstance
 from engine.db.tx import Tx
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied, TaskNotReady

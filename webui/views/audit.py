@@ -29,8 +29,8 @@ from engine.errors import NotFound
 from engine.notify.notices import open_task_request
 from engine.org.directory import directory
 from engine.org.sign_in import account_events
+from engine.page import Page
 from engine.requests.request_view import STATUSES, request_header
-from engine.tasks.inbox import Page
 from webui.extensions import services
 from webui.i18n import label_text, process_text
 from webui.permissions import require_auditor
