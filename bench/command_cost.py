@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.engine import LOOP, SEQUENTIAL, USER, Clock, database, engine_run, fixture
+from bench.collaboration import SPACING, carry_through, set_up
+from bench.engine import LOOP, SEQUENTIAL, START, USER, Clock, database, engine_run, fixture
 from engine.bootstrap import bootstrap
 from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
@@ -22,8 +23,6 @@ ENGINE_COMMANDS = 9  # a start and 8 completions
 
 def compare(database_url: str | None, rounds: int = 3, requests: int = 3, runs: int = 10) -> list[list[Any]]:
     """Rows of (path, commands, ms per command, ratio to the 8-task command) for a table."""
-    from bench.audit import SPACING, START, carry_through, set_up
-
     clock = Clock()
     with database(database_url) as url:
         ctx = bootstrap(EngineConfig(database_url=url, clock=clock, script_time_limit=30.0))
