@@ -43,7 +43,7 @@ from engine.errors import CommandTooLarge, InvalidInput, NotFound
 from engine.org.directory import AUDITORS, Directory
 from engine.org.history import History
 from engine.workflow.assignment import resolve
-from engine.workflow.step import take_step
+from engine.workflow.step import completing, failed_tasks, retrying, start_data, take_step
 
 BATCH = 200
 
@@ -221,8 +221,7 @@ class Replayer:
         r.wf = XWorkflow(spec, subs, script_engine=self.script_engine, instance_id=uuid.UUID(r.instance_id))
         r.wf.clock = lambda: r.now
         values = dict(e.data.get("data") or {})
-        r.wf.task_tree.data.update(values)
-        r.wf.task_tree.data.update(initiator=e.actor, business_key=e.data.get("business_key"))
+        start_data(r.wf, values, e.actor, e.data.get("business_key"))
         return self._command(r, e, lambda: None)
 
     def _complete(self, r: Replay, e: Event) -> deque:
@@ -236,25 +235,13 @@ class Replayer:
             r.differ(f"event {e.seq}", f"task {e.task_id} is {element_of(task)} in the replay, {e.element_id} in the "
                                        f"record")
         values = self.ctx.reactions.data_of(task.task_spec.form, dict(e.data.get("data") or {}))
-
-        def step():
-            task.data.update(values)
-            task.run()
-
-        expected = self._command(r, e, step)
+        expected = self._command(r, e, completing(task, values))
         r.inbox.pop(e.task_id, None)
         return expected
 
     def _retry(self, r: Replay, e: Event) -> deque:
         wf = self._workflow(r)
-        failed = [t for each in wf.all_workflows() for t in each.tasks.values() if t.state == TaskState.ERROR]
-
-        def step():
-            for task in failed:
-                task.data.update(e.data.get("data") or {})
-                task._set_state(TaskState.READY)
-
-        return self._command(r, e, step)
+        return self._command(r, e, retrying(failed_tasks(wf), e.data.get("data")))
 
     def _workflow(self, r: Replay) -> XWorkflow:
         if r.wf is None:

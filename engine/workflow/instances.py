@@ -11,7 +11,6 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.bpmn.form_bounds import Bounds, names_people
@@ -41,7 +40,7 @@ from engine.workflow.runner import (
     run_command,
     took,
 )
-from engine.workflow.step import READY
+from engine.workflow.step import completing, failed_tasks, retrying, start_data
 from engine.workflow.store import InstanceRow
 
 
@@ -81,8 +80,7 @@ def start_instance(ctx: Services, process_id: str, user: str, data: dict | None 
         key = row.business_key
         wf = ctx.store.new_workflow(tx, version_id, instance_id, ctx.script_engine)
         wf.clock = ctx.clock
-        wf.task_tree.data.update(values)
-        wf.task_tree.data.update(initiator=user, business_key=key)
+        start_data(wf, values, user, key)
         audit.record(tx, row, "instance_started", user, now, None, None,
                      {"process_id": process_id, "version": version, "data": values, "business_key": key})
         return row, wf, advance(ctx, tx, row, wf, user, None)
@@ -155,11 +153,7 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
             react(done)
         values = ctx.reactions.data_of(form, clean)
 
-        def step():
-            task.data.update(values)
-            task.run()
-
-        return row, wf, advance(ctx, tx, row, wf, user, step)
+        return row, wf, advance(ctx, tx, row, wf, user, completing(task, values))
 
     return run_command(ctx, command)
 
@@ -236,16 +230,10 @@ def retry_instance(ctx: Services, instance_id: str, user: str, data: dict | None
         if row.status != "errored":
             raise InvalidInput(f"instance {instance_id} is {row.status}, not errored")
         wf = load_workflow(ctx, tx, row)
-        failed = [t for each in wf.all_workflows() for t in each.tasks.values() if t.state == TaskState.ERROR]
+        failed = failed_tasks(wf)
         audit.record(tx, row, "instance_retried", user, ctx.now(), None, None,
                      {"data": data or {}, "tasks": [element_of(t) for t in failed]})
-
-        def step():
-            for task in failed:
-                task.data.update(data or {})
-                task._set_state(READY)
-
-        return row, wf, advance(ctx, tx, row, wf, user, step)
+        return row, wf, advance(ctx, tx, row, wf, user, retrying(failed, data))
 
     return run_command(ctx, command)
 

@@ -189,3 +189,37 @@ def outcome(wf: XWorkflow, seen: Before, error: dict | None, assign: Callable, f
     else:
         status = "running"
     return Outcome(events, opened, [str(t) for t in left], status, error)
+
+
+# --- the inputs that move a workflow, each built from what its event records ---------------------
+# The command that takes an input and the replay that re-executes it from the audit chain build the
+# step here, from the same values, so an input is written once.
+
+def start_data(wf: XWorkflow, values: dict, initiator: str, business_key: str | None) -> None:
+    """Give a new workflow its start data (instance_started records `values` and the business key)."""
+    wf.task_tree.data.update(values)
+    wf.task_tree.data.update(initiator=initiator, business_key=business_key)
+
+
+def completing(task, values: dict) -> Callable[[], None]:
+    """The step of a completion: the task takes `values` (those the form keeps in the task data) and runs."""
+    def step():
+        task.data.update(values)
+        task.run()
+
+    return step
+
+
+def failed_tasks(wf: XWorkflow) -> list:
+    """The tasks an error stopped, in every (sub)workflow."""
+    return [t for each in wf.all_workflows() for t in each.tasks.values() if t.state == TaskState.ERROR]
+
+
+def retrying(failed: list, data: dict | None) -> Callable[[], None]:
+    """The step of a retry: the failed tasks take the corrected `data` and are ready to run again."""
+    def step():
+        for task in failed:
+            task.data.update(data or {})
+            task._set_state(READY)
+
+    return step
