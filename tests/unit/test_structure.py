@@ -13,6 +13,7 @@ name types for annotations and are never run (engine.context names the core's ty
 from __future__ import annotations
 
 import ast
+import re
 from collections import Counter
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -125,12 +126,50 @@ def test_the_web_layer_reads_no_table_itself():
     assert found == []
 
 
+def _layers() -> dict[str, int]:
+    """Folder or module (dotted) -> its layer, from the table of docs/ARCHITECTURE.md."""
+    rows = re.findall(r"^\| (\d+) \| `([\w/.]+)` \|", (ROOT / "docs" / "ARCHITECTURE.md").read_text("utf-8"), re.M)
+    return {path.removesuffix("/").removesuffix(".py").replace("/", "."): int(layer) for layer, path in rows}
+
+
+def _layer_of(module: str, layers: dict[str, int]) -> int | None:
+    parts = module.split(".")
+    return next((layers[".".join(parts[:n])] for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in layers),
+                None)
+
+
+def test_the_architecture_document_places_every_module():
+    layers = _layers()
+    assert len(layers) > 15
+    assert [name for name in MODULES if name not in ("engine", "engine.__init__")
+            and _layer_of(name, layers) is None] == []
+
+
+def test_every_import_goes_down_the_layers_of_the_architecture_document():
+    layers = _layers()
+    found = [f"{name} (layer {_layer_of(name, layers)}) imports {target} (layer {_layer_of(target, layers)})"
+             for name, targets in _graph().items() for target in targets
+             if target != "engine" and _layer_of(target, layers) is not None
+             and not _same_place(name, target, layers) and _layer_of(name, layers) <= _layer_of(target, layers)]
+    assert found == []
+
+
+def _same_place(a: str, b: str, layers: dict[str, int]) -> bool:
+    """Whether two modules belong to the same row of the table (a folder imports within itself)."""
+    def row(m: str) -> str:
+        parts = m.split(".")
+        return next(".".join(parts[:n]) for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in layers)
+    return row(a) == row(b)
+
+
 def test_the_rules_see_a_violation(tmp_path):
     """The checks above find what they look for: a cycle and a private import written on purpose."""
     graph = {name: targets for name, targets in _graph().items() if name.startswith("engine.workflow")}
     assert _cycle(graph) == []
     graph["engine.workflow.step"].add("engine.workflow.runner")  # the runner imports step already
     assert {"engine.workflow.step", "engine.workflow.runner"} <= set(_cycle(graph))
+    layers = _layers()
+    assert _layer_of("engine.workflow.runner", layers) < _layer_of("engine.requests.handlers", layers)
     bad = tmp_path / "bad.py"
     bad.write_text("from engine.workflow.runner import _TAKEN\n\n"
                    "def f():\n    from engine.db.models import InboxTask\n\n"
