@@ -38,9 +38,9 @@ from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.org.directory import directory
 from engine.page import Page
+from engine.requests.record_access import VIEWED, note_read
 from engine.requests.request_view import STATUSES, Names, RequestFilter, list_requests
 
-VIEWED = "request_viewed"
 NOTIFIED = "notification_sent"  # a notification of the outbox, shown among the events
 USER_EVENTS = frozenset({
     "instance_started", "task_completed", "task_claimed", "task_released", "task_transferred", "task_delegated",
@@ -205,10 +205,13 @@ def _row(seq, kind, actor, at, element, task, data, changes, names: Names, specs
             "task_id": task, "data": data, "changes": changes}
 
 
-def history(ctx: Services, instance_id: str, f: HistoryFilter | None = None) -> list[dict]:
-    """The request's events in order (see the module), narrowed by `f`; `at` is an aware datetime."""
+def history(ctx: Services, instance_id: str, f: HistoryFilter | None = None, reader: str | None = None) -> list[dict]:
+    """The request's events in order (see the module), narrowed by `f`; `at` is an aware datetime.
+    An auditor's read (`reader`) is logged on the request's chain."""
     f = (f or HistoryFilter()).check()
-    return [row for row in _load_history(ctx, instance_id)[1] if f.keeps(row)]
+    rows = [row for row in _load_history(ctx, instance_id)[1] if f.keeps(row)]
+    note_read(ctx, instance_id, reader, "history")
+    return rows
 
 
 def as_text(value, names: Names, yes: str = "是", no: str = "否") -> str:
@@ -229,7 +232,7 @@ def as_text(value, names: Names, yes: str = "是", no: str = "否") -> str:
 # --- exports ---------------------------------------------------------------------------------------
 
 def export_history(ctx: Services, instance_id: str, f: HistoryFilter | None, fmt: str, zone: str,
-                   labels: dict | None = None) -> tuple[str, bytes, str]:
+                   labels: dict | None = None, reader: str | None = None) -> tuple[str, bytes, str]:
     """(file name, bytes, media type) of the filtered history as CSV, Excel or JSON; times in `zone`.
 
     `labels` (optional) names the columns (`columns`), categories and event types (`types`) and the
@@ -239,6 +242,7 @@ def export_history(ctx: Services, instance_id: str, f: HistoryFilter | None, fmt
     f = (f or HistoryFilter()).check()
     head, rows = _load_history(ctx, instance_id)
     rows = [r for r in rows if f.keeps(r)]
+    note_read(ctx, instance_id, reader, "history_export")
     tz = ZoneInfo(zone)
     name = f"{head['request_no'] or head['instance_id']}-history.{fmt}"
     if fmt == "json":
@@ -288,14 +292,6 @@ def _flat(row: dict, tz: ZoneInfo, labels: dict) -> list:
 
 
 # --- auditors' views, verification, the index ------------------------------------------------------
-
-def record_view(ctx: Services, instance_id: str, user: str, view: str) -> None:
-    """Log that `user` read the request through `view` (a page, an export, an API call): an event of
-    its audit chain, so the log is as tamper-evident as the rest; the cached workflow stays valid."""
-    with ctx.db.transaction() as tx:
-        head = audit.lock_chain(tx, str(instance_id))
-        audit.append(tx, head, VIEWED, user, ctx.now(), data={"view": view})
-
 
 def verification(ctx: Services, instance_id: str) -> dict:
     """Whether the request's audit chain and its anchored head hold (audit_verify.verification), as `verified`,

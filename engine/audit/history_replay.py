@@ -14,11 +14,12 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
-from engine.audit.history import ENGINE_EVENTS, VIEWED, FormValues, VersionSpecs, as_text, category, version_specs
+from engine.audit.history import ENGINE_EVENTS, FormValues, VersionSpecs, as_text, category, version_specs
 from engine.bpmn.safe_xml import parse_bpmn_bytes
 from engine.context import Services
 from engine.db.tx import Tx
 from engine.org.directory import directory
+from engine.requests.record_access import VIEWED, note_read
 from engine.requests.request_view import BPMN, Names
 
 # --- replay ---------------------------------------------------------------------------------------
@@ -129,8 +130,9 @@ def _steps(events: list[tuple]) -> list[dict]:
     return steps
 
 
-def replay(ctx: Services, instance_id: str) -> dict:
-    """The request's diagrams (of the version it ran on), scopes and steps with the state after each."""
+def replay(ctx: Services, instance_id: str, reader: str | None = None) -> dict:
+    """The request's diagrams (of the version it ran on), scopes and steps with the state after each;
+    an auditor's read (`reader`) is logged on the request's chain."""
     with ctx.db.transaction(write=False) as tx:
         row = ctx.store.row(tx, str(instance_id))
         specs = version_specs(ctx, tx, row.process_version_id)
@@ -176,6 +178,7 @@ def replay(ctx: Services, instance_id: str) -> dict:
                                        else step["data"].get("data") if step["type"] == "instance_started" else None),
             "open": [dict(t) for t in open_tasks.values()],
             "scopes": _state(n, nodes, scopes, diagrams, open_tasks)})
+    note_read(ctx, row.id, reader, "replay")
     return {"instance_id": row.id, "request_no": row.business_key, "status": row.status,
             "process_id": row.process_id, "version": row.process_version, "scopes": scopes,
             "diagrams": {pid: {"name": d["name"], "xml": d["xml"]} for pid, d in diagrams.items()}, "steps": out}

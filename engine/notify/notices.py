@@ -21,6 +21,7 @@ from engine.db.models import CoordinationPlan, InboxTask, Notification, RequestS
 from engine.errors import InvalidInput, NotFound
 from engine.org.directory import directory
 from engine.page import Page
+from engine.requests.record_access import note_read
 from engine.requests.records import red_warnings
 from engine.requests.request_view import may_see_request
 from engine.requests.requests import REQUEST_PROCESS
@@ -179,6 +180,7 @@ def describe_request(ctx: Services, instance_id: str, user: str) -> dict:
         summary = s.get(RequestSummary, instance_id)
         found["request"] = summary_view(summary, directory(ctx)) if summary else None
     found["red_warnings"] = red_warnings(ctx, instance_id)
+    note_read(ctx, instance_id, user, "request")
     return found
 
 

@@ -20,6 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from engine.context import Services
 from engine.org.directory import directory
+from engine.requests.record_access import note_read
 from engine.requests.records import list_records
 from engine.requests.request_view import Names, request_header
 
@@ -205,8 +206,9 @@ def _retrospective(ws: Worksheet, r: _Request) -> None:
     set_widths(ws, [18, 36, 18, 36])
 
 
-def export_request(ctx: Services, instance_id: str) -> tuple[str, bytes]:
-    """The request's workbook: (file name, the bytes of the .xlsx)."""
+def export_request(ctx: Services, instance_id: str, reader: str | None = None) -> tuple[str, bytes]:
+    """The request's workbook: (file name, the bytes of the .xlsx); an auditor's read (`reader`) is
+    logged on the request's chain."""
     r = _Request(ctx, instance_id)
     book = Workbook()
     sheets = [book.active, *(book.create_sheet() for _ in SHEETS[1:])]
@@ -215,4 +217,5 @@ def export_request(ctx: Services, instance_id: str) -> tuple[str, bytes]:
         fill(ws, r)
     out = io.BytesIO()
     book.save(out)
+    note_read(ctx, instance_id, reader, "request_export")
     return f"{r.header['request_no']}.xlsx", out.getvalue()

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from engine.context import Services
+from engine.db import chain
 from engine.db.tx import Tx
 from engine.errors import NotFound, PermissionDenied
 from engine.org.directory import ADMINS, GLOBAL_ROLES, directory
@@ -110,3 +111,24 @@ def require_reader(ctx: Services, tx: Tx, instance_id: str, user: str) -> None:
     """PermissionDenied unless `user` may read the request's records."""
     if not may_read(ctx, tx, instance_id, user):
         raise PermissionDenied(f"用户 {user} 不能查看需求 {instance_id} 的记录")
+
+
+# --- auditors' reads ----------------------------------------------------------------------------------
+
+VIEWED = "request_viewed"
+
+
+def record_view(ctx: Services, instance_id: str, user: str, view: str) -> None:
+    """Log that `user` read the request through `view`: an event of its audit chain, so the log is as
+    tamper-evident as the rest; the cached workflow stays valid."""
+    with ctx.db.transaction() as tx:
+        head = chain.lock_chain(tx, str(instance_id))
+        chain.append(tx, head, VIEWED, user, ctx.now(), data={"view": view})
+
+
+def note_read(ctx: Services, instance_id: str, reader: str | None, view: str) -> None:
+    """Every service that hands a request's content to a reader calls this once it has it: an
+    auditor's read is logged on the request's chain (`view` says what was read: the request, a task,
+    its history, ...); a read that cannot be logged fails. Other readers' reads are not logged."""
+    if reader is not None and reader in directory(ctx).members(AUDITORS):
+        record_view(ctx, instance_id, reader, view)

@@ -26,7 +26,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.org.directory import Directory, directory, local_date
 from engine.page import Page
 from engine.requests.attachments import AttachmentFile, attachment_content
-from engine.requests.record_access import may_read
+from engine.requests.record_access import may_read, note_read
 from engine.requests.record_rows import select as select_rows
 from engine.requests.records import list_records, red_warnings
 
@@ -230,9 +230,9 @@ class RequestPage:
     task_titles: dict[str, str] = field(default_factory=dict)  # plan task key -> title, latest version winning
 
 
-def request_page(ctx: Services, instance_id: str) -> RequestPage:
+def request_page(ctx: Services, instance_id: str, reader: str | None = None) -> RequestPage:
     """The request's header, its audit events (with element names), its records by kind and its
-    current plan (Gantt rows and RACI matrix)."""
+    current plan (Gantt rows and RACI matrix); an auditor's read (`reader`) is logged on its chain."""
     header = request_header(ctx, instance_id)
     with ctx.db.transaction(write=False) as tx:
         version_id = tx.one("SELECT process_version_id FROM process_instance WHERE id = ?", (header["instance_id"],))
@@ -257,6 +257,7 @@ def request_page(ctx: Services, instance_id: str) -> RequestPage:
     plan = _plan(ctx, header, records, names, plan_task_stages(in_order))
     titles = {t["task_key"]: t["title"] for p in sorted(records.get("plan", []), key=lambda p: p["version"])
               for t in p["tasks"]}
+    note_read(ctx, header["instance_id"], reader, "request")
     return RequestPage(header, timeline, records, plan, names,
                        {a["id"]: a for a in records.get("attachment", [])}, titles)
 
@@ -377,7 +378,7 @@ def list_requests(ctx: Services, user_id: str, department_id: str | None, f: Req
         return Page([_header(summary, instance) for summary, instance in rows], total, page, per_page)
 
 
-def attachment_file(ctx: Services, instance_id: str, attachment_id: int) -> AttachmentFile:
+def attachment_file(ctx: Services, instance_id: str, attachment_id: int, reader: str | None = None) -> AttachmentFile:
     """An attachment of the request with its bytes; NotFound if it belongs to another request.
     The caller has decided that the reader may see the request (read as its initiator)."""
     with ctx.db.transaction(write=False) as tx:
@@ -385,4 +386,6 @@ def attachment_file(ctx: Services, instance_id: str, attachment_id: int) -> Atta
         if not found:
             raise NotFound(f"附件 {attachment_id} 不属于需求 {instance_id}")
         (initiator,) = tx.one("SELECT initiator FROM process_instance WHERE id = ?", (str(instance_id),))
-    return attachment_content(ctx, attachment_id, initiator)
+    found = attachment_content(ctx, attachment_id, initiator)
+    note_read(ctx, str(instance_id), reader, "attachment")
+    return found

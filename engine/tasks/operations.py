@@ -39,7 +39,7 @@ URGE_INTERVAL = timedelta(hours=1)  # one urge per task, per user, per hour
 TEXT_LIMIT = 2000
 CC_LIMIT = 50
 # Events that do not count as acting on a request when someone other than its initiator causes them
-# (an auditor's reading is logged on the request's chain, engine.audit.history.VIEWED).
+# (an auditor's reading is logged on the request's chain, engine.requests.record_access.VIEWED).
 NOT_ACTING = ("task_urged", "request_viewed")
 
 _INBOX_UPDATE = "UPDATE inbox_task SET assignee = ?, delegated_by = ? WHERE task_id = ?"

@@ -11,6 +11,7 @@ from engine.db.models import RequestSummary
 from engine.db.tx import Tx
 from engine.errors import NotFound, PermissionDenied, TaskNotReady
 from engine.org.directory import directory
+from engine.requests.record_access import note_read
 from engine.requests.records import list_records
 from engine.requests.summaries import summary_view
 from engine.tasks.reads import task_history
@@ -63,7 +64,7 @@ def _entry(tx: Tx, task_id: str) -> dict | None:
 def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> TaskPage:
     """The page of task `task_id` for `user`: with its form when they may work on it, without for one
     of the request's people; with `work` (a form being sent) only for those who may work on it.
-    NotFound for anyone else and for a task that is not open."""
+    NotFound for anyone else and for a task that is not open. An auditor's read is logged."""
     try:
         info = task_form(ctx, task_id, user)
     except (TaskNotReady, NotFound):
@@ -84,8 +85,10 @@ def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> Tas
     if any(f.type in FILE_TYPES for f in form.fields):
         records = records if records is not None else list_records(ctx, row["instance_id"], user)
         files = {str(r["id"]): r["filename"] for r in records if r["kind"] == "attachment"}
-    return TaskPage(info, row, task_history(ctx, task_id, row["instance_id"]),
+    page = TaskPage(info, row, task_history(ctx, task_id, row["instance_id"]),
                     task_context(ctx, row["instance_id"], info["data"] if info else {}), files)
+    note_read(ctx, row["instance_id"], user, "task")
+    return page
 
 
 def task_context(ctx: Services, instance_id: str, task_data: dict | None) -> dict:

@@ -21,6 +21,7 @@ from engine.audit import verify as audit_verify
 from engine.audit.verify import verify_all
 from engine.db.models import ProcessInstance
 from engine.errors import InvalidInput, NotFound
+from engine.requests.record_access import VIEWED, note_read, record_view
 from engine.requests.request_view import diagram
 from engine.tasks.operations import transfer_task, withdraw_request
 from engine.workflow.instances import claim_task, describe_instance
@@ -321,17 +322,19 @@ def test_a_logged_view_joins_the_chain_without_touching_the_workflow(flow, ctx):
     before = describe_instance(ctx, flow.instance_id)
     with ctx.db.read() as s:
         version = s.get(ProcessInstance, flow.instance_id).lock_version
-    h.record_view(ctx, flow.instance_id, "shenjie", "audit.history")
+    note_read(ctx, flow.instance_id, "zhangzongjian", "history")  # a head's read is not logged
+    assert describe_instance(ctx, flow.instance_id)["history"] == before["history"]
+    note_read(ctx, flow.instance_id, "shenjie", "history")  # an auditor's is
     after = describe_instance(ctx, flow.instance_id)
-    assert after["history"][-1]["type"] == h.VIEWED and after["history"][-1]["actor"] == "shenjie"
-    assert after["history"][-1]["data"] == {"view": "audit.history"}
+    assert after["history"][-1]["type"] == VIEWED and after["history"][-1]["actor"] == "shenjie"
+    assert after["history"][-1]["data"] == {"view": "history"}
     assert after["open_tasks"] == before["open_tasks"]
     with ctx.db.read() as s:
         assert s.get(ProcessInstance, flow.instance_id).lock_version == version
     state = h.verification(ctx, flow.instance_id)
     assert (state["verified"], state["problems"], state["events"]) == (True, [], after["history"][-1]["seq"])
     # the replay leaves views out; the history shows them
-    assert all(s["type"] != h.VIEWED for s in history_replay.replay_states(ctx, flow.instance_id))
+    assert all(s["type"] != VIEWED for s in history_replay.replay_states(ctx, flow.instance_id))
     assert [r["category"] for r in h.history(ctx, flow.instance_id, h.HistoryFilter(type="view"))] == ["view"]
     # the next command chains on from the view
     flow.complete("admin_review", {"review_decision": "通过", "review_comment": "好"})
@@ -340,7 +343,7 @@ def test_a_logged_view_joins_the_chain_without_touching_the_workflow(flow, ctx):
 
 def test_an_auditors_view_is_no_action_on_the_request(flow, ctx):
     flow.submit("xiaowang", REQUEST)
-    h.record_view(ctx, flow.instance_id, "shenjie", "requests.detail")
+    record_view(ctx, flow.instance_id, "shenjie", "request")
     withdraw_request(ctx, flow.instance_id, "xiaowang", "不需要了")
     assert flow.status == "cancelled"
 

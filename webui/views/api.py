@@ -183,7 +183,7 @@ def request_history(instance_id: str):
     f, problems = history_filter(request.args)
     if problems:
         raise InvalidInput("; ".join(str(p) for p in problems))
-    rows = history(services(), instance_id, f)
+    rows = history(services(), instance_id, f, reader=current_user.id)
     return jsonify({"instance_id": instance_id, "filter": f.to_dict(),
                     "verification": verification(services(), instance_id),
                     "events": [{**r, "at": r["at"].isoformat()} for r in rows]})
@@ -196,7 +196,7 @@ def request_replay(instance_id: str):
     (auditors and platform admins)."""
     require_auditor(current_user)
     request_header(services(), instance_id)
-    return jsonify(replay(services(), instance_id))
+    return jsonify(replay(services(), instance_id, reader=current_user.id))
 
 
 @bp.post("/requests/<instance_id>/withdraw")

@@ -94,7 +94,7 @@ def index():
 def detail(instance_id):
     """A request: header, diagram, plan (Gantt, RACI), records and timeline."""
     require_request(services(), current_user, instance_id)
-    view = request_page(services(), str(instance_id))
+    view = request_page(services(), str(instance_id), reader=current_user.id)
     return render_template("requests/detail.html", view=view, h=view.header, names=view.names,
                            events=EVENT_LABELS, progress_labels=PROGRESS_LABELS, red_labels=RED_LABELS)
 
@@ -115,7 +115,7 @@ def diagram_json(instance_id):
 def export(instance_id):
     """The request as an Excel workbook of the four forms."""
     require_request(services(), current_user, instance_id)
-    filename, content = export_request(services(), str(instance_id))
+    filename, content = export_request(services(), str(instance_id), reader=current_user.id)
     return send_file(io.BytesIO(content), as_attachment=True, download_name=filename,
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
@@ -125,7 +125,7 @@ def export(instance_id):
 def attachment(instance_id, attachment_id: int):
     """Download an attachment of the request (always as a download, under its sanitised name)."""
     require_request(services(), current_user, instance_id)
-    found = attachment_file(services(), str(instance_id), attachment_id)
+    found = attachment_file(services(), str(instance_id), attachment_id, reader=current_user.id)
     return send_file(io.BytesIO(found.content), mimetype=found.content_type, as_attachment=True,
                      download_name=found.filename, etag=found.sha256)
 
