@@ -184,15 +184,6 @@ def describe_request(ctx: Services, instance_id: str, user: str) -> dict:
     return found
 
 
-def noticed_task_request(ctx: Services, user: str, task_id: str) -> str | None:
-    """The request (instance id) of a task `user` was told about (a notice, an email of one), open
-    or not any more; None when no notice of theirs names the task."""
-    with ctx.db.read() as s:
-        return s.scalar(select(Notification.instance_id).where(
-            Notification.recipient == user, Notification.task_id == task_id,
-            Notification.instance_id.is_not(None)).limit(1))
-
-
 def open_task_request(ctx: Services, task_id: str) -> str:
     """The request (instance id) an open task belongs to; NotFound if no open task has this id."""
     with ctx.db.read() as s:

@@ -5,19 +5,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from engine.bpmn.forms import Form
 from engine.context import Services
-from engine.db.models import RequestSummary
+from engine.db.models import Notification, RequestSummary
 from engine.db.tx import Tx
 from engine.errors import NotFound, PermissionDenied, TaskNotReady
 from engine.org.directory import directory
 from engine.requests.record_access import note_read
 from engine.requests.records import list_records
+from engine.requests.request_view import may_see_request
 from engine.requests.summaries import summary_view
 from engine.tasks.reads import task_history
 from engine.workflow.instances import task_form
 
 FILE_TYPES = ("file", "files")
+
+
+class TaskClosed(NotFound):
+    """The task is not open any more, but the reader was told of it (a notice, an email): its
+    request is where to go, `request_id`, when `may_see` it (a group task another took: not)."""
+
+    def __init__(self, task_id: str, request_id: str, may_see: bool):
+        super().__init__(f"task {task_id} is not open")
+        self.request_id, self.may_see = request_id, may_see
 
 
 @dataclass
@@ -64,10 +76,14 @@ def _entry(tx: Tx, task_id: str) -> dict | None:
 def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> TaskPage:
     """The page of task `task_id` for `user`: with its form when they may work on it, without for one
     of the request's people; with `work` (a form being sent) only for those who may work on it.
-    NotFound for anyone else and for a task that is not open. An auditor's read is logged."""
+    NotFound for anyone else and for a task that is not open; TaskClosed for a task done (or taken
+    over) since the reader was told of it. An auditor's read is logged."""
     try:
         info = task_form(ctx, task_id, user)
     except (TaskNotReady, NotFound):
+        told = None if work else noticed_task_request(ctx, user, task_id)
+        if told is not None:
+            raise TaskClosed(task_id, told, may_see_request(ctx, told, user)) from None
         raise NotFound(f"task {task_id} is not open") from None
     except PermissionDenied:
         info = None
@@ -106,3 +122,12 @@ def task_context(ctx: Services, instance_id: str, task_data: dict | None) -> dic
     else:
         plan_task = None
     return {"request": request, "plan_task": plan_task}
+
+
+def noticed_task_request(ctx: Services, user: str, task_id: str) -> str | None:
+    """The request (instance id) of a task `user` was told about (a notice, an email of one), open
+    or not any more; None when no notice of theirs names the task."""
+    with ctx.db.read() as s:
+        return s.scalar(select(Notification.instance_id).where(
+            Notification.recipient == user, Notification.task_id == task_id,
+            Notification.instance_id.is_not(None)).limit(1))

@@ -21,7 +21,6 @@ from flask_login import current_user, login_required
 
 from engine.bpmn.forms import Form
 from engine.errors import FormInvalid, InvalidInput, NotFound
-from engine.notify.notices import noticed_task_request
 from engine.org.directory import directory
 from engine.requests.attachments import Upload, add_attachment, check_type, clean_filename
 from engine.requests.records import add_comment
@@ -34,13 +33,12 @@ from engine.tasks.operations import (
     urge_task,
     withdraw_request,
 )
-from engine.tasks.task_page import TaskPage, inbox_entry, task_page
+from engine.tasks.task_page import TaskClosed, TaskPage, inbox_entry, task_page
 from engine.workflow.instances import claim_task, complete_task, describe_instance, release_task, start_form
 from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services
 from webui.i18n import process_text
-from webui.permissions import may_see_request
 
 
 def _zone() -> ZoneInfo:
@@ -172,6 +170,8 @@ def _task_page(task_id: str, work: bool = False) -> TaskPage:
     """The task's page for the reader (engine.tasks.task_page); 404 for anyone who may not see it."""
     try:
         return task_page(services(), task_id, current_user.id, work=work)
+    except TaskClosed:
+        raise
     except NotFound:
         abort(404)
 
@@ -225,15 +225,14 @@ def _render_task(view: TaskPage, values: dict, errors: dict, op: tuple | None = 
 def task(task_id: str):
     """A task: its form (fill in and complete it) and what else may be done with it. A task done
     (or taken over) since a notice or an email of it was sent opens its request, with a word why."""
-    if request.method == "GET" and inbox_entry(services(), task_id) is None:
-        instance_id = noticed_task_request(services(), current_user.id, task_id)
-        if instance_id is not None:
-            if not may_see_request(services(), current_user, instance_id):  # told of a group task another took
-                flash(_("这项任务已经办结，或已由他人处理。"), "info")
-                return redirect(url_for("pages.inbox"))
-            flash(_("这项任务已经办结，或已不由您处理；以下是它所属的需求。"), "info")
-            return redirect(url_for("requests.detail", instance_id=instance_id))
-    view = _task_page(task_id, work=request.method == "POST")
+    try:
+        view = _task_page(task_id, work=request.method == "POST")
+    except TaskClosed as closed:
+        if not closed.may_see:  # told of a group task another took
+            flash(_("这项任务已经办结，或已由他人处理。"), "info")
+            return redirect(url_for("pages.inbox"))
+        flash(_("这项任务已经办结，或已不由您处理；以下是它所属的需求。"), "info")
+        return redirect(url_for("requests.detail", instance_id=closed.request_id))
     if request.method == "GET":
         return _render_task(view, {}, {})
     info = view.task
