@@ -11,7 +11,7 @@ reports, deploys) keeps using the ORM.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 
 class Tx:
@@ -83,6 +83,11 @@ class Tx:
             value = value.astimezone(UTC).replace(tzinfo=None)
         # On SQLite the text SQLAlchemy's DateTime writes and reads: "YYYY-MM-DD HH:MM:SS.ffffff".
         return value if self.postgres else value.isoformat(" ", "microseconds")
+
+    @staticmethod
+    def day(value) -> date:
+        """A stored date back as a date (SQLite hands back its ISO text)."""
+        return date.fromisoformat(value) if isinstance(value, str) else value
 
     @staticmethod
     def when(value) -> datetime | None:

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from engine.context import Services
 from engine.db.models import CalendarDay, GroupMembership
+from engine.db.tx import Tx
 from engine.errors import InvalidInput, PermissionDenied
+from engine.org import scope as org_scope
 from engine.org.workdays import WorkCalendar, statutory_year_known
 
 ADMIN_GROUP = "platform_admins"
@@ -26,10 +28,20 @@ NOTE_MAX = 255  # calendar_day.note
 
 
 def load_calendar(ctx: Services) -> WorkCalendar:
-    """The working-day calendar with every administrator ruling in the database."""
-    with ctx.db.read() as s:
-        rows = s.execute(select(CalendarDay.day, CalendarDay.workday)).all()
-    return WorkCalendar({day: workday for day, workday in rows})
+    """The working-day calendar with every administrator ruling in the database; read once in a
+    command's or request's scope (engine.org.scope), on the command's connection when it has one."""
+    scope = org_scope.current(ctx.db)
+    if scope is not None and scope.calendar is not None:
+        return scope.calendar
+    if scope is not None and scope.tx is not None:
+        rows = [(Tx.day(day), bool(workday)) for day, workday in scope.tx.all("SELECT day, workday FROM calendar_day")]
+    else:
+        with ctx.db.read() as s:
+            rows = s.execute(select(CalendarDay.day, CalendarDay.workday)).all()
+    found = WorkCalendar({day: workday for day, workday in rows})
+    if scope is not None:
+        scope.calendar = found
+    return found
 
 
 def calendar_warnings(ctx: Services, years: Iterable[int]) -> list[str]:
@@ -83,6 +95,7 @@ def set_day(ctx: Services, day: date | str, workday: bool, note: str, user: str)
 
 
 def _upsert(ctx: Services, day: date, workday: bool, note: str, user: str, now: datetime) -> dict:
+    org_scope.changed()  # a ruling read again in this scope sees the change
     with ctx.db.write() as s:
         _require_admin(s, user)
         row = s.get(CalendarDay, day)
@@ -103,6 +116,7 @@ def clear_day(ctx: Services, day: date | str, user: str) -> bool:
     False when there was no ruling to remove (clearing twice is harmless).
     """
     the_day = _as_day(day)
+    org_scope.changed()
     with ctx.db.write() as s:
         _require_admin(s, user)
         row = s.get(CalendarDay, the_day)

@@ -212,6 +212,11 @@ def _current(ctx: Services) -> Directory:
     # Keyed by the database object itself: an id() could be reused by another database after this
     # one is gone, and a fresh organisation there could show the same revision number.
     cache = _CACHES.setdefault(ctx.db, _Cache())
+    tx = org_scope.read_with(ctx.db)
+    if tx is not None and cache.directory is not None:  # a command: its own connection says the revision
+        (current,) = tx.one("SELECT value FROM revision WHERE name = ?", (REVISION_KEY,)) or (0,)
+        if cache.directory.revision == (current or 0):
+            return cache.directory
     with ctx.db.read() as s:
         current = revision(s)
         found = cache.directory

@@ -1,9 +1,11 @@
-"""One reading of the organisation per command or web request.
+"""One reading of the organisation (and of the working calendar) per command or web request.
 
 Outside a scope, `org.directory` checks the organisation's revision on every call (one round trip
 each). Inside `org_snapshot(ctx)` the first call's snapshot serves the rest of the scope: a command
 acts on one consistent organisation, as if it had run a moment earlier. A change of the organisation
 in the scope (bump_revision) ends the snapshot for the rest of it, so the changer sees its own change.
+A command hands its transaction to the scope (`use`): the organisation's revision and the calendar
+are then read on the command's own connection, not through a session of their own.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Scope:
     db: Any
     directory: Any = None
     open: bool = True  # False once the organisation changed in the scope: read afresh from then on
+    tx: Any = None  # the command's transaction, when one runs in the scope
+    calendar: Any = None
 
 
 _SCOPE: ContextVar[Scope | None] = ContextVar("org_scope", default=None)
@@ -65,3 +69,17 @@ def changed() -> None:
     if scope is not None:
         scope.open = False
         scope.directory = None
+        scope.calendar = None
+
+
+def use(db, tx) -> None:
+    """Read through `tx` (a command's transaction on `db`) in the open scope, until it ends."""
+    scope = current(db)
+    if scope is not None:
+        scope.tx = tx
+
+
+def read_with(db) -> Any:
+    """The transaction to read the organisation with in the open scope of `db`, if it has one."""
+    scope = current(db)
+    return scope.tx if scope is not None else None

@@ -24,6 +24,7 @@ from engine.context import Services
 from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, InstanceErrored, StaleInstance
+from engine.org import scope as org_scope
 from engine.org.directory import AUDITORS, directory, local_date
 from engine.org.scope import org_snapshot
 from engine.workflow.access import members
@@ -272,6 +273,7 @@ def _unit(ctx: Services, command: Callable[[Tx], tuple], raise_errors: bool) -> 
     token = _TAKEN.set([])
     try:
         with ctx.db.transaction() as tx, collecting_notifications() as notes:
+            org_scope.use(ctx.db, tx)  # the organisation and the calendar are read on this connection
             row, wf, result = command(tx)
             if result is not None:
                 write_notices(tx, row.id, notes_to_write(notes), ctx.now())

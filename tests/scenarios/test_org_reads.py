@@ -57,3 +57,20 @@ def test_a_change_of_the_organisation_ends_the_snapshot_of_its_own_command(flow,
         assert directory(flow.ctx).head("MKT") == NEW_HEAD
     revision_reads.clear()
     assert directory(flow.ctx).head("MKT") == NEW_HEAD and len(revision_reads) == 1  # outside: read each time
+
+
+def test_a_collaboration_command_reads_the_organisation_and_calendar_on_its_own_connection(flow):
+    """The revision and the working calendar are read in the command's transaction: one pooled
+    connection per command, where each used to take one more per read."""
+    checkouts: list[object] = []
+
+    def count(*_args):
+        checkouts.append(1)
+    to_lead_confirm(flow)
+    (task,) = flow.tasks("lead_confirm")
+    event.listen(flow.ctx.db.engine, "checkout", count)
+    try:  # the lead's confirmation opens the departments' feedback tasks, due in working days
+        complete_task(flow.ctx, task["task_id"], flow.actor(task), {"lead_decision": "确认接收"})
+        assert len(checkouts) == 1, len(checkouts)
+    finally:
+        event.remove(flow.ctx.db.engine, "checkout", count)
