@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.db.models import AuditEvent, ProcessInstance
+from engine.db.models.audit import EVENT_INSERT
 from engine.db.tx import Tx
 from engine.errors import NotFound, StaleInstance
 
@@ -49,8 +50,6 @@ def hashed_time(value) -> str:
     return Tx.when(value).isoformat(timespec="microseconds")
 
 
-_INSERT = ("INSERT INTO audit_event (instance_id, seq, event_type, actor, at, element_id, task_id, data, "
-           "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 class ChainHolder(Protocol):
@@ -70,7 +69,7 @@ def record(tx: Tx, instance: ChainHolder, event_type: str, actor: str, at: datet
     payload = PAYLOAD(data or {})
     at = at.astimezone(UTC)  # stored and hashed as UTC, as it reads back
     digest = _digest(instance.id, seq, event_type, actor, at, element_id, task_id, payload, prev)
-    tx.queue(_INSERT, (instance.id, seq, event_type, actor, tx.stamp(at), element_id, task_id, payload, prev,
+    tx.queue(EVENT_INSERT, (instance.id, seq, event_type, actor, tx.stamp(at), element_id, task_id, payload, prev,
                        digest))
     instance.audit_seq = seq
     instance.audit_hash = digest

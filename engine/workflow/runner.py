@@ -22,6 +22,7 @@ from engine.bpmn.runtime import XWorkflow, element_of
 from engine.bpmn.timers import waiting_timers
 from engine.context import Services
 from engine.db import chain as audit
+from engine.db.models.workflow import CANDIDATE_INSERT, INBOX_INSERT
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, InstanceErrored, StaleInstance
 from engine.org import scope as org_scope
@@ -132,24 +133,19 @@ def write_step(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: st
     return result
 
 
-_INBOX_INSERT = (
-    "INSERT INTO inbox_task (task_id, instance_id, process_id, process_version, business_key, task_name, "
-    "element_id, lane, assignee, candidate_users, candidate_groups, created_at, due_at, priority) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_CANDIDATE_INSERT = "INSERT INTO inbox_candidate (task_id, kind, name) VALUES (?, ?, ?)"
 
 
 def open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, who, now: datetime) -> None:
     """The inbox row of a task that became ready, its candidates, and the notice of the new task."""
     tid = str(task.id)
-    tx.queue(_INBOX_INSERT, (
+    tx.queue(INBOX_INSERT, (
         tid, row.id, row.process_id, row.process_version, row.business_key,
         task.task_spec.bpmn_name or element_of(task), element_of(task), task.task_spec.lane, who.assignee,
         ",".join(who.candidate_users), ",".join(who.candidate_groups), tx.stamp(now), tx.stamp(who.due_at),
         who.priority))
     for kind, names in (("user", who.candidate_users), ("group", who.candidate_groups)):
         for name in dict.fromkeys(names):
-            tx.queue(_CANDIDATE_INSERT, (tid, kind, name))
+            tx.queue(CANDIDATE_INSERT, (tid, kind, name))
     notify_new_task(_told_of_task(ctx, tx, who, now), f"新任务：{task.task_spec.bpmn_name or element_of(task)}"
                     + (f"（需求 {row.business_key}）" if row.business_key else ""), tid)
 

@@ -20,6 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn.forms import Form
 from engine.bpmn.runtime import SERIALIZER, XWorkflow, spec_from_dict
 from engine.bpmn.timers import use_instance_clock
+from engine.db.models.workflow import TASK_INSERT, TASK_UPDATE
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, NotFound, StaleInstance
 from engine.workflow.state_versions import SERIALIZER_VERSION, VERSIONS, StateVersions, StoredState
@@ -206,9 +207,6 @@ _INSERT_INSTANCE = (f"INSERT INTO process_instance ({', '.join(_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(_COLUMNS))})")
 _STAMPED = {"created_at", "updated_at", "completed_at", "next_due_at"}
 _LIVE = TaskState.WAITING | TaskState.READY | TaskState.STARTED
-_TASK_INSERT = ("INSERT INTO instance_task (instance_id, task_id, state, body, workflow_id, seq) "
-                "VALUES (?, ?, ?, ?, ?, ?)")
-_TASK_UPDATE = "UPDATE instance_task SET state = ?, body = ? WHERE instance_id = ? AND seq = ?"
 
 
 class InstanceStore:
@@ -351,9 +349,9 @@ class InstanceStore:
             if task.seq is None:
                 seq += 1
                 task.seq = seq
-                tx.queue(_TASK_INSERT, (row.id, str(task.id), task.state, body, wf_id, seq))
+                tx.queue(TASK_INSERT, (row.id, str(task.id), task.state, body, wf_id, seq))
             else:
-                tx.queue(_TASK_UPDATE, (task.state, body, row.id, task.seq))
+                tx.queue(TASK_UPDATE, (task.state, body, row.id, task.seq))
             task.stored_body = body
         for wf_id, sub_meta in metas:
             if wf_id in stored_subs:
@@ -385,7 +383,7 @@ class InstanceStore:
             for task in each.tasks.values():
                 if task.seq is not None and task.id not in writing:
                     task.stored_body = dumps(_REG.convert(task))
-                    tx.queue(_TASK_UPDATE, (task.state, task.stored_body, row.id, task.seq))
+                    tx.queue(TASK_UPDATE, (task.state, task.stored_body, row.id, task.seq))
         for sub_id in subs - {wf_id for wf_id, _ in metas}:
             tx.queue("UPDATE instance_subprocess SET meta = ? WHERE instance_id = ? AND workflow_id = ?",
                      (dumps(workflow_meta(wf.subprocesses[uuid.UUID(sub_id)])), row.id, sub_id))

@@ -176,3 +176,16 @@ def test_the_rules_see_a_violation(tmp_path):
                    "if TYPE_CHECKING:\n    from engine.workflow.store import InstanceStore\n")
     assert [(t, n) for t, n, _ in _imports(bad)] == [("engine.workflow.runner", "_TAKEN"),
                                                      ("engine.db.models", "InboxTask")]
+
+
+def test_statements_are_built_from_the_table_definitions():
+    from engine.db.models import InboxTask
+    from engine.db.models.base import insert_sql, update_sql
+    from engine.db.models.workflow import CANDIDATE_INSERT, TASK_UPDATE
+
+    assert CANDIDATE_INSERT == "INSERT INTO inbox_candidate (task_id, kind, name) VALUES (?, ?, ?)"
+    assert TASK_UPDATE == "UPDATE instance_task SET state = ?, body = ? WHERE instance_id = ? AND seq = ?"
+    with pytest.raises(KeyError, match="inbox_task has no column assigne"):
+        insert_sql(InboxTask, "task_id", "assigne")
+    with pytest.raises(KeyError, match="no column lane_id"):
+        update_sql(InboxTask, ("assignee",), ("lane_id",))

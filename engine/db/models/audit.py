@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.db.models.base import Base, DateTime
+from engine.db.models.base import Base, DateTime, insert_sql
 
 
 class AuditEvent(Base):
@@ -87,3 +87,7 @@ class AuditVerification(Base):
     ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
     events: Mapped[int] = mapped_column(Integer, nullable=False)  # rows the chain's head counted
     problems: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list, as audit.verify reports them
+
+
+EVENT_INSERT = insert_sql(AuditEvent, "instance_id", "seq", "event_type", "actor", "at", "element_id", "task_id",
+                          "data", "prev_hash", "hash")

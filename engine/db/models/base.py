@@ -29,3 +29,24 @@ class DateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     pass
+
+
+def insert_sql(model: type[Base], *columns: str) -> str:
+    """INSERT INTO the model's table (columns) VALUES (?, ...): the statement a command queues,
+    built from the table's definition, so a column that is not there fails at import."""
+    _check(model, columns)
+    return (f"INSERT INTO {model.__tablename__} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})")
+
+
+def update_sql(model: type[Base], columns: tuple[str, ...], where: tuple[str, ...]) -> str:
+    """UPDATE the model's table SET columns = ? WHERE where = ? (all), checked like insert_sql."""
+    _check(model, (*columns, *where))
+    return (f"UPDATE {model.__tablename__} SET {', '.join(f'{c} = ?' for c in columns)} "
+            f"WHERE {' AND '.join(f'{c} = ?' for c in where)}")
+
+
+def _check(model: type[Base], columns: tuple[str, ...]) -> None:
+    unknown = [c for c in columns if c not in model.__table__.c]
+    if unknown:
+        raise KeyError(f"{model.__tablename__} has no column {', '.join(unknown)}")

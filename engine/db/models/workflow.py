@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.db.models.base import Base, DateTime
+from engine.db.models.base import Base, DateTime, insert_sql, update_sql
 
 
 class BpmnSource(Base):
@@ -204,3 +204,12 @@ class TaskCc(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- the statements a command queues on these tables ----------------------------------------------
+INBOX_INSERT = insert_sql(InboxTask, "task_id", "instance_id", "process_id", "process_version", "business_key",
+                          "task_name", "element_id", "lane", "assignee", "candidate_users", "candidate_groups",
+                          "created_at", "due_at", "priority")
+CANDIDATE_INSERT = insert_sql(InboxCandidate, "task_id", "kind", "name")
+TASK_INSERT = insert_sql(InstanceTask, "instance_id", "task_id", "state", "body", "workflow_id", "seq")
+TASK_UPDATE = update_sql(InstanceTask, ("state", "body"), ("instance_id", "seq"))
