@@ -1,4 +1,5 @@
-"""Bounds on what a request may carry: ids an id column holds, body sizes, JSON nesting.
+"""Bounds on what a request may carry: ids an id column holds, body sizes, JSON nesting, no NUL
+characters in texts (PostgreSQL stores none).
 
 Each bound turns input the database or the parser cannot take into a client error (404, 413, 400)
 before any view runs, instead of an overflow or a recursion error deep inside (a 500).
@@ -46,8 +47,29 @@ def _within(value, limit: int) -> bool:
     return True
 
 
+def _has_nul(value) -> bool:
+    """Whether a text anywhere in `value` (a key, a value, an item) holds a NUL character."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def _refuse_nul() -> None:
+    raise InvalidInput(_("文本中不能含有 NUL 字符（\\u0000）。"))
+
+
 class BoundedJSONProvider(DefaultJSONProvider):
-    """Request bodies parsed with a nesting limit: too deep is 400 (invalid_input), never a RecursionError."""
+    """Request bodies parsed with a nesting limit: too deep is 400 (invalid_input), never a RecursionError;
+    a text with a NUL character is 400 too, on every database."""
 
     def loads(self, s, **kwargs):
         try:
@@ -59,6 +81,8 @@ class BoundedJSONProvider(DefaultJSONProvider):
             deep = not _within(value, MAX_JSON_DEPTH)
         if deep:
             raise InvalidInput(_("JSON 嵌套过深（最多 %(limit)d 层）。", limit=MAX_JSON_DEPTH))
+        if _has_nul(value):
+            _refuse_nul()
         return value
 
 
@@ -90,6 +114,12 @@ def init_app(app: Flask, config: WebConfig) -> None:
         if request.mimetype != "multipart/form-data":
             view = app.view_functions.get(request.endpoint or "")
             request.max_content_length = max(getattr(view, "max_body_bytes", 0), config.max_body_bytes)
+
+    @app.before_request
+    def no_nul():
+        # A form or a query string with a NUL character (%00) is refused whatever the database.
+        if any(_has_nul(values) for values in (list(request.args.lists()), list(request.form.lists()))):
+            _refuse_nul()
 
 
 def large_body(limit: int):

@@ -58,6 +58,33 @@ def test_a_json_body_nested_beyond_the_limit_is_400_not_500(app):
     assert page.status_code == 400
 
 
+def test_a_text_with_a_nul_character_is_400_on_every_database_and_nothing_is_written(app, ctx):
+    """PostgreSQL stores no NUL character: a comment, a form field or a query holding one is refused
+    before any view runs, in the reader's language, on SQLite as on PostgreSQL."""
+    from engine.requests.records import list_records
+    from tests.webui.test_work import filed, open_task, page
+
+    instance_id = filed(ctx)
+    task = open_task(ctx, instance_id, "dept_head_signoff")
+    auth = token_of(app, "zhangzongjian")
+    caller = app.test_client()
+    answer = caller.post(f"{API}/tasks/{task['task_id']}/comment", json={"body": "预算\x00请细化"}, headers=auth)
+    assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_input"
+    assert "NUL" in answer.get_json()["message"]
+    key = caller.post(f"{API}/tasks/{task['task_id']}/comment", json={"body": "好", "\x00": 1}, headers=auth)
+    assert key.status_code == 400
+    client = app.test_client()
+    sign_in(client, "zhangzongjian")
+    url = f"/tasks/{task['task_id']}"
+    form = client.post(f"{url}/comment", data={"body": "预算\x00请细化", "csrf_token": csrf_of(page(client, url))},
+                       headers={"Accept-Language": "en"})
+    assert form.status_code == 400
+    assert client.get("/inbox?q=%00").status_code == 400
+    assert [r for r in list_records(ctx, instance_id, "zhangzongjian") if r["kind"] == "comment"] == []
+    ok = caller.post(f"{API}/tasks/{task['task_id']}/comment", json={"body": "预算请细化"}, headers=auth)
+    assert ok.status_code in (200, 201), ok.get_json()
+
+
 def test_a_body_without_files_over_the_limit_is_413_in_the_readers_language(app):
     auth = token_of(app, "xiaowang")
     big = {"data": {"x": "字" * (1024 * 1024)}}  # 3 MB of UTF-8, over the 2 MB limit
