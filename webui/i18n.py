@@ -7,9 +7,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask, request, session
-from flask_babel import Babel, format_datetime, get_locale, gettext
+from flask_babel import Babel, format_datetime, get_locale, get_timezone, gettext
 from flask_login import current_user
 
+from engine.errors import XiezuoError
+from engine.messages import Msg
+from engine.workflow.notices import notice_text
 from webui.config import WebConfig
 
 babel = Babel()
@@ -23,6 +26,27 @@ def process_text(text):
     if not isinstance(text, str) or not text.strip():
         return text  # gettext("") would answer the catalogue's header
     return gettext(text)  # no keyword arguments: a "%" in a label is not a placeholder
+
+
+def message(found) -> str:
+    """A message of the engine (an error, a field's Msg, or a stored {"code", "params"}) in the reader's
+    language and time zone, the diagram's texts it names included; a text the web made is shown as it is."""
+    if isinstance(found, dict) and "code" in found:
+        found = Msg.from_dict(found)
+    if isinstance(found, (XiezuoError, Msg)):
+        return found.text(str(get_locale() or ""), str(get_timezone() or "") or None, process_text)
+    return "" if found is None else str(found)
+
+
+def notice(found) -> str:
+    """A notification (its row's dict) in the reader's language and time zone: by its code when the
+    engine composed it, else as written."""
+    return notice_text(found, str(get_locale() or ""), str(get_timezone() or "") or None, process_text)
+
+
+def messages(found: dict) -> dict[str, str]:
+    """Each field's message (FormInvalid.errors) in the reader's language."""
+    return {key: message(value) for key, value in found.items()}
 
 
 def init_app(app: Flask, config: WebConfig) -> None:
@@ -57,6 +81,8 @@ def init_app(app: Flask, config: WebConfig) -> None:
     from webui.forms_render import label_text  # forms_render reads process_text from here
 
     app.add_template_filter(process_text, "bpmn_text")
+    app.add_template_filter(message, "message")
+    app.add_template_filter(notice, "notice")
     app.add_template_filter(label_text, "bpmn_label")
 
     @app.context_processor

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from engine.errors import InvalidInput
+from engine.messages import Msg
 
 # Working days are counted by the date on the wall in China, whatever zone a timestamp arrives in.
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -113,7 +114,7 @@ class WorkCalendar:
             return self.add_working_days(submitted, _RESPONSE_WORKING_DAYS[urgency])
         if urgency in _RESPONSE_HOURS:
             return _aware(submitted).astimezone(UTC) + timedelta(hours=_RESPONSE_HOURS[urgency])
-        raise InvalidInput(f"未知的紧急程度“{urgency}”，可选：{'、'.join(URGENCIES)}")
+        raise InvalidInput("choice.unknown", what=Msg("what.urgency"), given=urgency, known=list(URGENCIES))
 
     def working_days_between(self, a: date | datetime, b: date | datetime) -> int:
         """How many working days lie in (a, b] by Beijing date; 0 when b is not after a."""

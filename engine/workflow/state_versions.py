@@ -72,13 +72,10 @@ class StateVersions:
         `what` names the instance in the refusal.
         """
         if version > self.current:
-            raise StateVersionUnsupported(
-                f"{what} was stored in state format {version}, newer than the {self.current} this "
-                "version of Xiezuo reads; it was not loaded (upgrade Xiezuo to read it)")
+            raise StateVersionUnsupported("state.too_new", what=what, version=version, current=self.current)
         if serializer_version != SERIALIZER_VERSION:
-            raise StateVersionUnsupported(
-                f"{what} was stored by SpiffWorkflow serializer {serializer_version}, this version of "
-                f"Xiezuo reads {SERIALIZER_VERSION}; it was not loaded")
+            raise StateVersionUnsupported("state.other_serializer", what=what, version=serializer_version,
+                                          current=SERIALIZER_VERSION)
         for each in range(version, self.current):
             self.migrations[each](state)
         return version != self.current

@@ -37,17 +37,20 @@ def test_table_rows_are_coerced_and_errors_name_row_and_column():
     assert errors == {}
     assert clean == {"plan_tasks": [{"title": "物料设计", "owner": "xiaowang", "end": "2024-05-15", "hours": 16}]}
 
-    cases = [
-        ([{"title": "a", "owner": "u"}], "row 1, 计划完成: required"),
+    cases = [  # each message by its code, in both languages
+        ([{"title": "a", "owner": "u"}], "第 1 行，计划完成：必填", "Row 1, 计划完成: Required"),
         ([{"title": "a", "owner": "u", "end": "2024-05-15"}, {"title": "b", "owner": "u", "end": "May 15"}],
-         "row 2, 计划完成: 'May 15' is not a date (YYYY-MM-DD)"),
-        ([{"title": "a", "owner": "u", "end": "2024-05-15", "cost": 1}], "row 1: 'cost' is not a column"),
-        ("not rows", "must be a list of rows"),
-        ([{"title": "a", "owner": "u", "end": "2024-05-15"}] * 3, "at most 2 rows"),
-        ([], "required"),
+         "第 2 行，计划完成：请填写日期（年-月-日）", "Row 2, 计划完成: Enter a date (year-month-day)"),
+        ([{"title": "a", "owner": "u", "end": "2024-05-15", "cost": 1}], "第 1 行：cost 不是表格的列",
+         "Row 1: cost is not a column of the table"),
+        ("not rows", "表格数据无效", "The table could not be read"),
+        ([{"title": "a", "owner": "u", "end": "2024-05-15"}] * 3, "最多填写 2 行", "Fill in at most 2 rows"),
+        ([], "必填", "Required"),
     ]
-    for value, message in cases:
-        assert validate_submission(form, {"plan_tasks": value}) == ({}, {"plan_tasks": message}), value
+    for value, chinese, english in cases:
+        clean, errors = validate_submission(form, {"plan_tasks": value})
+        assert clean == {} and list(errors) == ["plan_tasks"], value
+        assert (str(errors["plan_tasks"]), errors["plan_tasks"].text("en")) == (chinese, english), value
 
 
 def test_bad_column_specs_are_problems():

@@ -22,4 +22,6 @@ ENGLISH = {
         "for its state.",
     "Idempotency-Key 须为 1 到 255 个可见 ASCII 字符。": "An Idempotency-Key is 1 to 255 visible ASCII characters.",
     "过期幂等键清理": "Expired idempotency keys cleanup",
+    "服务器内部错误。": "Internal server error.",
+    "请先设置您自己的密码（在 /password 页面）。": "Choose your own password first (on the page /password).",
 }

@@ -92,7 +92,7 @@ def http_error(exc: HTTPException):
         kind, message = "csrf_failed", _("会话调用须在 X-CSRFToken 请求头中带上 CSRF 令牌（GET /api/v1/me 给出）。")
     else:
         kind, message = HTTP_CODES.get(code, "error"), http_message(exc) or exc.name
-    answer = jsonify({"code": kind, "message": message})
+    answer = jsonify({"code": kind, "params": {}, "message": message})
     answer.headers.extend(http_headers(exc))
     if code == 401:
         answer.headers["WWW-Authenticate"] = 'Bearer realm="xiezuo"'
@@ -101,7 +101,7 @@ def http_error(exc: HTTPException):
 
 @bp.errorhandler(500)
 def server_error(exc):
-    return jsonify({"code": "internal_error", "message": "internal server error"}), 500
+    return jsonify({"code": "internal_error", "params": {}, "message": _("服务器内部错误。")}), 500
 
 
 def _body() -> dict:
