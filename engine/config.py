@@ -26,6 +26,9 @@ class EngineConfig:
     fallback_group: str = "platform_admins"  # who gets a task whose assignment resolves to nobody
     clock: Callable[[], datetime] = field(default=system_clock)
     timezone: str = "Asia/Shanghai"  # local dates: working days, out-of-office ranges, request months
+    # The organisation's language: what is shared (group bots) and the command line speak, and a
+    # person's default (engine.messages: zh_CN or en).
+    locale: str = "zh_CN"
     echo_sql: bool = False
     # SQLite only: "FULL" (default) syncs the WAL on every commit, so an acknowledged command survives
     # a power cut; "NORMAL" skips that sync (more commits per second, the last ones may be lost).
