@@ -19,6 +19,7 @@ from engine.audit import chain as audit
 from engine.bootstrap import Services
 from engine.db.tx import Tx
 from engine.errors import FormInvalid, NotFound, PermissionDenied
+from engine.messages import Msg
 from engine.requests.record_access import may_post_progress, require_reader, require_writer
 from engine.requests.record_rows import KINDS, Origin, check_references, select, validate
 from engine.requests.record_write import REQUEST_NO_MAX, latest_plan, write
@@ -65,7 +66,7 @@ def post_progress(ctx: Services, instance_id: str, user: str, *, status: str, pl
         task = next((t for t in tasks if t["task_key"] == plan_task_key), None)
         if task is None:
             require_writer(ctx, tx, instance_id, user)  # others learn nothing about the plan
-            raise FormInvalid({"plan_task_key": f"{plan_task_key} 不是当前协调方案中的任务"})
+            raise FormInvalid({"plan_task_key": Msg("plan.task_unknown", key=plan_task_key)})
         if not may_post_progress(ctx, tx, user, task["owner"], plan["lead_department"]):
             raise PermissionDenied("progress.not_owner", key=plan_task_key, user=task["owner"])
 
