@@ -33,9 +33,10 @@ from bench.engine import START, Clock, database, day, describe, table
 from engine.audit import anchors as audit_anchors
 from engine.audit import replay
 from engine.audit import verify as audit_verify
-from engine.bootstrap import Services, bootstrap
+from engine.bootstrap import bootstrap
 from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
+from engine.context import Services
 from engine.org.directory import ADMINS, directory
 from engine.org.importer import import_org, parse_yaml
 from engine.requests.requests import submit_request

@@ -43,9 +43,10 @@ from sqlalchemy import create_engine, select, text
 
 from bench.engine import START, Clock, database, day, describe, table
 from engine.analytics import figures as analytics
-from engine.bootstrap import Services, bootstrap
+from engine.bootstrap import bootstrap
 from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
+from engine.context import Services
 from engine.db.models import Base
 from engine.knowledge.browse import browse
 from engine.knowledge.lessons import review_lesson

@@ -27,9 +27,10 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from engine.bootstrap import Services, bootstrap
+from engine.bootstrap import bootstrap
 from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
+from engine.context import Services
 from engine.db.database import Database
 from engine.workflow.instances import complete_task, start_instance
 from tests.helpers import add_user

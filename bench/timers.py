@@ -31,9 +31,10 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.engine import START, Clock, database, describe, table
-from engine.bootstrap import Services, bootstrap
+from engine.bootstrap import bootstrap
 from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
+from engine.context import Services
 from engine.workflow.instances import start_instance
 from engine.workflow.timers import run_due_timers
 

@@ -35,7 +35,7 @@ from engine import notify as delivery
 from engine.analytics import figures as analytics
 from engine.audit import anchors as audit_anchors
 from engine.audit import verify as audit_verify
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.requests import idempotency
 from engine.workflow.timers import run_due_timers

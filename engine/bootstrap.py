@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-
+from engine.bpmn.scripting import create_script_engine
 from engine.config import EngineConfig
+from engine.context import Services
 from engine.db.database import Database
-from engine.workflow.reactions import Reactions
-from engine.workflow.scripting import create_script_engine
+from engine.requests.expressions import script_services
+from engine.requests.handlers import reactions
 from engine.workflow.store import InstanceStore, SpecCache, WorkflowCache
-
-
-@dataclass
-class Services:
-    """What every engine service needs: the database, the instance store, the clock, scripting."""
-
-    config: EngineConfig
-    db: Database
-    store: InstanceStore
-    script_engine: object
-    reactions: Reactions = field(default_factory=Reactions)
-
-    def now(self) -> datetime:
-        return self.config.clock()
-
-    @property
-    def clock(self) -> Callable[[], datetime]:
-        return self.config.clock
 
 
 def bootstrap(config: EngineConfig, migrate: bool = True) -> Services:
@@ -37,13 +17,9 @@ def bootstrap(config: EngineConfig, migrate: bool = True) -> Services:
     if migrate:
         db.create_all()
     store = InstanceStore(SpecCache(), WorkflowCache(config.workflow_cache_size))
-    services = Services(config=config, db=db, store=store, script_engine=None)
-    # The functions expressions may call read the organisation and the calendar of these services.
-    from engine.requests.expressions import script_services
-    from engine.requests.handlers import reactions
-
-    services.reactions = reactions()
-
+    # The collaboration's reactions to its workflows, and the functions its expressions may call
+    # (they read the organisation and the calendar of these services).
+    services = Services(config=config, db=db, store=store, script_engine=None, reactions=reactions())
     services.script_engine = create_script_engine(
         time_limit=config.script_time_limit, services=script_services(services),
         value_limit=config.script_value_max_bytes, memory_limit=config.script_memory_max_bytes)

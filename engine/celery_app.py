@@ -20,7 +20,7 @@ from celery import Celery
 from celery.beat import EmbeddedService
 
 from engine.background import tick
-from engine.bootstrap import Services
+from engine.context import Services
 
 SWEEP = "xiezuo.sweep"
 

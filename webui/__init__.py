@@ -45,7 +45,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
 
     from engine.bootstrap import bootstrap
     from engine.knowledge.words import load_segmenter
-    from webui import auth, bounds, errors, forms_render, i18n, permissions, security, views
+    from webui import auth, bounds, errors, forms_render, i18n, permissions, serving, views
     from webui.extensions import csrf, limiter, login_manager
 
     config = config or WebConfig()
@@ -65,7 +65,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app, config)
-    security.init_app(app)
+    serving.security_headers(app)
     errors.init_app(app)
     permissions.init_app(app)
     app.register_blueprint(auth.bp)

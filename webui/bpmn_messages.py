@@ -3,7 +3,7 @@
 babel.cfg maps `processes/**.bpmn` to `extract_bpmn`, so webui/translations/update.sh puts what the
 pages show of a diagram into messages.pot: element names (tasks, events, gateways, lanes, sequence
 flows, processes, call activities), form field labels split into label and guidance the way the form
-shows them (webui.forms_render.split_label), option names, table column labels and `help` properties.
+shows them (webui.i18n.split_label), option names, table column labels and `help` properties.
 The Chinese text of the diagram is the msgid; the pages pass it through gettext when they show it
 (webui.i18n.process_text), so a text typed in the modeller and never extracted shows as it is.
 """
@@ -16,7 +16,7 @@ from typing import IO, Any
 from lxml import etree
 
 from engine.bpmn.safe_xml import parse_bpmn_bytes
-from webui.forms_render import split_label
+from webui.i18n import split_label
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"

@@ -17,9 +17,8 @@ def serve(cli: Cli, host: str, port: int):
     """Run the web app with the embedded server, timers and notices included (for production: gunicorn
     webui.wsgi:app, with `xiezuo worker` or Celery workers when XIEZUO_BACKGROUND=off or a broker is set)."""
     from webui import create_app
-    from webui.background import start_background
     from webui.config import WebConfig
-    from webui.serving import QuietRequestHandler
+    from webui.serving import QuietRequestHandler, start_background
 
     app = create_app(WebConfig.from_environ(os.environ, database_url=cli.url))
     runner = start_background(app)
@@ -37,15 +36,11 @@ def serve(cli: Cli, host: str, port: int):
 @click.pass_obj
 def set_password_command(cli: Cli, user_ids: tuple[str, ...], all_without: bool, password: str, must_change: bool):
     """Set the password of users (they sign in with their user id and choose their own at first)."""
-    from sqlalchemy import select
-
-    from engine.db.models import AppUser
-    from engine.org.accounts import set_password
+    from engine.org.accounts import set_password, users_without_password
 
     users = list(user_ids)
     if all_without:
-        with cli.ctx.db.read() as s:
-            users += list(s.scalars(select(AppUser.id).where(AppUser.password_hash.is_(None)).order_by(AppUser.id)))
+        users += users_without_password(cli.ctx)
     if not users:
         raise click.UsageError("name the users, or give --all-without")
     for user_id in users:

@@ -8,7 +8,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
-from engine.bootstrap import Services
+from engine.context import Services
 
 csrf = CSRFProtect()
 login_manager = LoginManager()

@@ -18,12 +18,11 @@ from engine.bpmn.forms import Form, FormField, required_if
 from engine.org.directory import Directory, local_date
 from engine.requests.attachments import TYPES
 from webui.extensions import services
-from webui.i18n import message, process_text
+from webui.i18n import message, process_text, split_label
 
 MULTI = frozenset({"users", "departments", "files"})
 FILES = frozenset({"file", "files"})
 ACCEPT = ",".join(ext for _mime, exts, _label in TYPES.values() for ext in exts)  # the engine's allow-list
-_HELP = re.compile(r"^(.+?)[（(](.+)[）)]\s*$", re.S)
 
 
 @dataclass
@@ -77,22 +76,6 @@ class FieldView:
     def column_labels(self) -> dict[str, str]:
         """A table's column labels in the reader's language, by column id."""
         return {c.id: process_text(c.label) for c in self.field.columns}
-
-
-def split_label(label: str) -> tuple[str, str]:
-    """"需求目标（要达到什么效果…）" -> ("需求目标", "要达到什么效果…"): the diagrams put guidance in brackets."""
-    found = _HELP.match(label or "")
-    return (found.group(1).strip(), found.group(2).strip()) if found else (label, "")
-
-
-def label_text(label: str) -> str:
-    """A whole label in the reader's language: its label and its guidance are translated apart, as the
-    catalogue has them (webui/bpmn_messages.py)."""
-    text, guidance = split_label(label)
-    if not guidance:
-        return process_text(label)
-    shown = process_text(text), process_text(guidance)
-    return label if shown == (text, guidance) else f"{shown[0]} ({shown[1]})"
 
 
 def field_views(form: Form, values: dict, errors: dict, zone: tzinfo) -> list[FieldView]:
@@ -226,8 +209,3 @@ def file_fields(form: Form) -> list[FormField]:
     return [f for f in form.fields if f.type in FILES and not f.readonly]
 
 
-def with_files(fld: FormField, value: Any, added: list[str]) -> Any:
-    """A file field's value once `added` (attachment ids) were uploaded for it."""
-    if fld.type == "file":
-        return added[-1] if added else value
-    return [*(value or []), *added]

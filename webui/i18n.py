@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -78,8 +79,6 @@ def init_app(app: Flask, config: WebConfig) -> None:
             moment = moment.replace(tzinfo=ZoneInfo(config.engine.timezone))
         return format_datetime(moment, "yyyy-MM-dd HH:mm")
 
-    from webui.forms_render import label_text  # forms_render reads process_text from here
-
     app.add_template_filter(process_text, "bpmn_text")
     app.add_template_filter(message, "message")
     app.add_template_filter(notice, "notice")
@@ -88,3 +87,22 @@ def init_app(app: Flask, config: WebConfig) -> None:
     @app.context_processor
     def language():
         return {"current_locale": str(get_locale()), "locales": config.locales}
+
+
+_HELP = re.compile(r"^(.+?)[（(](.+)[）)]\s*$", re.S)
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """"需求目标（要达到什么效果…）" -> ("需求目标", "要达到什么效果…"): the diagrams put guidance in brackets."""
+    found = _HELP.match(label or "")
+    return (found.group(1).strip(), found.group(2).strip()) if found else (label, "")
+
+
+def label_text(label: str) -> str:
+    """A whole label in the reader's language: its label and its guidance are translated apart, as the
+    catalogue has them (webui/bpmn_messages.py)."""
+    text, guidance = split_label(label)
+    if not guidance:
+        return process_text(label)
+    shown = process_text(text), process_text(guidance)
+    return label if shown == (text, guidance) else f"{shown[0]} ({shown[1]})"

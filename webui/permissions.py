@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.analytics.figures import may_see_dashboard
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.errors import NotFound
 from engine.notify.notices import open_task_request
 from engine.org.accounts import Account, account

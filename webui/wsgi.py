@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 from webui import create_app
-from webui.background import start_background
 from webui.config import WebConfig
-from webui.serving import quiet_gunicorn
+from webui.serving import quiet_gunicorn, start_background
 
 quiet_gunicorn()
 app = create_app(WebConfig.from_environ(os.environ))

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from engine.analytics import days as analytics_days
 from engine.analytics import red as analytics_red
 from engine.analytics.graph import Graph, cached_flows, graph_of
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.org.directory import directory
 

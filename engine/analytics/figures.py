@@ -38,11 +38,11 @@ from engine.analytics import derive as analytics_derive
 from engine.analytics import red as analytics_red
 from engine.analytics.derive import STEPS
 from engine.analytics.graph import graph_of
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.org.directory import ADMINS, directory
-from engine.requests.export import _put, _widths
+from engine.requests.export import put_cell, set_widths
 
 AUDITORS = "auditors"
 FEEDBACK_ELEMENTS = ("collect_feedback",)  # the involved departments' answer to a request
@@ -368,11 +368,11 @@ def workbook(sheets: list[tuple[str, list[str], list[list]]]) -> bytes:
     for title, columns, rows in sheets:
         ws = wb.create_sheet(title[:31])
         for col, label in enumerate(columns, start=1):
-            _put(ws, 1, col, label, label=True)
+            put_cell(ws, 1, col, label, label=True)
         for r, row in enumerate(rows, start=2):
             for col, value in enumerate(row, start=1):
-                _put(ws, r, col, value)
-        _widths(ws, [max(12, min(40, 2 * len(str(c)) + 4)) for c in columns])
+                put_cell(ws, r, col, value)
+        set_widths(ws, [max(12, min(40, 2 * len(str(c)) + 4)) for c in columns])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

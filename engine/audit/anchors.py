@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from engine.audit.chain import CANONICAL, GENESIS, ChainEvent, ChainProblem
+from engine.db.chain import CANONICAL, GENESIS, ChainEvent, ChainProblem
 from engine.db.tx import Tx
 
 # ---------------------------------------------------------------------------------- anchors

@@ -31,15 +31,15 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 
-from engine.audit import chain as audit
 from engine.audit import verify as audit_verify
-from engine.bootstrap import Services
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.messages import Msg
 from engine.org.directory import directory
+from engine.page import Page
 from engine.requests.request_view import STATUSES, Names, RequestFilter, list_requests
-from engine.tasks.inbox import Page
 
 VIEWED = "request_viewed"
 NOTIFIED = "notification_sent"  # a notification of the outbox, shown among the events

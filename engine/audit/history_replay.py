@@ -15,8 +15,8 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
 from engine.audit.history import ENGINE_EVENTS, VIEWED, FormValues, VersionSpecs, as_text, category, version_specs
-from engine.bootstrap import Services
 from engine.bpmn.safe_xml import parse_bpmn_bytes
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.org.directory import directory
 from engine.requests.request_view import BPMN, Names

@@ -37,12 +37,12 @@ from engine.audit.replay_model import Event, InboxEntry, Replay
 from engine.audit.replay_records import INSTANCE_ROWS, recorded_events, stored_states
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import XWorkflow, element_of
+from engine.bpmn.scripting import create_script_engine
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, InvalidInput, NotFound
 from engine.org.directory import AUDITORS, Directory
 from engine.org.history import History
 from engine.workflow.assignment import resolve
-from engine.workflow.scripting import create_script_engine
 from engine.workflow.step import take_step
 
 BATCH = 200

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 
+from engine.audit.replay_model import Replay
 from engine.bpmn.runtime import SERIALIZER, element_of
-from engine.workflow.store import _meta, _wf_id, dumps
-
-if TYPE_CHECKING:
-    from engine.audit.replay import Replay
+from engine.workflow.store import dumps, workflow_key, workflow_meta
 
 _REG = SERIALIZER.registry
 TIME_SLACK = timedelta(seconds=5)
@@ -74,7 +72,7 @@ def compare(r: Replay, stored: dict) -> None:
     elif r.status == "errored" and (stored["error"] or {}).get("element_id") != (r.error or {}).get("element_id"):
         r.differ("error", f"stored at {(stored['error'] or {}).get('element_id')}, replayed at "
                           f"{(r.error or {}).get('element_id')}")
-    workflows = {_wf_id(each): each for each in r.wf.all_workflows()}
+    workflows = {workflow_key(each): each for each in r.wf.all_workflows()}
     for wf_id in sorted(set(workflows) | set(stored["metas"])):
         name = "the instance" if not wf_id else f"subprocess {wf_id}"
         if wf_id not in workflows:
@@ -83,7 +81,7 @@ def compare(r: Replay, stored: dict) -> None:
         if wf_id not in stored["metas"]:
             r.differ(name, "replayed, but not stored")
             continue
-        mine = json.loads(dumps(_meta(workflows[wf_id])))
+        mine = json.loads(dumps(workflow_meta(workflows[wf_id])))
         theirs = stored["metas"][wf_id]
         for key in sorted(set(mine) | set(theirs)):
             if key == "data":

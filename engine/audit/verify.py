@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from engine.audit.anchors import Anchor, check_anchored, check_anchors, check_witness, stored_anchors
-from engine.audit.chain import PAYLOAD, ChainEvent, ChainProblem, check_chain, hashed_time
+from engine.db.chain import PAYLOAD, ChainEvent, ChainProblem, check_chain, hashed_time
 from engine.db.tx import Tx
 from engine.errors import NotFound
 

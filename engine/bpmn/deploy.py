@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from engine.audit import chain as audit
-from engine.bootstrap import Services
 from engine.bpmn.runtime import spec_to_dict
 from engine.bpmn.timers import use_instance_clock
 from engine.bpmn.validate import parse_deployment
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.models import BpmnSource, Deployment, ProcessVersion
 from engine.errors import NotFound
 

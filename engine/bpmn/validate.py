@@ -15,8 +15,8 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from engine.bpmn.forms import Form, form_from_xml
 from engine.bpmn.parser import CAMUNDA_NS, UserTask, XiezuoParser
 from engine.bpmn.safe_xml import parse_bpmn_bytes
+from engine.bpmn.scripting import SandboxEnvironment, check_source
 from engine.errors import InvalidProcess, Problem
-from engine.workflow.scripting import SandboxEnvironment, check_source
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 RESERVED_IDS = {"Start", "End"}  # SpiffWorkflow names its own internal tasks so

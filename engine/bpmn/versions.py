@@ -6,11 +6,11 @@ from __future__ import annotations
 from lxml import etree
 from sqlalchemy import func, select
 
-from engine.audit.chain import process_events
-from engine.bootstrap import Services
 from engine.bpmn.deploy import deploy
 from engine.bpmn.safe_xml import parse_bpmn_bytes
 from engine.bpmn.validate import parse_deployment
+from engine.context import Services
+from engine.db.chain import process_events
 from engine.db.models import BpmnSource, GroupMembership, ProcessDraft, ProcessInstance, ProcessVersion
 from engine.errors import InvalidInput, InvalidProcess, NotFound, PermissionDenied, Problem, StaleInstance
 

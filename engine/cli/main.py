@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from engine.bootstrap import Services, bootstrap
+from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
+from engine.context import Services
 from engine.errors import XiezuoError
 
 DEFAULT_URL = "sqlite:///xiezuo.db"

@@ -33,7 +33,7 @@ def versions(cli, process_id):
 @click.pass_obj
 def migrate(cli, from_version_id, to_version_id, user, preview, instances):
     """Move running requests of one process version (by id) to a newer one."""
-    from engine.bpmn.migration import migrate_instances, preview_migration
+    from engine.workflow.migration import migrate_instances, preview_migration
 
     if preview:
         found = preview_migration(cli.ctx, from_version_id, to_version_id)

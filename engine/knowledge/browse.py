@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import KnowledgeEntry
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound

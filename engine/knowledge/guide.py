@@ -24,7 +24,7 @@ from markdown_it.token import Token
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import GroupMembership, GuidePage, GuideRevision, KnowledgeEntry
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.messages import Msg

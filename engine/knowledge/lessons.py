@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from engine.audit.chain import session_tx
-from engine.bootstrap import Services
+from engine.context import Services
+from engine.db.chain import session_tx
 from engine.db.models import GroupMembership, KnowledgeEntry
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied

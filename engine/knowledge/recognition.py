@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import (
     AuditEvent,
     CoordinationPlan,
@@ -44,9 +44,9 @@ from engine.db.models import (
     Retrospective,
     Satisfaction,
 )
+from engine.db.models.requests import number_order
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.messages import Msg
-from engine.requests.requests import number_order
 
 ADMIN_GROUP = "platform_admins"
 GOOD_SCORE = 4

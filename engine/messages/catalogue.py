@@ -109,6 +109,7 @@ MESSAGES: dict[str, str] = {
     "instance.stale": "需求已被他人修改，请刷新后重试",
     "task.unknown": "任务 %(task)s 不存在",
     "task.not_open": "任务已办结、已取消或不存在",
+    "task.files_not_taken": "此处完成任务不接受文件",
     "task.not_waiting": "任务当前不在等待处理",
     "task.not_in_request": "任务 %(task)s 不属于需求 %(request)s",
     "task.not_yours": "用户 %(user)s 不能处理此任务",

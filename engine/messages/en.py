@@ -101,6 +101,7 @@ ENGLISH: dict[str, str] = {
     "instance.stale": "Someone else changed the request; reload and try again",
     "task.unknown": "Task %(task)s does not exist",
     "task.not_open": "The task is no longer open (completed, cancelled or unknown)",
+    "task.files_not_taken": "Files cannot be sent with this completion",
     "task.not_waiting": "The task is not waiting for input",
     "task.not_in_request": "Task %(task)s is not a task of request %(request)s",
     "task.not_yours": "User %(user)s may not work on this task",

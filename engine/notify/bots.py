@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import Department, DepartmentBot, GroupMembership
 from engine.errors import FormInvalid, NotFound, PermissionDenied
 from engine.messages import render

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from engine.bootstrap import Services
 from engine.bpmn.timers import waiting_timers
+from engine.context import Services
 from engine.db.models import NotificationDelivery, ProcessInstance, RequestSummary
 from engine.errors import InvalidInput, NotFound
 from engine.messages import Msg
 from engine.org.directory import require_admin
-from engine.tasks.inbox import Page
+from engine.page import Page
 
 STATUSES = ("pending", "sending", "failed")
 

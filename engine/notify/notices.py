@@ -16,16 +16,18 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from engine.bootstrap import Services
 from engine.bpmn.forms import Form
+from engine.context import Services
 from engine.db.models import CoordinationPlan, InboxTask, Notification, RequestSummary
 from engine.errors import InvalidInput, NotFound
 from engine.messages import Msg
-from engine.org.directory import Directory, directory
+from engine.org.directory import directory
+from engine.page import Page
 from engine.requests.records import red_warnings
 from engine.requests.request_view import may_see_request
 from engine.requests.requests import REQUEST_PROCESS
-from engine.tasks.inbox import InboxFilter, Page, group_tasks, mine_query, my_tasks, offered_query
+from engine.requests.summaries import summary_view
+from engine.tasks.inbox import InboxFilter, group_tasks, mine_query, my_tasks, offered_query
 from engine.tasks.operations import cc_list
 from engine.tasks.reads import done_by
 from engine.workflow.access import identities
@@ -129,19 +131,6 @@ def inbox_listing(ctx: Services, user: str, tab: str = "mine", f: InboxFilter | 
     return found
 
 
-def _summary(row: RequestSummary, org: Directory) -> dict:
-    def dept(dept_id: str | None) -> str | None:
-        return (org.departments.get(dept_id or "") or {}).get("name")
-
-    return {"request_no": row.request_no, "title": row.title, "request_type": row.request_type,
-            "urgency": row.urgency, "priority": row.priority, "requester": row.requester,
-            "requester_name": (org.users.get(row.requester) or {}).get("name") or row.requester,
-            "requester_dept": row.requester_dept, "requester_dept_name": dept(row.requester_dept),
-            "lead_dept": row.lead_dept, "lead_dept_name": dept(row.lead_dept),
-            "involved_depts": [d for d in row.involved_depts.split(",") if d],
-            "submitted_at": row.submitted_at.isoformat()}
-
-
 def _annotate(ctx: Services, rows: list[dict]) -> None:
     ids = {r["instance_id"] for r in rows if r.get("instance_id")}
     summaries: dict[str, dict] = {}
@@ -150,7 +139,7 @@ def _annotate(ctx: Services, rows: list[dict]) -> None:
     if ids:
         with ctx.db.read() as s:
             for row in s.scalars(select(RequestSummary).where(RequestSummary.instance_id.in_(ids))):
-                summaries[row.instance_id] = _summary(row, org)
+                summaries[row.instance_id] = summary_view(row, org)
             # Only a request with a plan can have red warnings: the others need no look.
             planned = set(s.scalars(select(CoordinationPlan.instance_id).distinct()
                                     .where(CoordinationPlan.instance_id.in_(ids))))
@@ -191,26 +180,9 @@ def describe_request(ctx: Services, instance_id: str, user: str) -> dict:
     found = describe_instance(ctx, instance_id)
     with ctx.db.read() as s:
         summary = s.get(RequestSummary, instance_id)
-        found["request"] = _summary(summary, directory(ctx)) if summary else None
+        found["request"] = summary_view(summary, directory(ctx)) if summary else None
     found["red_warnings"] = red_warnings(ctx, instance_id)
     return found
-
-
-def task_context(ctx: Services, instance_id: str, task_data: dict | None) -> dict:
-    """What a task page shows beside its form, for someone already allowed onto the task: the
-    request's summary and, for a task on one row of the plan (`plan_task` in its data, as the
-    plan's multi-instance execution provides it), that row with its owner and department named."""
-    org = directory(ctx)
-    with ctx.db.read() as s:
-        summary = s.get(RequestSummary, instance_id)
-        request = _summary(summary, org) if summary else None
-    plan_task = (task_data or {}).get("plan_task")
-    if isinstance(plan_task, dict):
-        plan_task = {**plan_task, "owner_name": (org.users.get(plan_task.get("owner") or "") or {}).get("name"),
-                     "dept_name": (org.departments.get(plan_task.get("dept") or "") or {}).get("name")}
-    else:
-        plan_task = None
-    return {"request": request, "plan_task": plan_task}
 
 
 def noticed_task_request(ctx: Services, user: str, task_id: str) -> str | None:

@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import AppUser, Notification, NotificationDelivery
 from engine.messages.render import language
 from engine.notify.bots import bots_of

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import AppUser, NotificationPreference
 from engine.errors import FormInvalid, NotFound
 from engine.messages import Msg

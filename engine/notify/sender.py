@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import AppUser, DepartmentBot, NotificationDelivery
 from engine.messages import render
 from engine.notify.bots import PER_MINUTE, SendFailed, bot_settings, post

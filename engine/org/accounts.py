@@ -11,8 +11,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select, update
 
-from engine.audit import chain as audit
-from engine.bootstrap import Services
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.models import ApiToken, AppUser, Department, GroupMembership
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.messages import Msg
@@ -107,6 +107,12 @@ def set_password(ctx: Services, user_id: str, password: str, must_change: bool =
         if user is None:
             raise NotFound("user.unknown", user=user_id)
         _new_password(s, user, hashed, ctx.now(), False, must_change, "password_set", by)
+
+
+def users_without_password(ctx: Services) -> list[str]:
+    """The users who have no password yet (they cannot sign in), by id."""
+    with ctx.db.read() as s:
+        return list(s.scalars(select(AppUser.id).where(AppUser.password_hash.is_(None)).order_by(AppUser.id)))
 
 
 def reset_password(ctx: Services, user_id: str, password: str, by: str) -> None:

@@ -16,7 +16,7 @@ import chinese_calendar
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import CalendarDay, GroupMembership
 from engine.errors import InvalidInput, PermissionDenied
 from engine.messages import Msg

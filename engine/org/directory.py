@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import AppUser, Department, DepartmentPost, GroupMembership, OrgChange, Revision, Substitute
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.messages import Msg

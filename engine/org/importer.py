@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import AppUser, Department, GroupMembership, Substitute
 from engine.errors import OrgInvalid
 from engine.messages import Msg

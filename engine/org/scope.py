@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from engine.bootstrap import Services
+from engine.context import Services
 
 
 @dataclass

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from engine.audit import chain as audit
-from engine.bootstrap import Services
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.models import AccountChain, AppUser, AuditEvent, SignInThrottle, UserSession
 from engine.db.tx import Tx
 from engine.errors import AccountLocked, NotFound, SignInFailed

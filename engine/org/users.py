@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import AppUser, GroupMembership
 from engine.errors import InvalidInput, NotFound
 from engine.messages import Msg

@@ -23,13 +23,14 @@ import re
 import tempfile
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import puremagic
 
-from engine.audit import chain as audit
-from engine.bootstrap import Services
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.messages import Msg
@@ -178,34 +179,73 @@ def _store_file(folder: Path, digest: str, content: bytes) -> None:
         raise
 
 
-def add_attachment(ctx: Services, instance_id: str, user: str, filename: str, content: bytes,
-                   content_type: str | None = None, *, task_id: str | None = None) -> dict:
-    """Attach a file to the request: {id, filename, content_type, size, sha256}."""
-    name = clean_filename(filename)
-    data = bytes(content)
+@dataclass(frozen=True)
+class Upload:
+    """A file as it was sent: its name, its bytes and the content type its sender declared."""
+
+    filename: str
+    content: bytes
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """An upload that passed the checks: its clean name, bytes, type and digest."""
+
+    filename: str
+    content: bytes
+    content_type: str
+    sha256: str
+
+
+def check_upload(ctx: Services, upload: Upload) -> CheckedFile:
+    """The upload's name, size and type checked (nothing is written); InvalidInput says what is wrong."""
+    name = clean_filename(upload.filename)
+    data = bytes(upload.content)
     limit = ctx.config.attachment_max_bytes
     if not data:
         raise InvalidInput("file.empty", file=name)
     if len(data) > limit:
         raise InvalidInput("file.too_large", file=name, size=len(data), limit=limit)
-    mime = TYPES[check_type(name, content_type, data)][0]
-    digest = hashlib.sha256(data).hexdigest()
+    mime = TYPES[check_type(name, upload.content_type, data)][0]
+    return CheckedFile(name, data, mime, hashlib.sha256(data).hexdigest())
+
+
+def write_attachment(ctx: Services, tx: Tx, head, origin: Origin, checked: CheckedFile,
+                     on_disk_now: bool = True) -> tuple[int, dict, Callable[[], None]]:
+    """Write an attachment's row (and its bytes, in the database or, with attachment_dir, on disk)
+    in the caller's transaction, which holds the instance; (id, what the audit event records, the
+    write of its file: done here unless `on_disk_now` is false, when the caller does it once it
+    knows the transaction is wanted)."""
     folder = ctx.config.attachment_dir
+    data, digest = checked.content, checked.sha256
+
+    def store_file() -> None:
+        if folder:
+            _store_file(Path(folder), digest, data)
+
+    if not folder:
+        tx.run("INSERT INTO attachment_blob (sha256, size, content, created_at) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT (sha256) DO NOTHING", (digest, len(data), data, tx.stamp(origin.at)))
+    elif on_disk_now:
+        store_file()
+    described = {"filename": checked.filename, "content_type": checked.content_type, "size": len(data),
+                 "sha256": digest}
+    rid = insert(tx, "attachment", record_values(head, origin, {**described, "storage": "disk" if folder else "db"}))
+    return rid, {"record": "attachment", "id": rid, **described}, store_file
+
+
+def add_attachment(ctx: Services, instance_id: str, user: str, filename: str, content: bytes,
+                   content_type: str | None = None, *, task_id: str | None = None) -> dict:
+    """Attach a file to the request, in a transaction of its own: {id, filename, content_type, size, sha256}."""
+    checked = check_upload(ctx, Upload(filename, content, content_type))
     with ctx.db.transaction() as tx:
         head = audit.lock_chain(tx, instance_id)
         require_writer(ctx, tx, instance_id, user)
         origin = Origin(user, ctx.now(), task_id, task_element(tx, instance_id, task_id))
-        if folder:
-            _store_file(Path(folder), digest, data)
-        else:
-            tx.run("INSERT INTO attachment_blob (sha256, size, content, created_at) VALUES (?, ?, ?, ?) "
-                   "ON CONFLICT (sha256) DO NOTHING", (digest, len(data), data, tx.stamp(origin.at)))
-        described = {"filename": name, "content_type": mime, "size": len(data), "sha256": digest}
-        rid = insert(tx, "attachment", record_values(head, origin, {**described, "storage": "disk" if folder
-                                                                    else "db"}))
-        audit.append(tx, head, "attachment_added", user, origin.at, origin.element_id, task_id,
-                     {"record": "attachment", "id": rid, **described})
-    return {"id": rid, **described}
+        rid, event, _ = write_attachment(ctx, tx, head, origin, checked)
+        audit.append(tx, head, "attachment_added", user, origin.at, origin.element_id, task_id, event)
+    return {"id": rid, **{k: v for k, v in event.items() if k not in ("record", "id")}}
 
 
 def attachment_content(ctx: Services, attachment_id: int, user: str) -> AttachmentFile:

@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.org.directory import directory
 from engine.requests.records import list_records
 from engine.requests.request_view import Names, request_header
@@ -32,7 +32,7 @@ _LABEL = PatternFill("solid", fgColor="EEF2FA")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
 
-def _put(ws: Worksheet, row: int, col: int, value, label: bool = False) -> None:
+def put_cell(ws: Worksheet, row: int, col: int, value, label: bool = False) -> None:
     cell = ws.cell(row=row, column=col, value=value)
     if isinstance(value, str) and value.startswith("="):
         cell.data_type = "s"  # typed text, not a formula
@@ -60,8 +60,8 @@ def _pairs(ws: Worksheet, row: int, items: list[tuple[str, object]]) -> int:
     i = 0
     while i < len(items):
         label, value = items[i]
-        _put(ws, row, 1, label, True)
-        _put(ws, row, 2, value)
+        put_cell(ws, row, 1, label, True)
+        put_cell(ws, row, 2, value)
         beside = items[i + 1] if i + 1 < len(items) else None
         if label in _WIDE or beside is None or beside[0] in _WIDE:
             for col in (3, 4):
@@ -69,14 +69,14 @@ def _pairs(ws: Worksheet, row: int, items: list[tuple[str, object]]) -> int:
             ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=4)
             i += 1
         else:
-            _put(ws, row, 3, beside[0], True)
-            _put(ws, row, 4, beside[1])
+            put_cell(ws, row, 3, beside[0], True)
+            put_cell(ws, row, 4, beside[1])
             i += 2
         row += 1
     return row
 
 
-def _widths(ws: Worksheet, widths: list[int]) -> None:
+def set_widths(ws: Worksheet, widths: list[int]) -> None:
     for i, width in enumerate(widths):
         ws.column_dimensions[chr(ord("A") + i)].width = width
 
@@ -138,7 +138,7 @@ def _application(ws: Worksheet, r: _Request) -> None:
         ("发起部门负责人签字", n.user(r.signed.get("head")) if r.signed.get("head") else ""),
         ("平台管理员审核", n.user(r.signed.get("admin")) if r.signed.get("admin") else ""),
     ])
-    _widths(ws, [18, 36, 18, 36])
+    set_widths(ws, [18, 36, 18, 36])
 
 
 def _feedback(ws: Worksheet, r: _Request) -> None:
@@ -156,7 +156,7 @@ def _feedback(ws: Worksheet, r: _Request) -> None:
             ("反馈部门负责人签字", n.user(head) if head else ""),
             ("主责部门确认", n.user(lead_head) if lead_head else ""),
         ]) + 1
-    _widths(ws, [18, 36, 18, 36])
+    set_widths(ws, [18, 36, 18, 36])
 
 
 PROGRESS_COLUMNS = ("需求编号", "任务名称", "负责部门", "责任人", "计划开始时间", "计划完成时间", "当前进度",
@@ -167,7 +167,7 @@ def _progress(ws: Worksheet, r: _Request) -> None:
     h, n = r.header, r.names
     _title(ws, "跨部门项目进度跟踪表", len(PROGRESS_COLUMNS))
     for col, label in enumerate(PROGRESS_COLUMNS, start=1):
-        _put(ws, 2, col, label, True)
+        put_cell(ws, 2, col, label, True)
     tasks = r.plan_tasks()
     for row, p in enumerate(r.kind("progress_update"), start=3):
         task = tasks.get(p.get("plan_task_key") or "", {})
@@ -179,8 +179,8 @@ def _progress(ws: Worksheet, r: _Request) -> None:
                   p["status"], r.day(p["created_at"]), p["work_done"], p["problems"], risk,
                   p.get("expected_finish") or "", n.user(p["author"]), n.user(head) if head else "")
         for col, value in enumerate(values, start=1):
-            _put(ws, row, col, value)
-    _widths(ws, [16, 18, 10, 10, 13, 13, 10, 12, 36, 30, 30, 13, 10, 12])
+            put_cell(ws, row, col, value)
+    set_widths(ws, [16, 18, 10, 10, 13, 13, 10, 12, 36, 30, 30, 13, 10, 12])
 
 
 def _retrospective(ws: Worksheet, r: _Request) -> None:
@@ -202,7 +202,7 @@ def _retrospective(ws: Worksheet, r: _Request) -> None:
             ("主责部门负责人签字", n.user(lead_head) if lead_head else ""),
             ("平台管理员归档", n.user(r.signed["archive"]) if r.signed.get("archive") else ""),
         ]) + 1
-    _widths(ws, [18, 36, 18, 36])
+    set_widths(ws, [18, 36, 18, 36])
 
 
 def export_request(ctx: Services, instance_id: str) -> tuple[str, bytes]:

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.database import watching_commits
 from engine.db.tx import Tx
 from engine.errors import IdempotencyAnswerLost, IdempotencyInProgress, IdempotencyKeyReused

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.errors import NotFound, PermissionDenied
 from engine.org.directory import ADMINS, GLOBAL_ROLES, directory

@@ -15,9 +15,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from engine.audit import chain as audit
 from engine.bpmn.forms import RECORD_KINDS, Form, FormField
 from engine.config import EngineConfig
+from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import InvalidInput
 from engine.requests.record_rows import KINDS, Origin, check_references, validate

@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.audit import chain as audit
-from engine.bootstrap import Services
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import FormInvalid, NotFound, PermissionDenied
 from engine.messages import Msg

@@ -17,19 +17,19 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, literal, or_, select
 
-from engine.bootstrap import Services
 from engine.bpmn.safe_xml import parse_bpmn_bytes
+from engine.context import Services
 from engine.db.models import ProcessInstance, RequestSummary
+from engine.db.models.requests import number_order, of_department, summary_conditions
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.messages import Msg
 from engine.org.directory import Directory, directory, local_date
+from engine.page import Page
 from engine.requests.attachments import AttachmentFile, attachment_content
 from engine.requests.record_access import may_read
 from engine.requests.record_rows import select as select_rows
 from engine.requests.records import list_records, red_warnings
-from engine.requests.requests import number_order
-from engine.tasks.inbox import Page, of_department, summary_conditions
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 STATUSES = ("running", "completed", "errored", "cancelled")

@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
-
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.errors import NotFound
 from engine.org.directory import directory
@@ -66,8 +64,3 @@ def next_number(ctx: Services, tx: Tx, prefix: str, now: datetime) -> str:
     return f"{counter}{number:03d}"  # past 999 the number simply grows a digit: XMBG-2026121000
 
 
-def number_order(column, descending: bool = False) -> tuple:
-    """ORDER BY terms that sort request numbers of one month by value: past 999 a number is one
-    character longer, so its length sorts before its text (XMBG-202612999 < XMBG-2026121000)."""
-    terms = (func.length(column), column)
-    return tuple(t.desc() for t in terms) if descending else terms

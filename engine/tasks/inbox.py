@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, or_, select
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import GroupMembership, InboxCandidate, InboxTask, RequestSummary
+from engine.db.models.requests import summary_conditions
 from engine.errors import InvalidInput
 from engine.messages import Msg
+from engine.page import Page
 from engine.workflow.access import identities, task_row
 
 SORTS = {
@@ -35,36 +37,6 @@ class InboxFilter:
     request_type: str | None = None
     urgency: str | None = None
     department: str | None = None
-
-
-@dataclass
-class Page:
-    items: list[dict]
-    total: int
-    page: int
-    per_page: int
-
-    def to_dict(self) -> dict:
-        return self.__dict__.copy()
-
-
-def of_department(dept: str):
-    """A request of `dept`: filed by it, led by it or involving it (request_summary)."""
-    listed = literal(",") + RequestSummary.involved_depts + literal(",")
-    return or_(RequestSummary.requester_dept == dept, RequestSummary.lead_dept == dept,
-               listed.contains(f",{dept},", autoescape=True))
-
-
-def summary_conditions(request_type: str | None, urgency: str | None, department: str | None) -> list:
-    """Conditions on request_summary for the filters lists and inboxes share."""
-    wanted = []
-    if request_type:
-        wanted.append(RequestSummary.request_type == request_type)
-    if urgency:
-        wanted.append(RequestSummary.urgency == urgency)
-    if department:
-        wanted.append(of_department(department))
-    return wanted
 
 
 def _filtered(q, f: InboxFilter | None):

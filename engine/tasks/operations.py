@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from engine.audit import chain as audit
-from engine.bootstrap import Services
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.models import ProcessInstance, TaskCc
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.messages import Msg
 from engine.org.directory import ADMINS, AUDITORS, directory, local_date
-from engine.tasks.inbox import Page
+from engine.page import Page
 from engine.workflow.access import InboxRow, acting_for, inbox_row, refuse_auditor, refuse_delegated
 from engine.workflow.instances import cancel_workflow
 from engine.workflow.notices import write_notices

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.tx import Tx
 from engine.errors import NotFound
-from engine.tasks.inbox import Page
+from engine.page import Page
 from engine.tasks.operations import check_page
 
 

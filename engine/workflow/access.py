@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from engine.bootstrap import Services
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import XWorkflow
+from engine.context import Services
 from engine.db.models import InboxTask
 from engine.db.tx import Tx
 from engine.errors import PermissionDenied, TaskNotReady

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine.audit import chain as audit
-from engine.bootstrap import Services
 from engine.bpmn.form_bounds import Bounds, names_people
 from engine.bpmn.form_validation import validate_submission
 from engine.bpmn.forms import Form
 from engine.bpmn.runtime import XWorkflow, element_of
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.models import InboxTask, ProcessInstance
 from engine.db.tx import Tx
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied, TaskNotReady
@@ -33,7 +33,7 @@ from engine.workflow.access import (
     refuse_auditor,
     refuse_delegated,
 )
-from engine.workflow.reactions import Completion, Start
+from engine.workflow.reactions import Attaching, Completion, Start
 from engine.workflow.runner import (
     CommandResult,
     advance,
@@ -116,9 +116,11 @@ def start_form(ctx: Services, process_id: str) -> Form:
         return ctx.store.specs.start_form(tx, version_id)
 
 
-def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = None) -> CommandResult:
+def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = None,
+                  files: dict[str, list] | None = None) -> CommandResult:
     """Complete a user task with form data validated against its form; nothing changes on error.
-    The product's reactions (ctx.reactions) run in the command's transaction before the step."""
+    `files` (field id -> uploads) are kept by the product's `attach` reaction in the same
+    transaction, so a refused form keeps none of them; the `completed` reactions run before the step."""
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data.not_object", what=Msg("what.task_data"))
 
@@ -132,15 +134,22 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         row = lock_instance(ctx, tx, inbox.instance_id)
         wf = load_workflow(ctx, tx, row)
         task = ready_task(wf, task_id)
-        form = task.task_spec.form
-        clean, errors = validate_submission(form, data or {}, ZoneInfo(ctx.config.timezone),
+        form, now = task.task_spec.form, ctx.now()
+        values, refused, keep_files = dict(data or {}), {}, None
+        if files:
+            if ctx.reactions.attach is None:
+                raise InvalidInput("task.files_not_taken")
+            refused, keep_files = ctx.reactions.attach(
+                Attaching(ctx, tx, row, task_id, element_of(task), user, now, form, files, values))
+        clean, errors = validate_submission(form, values, ZoneInfo(ctx.config.timezone),
                                             form_bounds(ctx, form, task.data))
-        if errors:
-            raise FormInvalid(errors)
+        if errors or refused:
+            raise FormInvalid({**errors, **refused})
+        if keep_files is not None:
+            keep_files()
         record = {"data": clean, "form": bool(form.fields)}
         if principal != user:
             record["on_behalf_of"] = principal
-        now = ctx.now()
         audit.record(tx, row, "task_completed", user, now, element_of(task), task_id, record)
         done = Completion(ctx, tx, row, task_id, element_of(task), user, now, form, clean, task.data)
         for react in ctx.reactions.completed:

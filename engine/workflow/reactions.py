@@ -31,6 +31,23 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class Attaching:
+    """Files sent with a completion, in the command's transaction, before the form is checked: the
+    handler stores them and puts what names them into `values` under their field's id."""
+
+    ctx: Any
+    tx: Tx
+    row: InstanceRow
+    task_id: str
+    element_id: str | None
+    user: str
+    now: datetime
+    form: Form
+    files: dict  # field id -> the uploads sent for it
+    values: dict
+
+
+@dataclass(frozen=True)
 class Start:
     """An instance being started, in the command's transaction, before its first step: a
     preparation may give it a business key (`row.business_key`) and add to its start `values`."""
@@ -46,10 +63,13 @@ class Start:
 class Reactions:
     """The handlers: `completed` run in order on every completion; `task_data` says which submitted
     values a completed task adds to the workflow's data (all of them unless the product keeps some
-    elsewhere). Replay uses the same `task_data`, so a replayed completion moves the same data."""
+    elsewhere; replay uses the same, so a replayed completion moves the same data); `attach` keeps
+    the files sent with a completion (without it a completion takes no files)."""
 
     completed: tuple[Callable[[Completion], None], ...] = ()
     task_data: Callable[[Form, dict], dict] | None = None
+    # Stores the files of a completion: (errors by field id, the writes to do once the form is valid).
+    attach: Callable[[Attaching], tuple[dict, Callable[[], None]]] | None = None
 
     def data_of(self, form: Form, values: dict) -> dict:
         return self.task_data(form, values) if self.task_data is not None else dict(values)

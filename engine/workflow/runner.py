@@ -18,10 +18,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from engine.audit import chain as audit
-from engine.bootstrap import Services
 from engine.bpmn.runtime import XWorkflow, element_of
 from engine.bpmn.timers import waiting_timers
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, InstanceErrored, StaleInstance
 from engine.messages import Msg

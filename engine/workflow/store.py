@@ -128,11 +128,13 @@ def _too_large(written: int, limit: int, tasks: list, sizes: dict) -> CommandToo
     return CommandTooLarge(written, limit, element, name, why)
 
 
-def _wf_id(wf) -> str:
+def workflow_key(wf) -> str:
+    """How a stored (sub)workflow is keyed: "" for the top one, else the task that runs it."""
     return "" if wf.parent_task_id is None else str(wf.parent_task_id)
 
 
-def _meta(wf) -> dict:
+def workflow_meta(wf) -> dict:
+    """What is stored of a (sub)workflow beside its tasks: its data, correlations and bookkeeping."""
     dct = {
         "data": _REG.convert(_REG.clean(wf.data)),
         "correlations": wf.correlations,
@@ -314,11 +316,11 @@ class InstanceStore:
         (write_row) before the transaction's queue is flushed.
         """
         stored_subs = getattr(wf, "stored_subprocesses", set())
-        current_subs = {_wf_id(s) for s in wf.subprocesses.values()}
+        current_subs = {workflow_key(s) for s in wf.subprocesses.values()}
         bodies: list[tuple[str, object, str]] = []  # (workflow id, task, body) of the tasks to write
         metas: list[tuple[str, str]] = []  # (workflow id, meta) of the subprocesses to write
         for each in wf.all_workflows():
-            wf_id = _wf_id(each)
+            wf_id = workflow_key(each)
             # Predicted tasks (MAYBE/LIKELY/FUTURE) only change through a state change, which marks
             # them dirty; waiting, ready and started ones can change their data in place.
             candidates = each.dirty | {tid for tid, t in each.open_tasks.items() if t.state & _LIVE}
@@ -329,8 +331,8 @@ class InstanceStore:
                     bodies.append((wf_id, task, body))
                     changed = True
             if wf_id and (changed or each.removed or wf_id not in stored_subs):
-                metas.append((wf_id, dumps(_meta(each))))
-        meta = dumps(_meta(wf))
+                metas.append((wf_id, dumps(workflow_meta(each))))
+        meta = dumps(workflow_meta(wf))
         sizes = {task.id: _utf8(body) for _, task, body in bodies}
         written = sum(sizes.values()) + sum(_utf8(m) for _, m in metas) + _utf8(meta)
         # Task data is a part of what is written: only a save over the limit needs to measure it.
@@ -386,7 +388,7 @@ class InstanceStore:
                     tx.queue(_TASK_UPDATE, (task.state, task.stored_body, row.id, task.seq))
         for sub_id in subs - {wf_id for wf_id, _ in metas}:
             tx.queue("UPDATE instance_subprocess SET meta = ? WHERE instance_id = ? AND workflow_id = ?",
-                     (dumps(_meta(wf.subprocesses[uuid.UUID(sub_id)])), row.id, sub_id))
+                     (dumps(workflow_meta(wf.subprocesses[uuid.UUID(sub_id)])), row.id, sub_id))
         wf.rewrite_state = False
 
     def remember(self, instance_id: str, lock_version: int, wf: XWorkflow) -> None:

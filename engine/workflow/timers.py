@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from engine.bootstrap import Services
+from engine.context import Services
 from engine.db.models import ProcessInstance
 from engine.errors import StaleInstance
 from engine.workflow import instances

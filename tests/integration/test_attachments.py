@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.audit import chain as audit
 from engine.audit import verify as audit_verify
 from engine.bpmn.deploy import deploy
+from engine.db import chain as audit
 from engine.db.models import Attachment, AttachmentBlob
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.org.importer import import_org, parse_yaml

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 
 from engine.audit import anchors as audit_anchors
-from engine.audit import chain as audit
 from engine.audit import verify as audit_verify
 from engine.bpmn.deploy import deploy
+from engine.db import chain as audit
 from engine.tasks.inbox import group_tasks
 from engine.workflow.instances import complete_task, start_instance
 from tests.conftest import fixture_files

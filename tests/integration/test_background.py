@@ -138,8 +138,8 @@ def test_a_due_job_is_claimed_by_exactly_one_of_many_workers(db_url, clock):
 
 def test_the_web_process_runs_the_background_work_unless_told_otherwise(tmp_path):
     from webui import create_app
-    from webui.background import start_background
     from webui.config import WebConfig
+    from webui.serving import start_background
 
     url = f"sqlite:///{tmp_path / 'web.db'}"
     off = create_app(WebConfig(engine=EngineConfig(database_url=url, background="off"), testing=True,

@@ -22,9 +22,9 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH
 
 from engine.bpmn.deploy import deploy, list_versions
 from engine.bpmn.forms import field_from_xml
+from engine.bpmn.scripting import check_source
 from engine.bpmn.validate import parse_deployment
 from engine.errors import InvalidProcess
-from engine.workflow.scripting import check_source
 
 ROOT = Path(__file__).parents[2]
 PROCESSES = ROOT / "processes"

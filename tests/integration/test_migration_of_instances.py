@@ -1,4 +1,4 @@
-"""Moving running requests of the collaboration process to a newer version (engine/bpmn/migration.py).
+"""Moving running requests of the collaboration process to a newer version (engine/workflow/migration.py).
 
 Version 2 renames a label of 确认主责 (lead_confirm), adds a required field to it and puts a new
 check (archive_check) after 归档需求资料; version 3 also drops lead_confirm's 24-hour timer. Each
@@ -14,13 +14,13 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from engine.audit.chain import process_events
 from engine.audit.verify import verify_all
 from engine.bpmn.deploy import deploy
-from engine.bpmn.migration import MigrationRefused, migrate_instance, migrate_instances, preview_migration
 from engine.bpmn.versions import list_versions
+from engine.db.chain import process_events
 from engine.db.models import InboxTask, ProcessInstance
 from engine.errors import FormInvalid, PermissionDenied
+from engine.workflow.migration import MigrationRefused, migrate_instance, migrate_instances, preview_migration
 from tests.helpers import assert_reload_matches
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 from tests.scenarios.steps import (

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from engine.audit import anchors as audit_anchors
-from engine.audit import chain as audit
 from engine.audit import verify as audit_verify
 from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
+from engine.db import chain as audit
 from engine.db.models import UserSession
 from engine.errors import AccountLocked, PermissionDenied, SignInFailed
 from engine.org.accounts import set_password

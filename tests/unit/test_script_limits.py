@@ -12,9 +12,9 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.scripting import MAX_VALUE_BYTES, SandboxEnvironment, SandboxViolation, create_script_engine
 from engine.config import EngineConfig
 from engine.sizes import data_size, resident_bytes
-from engine.workflow.scripting import MAX_VALUE_BYTES, SandboxEnvironment, SandboxViolation, create_script_engine
 from tests.unit.test_scripting import DEFINITIONS, SCRIPT_PROCESS
 
 MB = 1_000_000

@@ -16,8 +16,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine.workflow import scripting
-from engine.workflow.scripting import (
+from engine.bpmn import scripting
+from engine.bpmn.scripting import (
     SandboxEnvironment,
     SandboxViolation,
     check_source,
@@ -428,7 +428,7 @@ def test_the_time_limit_counts_the_scripts_own_work_not_waiting_or_a_busy_machin
 def test_a_collection_the_script_happens_to_trigger_is_not_its_time():
     import gc
 
-    from engine.workflow.script_clock import script_cpu, watch_collections
+    from engine.bpmn.script_clock import script_cpu, watch_collections
 
     watch_collections()
     heap = [[i] for i in range(400_000)]  # a large heap: a full collection takes a while

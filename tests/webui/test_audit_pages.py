@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from engine.audit import anchors as audit_anchors
-from engine.audit import chain as audit
 from engine.audit import verify as audit_verify
+from engine.db import chain as audit
 from engine.requests.requests import submit_request
 from engine.workflow.instances import complete_task, describe_instance
 from tests.scenarios.steps import REQUEST

@@ -341,6 +341,45 @@ def test_files_uploaded_on_a_task_form_are_attached_and_named_in_its_value(clien
     assert data["data"]["attachments"] == [str(added["id"])]
 
 
+def test_a_refused_task_form_keeps_none_of_its_files(client, ctx, clock, tmp_path):
+    """The files of a task form are kept with its completion, in one transaction: when the form or
+    a file is refused, no attachment, event or file on disk remains, and the task stays open."""
+    ctx.config.attachment_dir = str(tmp_path / "files")
+    flow = Flow(ctx, clock)
+    flow.instance_id = filed(ctx)
+    flow.complete("dept_head_signoff", {"signoff_decision": "退回", "signoff_comment": "请补充预算表"})
+    task = open_task(ctx, flow.instance_id, "revise_request")
+    url = f"/tasks/{task['task_id']}"
+    sign_in(client, "xiaowang")
+
+    def attachments() -> list:
+        return [r for r in list_records(ctx, flow.instance_id, "xiaowang") if r["kind"] == "attachment"]
+
+    def events() -> list:
+        return [e["type"] for e in describe_instance(ctx, flow.instance_id)["history"]]
+
+    before = events()
+    budget = ("预算表.csv", "text/csv", "预算：10万元".encode())
+    wrong_form = client.post(url, data={**FORM, "title": "", "csrf_token": csrf_of(page(client, url)),
+                                        "attachments": [(io.BytesIO(budget[2]), budget[0], budget[1])]})
+    assert wrong_form.status_code == 422 and "必填" in field_html(wrong_form.get_data(as_text=True), "title")
+    wrong_file = client.post(url, data={**FORM, "csrf_token": csrf_of(page(client, url)), "attachments": [
+        (io.BytesIO(budget[2]), budget[0], budget[1]), (io.BytesIO(b"MZ\x90\x00binary"), "tool.exe", "")]})
+    assert wrong_file.status_code == 422
+    assert "tool.exe" in field_html(wrong_file.get_data(as_text=True), "attachments")
+    assert attachments() == [] and events() == before
+    assert not (tmp_path / "files").exists() or not any(p.is_file() for p in (tmp_path / "files").rglob("*"))
+    assert open_task(ctx, flow.instance_id, "revise_request")["task_id"] == task["task_id"]
+
+    answer = client.post(url, data={**FORM, "csrf_token": csrf_of(page(client, url)),
+                                    "attachments": [(io.BytesIO(budget[2]), budget[0], budget[1])]})
+    assert answer.status_code == 302
+    (added,) = attachments()
+    assert len([p for p in (tmp_path / "files").rglob("*") if p.is_file()]) == 1
+    kinds = events()[len(before):]
+    assert kinds[:2] == ["attachment_added", "task_completed"]  # in the completion's transaction, before it
+
+
 def test_a_plan_table_is_rendered_and_submitted(client, ctx, clock):
     clock.now = MONDAY
     flow = Flow(ctx, clock)

@@ -25,14 +25,14 @@ from flask_login import current_user, login_required
 from engine.audit import history as h
 from engine.audit import history_replay
 from engine.audit import verify as audit_verify
-from engine.db.models import InboxTask
+from engine.errors import NotFound
+from engine.notify.notices import open_task_request
 from engine.org.directory import directory
 from engine.org.sign_in import account_events
+from engine.page import Page
 from engine.requests.request_view import STATUSES, request_header
-from engine.tasks.inbox import Page
 from webui.extensions import services
-from webui.forms_render import label_text
-from webui.i18n import process_text
+from webui.i18n import label_text, process_text
 from webui.permissions import require_auditor
 from webui.views.requests import EVENT_LABELS, GROUP_LABELS, STATUS_LABELS
 
@@ -83,9 +83,10 @@ def log_auditor_views(response):
     args = request.view_args or {}
     instance_id = args.get("instance_id")
     if instance_id is None and "task_id" in args:
-        with services().db.read() as s:
-            found = s.get(InboxTask, args["task_id"])
-            instance_id = found.instance_id if found else None
+        try:
+            instance_id = open_task_request(services(), str(args["task_id"]))
+        except NotFound:
+            instance_id = None
     if instance_id is not None:
         h.record_view(services(), str(instance_id), current_user.id, endpoint)
     return response

@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
-from engine.bpmn.migration import migrate_instances, preview_migration
 from engine.bpmn.versions import (
     check_diagram,
     deploy_draft,
@@ -28,6 +27,7 @@ from engine.bpmn.versions import (
 )
 from engine.errors import InvalidInput, InvalidProcess
 from engine.org.directory import directory
+from engine.workflow.migration import migrate_instances, preview_migration
 from webui.bounds import large_body
 from webui.extensions import services
 from webui.permissions import may_enter

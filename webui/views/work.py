@@ -20,14 +20,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.bpmn.forms import Form
-from engine.db.models import InboxTask, ProcessInstance
-from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied, TaskNotReady
-from engine.notify.notices import noticed_task_request, task_context
+from engine.errors import FormInvalid, InvalidInput, NotFound
+from engine.notify.notices import noticed_task_request
 from engine.org.directory import directory
-from engine.requests.attachments import add_attachment, check_type, clean_filename
-from engine.requests.records import add_comment, list_records
+from engine.requests.attachments import Upload, add_attachment, check_type, clean_filename
+from engine.requests.records import add_comment
 from engine.requests.requests import REQUEST_PROCESS, submit_request
-from engine.tasks.inbox import task_row
 from engine.tasks.operations import (
     cc_task,
     delegate_task,
@@ -36,9 +34,8 @@ from engine.tasks.operations import (
     urge_task,
     withdraw_request,
 )
-from engine.tasks.reads import task_history
+from engine.tasks.task_page import TaskPage, inbox_entry, task_page
 from engine.workflow.instances import claim_task, complete_task, describe_instance, release_task, start_form
-from engine.workflow.instances import task_form as engine_task_form
 from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services
@@ -171,39 +168,18 @@ def _filed(process_id: str, instance_id: str, chosen: dict) -> None:
 
 # --------------------------------------------------------------------------- working on a task
 
-def _inbox_task(task_id: str) -> dict | None:
-    """The task's inbox row (instance, request number, assignee, candidates, due, delegator, requester)."""
-    with services().db.read() as s:
-        found = s.get(InboxTask, task_id)
-        if found is None:
-            return None
-        initiator = s.get(ProcessInstance, found.instance_id).initiator
-        return {**task_row(found), "delegated_by": found.delegated_by, "initiator": initiator}
-
-
-def _task_or_404(task_id: str, work: bool = False) -> tuple[dict | None, dict]:
-    """The task's form (None for one of the request's people who may only look at it and urge)
-    and its inbox row; 404 for anyone else, and with `work` for anyone who may not complete it."""
-    ctx = services()
+def _task_page(task_id: str, work: bool = False) -> TaskPage:
+    """The task's page for the reader (engine.tasks.task_page); 404 for anyone who may not see it."""
     try:
-        return engine_task_form(ctx, task_id, current_user.id), _inbox_task(task_id) or abort(404)
-    except (TaskNotReady, NotFound):
+        return task_page(services(), task_id, current_user.id, work=work)
+    except NotFound:
         abort(404)
-    except PermissionDenied:
-        row = _inbox_task(task_id)
-        if work or row is None:
-            abort(404)
-    try:
-        list_records(ctx, row["instance_id"], current_user.id)  # the engine's check: one of the request's people
-    except PermissionDenied:
-        abort(404)  # a stranger learns nothing, not even that the task exists
-    return None, row
 
 
-def _history(row: dict, names: dict[str, str]) -> list[dict]:
-    """The task's events (task_reads.task_history) as the page lists them: when, who, what, to whom, why."""
+def _history(events: list[dict], names: dict[str, str]) -> list[dict]:
+    """The task's events as the page lists them: when, who, what, to whom, why."""
     rows = []
-    for event in task_history(services(), row["task_id"], row["instance_id"]):
+    for event in events:
         data = event["data"]
         to = data.get("to") or data.get("assignee") or []
         actor = _("系统") if event["actor"] == "system" else names.get(event["actor"], event["actor"])
@@ -225,28 +201,22 @@ _EVENT_LABELS = {
 }
 
 
-def _render_task(info: dict | None, row: dict, values: dict, errors: dict, op: tuple | None = None,
-                 status: int = 200):
+def _render_task(view: TaskPage, values: dict, errors: dict, op: tuple | None = None, status: int = 200):
     ctx = services()
-    me = current_user.id
+    me, info, row = current_user.id, view.task, view.row
     form = Form.from_dict(info["form"]) if info else Form()
     picks = fr.choices(directory(ctx))
-    files = {}
-    if any(f.type in fr.FILES for f in form.fields):
-        files = {str(r["id"]): r["filename"] for r in list_records(ctx, row["instance_id"], me)
-                 if r["kind"] == "attachment"}
     shown = info["values"] if info else {}
     candidates = bool(row["candidate_users"] or row["candidate_groups"])
     return render_template(
         "work/task.html", task=info, row=row, me=me,
         fields=fr.field_views(form, {**shown, **values}, errors, _zone()),
-        general=fr.general_errors(form, errors), choices=picks, files=files, accept=fr.ACCEPT,
-        multipart=bool(fr.file_fields(form)), history=_history(row, picks.user_names),
+        general=fr.general_errors(form, errors), choices=picks, files=view.files, accept=fr.ACCEPT,
+        multipart=bool(fr.file_fields(form)), history=_history(view.history, picks.user_names),
         can_claim=bool(info) and not row["assignee"] and candidates,
         can_release=bool(info) and row["assignee"] == me and candidates,
         delegated_to_me=bool(info) and bool(row["delegated_by"]) and row["assignee"] == me,
-        is_requester=row["initiator"] == me,
-        context=task_context(ctx, row["instance_id"], info["data"] if info else {}),
+        is_requester=row["initiator"] == me, context=view.context,
         op_key=op[0] if op else None, op_values=op[1] if op else {}, op_errors=op[2] if op else {}), status
 
 
@@ -255,7 +225,7 @@ def _render_task(info: dict | None, row: dict, values: dict, errors: dict, op: t
 def task(task_id: str):
     """A task: its form (fill in and complete it) and what else may be done with it. A task done
     (or taken over) since a notice or an email of it was sent opens its request, with a word why."""
-    if request.method == "GET" and _inbox_task(task_id) is None:
+    if request.method == "GET" and inbox_entry(services(), task_id) is None:
         instance_id = noticed_task_request(services(), current_user.id, task_id)
         if instance_id is not None:
             if not may_see_request(services(), current_user, instance_id):  # told of a group task another took
@@ -263,32 +233,20 @@ def task(task_id: str):
                 return redirect(url_for("pages.inbox"))
             flash(_("这项任务已经办结，或已不由您处理；以下是它所属的需求。"), "info")
             return redirect(url_for("requests.detail", instance_id=instance_id))
-    info, row = _task_or_404(task_id, work=request.method == "POST")
+    view = _task_page(task_id, work=request.method == "POST")
     if request.method == "GET":
-        return _render_task(info, row, {}, {})
+        return _render_task(view, {}, {})
+    info = view.task
     form = Form.from_dict(info["form"])
     values = fr.parse(form, request.form, _zone())
-    errors: dict[str, str] = {}
-    for fld in fr.file_fields(form):  # stored first: the value the task completes with names them
-        added = []
-        for upload in request.files.getlist(fld.id):
-            if not upload.filename:
-                continue
-            try:
-                added.append(str(add_attachment(services(), row["instance_id"], current_user.id, upload.filename,
-                                                upload.read(), upload.mimetype, task_id=task_id)["id"]))
-            except InvalidInput as exc:
-                errors[fld.id] = message(exc)
-        values[fld.id] = fr.with_files(fld, values.get(fld.id), added)
-    if not errors:
-        try:
-            complete_task(services(), task_id, current_user.id, values)
-        except FormInvalid as exc:
-            errors = exc.errors
-        else:
-            flash(_("已完成：%(task)s", task=process_text(info["name"])), "success")
-            return redirect(url_for("pages.inbox"))
-    return _render_task(info, row, values, errors, status=422)
+    files = {fld.id: [Upload(f.filename, f.read(), f.mimetype) for f in request.files.getlist(fld.id) if f.filename]
+             for fld in fr.file_fields(form)}
+    try:  # the files are kept with the completion, in its transaction: a refused form keeps none
+        complete_task(services(), task_id, current_user.id, values, files={k: v for k, v in files.items() if v})
+    except FormInvalid as exc:
+        return _render_task(view, values, exc.errors, status=422)
+    flash(_("已完成：%(task)s", task=process_text(info["name"])), "success")
+    return redirect(url_for("pages.inbox"))
 
 
 def _operate(task_id: str, key: str, inputs: dict[str, bool], run, done: str, leave: bool = False):
@@ -308,8 +266,7 @@ def _operate(task_id: str, key: str, inputs: dict[str, bool], run, done: str, le
         else:
             flash(done, "success")
             return redirect(url_for("pages.inbox") if leave else url_for("work.task", task_id=task_id))
-    info, row = _task_or_404(task_id)
-    return _render_task(info, row, {}, {}, op=(key, given, errors), status=422)
+    return _render_task(_task_page(task_id), {}, {}, op=(key, given, errors), status=422)
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -334,7 +291,7 @@ def release(task_id: str):
 @login_required
 def comment(task_id: str):
     """Comment on the request, from this task."""
-    row = _inbox_task(task_id) or abort(404)
+    row = inbox_entry(services(), task_id) or abort(404)
     return _operate(task_id, "comment", {"body": True}, lambda v: add_comment(
         services(), row["instance_id"], current_user.id, v["body"], task_id=task_id), _("评论已发表。"))
 

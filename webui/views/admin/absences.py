@@ -16,7 +16,7 @@ from engine.org.directory import add_substitute, directory, list_absences, local
 from webui import forms_render as fr
 from webui.extensions import services
 from webui.i18n import message
-from webui.views.admin import bp
+from webui.views.admin.area import bp
 
 REASON_MAX = 255  # substitute.reason
 

@@ -14,7 +14,7 @@ from engine.errors import NotFound
 from engine.notify.jobs import list_deliveries, retry_delivery, retry_failed, scheduled_timers
 from engine.org.directory import directory
 from webui.extensions import services
-from webui.views.admin import bp
+from webui.views.admin.area import bp
 from webui.views.admin.org import KIND_LABELS
 
 PER_PAGE = 20

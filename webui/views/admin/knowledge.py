@@ -12,7 +12,7 @@ from engine.knowledge.lessons import NOTE_MAX, QUERY_MAX, list_entries, review_l
 from engine.org.directory import directory
 from webui.extensions import services
 from webui.i18n import message
-from webui.views.admin import bp
+from webui.views.admin.area import bp
 
 RECENT = 10  # reviewed lessons shown below the waiting ones
 

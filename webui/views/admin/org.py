@@ -28,7 +28,7 @@ from engine.org.importer import import_org, parse_csv, parse_yaml
 from webui import forms_render as fr
 from webui.extensions import services
 from webui.i18n import message
-from webui.views.admin import bp
+from webui.views.admin.area import bp
 
 POST_LABELS = {"head": lazy_gettext("负责人"), "interface": lazy_gettext("对接人")}
 UPLOADS = ("org_file", "departments_file", "users_file")

@@ -13,11 +13,11 @@ from engine.org.accounts import MIN_PASSWORD, account, reset_password
 from engine.org.directory import GLOBAL_ROLES, directory, org_changes
 from engine.org.sign_in import account_events, sign_in_state, unlock
 from engine.org.users import set_active
-from engine.tasks.inbox import Page
+from engine.page import Page
 from webui.auth import WebUser
 from webui.extensions import services, web_config
 from webui.i18n import message
-from webui.views.admin import bp
+from webui.views.admin.area import bp
 from webui.views.admin.org import POST_LABELS
 from webui.views.audit import ACCOUNT_EVENT_LABELS, REASON_LABELS
 

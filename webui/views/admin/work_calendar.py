@@ -15,7 +15,7 @@ from engine.org.calendar import NOTE_MAX, clear_day, set_day, year_view
 from engine.org.directory import directory, local_date
 from webui.extensions import services
 from webui.i18n import message
-from webui.views.admin import bp
+from webui.views.admin.area import bp
 
 YEARS = (1900, 2200)  # what the year switcher accepts
 

@@ -13,7 +13,7 @@ from engine.knowledge import guide
 from engine.knowledge.browse import approved_titles, browse
 from webui.extensions import services
 from webui.i18n import message, messages
-from webui.views.knowledge import bp, entry_link
+from webui.views.knowledge.area import bp, entry_link
 from webui.views.knowledge.markdown import render
 
 ACTION_LABELS = {"created": _l("创建"), "edited": _l("修改"), "retired": _l("停用"), "restored": _l("恢复")}

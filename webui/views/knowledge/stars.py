@@ -10,7 +10,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.knowledge.recognition import NOTE_MAX, set_note
 from webui.extensions import services
 from webui.i18n import message
-from webui.views.knowledge import bp
+from webui.views.knowledge.area import bp
 
 
 @bp.route("/stars/note", methods=["POST"])

@@ -3,7 +3,7 @@
 Beyond RestrictedPython's compile-time policy (no names or attributes starting with "_") the sandbox
 refuses imports and class definitions, and guards:
 - time: a per-thread trace function stops sandboxed frames after ``time_limit`` seconds of the
-  thread's CPU time less the garbage collector's (engine.workflow.script_clock: what the script computes,
+  thread's CPU time less the garbage collector's (engine.bpmn.script_clock: what the script computes,
   not how busy the machine is or how long a service it calls waits on the database); every
   ``while`` body and ``except``/``finally`` block re-checks the deadline, so it is not swallowed;
 - size: ``+ * ** << %`` (and their in-place forms), ``range``, ``sum``, ``round``, f-string format
@@ -40,8 +40,8 @@ from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTran
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine.bpmn.script_clock import script_cpu, watch_collections
 from engine.sizes import data_size, resident_bytes
-from engine.workflow.script_clock import script_cpu, watch_collections
 
 MAX_ITEMS = 1_000_000
 MAX_INT_BITS = 100_000

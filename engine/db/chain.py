@@ -19,6 +19,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +27,6 @@ from sqlalchemy.orm import Session
 from engine.db.models import AuditEvent, ProcessInstance
 from engine.db.tx import Tx
 from engine.errors import NotFound, StaleInstance
-from engine.workflow.store import InstanceRow
 
 GENESIS = "0" * 64
 CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -53,7 +53,16 @@ _INSERT = ("INSERT INTO audit_event (instance_id, seq, event_type, actor, at, el
            "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-def record(tx: Tx, instance: InstanceRow, event_type: str, actor: str, at: datetime,
+class ChainHolder(Protocol):
+    """What holds a chain's head while events are appended: an instance's row (engine.workflow.store)
+    or a head read with lock_chain."""
+
+    id: str
+    audit_seq: int
+    audit_hash: str
+
+
+def record(tx: Tx, instance: ChainHolder, event_type: str, actor: str, at: datetime,
            element_id: str | None = None, task_id: str | None = None, data: dict | None = None) -> str:
     """Append one event to the instance's chain, in the caller's transaction; its hash."""
     seq = (instance.audit_seq or 0) + 1

@@ -24,11 +24,11 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
 from SpiffWorkflow.util.task import TaskState
 
-from engine.audit import chain as audit
-from engine.bootstrap import Services
 from engine.bpmn.parser import UserTask
 from engine.bpmn.runtime import SERIALIZER, XWorkflow
 from engine.bpmn.versions import require_process_owner
+from engine.context import Services
+from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.workflow.runner import CommandResult, InstanceChange, change_instance

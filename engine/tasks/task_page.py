@@ -1,0 +1,105 @@
+"""The task page's read model: everything one page of a task shows, from one call, for the user
+reading it; a stranger learns nothing, not even that the task exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.bpmn.forms import Form
+from engine.context import Services
+from engine.db.models import RequestSummary
+from engine.db.tx import Tx
+from engine.errors import NotFound, PermissionDenied, TaskNotReady
+from engine.org.directory import directory
+from engine.requests.records import list_records
+from engine.requests.summaries import summary_view
+from engine.tasks.reads import task_history
+from engine.workflow.instances import task_form
+
+FILE_TYPES = ("file", "files")
+
+
+@dataclass
+class TaskPage:
+    """One task as its page shows it.
+
+    `task`: the form, the task's data and the form's opening values (task_form), when the reader
+    may work on it; None for one of the request's people who may only look at it (and urge).
+    `row`: the inbox row, with who delegated it and who filed the request. `history`: the task's
+    events, oldest first. `context`: the request's summary and the plan row the task works on.
+    `files`: the request's attachments by id, when the form has file fields."""
+
+    task: dict | None
+    row: dict
+    history: list[dict]
+    context: dict
+    files: dict[str, str]
+
+
+def inbox_entry(ctx: Services, task_id: str) -> dict | None:
+    """The open task's inbox row with who delegated it and who filed its request; None when not open."""
+    with ctx.db.transaction(write=False) as tx:
+        return _entry(tx, task_id)
+
+
+def _entry(tx: Tx, task_id: str) -> dict | None:
+    found = tx.one("SELECT t.task_id, t.instance_id, t.process_id, t.process_version, t.business_key, t.task_name, "
+                   "t.element_id, t.lane, t.assignee, t.candidate_users, t.candidate_groups, t.created_at, t.due_at, "
+                   "t.priority, t.delegated_by, p.initiator FROM inbox_task t "
+                   "JOIN process_instance p ON p.id = t.instance_id WHERE t.task_id = ?", (task_id,))
+    if found is None:
+        return None
+    (tid, instance_id, process_id, version, key, name, element, lane, assignee, users, groups, created, due,
+     priority, delegated_by, initiator) = found
+    due_at = Tx.when(due)
+    return {"task_id": tid, "instance_id": instance_id, "process_id": process_id, "process_version": version,
+            "business_key": key, "name": name, "element_id": element, "lane": lane, "assignee": assignee,
+            "candidate_users": [u for u in users.split(",") if u],
+            "candidate_groups": [g for g in groups.split(",") if g],
+            "created_at": Tx.when(created).isoformat(), "due_at": due_at.isoformat() if due_at else None,
+            "priority": priority, "delegated_by": delegated_by, "initiator": initiator}
+
+
+def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> TaskPage:
+    """The page of task `task_id` for `user`: with its form when they may work on it, without for one
+    of the request's people; with `work` (a form being sent) only for those who may work on it.
+    NotFound for anyone else and for a task that is not open."""
+    try:
+        info = task_form(ctx, task_id, user)
+    except (TaskNotReady, NotFound):
+        raise NotFound("task.not_open", task=task_id) from None
+    except PermissionDenied:
+        info = None
+    row = inbox_entry(ctx, task_id)
+    if row is None or (info is None and work):
+        raise NotFound("task.not_open", task=task_id)
+    records = None
+    if info is None:
+        try:  # the engine's check: one of the request's people
+            records = list_records(ctx, row["instance_id"], user)
+        except PermissionDenied:
+            raise NotFound("task.not_open", task=task_id) from None
+    files: dict[str, str] = {}
+    form = Form.from_dict(info["form"]) if info else Form()
+    if any(f.type in FILE_TYPES for f in form.fields):
+        records = records if records is not None else list_records(ctx, row["instance_id"], user)
+        files = {str(r["id"]): r["filename"] for r in records if r["kind"] == "attachment"}
+    return TaskPage(info, row, task_history(ctx, task_id, row["instance_id"]),
+                    task_context(ctx, row["instance_id"], info["data"] if info else {}), files)
+
+
+def task_context(ctx: Services, instance_id: str, task_data: dict | None) -> dict:
+    """What a task page shows beside its form, for someone already allowed onto the task: the
+    request's summary and, for a task on one row of the plan (`plan_task` in its data, as the
+    plan's multi-instance execution provides it), that row with its owner and department named."""
+    org = directory(ctx)
+    with ctx.db.read() as s:
+        summary = s.get(RequestSummary, instance_id)
+        request = summary_view(summary, org) if summary else None
+    plan_task = (task_data or {}).get("plan_task")
+    if isinstance(plan_task, dict):
+        plan_task = {**plan_task, "owner_name": (org.users.get(plan_task.get("owner") or "") or {}).get("name"),
+                     "dept_name": (org.departments.get(plan_task.get("dept") or "") or {}).get("name")}
+    else:
+        plan_task = None
+    return {"request": request, "plan_task": plan_task}
