@@ -154,6 +154,7 @@ MESSAGES: dict[str, str] = {
     "absence.unknown": "代理安排 %(id)s 不存在",
     "calendar.workday": "workday 应为 true（工作日）或 false（休息日），收到的是 %(given)s",
     "calendar.year": "年份应为 1 到 9999 之间的整数，收到的是 %(given)s",
+    "calendar.year_unknown": "%(year)s年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。",
     "dashboard.denied": "%(user)s 不是平台管理员、审计员或部门负责人，不能查看管理看板",
     "period.reversed": "from：开始日期 %(start)s 晚于结束日期 %(end)s",
     "period.too_long": "from：时间段最长 %(most)s 天",

@@ -149,6 +149,8 @@ ENGLISH: dict[str, str] = {
     "absence.unknown": "Substitution %(id)s does not exist",
     "calendar.workday": "workday must be true (a working day) or false (a rest day), not %(given)s",
     "calendar.year": "A year is a whole number from 1 to 9999, not %(given)s",
+    "calendar.year_unknown": "The statutory holidays of %(year)s are not known yet: working days are counted by "
+                             "weekends only until a platform admin enters them.",
     "dashboard.denied": "%(user)s is no platform admin, auditor or department head and may not see the dashboard",
     "period.reversed": "from: the start %(start)s is after the end %(end)s",
     "period.too_long": "from: a period is at most %(most)s days",

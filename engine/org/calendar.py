@@ -33,8 +33,8 @@ def load_calendar(ctx: Services) -> WorkCalendar:
     return WorkCalendar({day: workday for day, workday in rows})
 
 
-def calendar_warnings(ctx: Services, years: Iterable[int]) -> list[str]:
-    """Chinese warnings for the years among `years` that are counted by weekends only."""
+def calendar_warnings(ctx: Services, years: Iterable[int]) -> list[Msg]:
+    """Warnings (messages naming the year) for the years among `years` that are counted by weekends only."""
     return load_calendar(ctx).warnings(years)
 
 

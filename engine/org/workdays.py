@@ -28,7 +28,7 @@ URGENCIES: tuple[str, ...] = ("普通", "紧急", "特急")
 _RESPONSE_WORKING_DAYS = {"普通": 3}
 _RESPONSE_HOURS = {"紧急": 24, "特急": 4}
 
-UNKNOWN_YEAR_WARNING = "{year}年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。"
+UNKNOWN_YEAR = "calendar.year_unknown"  # the warning's message, with the year
 
 
 @cache
@@ -127,13 +127,13 @@ class WorkCalendar:
             day += timedelta(days=1)
         return count
 
-    def warnings(self, years: Iterable[int]) -> list[str]:
-        """One Chinese warning per year that is counted by weekends only, in year order.
+    def warnings(self, years: Iterable[int]) -> list[Msg]:
+        """One warning (a message naming the year) per year that is counted by weekends only, in year order.
 
         A year is covered when chinese_calendar has its schedule, or when an administrator has
         ruled on at least one of its dates: rulings are entered together once the State Council
         publishes the year's schedule, so the first one means somebody has taken the year in
         hand, and rulings are not required for days the weekend rule already gets right.
         """
-        return [UNKNOWN_YEAR_WARNING.format(year=year) for year in sorted(set(years))
+        return [Msg(UNKNOWN_YEAR, year=year) for year in sorted(set(years))
                 if not statutory_year_known(year) and year not in self._ruled_years]

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.messages import Msg
 from engine.org.accounts import account, check_password, reset_password
 from engine.org.calendar import set_day, year_view
 from engine.org.directory import add_substitute, directory, list_absences
@@ -88,7 +89,9 @@ def test_a_year_view_has_the_statutory_base_the_holidays_and_the_rulings(people)
 def test_a_year_chinese_calendar_does_not_know_is_counted_by_weekends_with_a_warning(people):
     view = year_view(people, 2035)
     assert view["known"] is False
-    assert view["warnings"] == ["2035年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。"]
+    assert view["warnings"] == [Msg("calendar.year_unknown", year=2035)]
+    assert [str(w) for w in view["warnings"]] == [
+        "2035年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。"]
     by_day = {d["day"]: d for d in view["days"]}
     assert by_day[date(2035, 10, 1)]["base"] is True and by_day[date(2035, 10, 1)]["holiday"] is None  # a Monday
     assert by_day[date(2035, 10, 6)]["base"] is False  # a Saturday

@@ -289,7 +289,11 @@ def test_the_calendar_shows_a_year_and_its_rulings_which_admins_set_and_clear(ap
     assert list_days(ctx, 2026) == []
     unknown = _text(client.get("/admin/calendar?year=2027"))
     assert "2027年的法定节假日安排尚未收录" in unknown
-    assert "2027年的法定节假日安排尚未收录" in _text(client.get("/admin/"))  # next year, on the overview
+    overview = _text(client.get("/admin/"))
+    assert "2027年的法定节假日安排尚未收录" in overview  # next year, on the overview, with a link to it
+    assert re.search(r'data-warning>2027年[^<]*<a href="/admin/calendar\?year=2027"', overview)
+    english = _text(client.get("/admin/calendar?year=2027", headers={"Accept-Language": "en"}))
+    assert "The statutory holidays of 2027 are not known yet" in english and "2027年" not in english
 
 
 def test_lessons_wait_for_review_are_approved_or_rejected_with_a_reason_and_then_found(app, ctx):
