@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from engine.messages.render import language
+
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
@@ -73,6 +75,8 @@ class EngineConfig:
             config.background = env["XIEZUO_BACKGROUND"]
         if env.get("XIEZUO_ANCHOR_WITNESS"):
             config.anchor_witness = env["XIEZUO_ANCHOR_WITNESS"]
+        if env.get("XIEZUO_LOCALE"):
+            config.locale = language(env["XIEZUO_LOCALE"])  # en (en_US, en-GB, ...) or zh_CN
         if env.get("XIEZUO_SQLITE_SYNCHRONOUS"):
             config.sqlite_synchronous = env["XIEZUO_SQLITE_SYNCHRONOUS"].upper()
         for name in ("script_value_max_bytes", "script_memory_max_bytes", "command_max_bytes"):

@@ -58,7 +58,9 @@ def init_app(app: Flask, config: WebConfig) -> None:
         if current_user and current_user.is_authenticated and current_user.locale in config.locales:
             return current_user.locale
         best = request.accept_languages.best_match(["zh_CN", "zh", "en"]) if request else None
-        return "en" if best == "en" else config.default_locale
+        if best:
+            return "en" if best == "en" else "zh_CN"
+        return config.default_locale  # the browser asks for neither: the organisation's language
 
     def timezone() -> str:
         if current_user and current_user.is_authenticated and current_user.timezone:

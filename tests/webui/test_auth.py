@@ -71,6 +71,14 @@ def test_the_session_settings_are_read_from_the_environment():
     assert WebConfig.from_environ({}).sign_in_policy == SignInPolicy()
 
 
+def test_the_organisations_language_is_read_from_the_environment():
+    from webui.config import WebConfig
+
+    assert [(c.engine.locale, c.default_locale) for c in map(WebConfig.from_environ, (
+        {}, {"XIEZUO_LOCALE": "en"}, {"XIEZUO_LOCALE": "en-GB"}, {"XIEZUO_LOCALE": "zh_CN"}))] == [
+        ("zh_CN", "zh_CN"), ("en", "en"), ("en", "en"), ("zh_CN", "zh_CN")]
+
+
 def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client):
     for user, password in (("zhangzongjian", "wrong-password"), ("nobody", PASSWORD)):
         answer = sign_in(client, user, password)
