@@ -13,7 +13,7 @@ from engine.org.accounts import account, check_password, reset_password
 from engine.org.calendar import set_day, year_view
 from engine.org.directory import add_substitute, directory, list_absences
 from engine.org.users import set_active
-from tests.helpers import add_user
+from tests.helpers import add_user, said
 
 
 @pytest.fixture
@@ -49,10 +49,13 @@ def test_an_admin_switches_a_user_off_and_on(people):
     assert account(people, "wang").id == "wang"
     with pytest.raises(PermissionDenied):
         set_active(people, "li", False, "wang")
-    with pytest.raises(InvalidInput, match="cannot deactivate themselves"):
+    with pytest.raises(InvalidInput) as refused:
         set_active(people, "admin", False, "admin")
-    with pytest.raises(NotFound, match="nobody"):
+    assert said(refused) == ("user.deactivate_self", {"user": "admin"})
+    assert str(refused.value) == "admin 不能停用自己（可由另一位平台管理员停用）"
+    with pytest.raises(NotFound) as refused:
         set_active(people, "nobody", False, "admin")
+    assert said(refused) == ("user.unknown", {"user": "nobody"})
     assert account(people, "li") is not None and account(people, "admin") is not None
 
 
@@ -62,8 +65,9 @@ def test_an_admin_sets_a_new_password(people):
     with pytest.raises(PermissionDenied):
         reset_password(people, "li", "another-password", "wang")
     assert check_password(people, "li", "another-password") is None
-    with pytest.raises(InvalidInput, match="8 characters"):
+    with pytest.raises(InvalidInput) as refused:
         reset_password(people, "wang", "short", "admin")
+    assert (said(refused), str(refused.value)) == (("password.too_short", {"least": 8}), "密码至少 8 个字符")
     with pytest.raises(NotFound):
         reset_password(people, "nobody", "long enough", "admin")
     assert check_password(people, "wang", "新的密码-2026") is not None

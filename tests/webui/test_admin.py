@@ -79,12 +79,13 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(client):
 def test_an_org_file_with_a_problem_is_shown_located_and_nothing_is_imported_until_it_is_fixed(app, ctx):
     client = _signed_in(app, "lijingli")
     token = _token(client, "/admin/org")
-    bad = client.post("/admin/org/import", data={"csrf_token": token, "org_file": (io.BytesIO(BAD_YAML.encode()),
-                                                                                  "质量部.yaml")},
-                      content_type="multipart/form-data")
-    assert bad.status_code == 422
-    problems = re.findall(r'<li class="error">([^<]+)</li>', _text(bad))
-    assert problems == ["质量部.yaml users[2]: department &#39;QAX&#39; does not exist"]
+    for language, problem in (("zh-CN", "质量部.yaml users[2]：部门“QAX”不存在"),
+                              ("en", "质量部.yaml users[2]: department &#39;QAX&#39; does not exist")):
+        bad = client.post("/admin/org/import", data={"csrf_token": token, "org_file": (
+            io.BytesIO(BAD_YAML.encode()), "质量部.yaml")}, content_type="multipart/form-data",
+            headers={"Accept-Language": language})
+        assert bad.status_code == 422
+        assert re.findall(r'<li class="error">([^<]+)</li>', _text(bad)) == [problem]
     assert "QA" not in directory(ctx).departments and "zhouqing" not in directory(ctx).users
     good = client.post("/admin/org/import", data={"csrf_token": token, "org_file": (io.BytesIO(GOOD_YAML.encode()),
                                                                                    "质量部.yaml")},
