@@ -58,7 +58,7 @@ class BoundedJSONProvider(DefaultJSONProvider):
         else:
             deep = not _within(value, MAX_JSON_DEPTH)
         if deep:
-            raise InvalidInput(_("JSON 嵌套过深（最多 %(limit)d 层）。", limit=MAX_JSON_DEPTH))
+            raise InvalidInput("api.too_deep", levels=MAX_JSON_DEPTH)
         return value
 
 

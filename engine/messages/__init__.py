@@ -26,7 +26,7 @@ class Msg:
         if code not in MESSAGES:
             raise KeyError(f"no message '{code}' in the catalogue (engine/messages/catalogue.py)")
         self.code = code
-        self.params = {k: v.to_dict() if isinstance(v, Msg) else v for k, v in params.items()}
+        self.params = {k: _stored(v) for k, v in params.items()}
 
     def text(self, locale: str | None = None, zone: str | None = None, diagram=None) -> str:
         """The message in `locale` (zh_CN by default), moments in `zone`; `diagram` translates the
@@ -50,3 +50,12 @@ class Msg:
         return isinstance(other, Msg) and (self.code, self.params) == (other.code, other.params)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _stored(value: Any) -> Any:
+    """A parameter as it is kept (JSON): a message, also one in a list, as its {"code", "params"}."""
+    if isinstance(value, Msg):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [_stored(v) for v in value]
+    return value
