@@ -4,7 +4,8 @@ Placeholders are %(name)s; English is in en.py (en.po is made from both by engin
 Some parameters are shown as their kind asks (engine.messages.render): MOMENTS (ISO date-times)
 and DATES (ISO dates) as the reader's language writes them, moments in the reader's time zone;
 NUMBERS grouped; DIAGRAM texts (labels, task names of a process diagram) translated by the page
-when it has them; a list is joined, a nested message ({"code", "params"}) rendered in turn.
+when it has them; a list is joined (SENTENCES, lists of whole problems, as sentences are), a nested
+message ({"code", "params"}) rendered in turn.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ MOMENTS = frozenset({"at", "until", "again", "earliest", "due"})
 DATES = frozenset({"day", "start", "end"})
 NUMBERS = frozenset({"size", "limit"})
 DIAGRAM = frozenset({"field", "value", "column", "reason_field", "task"})
+SENTENCES = frozenset({"problems", "reasons"})
 
 MESSAGES: dict[str, str] = {
     "form.invalid": "表单有误：%(fields)s",

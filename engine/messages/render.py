@@ -13,7 +13,7 @@ from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-from engine.messages.catalogue import DATES, DIAGRAM, MESSAGES, MOMENTS, NUMBERS
+from engine.messages.catalogue import DATES, DIAGRAM, MESSAGES, MOMENTS, NUMBERS, SENTENCES
 
 LOCALES = ("zh_CN", "en")
 PO = Path(__file__).parent / "en.po"
@@ -21,6 +21,7 @@ DEFAULT_ZONE = "Asia/Shanghai"
 # As people write them: Chinese pages keep the numeric form used everywhere in the app.
 _FORMATS = {"zh_CN": ("yyyy-MM-dd", "yyyy-MM-dd HH:mm"), "en": ("d MMM yyyy", "d MMM yyyy, HH:mm")}
 _LIST = {"zh_CN": "、", "en": ", "}
+_SENTENCES = {"zh_CN": "；", "en": "; "}
 
 
 def language(locale: str | None) -> str:
@@ -58,7 +59,8 @@ def _value(name: str, value: Any, lang: str, zone: str, diagram) -> Any:
     if isinstance(value, dict) and "code" in value and value.get("code") in MESSAGES:
         return render(value["code"], value.get("params"), lang, zone, diagram)
     if isinstance(value, list):
-        return _LIST[lang].join(str(_value(name, v, lang, zone, diagram)) for v in value)
+        joint = (_SENTENCES if name in SENTENCES else _LIST)[lang]
+        return joint.join(str(_value(name, v, lang, zone, diagram)) for v in value)
     if value is None:
         return ""
     if name in MOMENTS:
