@@ -88,6 +88,7 @@ MESSAGES: dict[str, str] = {
     "what.body": "正文（body）",
     "what.request_no": "需求编号（request_no）",
     "what.instance": "流程实例（instance_id）",
+    "what.instance_named": "流程实例 %(id)s",
     "what.review_note": "审核意见（note）",
     "what.query": "搜索内容（query）",
     "what.request_type": "需求类型（request_type）",

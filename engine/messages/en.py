@@ -78,6 +78,7 @@ ENGLISH: dict[str, str] = {
     "what.body": "The text (body)",
     "what.request_no": "The request number (request_no)",
     "what.instance": "The process instance (instance_id)",
+    "what.instance_named": "Instance %(id)s",
     "what.review_note": "The review note (note)",
     "what.query": "The search (query)",
     "what.request_type": "The request type (request_type)",

@@ -22,6 +22,7 @@ from typing import Any
 
 from engine.bpmn.runtime import SERIALIZER
 from engine.errors import StateVersionUnsupported
+from engine.messages import Msg
 
 # The serializer version every body written by this code carries; its own migrations
 # (SpiffWorkflow.bpmn.serializer.migration) work on whole-workflow dicts with their specs, which
@@ -66,7 +67,7 @@ class StateVersions:
             raise ValueError("state migrations must upgrade from 1, 2, 3 ... without a gap")
         self.current = len(self.migrations) + 1
 
-    def upgrade(self, state: StoredState, version: int, serializer_version: str, what: str) -> bool:
+    def upgrade(self, state: StoredState, version: int, serializer_version: str, what: Msg) -> bool:
         """Bring `state` (stored at `version`) to the current layout in place; True if it changed.
 
         `what` names the instance in the refusal.

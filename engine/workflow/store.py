@@ -272,7 +272,8 @@ class InstanceStore:
         state = StoredState(json.loads(row.meta), {wid: json.loads(m) for wid, m in tx.all(
             "SELECT workflow_id, meta FROM instance_subprocess WHERE instance_id = ?", (row.id,))},
             {seq: json.loads(body) for _, seq, body in rows})
-        upgraded = self.versions.upgrade(state, row.state_version, row.serializer_version, f"instance {row.id}")
+        upgraded = self.versions.upgrade(state, row.state_version, row.serializer_version,
+                                         Msg("what.instance_named", id=row.id))
         by_wf: dict[str, list] = {}
         for wf_id, seq, body in rows:
             # An upgraded body is compared with what the next save serializes as if stored so: the
