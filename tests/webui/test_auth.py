@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 from engine.org.sign_in import SignInPolicy
@@ -184,3 +185,14 @@ def test_the_language_can_be_switched_to_english(client):
     english = client.get("/inbox").get_data(as_text=True)
     assert "My tasks" in english and "我的任务" not in english
     assert 'lang="en"' in english
+
+
+def test_a_reader_who_asks_for_no_language_gets_the_organisations(app):
+    def language(**headers) -> str:
+        return re.search(r'<html lang="([^"]+)"', app.test_client().get("/login", headers=headers)
+                         .get_data(as_text=True)).group(1)
+
+    assert (language(), language(**{"Accept-Language": "en"})) == ("zh-CN", "en")
+    app.extensions["xiezuo_config"].default_locale = "en"  # XIEZUO_LOCALE=en
+    assert language() == "en"
+    assert language(**{"Accept-Language": "zh-CN,zh;q=0.9"}) == "zh-CN"  # asking for Chinese still gets it
