@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from engine.messages.render import language
+
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
@@ -26,6 +28,9 @@ class EngineConfig:
     fallback_group: str = "platform_admins"  # who gets a task whose assignment resolves to nobody
     clock: Callable[[], datetime] = field(default=system_clock)
     timezone: str = "Asia/Shanghai"  # local dates: working days, out-of-office ranges, request months
+    # The organisation's language: what is shared (group bots) and the command line speak, and a
+    # person's default (engine.messages: zh_CN or en).
+    locale: str = "zh_CN"
     echo_sql: bool = False
     # SQLite only: "FULL" (default) syncs the WAL on every commit, so an acknowledged command survives
     # a power cut; "NORMAL" skips that sync (more commits per second, the last ones may be lost).
@@ -70,6 +75,8 @@ class EngineConfig:
             config.background = env["XIEZUO_BACKGROUND"]
         if env.get("XIEZUO_ANCHOR_WITNESS"):
             config.anchor_witness = env["XIEZUO_ANCHOR_WITNESS"]
+        if env.get("XIEZUO_LOCALE"):
+            config.locale = language(env["XIEZUO_LOCALE"])  # en (en_US, en-GB, ...) or zh_CN
         if env.get("XIEZUO_SQLITE_SYNCHRONOUS"):
             config.sqlite_synchronous = env["XIEZUO_SQLITE_SYNCHRONOUS"].upper()
         for name in ("script_value_max_bytes", "script_memory_max_bytes", "command_max_bytes"):

@@ -1,8 +1,15 @@
-"""Named errors of the engine; the web layer maps them to HTTP in one place."""
+"""Named errors of the engine; the web layer maps them to HTTP in one place.
+
+Each error is of a kind (`code`: what the caller did wrong, one HTTP status each) and says what
+exactly by a message of the catalogue (`message_code` and `params`, engine.messages), rendered in
+the reader's language where it is shown; `str()` is the Chinese text.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from engine.messages import Msg
 
 
 class XiezuoError(Exception):
@@ -10,17 +17,38 @@ class XiezuoError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message_code: str, /, **params):
+        self.msg = Msg(message_code, **params)
+        super().__init__(message_code)
 
-    def to_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
+    @property
+    def message_code(self) -> str:
+        return self.msg.code
+
+    @property
+    def params(self) -> dict:
+        return self.msg.params
+
+    @property
+    def message(self) -> str:
+        return self.msg.text()
+
+    def text(self, locale: str | None = None, zone: str | None = None, diagram=None) -> str:
+        """The message in the reader's language and time zone."""
+        return self.msg.text(locale, zone, diagram)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict:
+        return {"code": self.code, "message_code": self.msg.code, "params": self.msg.params,
+                "message": self.text(locale, zone, diagram)}
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a BPMN file: where it is and what is wrong."""
+    """One problem found in a BPMN file: where it is and what is wrong (for the diagram's author, in
+    the terms of BPMN and of the engine's checks)."""
 
     message: str
     file: str | None = None
@@ -45,10 +73,10 @@ class InvalidProcess(XiezuoError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
-        super().__init__("; ".join(str(p) for p in self.problems))
+        super().__init__("process.invalid", problems=[str(p) for p in self.problems])
 
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "problems": [p.to_dict() for p in self.problems]}
+    def to_dict(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict:
+        return {**super().to_dict(locale, zone, diagram), "problems": [p.to_dict() for p in self.problems]}
 
 
 class NotFound(XiezuoError):
@@ -78,31 +106,42 @@ class PermissionDenied(XiezuoError):
 
 
 class FormInvalid(XiezuoError):
-    """Submitted data does not satisfy the task's form; one message per field."""
+    """Submitted data does not satisfy the task's form; one message per field (or per key the
+    caller sent), each a message of the catalogue."""
 
     code = "form_invalid"
 
-    def __init__(self, errors: dict[str, str]):
+    def __init__(self, errors: dict[str, Msg]):
         self.errors = dict(errors)
-        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+        super().__init__("form.invalid", fields=sorted(self.errors))
 
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "fields": self.errors}
+    def field_texts(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict[str, str]:
+        """Each field's message in the reader's language."""
+        return {k: v.text(locale, zone, diagram) for k, v in self.errors.items()}
+
+    def __str__(self) -> str:
+        return "; ".join(f"{k}: {v}" for k, v in self.field_texts().items())
+
+    def to_dict(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict:
+        return {**super().to_dict(locale, zone, diagram),
+                "fields": self.field_texts(locale, zone, diagram),
+                "field_codes": {k: v.to_dict() for k, v in self.errors.items()}}
 
 
 class ScriptError(XiezuoError):
-    """A script, condition or expression failed or was refused by the sandbox."""
+    """A script, condition or expression failed or was refused by the sandbox; `detail` is the
+    interpreter's or the sandbox's own words, for the diagram's author."""
 
     code = "script_error"
 
-    def __init__(self, message: str, element_id: str | None = None, line: int | None = None):
+    def __init__(self, detail: str, element_id: str | None = None, line: int | None = None):
         self.element_id = element_id
         self.line = line
-        where = f"[{element_id}] " if element_id else ""
-        super().__init__(f"{where}{message}")
+        self.detail = detail
+        super().__init__("script.failed", element=element_id or "", detail=detail)
 
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "element_id": self.element_id, "line": self.line}
+    def to_dict(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict:
+        return {**super().to_dict(locale, zone, diagram), "element_id": self.element_id, "line": self.line}
 
 
 class InstanceErrored(XiezuoError):
@@ -110,27 +149,32 @@ class InstanceErrored(XiezuoError):
 
     code = "instance_errored"
 
-    def __init__(self, message: str, element_id: str | None = None):
+    def __init__(self, detail: str, element_id: str | None = None):
         self.element_id = element_id
-        super().__init__(message)
+        self.detail = detail
+        super().__init__("instance.errored", element=element_id or "", detail=detail)
 
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "element_id": self.element_id}
+    def to_dict(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict:
+        return {**super().to_dict(locale, zone, diagram), "element_id": self.element_id}
 
 
 class CommandTooLarge(XiezuoError):
-    """One command would write more task data than allowed; nothing of it was written."""
+    """One command would write more task data than allowed; nothing of it was written. `why` names
+    the task that grew most (a message of the catalogue)."""
 
     code = "command_too_large"
 
     def __init__(self, size: int, limit: int, element_id: str | None = None, element_name: str | None = None,
-                 why: str = ""):
+                 why: Msg | None = None):
         self.size, self.limit, self.element_id, self.element_name = size, limit, element_id, element_name
-        super().__init__(f"this step would write {size:,} bytes of task data, more than the {limit:,} one "
-                         f"command may write{'; ' + why if why else ''}; nothing of it was saved")
+        if why is None:
+            super().__init__("command.too_large", size=size, limit=limit)
+        else:
+            super().__init__("command.too_large_because", size=size, limit=limit, why=why)
 
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "element_id": self.element_id, "size": self.size, "limit": self.limit}
+    def to_dict(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict:
+        return {**super().to_dict(locale, zone, diagram), "element_id": self.element_id, "size": self.size,
+                "limit": self.limit}
 
 
 class InvalidInput(XiezuoError):
@@ -138,16 +182,17 @@ class InvalidInput(XiezuoError):
 
 
 class OrgInvalid(XiezuoError):
-    """An organisation import was refused; nothing was imported. One line per problem, located."""
+    """An organisation import was refused; nothing was imported. One message per problem, located."""
 
     code = "org_invalid"
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[Msg]):
         self.problems = list(problems)
-        super().__init__(f"{len(self.problems)} problem(s) in the organisation data: " + "; ".join(self.problems))
+        super().__init__("org.invalid", count=len(self.problems), problems=[p.to_dict() for p in self.problems])
 
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "problems": self.problems}
+    def to_dict(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict:
+        return {**super().to_dict(locale, zone, diagram),
+                "problems": [p.text(locale, zone, diagram) for p in self.problems]}
 
 
 class SignInFailed(XiezuoError):
@@ -157,7 +202,7 @@ class SignInFailed(XiezuoError):
 
     def __init__(self, name: str):
         self.name = name
-        super().__init__("the user name or the password is wrong")
+        super().__init__("sign_in.failed")
 
 
 class AccountLocked(XiezuoError):
@@ -168,10 +213,12 @@ class AccountLocked(XiezuoError):
     def __init__(self, name: str, until):
         self.name = name
         self.until = until
-        super().__init__(f"too many failed sign-ins: locked until {until.isoformat()}")
+        super().__init__("sign_in.locked", until=until.isoformat())
 
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "locked_until": self.until.isoformat()}
+    def to_dict(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict:
+        return {**super().to_dict(locale, zone, diagram), "locked_until": self.until.isoformat()}
+
+
 class IdempotencyKeyReused(XiezuoError):
     """An Idempotency-Key came back with another request (method, path or body): refused, nothing ran."""
 

@@ -41,3 +41,10 @@ def assert_reload_matches(ctx, instance_id: str) -> None:
         assert _state(cached) == reloaded_state(ctx, instance_id)
     finally:
         ctx.store.cache.put(instance_id, version, cached)
+
+
+def said(raised) -> tuple[str, dict]:
+    """What the engine said when it refused (an error, or pytest's record of one): the message's code and
+    its parameters, as every reader's language renders them."""
+    error = getattr(raised, "value", raised)
+    return error.message_code, error.params

@@ -34,6 +34,7 @@ from engine.org.accounts import MIN_PASSWORD, Account, change_password, set_pref
 from engine.org.sign_in import session_account, sign_in, sign_out
 from webui.errors import status_of, wants_json
 from webui.extensions import limiter, login_manager, services, web_config
+from webui.i18n import message
 
 bp = Blueprint("auth", __name__)
 SESSION_TOKEN = "sid"  # the key of the session's token in the cookie (its hash is the user_session row)
@@ -165,8 +166,8 @@ def own_password_first():
     if not current_user.must_change_password:
         return None
     if wants_json():
-        return jsonify({"code": "password_change_required",
-                        "message": "choose your own password first (on the page /password)"}), 403
+        return jsonify({"code": "password_change_required", "params": {},
+                        "message": _("请先设置您自己的密码（在 /password 页面）。")}), 403
     target = (request.full_path if request.query_string else request.path) if request.method == "GET" else None
     return redirect(url_for("auth.choose_password", next=target))
 
@@ -182,7 +183,7 @@ def change_own_password(form, revoke_tokens: bool) -> tuple[Account | None, dict
     except FormInvalid as exc:
         texts = {"current": _("当前密码不正确。"),
                  "new": _("新密码至少 %(n)s 个字符，最多 256 个，且不能与当前密码相同。", n=MIN_PASSWORD)}
-        return None, {k: texts.get(k, v) for k, v in exc.errors.items()}
+        return None, {k: texts.get(k, message(v)) for k, v in exc.errors.items()}
     login_user(WebUser(changed))
     return changed, {}
 

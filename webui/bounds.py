@@ -64,7 +64,7 @@ def _has_nul(value) -> bool:
 
 
 def _refuse_nul() -> None:
-    raise InvalidInput(_("文本中不能含有 NUL 字符（\\u0000）。"))
+    raise InvalidInput("text.nul")
 
 
 class BoundedJSONProvider(DefaultJSONProvider):
@@ -80,7 +80,7 @@ class BoundedJSONProvider(DefaultJSONProvider):
         else:
             deep = not _within(value, MAX_JSON_DEPTH)
         if deep:
-            raise InvalidInput(_("JSON 嵌套过深（最多 %(limit)d 层）。", limit=MAX_JSON_DEPTH))
+            raise InvalidInput("api.too_deep", levels=MAX_JSON_DEPTH)
         if _has_nul(value):
             _refuse_nul()
         return value
@@ -117,8 +117,10 @@ def init_app(app: Flask, config: WebConfig) -> None:
 
     @app.before_request
     def no_nul():
-        # A form or a query string with a NUL character (%00) is refused whatever the database.
-        if any(_has_nul(values) for values in (list(request.args.lists()), list(request.form.lists()))):
+        # A form or a query string with a NUL character (%00) is refused whatever the database; `next`
+        # is never stored, and safe_next turns any unsafe one into the inbox.
+        given = [item for values in (request.args, request.form) for item in values.lists() if item[0] != "next"]
+        if _has_nul(given):
             _refuse_nul()
 
 

@@ -40,7 +40,7 @@ class WebConfig:
     def from_environ(cls, env: Mapping[str, str], database_url: str | None = None) -> WebConfig:
         """Settings from XIEZUO_* variables (the entry points call this; the app itself never does)."""
         engine = EngineConfig.from_environ(env, database_url)
-        return cls(engine=engine, secret_key=env.get("XIEZUO_SECRET_KEY"),
+        return cls(engine=engine, secret_key=env.get("XIEZUO_SECRET_KEY"), default_locale=engine.locale,
                    session_cookie_secure=env.get("XIEZUO_SECURE_COOKIES", "") in ("1", "true", "yes"),
                    ratelimit_storage_uri=env.get("XIEZUO_RATELIMIT_STORAGE", "memory://"),
                    instance_path=env.get("XIEZUO_INSTANCE_PATH"),

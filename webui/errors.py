@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
-from flask_babel import lazy_gettext
+from flask_babel import get_locale, get_timezone, lazy_gettext
 
 from engine.errors import (
     AccountLocked,
@@ -24,20 +24,13 @@ from engine.errors import (
     XiezuoError,
 )
 from webui.bounds import too_large_message
+from webui.i18n import process_text
 
 STATUS = [(NotFound, 404), (PermissionDenied, 403), (TaskNotReady, 409), (StaleInstance, 409),
           (FormInvalid, 422), (InvalidProcess, 422), (OrgInvalid, 422), (CommandTooLarge, 422),
           (InvalidInput, 400), (SignInFailed, 400), (AccountLocked, 429),
           (IdempotencyKeyReused, 422), (IdempotencyInProgress, 409), (IdempotencyAnswerLost, 409),
           (StateVersionUnsupported, 500)]  # the server's data, not the request, is at fault
-# Errors whose text comes from the catalogue, in the reader's language, by their code.
-ERROR_MESSAGES = {
-    "idempotency_key_reused": lazy_gettext("此 Idempotency-Key 已用于另一个请求（方法、地址或请求体不同）；"
-                                           "新的请求请换一个键。"),
-    "idempotency_in_progress": lazy_gettext("使用此 Idempotency-Key 的请求仍在处理中，请稍后重试。"),
-    "idempotency_answer_lost": lazy_gettext("使用此 Idempotency-Key 的请求已经执行，但它的应答未能保存；"
-                                            "请查看相应资源的当前状态。"),
-}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
               413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
 # Werkzeug's own texts are English; a reader gets these in their language instead.
@@ -70,11 +63,9 @@ def status_of(exc: XiezuoError) -> int:
 
 
 def error_body(exc: XiezuoError) -> dict:
-    """The JSON of an engine error: its code, its message (from the catalogue where it has one), its details."""
-    found = exc.to_dict()
-    if exc.code in ERROR_MESSAGES:
-        found["message"] = str(ERROR_MESSAGES[exc.code])
-    return found
+    """The JSON of an engine error: its kind (`code`), its message's code and parameters, the message in
+    the caller's language and time zone, and its details."""
+    return exc.to_dict(str(get_locale() or ""), str(get_timezone() or "") or None, process_text)
 
 
 def wants_json() -> bool:
@@ -99,7 +90,7 @@ def init_app(app: Flask) -> None:
             return exc.response  # made for the occasion already (a throttled form's own page)
         code = getattr(exc, "code", 500) or 500
         if wants_json():
-            answer = jsonify({"code": HTTP_CODES.get(code, "error"), "message": http_message(exc)})
+            answer = jsonify({"code": HTTP_CODES.get(code, "error"), "params": {}, "message": http_message(exc)})
             return answer, code, http_headers(exc)
         # The page's heading already says what a 403, 404 or 429 is; the others need the text.
         description = None if code in (403, 404, 429) else http_message(exc)

@@ -8,9 +8,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask, request, session
-from flask_babel import Babel, format_datetime, get_locale, gettext
+from flask_babel import Babel, format_datetime, get_locale, get_timezone, gettext
 from flask_login import current_user
 
+from engine.errors import XiezuoError
+from engine.messages import Msg
+from engine.workflow.notices import notice_text
 from webui.config import WebConfig
 
 babel = Babel()
@@ -26,6 +29,27 @@ def process_text(text):
     return gettext(text)  # no keyword arguments: a "%" in a label is not a placeholder
 
 
+def message(found) -> str:
+    """A message of the engine (an error, a field's Msg, or a stored {"code", "params"}) in the reader's
+    language and time zone, the diagram's texts it names included; a text the web made is shown as it is."""
+    if isinstance(found, dict) and "code" in found:
+        found = Msg.from_dict(found)
+    if isinstance(found, (XiezuoError, Msg)):
+        return found.text(str(get_locale() or ""), str(get_timezone() or "") or None, process_text)
+    return "" if found is None else str(found)
+
+
+def notice(found) -> str:
+    """A notification (its row's dict) in the reader's language and time zone: by its code when the
+    engine composed it, else as written."""
+    return notice_text(found, str(get_locale() or ""), str(get_timezone() or "") or None, process_text)
+
+
+def messages(found: dict) -> dict[str, str]:
+    """Each field's message (FormInvalid.errors) in the reader's language."""
+    return {key: message(value) for key, value in found.items()}
+
+
 def init_app(app: Flask, config: WebConfig) -> None:
     def locale() -> str:
         chosen = session.get("locale")
@@ -34,7 +58,9 @@ def init_app(app: Flask, config: WebConfig) -> None:
         if current_user and current_user.is_authenticated and current_user.locale in config.locales:
             return current_user.locale
         best = request.accept_languages.best_match(["zh_CN", "zh", "en"]) if request else None
-        return "en" if best == "en" else config.default_locale
+        if best:
+            return "en" if best == "en" else "zh_CN"
+        return config.default_locale  # the browser asks for neither: the organisation's language
 
     def timezone() -> str:
         if current_user and current_user.is_authenticated and current_user.timezone:
@@ -56,6 +82,8 @@ def init_app(app: Flask, config: WebConfig) -> None:
         return format_datetime(moment, "yyyy-MM-dd HH:mm")
 
     app.add_template_filter(process_text, "bpmn_text")
+    app.add_template_filter(message, "message")
+    app.add_template_filter(notice, "notice")
     app.add_template_filter(label_text, "bpmn_label")
 
     @app.context_processor

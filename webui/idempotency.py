@@ -14,7 +14,6 @@ import re
 from functools import wraps
 
 from flask import Response, current_app, make_response, request
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.errors import InvalidInput, XiezuoError
@@ -43,7 +42,7 @@ def idempotent(view):
         if key is None:
             return view(*args, **kwargs)
         if not KEY_PATTERN.fullmatch(key):
-            raise InvalidInput(_("Idempotency-Key 须为 1 到 255 个可见 ASCII 字符。"))
+            raise InvalidInput("idempotency.bad_key")
         body_hash = hashlib.sha256(request.get_data()).hexdigest()
         taken = idempotency.claim(services(), current_user.id, key, request.method, request.path, body_hash)
         if taken.replay is not None:

@@ -66,9 +66,18 @@ COMMAND = _obj(["instance_id", "status", "opened_tasks"], instance_id=S,
                status={"enum": ["running", "completed", "cancelled", "errored"]},
                opened_tasks={**STRINGS, "description": "ids of the tasks the command opened"})
 SCHEMAS = {
-    "Error": _obj(["code", "message"], code=S, message=S,
+    "Error": _obj(["code", "params", "message"],
+                  code={**S, "description": "the kind of error, one per HTTP meaning (not_found, form_invalid, ...)"},
+                  message_code={**S, "description": "engine errors: which message of the catalogue says what exactly "
+                                                    "(e.g. user.unknown); with params a client may word it itself"},
+                  params={"type": "object", "description": "the values the message names (ids, limits, ISO times)"},
+                  message={**S, "description": "the message in the caller's language (the user's setting, else "
+                                               "Accept-Language) and time zone"},
                   fields={"type": "object", "additionalProperties": S,
-                          "description": "form_invalid: one message per field"}),
+                          "description": "form_invalid: one message per field, in the caller's language"},
+                  field_codes={"type": "object", "description": "form_invalid: each field's message as "
+                                                                "{code, params}",
+                               "additionalProperties": _obj(["code", "params"], code=S, params={"type": "object"})}),
     "Me": _obj(["id", "name", "groups", "auth"], id=S, name=S, department_id=NULL_S, department_name=NULL_S,
                groups=STRINGS, is_admin=B, is_auditor=B, locale=NULL_S, timezone=NULL_S,
                auth={"enum": ["session", "token"]},

@@ -132,5 +132,5 @@ def init_app(app: Flask) -> None:
             return None
         message = _("审计员只能查看，不能更改任何内容。")
         if wants_json():
-            return jsonify({"code": "read_only_auditor", "message": message}), 403
+            return jsonify({"code": "read_only_auditor", "params": {}, "message": message}), 403
         return render_template("error.html", error=None, code=403, description=message), 403

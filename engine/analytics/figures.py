@@ -121,7 +121,7 @@ def scope_of(ctx: Services, user: str) -> Scope:
         return Scope(user, None)
     headed = tuple(sorted(d for d in org.departments if org.head(d) == user))
     if not headed:
-        raise PermissionDenied(f"{user} 不是平台管理员、审计员或部门负责人，不能查看管理看板")
+        raise PermissionDenied("dashboard.denied", user=user)
     return Scope(user, headed)
 
 
@@ -164,14 +164,14 @@ def period(ctx: Services, first: str | date | None = None, last: str | date | No
         try:
             return date.fromisoformat(str(value).strip())
         except ValueError:
-            raise InvalidInput(f"{name}：日期“{str(value)[:30]}”格式不对，应为 年-月-日（如 2026-11-05）") from None
+            raise InvalidInput("date.invalid_named", what=name, given=str(value)[:30]) from None
 
     end = parse("to", last) or today
     start = parse("from", first) or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise InvalidInput(f"from：开始日期 {start} 晚于结束日期 {end}")
+        raise InvalidInput("period.reversed", start=start.isoformat(), end=end.isoformat())
     if (end - start).days >= MAX_DAYS:
-        raise InvalidInput(f"from：时间段最长 {MAX_DAYS} 天")
+        raise InvalidInput("period.too_long", most=MAX_DAYS)
     return Period(start, end, zone)
 
 
@@ -333,7 +333,8 @@ def heatmap(ctx: Services, user: str, process_id: str, version: int | None, p: P
                            "AND v.version = ?" if version is not None else "ORDER BY v.version DESC LIMIT 1"),
                        (process_id, version) if version is not None else (process_id,))
         if found is None:
-            raise NotFound(f"流程 {process_id} 没有版本 {version}" if version else f"流程 {process_id} 不存在")
+            raise (NotFound("process.no_version", process=process_id, version=version) if version
+               else NotFound("process.unknown", process=process_id))
         version_id, number, filename, xml = found
         days = (p.first, p.last) if tx.postgres else (p.first.isoformat(), p.last.isoformat())
         if scope.summary is not None:  # per-day summaries of exactly the scope's requests

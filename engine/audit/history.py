@@ -36,6 +36,7 @@ from engine.context import Services
 from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
+from engine.messages import Msg
 from engine.org.directory import directory
 from engine.page import Page
 from engine.requests.record_access import VIEWED, note_read
@@ -114,9 +115,9 @@ class HistoryFilter:
     def check(self) -> HistoryFilter:
         for moment in (self.since, self.until):
             if moment is not None and moment.tzinfo is None:
-                raise InvalidInput("since and until need a time zone")
+                raise InvalidInput("history.zone_needed")
         if self.type and not (self.type in TYPES or self.type.replace("_", "").isalpha()):
-            raise InvalidInput(f"unknown type '{self.type}' (known: {', '.join(TYPES)} or an event type)")
+            raise InvalidInput("choice.unknown", what=Msg("what.event_type"), given=self.type, known=list(TYPES))
         return self
 
     def keeps(self, row: dict) -> bool:
@@ -163,7 +164,7 @@ def _load_history(ctx: Services, instance_id: str) -> tuple[dict, list[dict]]:
         found = tx.one("SELECT process_version_id, business_key, status FROM process_instance WHERE id = ?",
                        (str(instance_id),))
         if found is None:
-            raise NotFound(f"instance {instance_id} does not exist")
+            raise NotFound("request.unknown", request=instance_id)
         specs = version_specs(ctx, tx, found[0])
         events = tx.all("SELECT seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
                         "WHERE instance_id = ? ORDER BY seq", (str(instance_id),))
@@ -238,7 +239,7 @@ def export_history(ctx: Services, instance_id: str, f: HistoryFilter | None, fmt
     `labels` (optional) names the columns (`columns`), categories and event types (`types`) and the
     engine as actor (`system`) in the reader's language; without it the codes are written."""
     if fmt not in FORMATS:
-        raise InvalidInput(f"unknown export format '{fmt}' (known: {', '.join(FORMATS)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.format"), given=fmt, known=list(FORMATS))
     f = (f or HistoryFilter()).check()
     head, rows = _load_history(ctx, instance_id)
     rows = [r for r in rows if f.keeps(r)]

@@ -298,7 +298,7 @@ def replay_check(ctx, instance_ids: Iterable[str] | None = None,
             known = {r[0] for r in rows}
             for missing in [i for i in batch if i not in known]:
                 if instance_ids is not None and len(ids) == 1:
-                    raise NotFound(f"instance {missing} does not exist")
+                    raise NotFound("request.unknown", request=missing)
                 mismatches.append({"instance_id": missing, "business_key": None,
                                    "problems": [{"where": "instance", "detail": "does not exist"}]})
             if rows:

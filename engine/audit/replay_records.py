@@ -7,6 +7,7 @@ import json
 
 from engine.audit.replay_model import Event
 from engine.db.tx import Tx
+from engine.messages import Msg
 from engine.workflow.state_versions import StateVersions, StoredState
 
 # ---------------------------------------------------------------------------------- reading
@@ -37,7 +38,7 @@ def stored_states(tx: Tx, rows: list[tuple], versions: StateVersions) -> dict[st
     found = {}
     for iid, _, _, _, status, error, _, version, serializer_version in rows:
         state = states[iid]
-        versions.upgrade(state, version, serializer_version, f"instance {iid}")
+        versions.upgrade(state, version, serializer_version, Msg("what.instance_named", id=iid))
         found[iid] = {"status": status, "error": json.loads(error) if error else None,
                       "metas": {"": state.meta, **state.subprocesses}, "tasks": state.tasks}
     return found

@@ -148,7 +148,7 @@ def verify(ctx, instance_id: str | None = None, progress=None, witness: str | No
     with ctx.db.transaction(write=False) as tx:
         found = _verify(tx, [instance_id] if instance_id else None, progress, witness or ctx.config.anchor_witness)
         if instance_id and not found["heads"] and instance_id not in found["history"]:
-            raise NotFound(f"instance {instance_id} does not exist")
+            raise NotFound("request.unknown", request=instance_id)
     return _report(found, instance_id)
 
 
@@ -242,7 +242,7 @@ def verify_and_record(ctx, now: datetime | None = None, chain_ids: list[str] | N
     with ctx.db.transaction(write=False) as tx:
         found = _verify(tx, chain_ids, witness=ctx.config.anchor_witness)
         if chain_ids and not found["by_chain"]:
-            raise NotFound(f"instance {chain_ids[0]} does not exist")
+            raise NotFound("request.unknown", request=chain_ids[0])
     with ctx.db.transaction() as tx:  # the verifying read does not hold the write lock
         return _record(tx, found, now, anchors=chain_ids is None)
 

@@ -92,7 +92,7 @@ def latest_version(session, process_id: str) -> ProcessVersion:
     row = session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
                          .order_by(ProcessVersion.version.desc()).limit(1))
     if row is None:
-        raise NotFound(f"process '{process_id}' is not deployed")
+        raise NotFound("process.not_deployed", process=process_id)
     return row
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from engine.messages import Msg
+
 DEFAULT_MAX_LENGTH = 20_000  # characters of a text whose diagram gives no maxlength
 DEFAULT_MAX_ITEMS = 200  # people, departments or files one field may name
 DEFAULT_MAX_ROWS = 500  # rows of a table
@@ -61,7 +63,7 @@ def max_items(fld) -> int:
     return DEFAULT_MAX_ROWS if fld.type == "table" else DEFAULT_MAX_ITEMS
 
 
-def check_names(fld, value: Any, bounds: Bounds) -> str | None:
+def check_names(fld, value: Any, bounds: Bounds) -> Msg | None:
     """A person or department that does not exist (or may not take work), named; else None."""
     kind = fld.type.rstrip("s")
     known = bounds.users if kind == "user" else bounds.departments if kind == "department" else None
@@ -69,10 +71,10 @@ def check_names(fld, value: Any, bounds: Bounds) -> str | None:
         return None
     for name in value if isinstance(value, list) else [value]:
         if len(str(name)) > MAX_NAME_LENGTH:
-            return f"at most {MAX_NAME_LENGTH} characters"
+            return Msg("field.too_long", most=MAX_NAME_LENGTH)
         if name not in known:
-            return f"'{name}' is not an active user who can take work" if kind == "user" \
-                else f"'{name}' is not a department"
+            return Msg("field.not_worker", given=str(name)) if kind == "user" \
+                else Msg("field.not_department", given=str(name))
     return None
 
 
@@ -96,23 +98,26 @@ def _bound(spec: str | None, bounds: Bounds, values: Mapping[str, Any]) -> tuple
 
 
 def check_date(props: Mapping[str, str], suffix: str, value: str, bounds: Bounds,
-               values: Mapping[str, Any], labels: Mapping[str, str]) -> str | None:
+               values: Mapping[str, Any], labels: Mapping[str, str]) -> Msg | None:
     """The message for a date outside its bounds (the `minDate`/`maxDate` properties, with
     `suffix` ".column" for a table's column), else None."""
     day = value[:10]
     low = _bound(props.get("minDate" + suffix), bounds, values)
     if low and day < low[0]:
-        return _message("on or after", low)
+        return _message(True, low)
     high = _bound(props.get("maxDate" + suffix), bounds, values)
     unless = props.get("maxDateUnless" + suffix)
     if high and day > high[0] and not (unless and str(values.get(unless) or "").strip()):
-        text = _message("on or before", high)
-        return f"{text}, or give the reason in {labels.get(unless, unless)}" if unless else text
+        if unless:
+            return Msg("field.late_unless", problem=_message(False, high), reason_field=labels.get(unless, unless))
+        return _message(False, high)
     return None
 
 
-def _message(relation: str, bound: tuple[str, str]) -> str:
+def _message(low: bool, bound: tuple[str, str]) -> Msg:
     day, name = bound
     if name == "today":
-        return f"must not be {'before' if relation == 'on or after' else 'after'} today ({day})"
-    return f"must be {relation} {name} ({day})" if name else f"must be {relation} {day}"
+        return Msg("field.before_today" if low else "field.after_today", day=day)
+    if name:
+        return Msg("field.before_field" if low else "field.after_field", field=name, day=day)
+    return Msg("field.before_day" if low else "field.after_day", day=day)

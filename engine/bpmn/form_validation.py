@@ -8,16 +8,17 @@ from datetime import tzinfo
 from typing import Any
 
 from engine.bpmn.form_bounds import Bounds, check_date, check_names, max_items, max_length
-from engine.bpmn.forms import MULTI_TYPES, Form, FormField, coerce, is_empty, required_if
+from engine.bpmn.forms import MULTI_TYPES, FieldError, Form, FormField, coerce, is_empty, required_if
+from engine.messages import Msg
 
-_NOT_TEXT = {"long": "must be a whole number", "double": "must be a number", "boolean": "must be true or false",
-             "table": "must be a list of rows (objects)"}
+_NOT_TEXT = {"long": "json.not_integer", "double": "json.not_number", "boolean": "json.not_boolean",
+             "table": "json.not_rows"}
 
 
-def json_type_errors(form: Form, data: dict[str, Any]) -> dict[str, str]:
+def json_type_errors(form: Form, data: dict[str, Any]) -> dict[str, Msg]:
     """The values of a JSON body that have the wrong type for their fields (an API caller sends each
     value as its type; a page sends text, which validate_submission converts). Null is a left-out value."""
-    errors: dict[str, str] = {}
+    errors: dict[str, Msg] = {}
     for fld in form.fields:
         value = data.get(fld.id)
         if value is None:
@@ -35,22 +36,22 @@ def json_type_errors(form: Form, data: dict[str, Any]) -> dict[str, str]:
         else:
             fits = isinstance(value, str)
         if not fits:
-            errors[fld.id] = _NOT_TEXT.get(fld.type) or ("must be a list of ids (text)" if fld.type in MULTI_TYPES
-                                                         else "must be text")
+            errors[fld.id] = Msg(_NOT_TEXT.get(fld.type) or ("json.not_ids" if fld.type in MULTI_TYPES
+                                                             else "json.not_text"))
     return errors
 
 
 def validate_submission(form: Form, data: dict[str, Any], zone: tzinfo | None = None,
-                        bounds: Bounds | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+                        bounds: Bounds | None = None) -> tuple[dict[str, Any], dict[str, Msg]]:
     """Check submitted data against the form; return (clean values, errors per field id).
     `bounds` holds what people, departments and date bounds are checked against (form_bounds)."""
     bounds = bounds or Bounds()
     clean: dict[str, Any] = {}
-    errors: dict[str, str] = {}
+    errors: dict[str, Msg] = {}
     known = {f.id for f in form.fields}
     for key in data:
         if key not in known and form.fields:
-            errors[key] = "not a field of this form"
+            errors[key] = Msg("field.unknown")
     for fld in form.fields:
         if fld.readonly:
             continue
@@ -60,14 +61,14 @@ def validate_submission(form: Form, data: dict[str, Any], zone: tzinfo | None = 
             continue
         if is_empty(raw):
             if fld.required:
-                errors[fld.id] = "required"
+                errors[fld.id] = Msg("field.required")
             elif fld.type == "boolean" and fld.id in data:
                 clean[fld.id] = False
             continue
         try:
             value = coerce(fld, raw, zone)
-        except ValueError as exc:
-            errors[fld.id] = str(exc)
+        except FieldError as exc:
+            errors[fld.id] = exc.msg
             continue
         problem = _check_limits(fld, value) or check_names(fld, value, bounds)
         if problem:
@@ -86,11 +87,11 @@ def validate_submission(form: Form, data: dict[str, Any], zone: tzinfo | None = 
         cond = required_if(fld)
         if cond and fld.id not in errors and is_empty(clean.get(fld.id)) and str(clean.get(cond[0])) in cond[1]:
             label = next((f.label for f in form.fields if f.id == cond[0]), cond[0])
-            errors[fld.id] = f"required when {label} is {clean.get(cond[0])}"
+            errors[fld.id] = Msg("field.required_if", field=label, value=str(clean.get(cond[0])))
     return clean, errors
 
 
-def _check_dates(fld: FormField, value: Any, bounds: Bounds, values: dict, labels: dict) -> str | None:
+def _check_dates(fld: FormField, value: Any, bounds: Bounds, values: dict, labels: dict) -> Msg | None:
     """A date outside its bounds, or a table cell breaking its column's limits, named."""
     if fld.type in ("date", "datetime"):
         return check_date(fld.properties, "", value, bounds, values, labels)
@@ -105,30 +106,30 @@ def _check_dates(fld: FormField, value: Any, bounds: Bounds, values: dict, label
             if problem is None and col.type in ("date", "datetime"):
                 problem = check_date(fld.properties, f".{col.id}", cell, bounds, {**values, **row}, labels)
             if problem:
-                return f"row {n}, {col.label}: {problem}"
+                return Msg("field.row_cell", row=n, column=col.label, problem=problem)
     return None
 
 
-def _check_limits(fld: FormField, value: Any) -> str | None:
+def _check_limits(fld: FormField, value: Any) -> Msg | None:
     if isinstance(value, str) and fld.type not in ("date", "datetime"):
         longest = max_length(fld)
         if fld.minlength is not None and len(value) < fld.minlength:
-            return f"at least {fld.minlength} characters"
+            return Msg("field.too_short", least=fld.minlength)
         if longest is not None and len(value) > longest:
-            return f"at most {longest} characters"
+            return Msg("field.too_long", most=longest)
         if fld.pattern and not re.fullmatch(fld.pattern, value):
-            return f"does not match the pattern {fld.pattern}"
+            return Msg("field.pattern", pattern=fld.pattern)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if fld.min is not None and value < fld.min:
-            return f"must be at least {_num(fld.min)}"
+            return Msg("field.below_min", least=_num(fld.min))
         if fld.max is not None and value > fld.max:
-            return f"must be at most {_num(fld.max)}"
+            return Msg("field.above_max", most=_num(fld.max))
     if isinstance(value, list):
-        what, most = "rows" if fld.type == "table" else "", max_items(fld)
+        rows, most = fld.type == "table", max_items(fld)
         if fld.minlength is not None and len(value) < fld.minlength:
-            return f"at least {fld.minlength} {what}".rstrip() if what else f"choose at least {fld.minlength}"
+            return Msg("field.rows_too_few" if rows else "field.choose_more", least=fld.minlength)
         if len(value) > most:
-            return f"at most {most} {what}".rstrip() if what else f"choose at most {most}"
+            return Msg("field.rows_too_many" if rows else "field.choose_fewer", most=most)
     return None
 
 

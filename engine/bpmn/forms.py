@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from engine.messages import Msg
+
 FIELD_TYPES = frozenset({
     "string", "text", "long", "double", "boolean", "date", "datetime", "enum",
     "user", "users", "department", "departments", "file", "files", "table",
@@ -171,24 +173,24 @@ def _columns(fid: str, spec: str) -> tuple[list[FormField], list[str]]:
 
 def _table(fld: FormField, value: Any, zone: tzinfo | None) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
-        raise ValueError("must be a list of rows")
+        raise FieldError(Msg("field.not_rows"))
     known = {c.id for c in fld.columns}
     rows = []
     for n, raw in enumerate(value, start=1):
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise ValueError(f"row {n}: '{unknown[0]}' is not a column")
+            raise FieldError(Msg("field.row_unknown_column", row=n, column=unknown[0]))
         row: dict[str, Any] = {}
         for col in fld.columns:
             cell = raw.get(col.id)
             if is_empty(cell):
                 if col.required:
-                    raise ValueError(f"row {n}, {col.label}: required")
+                    raise FieldError(Msg("field.row_cell", row=n, column=col.label, problem=Msg("field.required")))
                 continue
             try:
                 row[col.id] = coerce(col, cell, zone)
-            except ValueError as exc:
-                raise ValueError(f"row {n}, {col.label}: {exc}") from None
+            except FieldError as exc:
+                raise FieldError(Msg("field.row_cell", row=n, column=col.label, problem=exc.msg)) from None
         rows.append(row)
     return rows
 
@@ -211,8 +213,16 @@ def _apply_constraint(fld: FormField, name: str, config: str | None) -> list[str
     return []
 
 
+class FieldError(ValueError):
+    """A value its field cannot take; `msg` says why (engine.messages)."""
+
+    def __init__(self, msg: Msg):
+        super().__init__(str(msg))
+        self.msg = msg
+
+
 def coerce(fld: FormField, value: Any, zone: tzinfo | None = None) -> Any:
-    """Convert one submitted value to the field's type, or raise ValueError with the reason.
+    """Convert one submitted value to the field's type, or raise FieldError with the reason.
 
     A date and time without an offset is read in `zone` (the organisation's), so timers and due
     dates computed from it do not depend on the server's time zone.
@@ -226,16 +236,16 @@ def coerce(fld: FormField, value: Any, zone: tzinfo | None = None) -> Any:
         return str(value)
     if fld.type == "long":
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"'{value}' is not a whole number")
+            raise FieldError(Msg("field.not_integer", given=str(value)))
         try:
             return int(str(value).strip())
         except ValueError:
-            raise ValueError(f"'{value}' is not a whole number") from None
+            raise FieldError(Msg("field.not_integer", given=str(value))) from None
     if fld.type == "double":
         try:
             return float(str(value).strip())
         except ValueError:
-            raise ValueError(f"'{value}' is not a number") from None
+            raise FieldError(Msg("field.not_number", given=str(value))) from None
     if fld.type == "boolean":
         if isinstance(value, bool):
             return value
@@ -244,24 +254,24 @@ def coerce(fld: FormField, value: Any, zone: tzinfo | None = None) -> Any:
             return True
         if text in ("false", "0", "off", "no", ""):
             return False
-        raise ValueError(f"'{value}' is not true or false")
+        raise FieldError(Msg("field.not_boolean", given=str(value)))
     if fld.type == "date":
         if isinstance(value, date) and not isinstance(value, datetime):
             return value.isoformat()
         try:
             return date.fromisoformat(str(value).strip()).isoformat()
         except ValueError:
-            raise ValueError(f"'{value}' is not a date (YYYY-MM-DD)") from None
+            raise FieldError(Msg("field.not_date", given=str(value))) from None
     if fld.type == "datetime":
         try:
             moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
             return (moment.replace(tzinfo=zone) if moment.tzinfo is None and zone else moment).isoformat()
         except ValueError:
-            raise ValueError(f"'{value}' is not a date and time (ISO 8601)") from None
+            raise FieldError(Msg("field.not_datetime", given=str(value))) from None
     if fld.type == "enum":
         text = str(value)
         if text not in {o[0] for o in fld.options}:
-            raise ValueError(f"'{value}' is not one of {', '.join(o[0] for o in fld.options)}")
+            raise FieldError(Msg("field.not_option", given=str(value), known=[o[0] for o in fld.options]))
         return text
     return value
 

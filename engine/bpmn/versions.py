@@ -28,7 +28,7 @@ def require_process_owner(ctx: Services, user: str) -> None:
         found = s.scalar(select(GroupMembership.user_id).where(GroupMembership.user_id == user,
                                                                GroupMembership.group_name == PROCESS_OWNERS))
     if found is None:
-        raise PermissionDenied(f"user {user} is not a process owner")
+        raise PermissionDenied("process.not_owner", user=user)
 
 
 # --- reading a diagram ------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def create_draft(ctx: Services, user: str, xml: str | bytes, filename: str | Non
     now = ctx.now()
     with ctx.db.write() as s:
         if base_version_id is not None and s.get(ProcessVersion, base_version_id) is None:
-            raise NotFound(f"process version {base_version_id} does not exist")
+            raise NotFound("version.unknown", version=base_version_id)
         draft = ProcessDraft(process_id=process_id, name=(name or process_id or filename)[:255], filename=filename,
                              xml=_text(xml), base_version_id=base_version_id, status="open", revision=1,
                              created_by=user, created_at=now, updated_by=user, updated_at=now)
@@ -102,9 +102,9 @@ def draft_from_version(ctx: Services, version_id: int, user: str) -> dict:
 def _open_draft(s, draft_id: int) -> ProcessDraft:
     draft = s.get(ProcessDraft, draft_id)
     if draft is None:
-        raise NotFound(f"draft {draft_id} does not exist")
+        raise NotFound("draft.unknown", id=draft_id)
     if draft.status != "open":
-        raise InvalidInput(f"draft {draft_id} is {draft.status}; open a new draft from a version")
+        raise InvalidInput("draft.closed", id=draft_id, status=draft.status)
     return draft
 
 
@@ -115,9 +115,7 @@ def save_draft(ctx: Services, draft_id: int, user: str, xml: str | bytes, revisi
         draft = _open_draft(s, draft_id)
         root = _root(xml, draft.filename)
         if draft.revision != revision:
-            raise StaleInstance(f"draft {draft_id} was saved by {draft.updated_by} at "
-                                f"{draft.updated_at.isoformat()} since you opened it (revision {draft.revision}, "
-                                f"yours {revision}); reload it")
+            raise StaleInstance("draft.stale", id=draft_id, user=draft.updated_by, at=draft.updated_at.isoformat())
         process_id, name = _main_process(root)
         draft.xml, draft.process_id = _text(xml), process_id
         draft.name = (name or process_id or draft.filename)[:255]
@@ -131,7 +129,7 @@ def get_draft(ctx: Services, draft_id: int) -> dict:
     with ctx.db.read() as s:
         draft = s.get(ProcessDraft, draft_id)
         if draft is None:
-            raise NotFound(f"draft {draft_id} does not exist")
+            raise NotFound("draft.unknown", id=draft_id)
         return _draft_dict(draft, with_xml=True)
 
 
@@ -196,7 +194,7 @@ def deploy_draft(ctx: Services, draft_id: int, user: str, revision: int | None =
     with ctx.db.read() as s:
         draft = _open_draft(s, draft_id)
         if revision is not None and draft.revision != revision:
-            raise StaleInstance(f"draft {draft_id} was saved by {draft.updated_by} since you opened it; reload it")
+            raise StaleInstance("draft.stale", id=draft_id, user=draft.updated_by, at=draft.updated_at.isoformat())
         filename, xml = draft.filename, draft.xml
     files = deployment_files(ctx, filename, xml)
     results = deploy(ctx, files, user)
@@ -227,7 +225,7 @@ def version_source(ctx: Services, version_id: int) -> dict:
     with ctx.db.read() as s:
         version = s.get(ProcessVersion, version_id)
         if version is None:
-            raise NotFound(f"process version {version_id} does not exist")
+            raise NotFound("version.unknown", version=version_id)
         source = s.get(BpmnSource, version.source_sha256)
         return {"version_id": version.id, "process_id": version.process_id, "version": version.version,
                 "name": version.name, "filename": source.filename, "xml": source.content,
@@ -254,7 +252,7 @@ def list_versions(ctx: Services, process_id: str) -> list[dict]:
         versions = s.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
                              .order_by(ProcessVersion.version)).all()
         if not versions:
-            raise NotFound(f"process '{process_id}' is not deployed")
+            raise NotFound("process.not_deployed", process=process_id)
         counts: dict[int, dict[str, int]] = {}
         for vid, status, n in s.execute(select(ProcessInstance.process_version_id, ProcessInstance.status,
                                                func.count()).where(ProcessInstance.process_id == process_id)

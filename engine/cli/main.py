@@ -14,6 +14,7 @@ from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
 from engine.context import Services
 from engine.errors import XiezuoError
+from engine.messages import Msg
 
 DEFAULT_URL = "sqlite:///xiezuo.db"
 
@@ -26,13 +27,23 @@ class Cli:
     def __init__(self, url: str, as_json: bool):
         self.url = url
         self.as_json = as_json
+        self.config = EngineConfig.from_environ(os.environ, url)
         self._ctx: Services | None = None
 
     @property
     def ctx(self) -> Services:
         if self._ctx is None:
-            self._ctx = bootstrap(EngineConfig.from_environ(os.environ, self.url))
+            self._ctx = bootstrap(self.config)
         return self._ctx
+
+    def say(self, found) -> str:
+        """A message of the engine (a Msg or an error) in the organisation's language and time zone;
+        anything else as it is."""
+        return found.text(self.config.locale, self.config.timezone) if hasattr(found, "text") else str(found)
+
+    def message(self, found: Msg) -> dict:
+        """A message for --json: its code and parameters, and its text in the organisation's language."""
+        return {**found.to_dict(), "message": self.say(found)}
 
     def out(self, obj, text: str | None = None) -> None:
         if self.as_json:
@@ -60,15 +71,17 @@ class XiezuoGroup(click.Group):
         try:
             return super().invoke(ctx)
         except XiezuoError as exc:
-            cli = ctx.obj
-            if cli is not None and cli.as_json:
-                click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
+            # In the organisation's language (XIEZUO_LOCALE), moments in its time zone.
+            cli = ctx.obj if isinstance(ctx.obj, Cli) else Cli(default_database_url(), False)
+            if cli.as_json:
+                click.echo(json.dumps(exc.to_dict(cli.config.locale, cli.config.timezone), ensure_ascii=False),
+                           err=True)
             else:
-                click.echo(f"error ({exc.code}): {exc.message}", err=True)
+                click.echo(f"error ({exc.code}): {cli.say(exc)}", err=True)
                 for problem in getattr(exc, "problems", []):
-                    click.echo(f"  - {problem}", err=True)
+                    click.echo(f"  - {cli.say(problem)}", err=True)
                 for field, message in getattr(exc, "errors", {}).items():
-                    click.echo(f"  - {field}: {message}", err=True)
+                    click.echo(f"  - {field}: {cli.say(message)}", err=True)
             sys.exit(2)
 
 

@@ -118,8 +118,9 @@ def calendar_show(cli, year):
     from engine.org.calendar import calendar_warnings, list_days
 
     days, warnings = list_days(cli.ctx, year), calendar_warnings(cli.ctx, [year])
-    cli.out({"days": days, "warnings": warnings}, "\n".join(
-        [*warnings, *(f"{d['day']}  {'工作日' if d['workday'] else '休息日'}  {d['note']}" for d in days)]))
+    cli.out({"days": days, "warnings": [cli.message(w) for w in warnings]}, "\n".join(
+        [*map(cli.say, warnings), *(f"{d['day']}  {'工作日' if d['workday'] else '休息日'}  {d['note']}"
+                                    for d in days)]))
 
 
 @click.command()

@@ -98,7 +98,7 @@ def lock_chain(tx: Tx, instance_id: str) -> ChainHead:
            + (" FOR UPDATE" if tx.postgres else ""))
     found = tx.one(sql, (instance_id,))
     if found is None:
-        raise NotFound(f"instance {instance_id} does not exist")
+        raise NotFound("request.unknown", request=instance_id)
     return ChainHead(*found)
 
 
@@ -114,7 +114,7 @@ def append(tx: Tx, head: ChainHead, event_type: str, actor: str, at: datetime, e
     changed = tx.run("UPDATE process_instance SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?",
                      (head.audit_seq, head.audit_hash, head.id, before))
     if changed != 1:  # only if the row was not locked through lock_chain
-        raise StaleInstance(f"instance {head.id} was changed by someone else; reload and retry")
+        raise StaleInstance("instance.stale")
     return digest
 
 
@@ -158,7 +158,7 @@ def _append_head(tx: Tx, table: str, head, event_type: str, actor: str, at: date
     changed = tx.run(f"UPDATE {table} SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?",
                      (head.audit_seq, head.audit_hash, head.id, before))
     if changed != 1:
-        raise StaleInstance(f"the audit chain {head.id} was changed by someone else; retry")
+        raise StaleInstance("instance.stale")
     return head.audit_seq
 
 

@@ -41,9 +41,9 @@ def browse(ctx: Services, query: str | None = None, *, request_type: str | None 
     id, title, excerpt, tags, request_no, instance_id (of the request, for a link), request_type,
     request_title, departments, reviewed_at.
     """
-    query = checked_text(query, "query", "搜索内容", QUERY_MAX, required=False) or None
-    request_type = facet_value(request_type, "request_type", "需求类型")
-    department = facet_value(department, "department", "部门")
+    query = checked_text(query, "query", "what.query", QUERY_MAX, required=False) or None
+    request_type = facet_value(request_type, "request_type", "what.request_type")
+    department = facet_value(department, "department", "what.department")
     limit, offset = page_bounds(limit, offset)
     words = query_words(query) if query else []
     result = {"query": query, "words": words, "match": "all" if query else None, "request_type": request_type,
@@ -100,11 +100,11 @@ def approved_entry(ctx: Services, entry_id: int) -> dict:
     """An approved lesson with its request (request_type, request_title, departments); NotFound for
     any other entry, so readers learn nothing of lessons still waiting or rejected."""
     if isinstance(entry_id, bool) or not isinstance(entry_id, int):
-        raise InvalidInput(f"知识条目编号（entry_id）应为整数，收到的是 {entry_id!r}")
+        raise InvalidInput("value.not_integer", what="entry_id", given=repr(entry_id))
     with ctx.db.read() as s:
         row = s.get(KnowledgeEntry, entry_id)
         if row is None or row.status != "approved":
-            raise NotFound(f"知识条目 {entry_id} 不存在或尚未通过审核")
+            raise NotFound("lesson.not_approved", id=entry_id)
         found = s.execute(ENTRY_WITH_REQUEST, {"id": entry_id}).first()
         entry = entry_row(row)
         entry.update(request_of(found))

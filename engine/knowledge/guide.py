@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from engine.context import Services
 from engine.db.models import GroupMembership, GuidePage, GuideRevision, KnowledgeEntry
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
+from engine.messages import Msg
 
 ADMIN_GROUP = "platform_admins"
 TITLE_MAX = 255  # guide_page.title
@@ -101,49 +102,49 @@ def citations(body: str) -> list[int]:
 
 def _require_admin(s: Session, user: str) -> None:
     if not isinstance(user, str) or s.get(GroupMembership, (user, ADMIN_GROUP)) is None:
-        raise PermissionDenied(f"用户 {user} 不是平台管理员（{ADMIN_GROUP}），不能编辑协作指南")
+        raise PermissionDenied("admin.required", user=user, action=Msg("action.guide"))
 
 
 def _id(value: object, field: str = "page_id") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"页面编号（{field}）应为整数，收到的是 {value!r}")
+        raise InvalidInput("value.not_integer", what=field, given=repr(value))
     return value
 
 
 def _content(s: Session, title: object, body: object, note: object) -> tuple[str, str, str]:
     """Title, body and note as stored; FormInvalid naming each field that is wrong."""
-    errors: dict[str, str] = {}
+    errors: dict[str, Msg] = {}
     values = {}
-    for field, label, value, limit, required in (("title", "标题", title, TITLE_MAX, True),
-                                                 ("body", "正文", body, BODY_MAX, True),
-                                                 ("note", "修改说明", note, NOTE_MAX, False)):
+    for field, value, limit, required in (("title", title, TITLE_MAX, True), ("body", body, BODY_MAX, True),
+                                          ("note", note, NOTE_MAX, False)):
+        what = Msg("what.guide_" + field)
         if value is None:
             value = ""
         if not isinstance(value, str):
-            errors[field] = f"{label}应为文本"
+            errors[field] = Msg("text.not_text", what=what)
             continue
         value = value.strip() if field != "body" else value.strip("\n").rstrip()
         if required and not value.strip():
-            errors[field] = f"{label}不能为空"
+            errors[field] = Msg("text.required", what=what)
         elif len(value) > limit:
-            errors[field] = f"{label}最多 {limit} 个字符，现有 {len(value)} 个"
+            errors[field] = Msg("text.too_long", what=what, n=len(value), most=limit)
         values[field] = value
     if "body" in values and "body" not in errors:
         problems = _bad_citations(s, values["body"])
         if problems:
-            errors["body"] = "；".join(problems)
+            errors["body"] = Msg("guide.citations", problems=[p.to_dict() for p in problems])
     if errors:
         raise FormInvalid(errors)
     return values["title"], values["body"], values["note"]
 
 
-def _bad_citations(s: Session, body: str) -> list[str]:
+def _bad_citations(s: Session, body: str) -> list[Msg]:
     cited = citations(body)
     if not cited:
         return []
     approved = set(s.scalars(select(KnowledgeEntry.id).where(KnowledgeEntry.id.in_(cited),
                                                              KnowledgeEntry.status == "approved")))
-    return [f"第 {number} 行引用的知识条目 [[kb:{entry}]] 不存在或尚未通过审核"
+    return [Msg("guide.citation_unknown", line=number, entry=entry)
             for number, entry in dict.fromkeys(_cited(body)) if entry not in approved]
 
 
@@ -164,7 +165,7 @@ def _revision(row: GuideRevision) -> dict:
 def _locked(s: Session, page_id: int) -> GuidePage:
     row = s.get(GuidePage, page_id, with_for_update=True)
     if row is None:
-        raise NotFound(f"协作指南页面 {page_id} 不存在")
+        raise NotFound("guide.unknown", id=page_id)
     return row
 
 
@@ -207,13 +208,13 @@ def edit_page(ctx: Services, user: str, page_id: int, *, title: str, body: str, 
         _require_admin(s, user)
         row = _locked(s, page_id)
         if base_revision != row.revision:
-            raise FormInvalid({"revision": f"该页面已由 {row.updated_by} 修改为第 {row.revision} 版（您编辑的是第 "
-                                           f"{base_revision} 版），请在最新版本上重新修改"})
+            raise FormInvalid({"revision": Msg("guide.stale", user=row.updated_by, revision=row.revision,
+                                                 yours=base_revision)})
         if row.retired_at is not None:
-            raise InvalidInput(f"协作指南页面 {page_id} 已停用，请先恢复再修改")
+            raise InvalidInput("guide.retired_edit", id=page_id)
         title, body, note = _content(s, title, body, note)
         if (title, body) == (row.title, row.body):
-            raise FormInvalid({"body": "标题和正文都没有改动"})
+            raise FormInvalid({"body": Msg("guide.unchanged")})
         row.title, row.body = title, body
         return _save(s, ctx, row, "edited", user, note)
 
@@ -225,7 +226,7 @@ def retire_page(ctx: Services, user: str, page_id: int, note: str = "") -> int:
         _require_admin(s, user)
         row = _locked(s, page_id)
         if row.retired_at is not None:
-            raise InvalidInput(f"协作指南页面 {page_id} 已停用")
+            raise InvalidInput("guide.retired", id=page_id)
         note = _content(s, row.title, row.body, note)[2]
         row.retired_at = ctx.now()
         return _save(s, ctx, row, "retired", user, note)
@@ -238,7 +239,7 @@ def restore_page(ctx: Services, user: str, page_id: int, note: str = "") -> int:
         _require_admin(s, user)
         row = _locked(s, page_id)
         if row.retired_at is None:
-            raise InvalidInput(f"协作指南页面 {page_id} 未停用")
+            raise InvalidInput("guide.not_retired", id=page_id)
         note = _content(s, row.title, row.body, note)[2]
         row.retired_at = None
         row.position = _end(s)
@@ -250,12 +251,12 @@ def move_page(ctx: Services, user: str, page_id: int, direction: str) -> list[in
     Moving the first page up or the last one down changes nothing. Order is not content: no revision."""
     page_id = _id(page_id)
     if direction not in ("up", "down"):
-        raise InvalidInput(f"移动方向（direction）应为 up 或 down，收到的是 {direction!r}")
+        raise InvalidInput("guide.direction", given=repr(direction))
     with ctx.db.write() as s:
         _require_admin(s, user)
         row = _locked(s, page_id)
         if row.retired_at is not None:
-            raise InvalidInput(f"协作指南页面 {page_id} 已停用，不能调整顺序")
+            raise InvalidInput("guide.retired_move", id=page_id)
         pages = list(s.scalars(select(GuidePage).where(GuidePage.retired_at.is_(None))
                                .order_by(GuidePage.position, GuidePage.id).with_for_update()))
         at = next(n for n, p in enumerate(pages) if p.id == page_id)
@@ -284,7 +285,7 @@ def get_page(ctx: Services, page_id: int, *, include_retired: bool = False) -> d
     with ctx.db.read() as s:
         row = s.get(GuidePage, page_id)
         if row is None or (row.retired_at is not None and not include_retired):
-            raise NotFound(f"协作指南页面 {page_id} 不存在")
+            raise NotFound("guide.unknown", id=page_id)
         return _page(row)
 
 
@@ -293,7 +294,7 @@ def page_history(ctx: Services, page_id: int) -> list[dict]:
     page_id = _id(page_id)
     with ctx.db.read() as s:
         if s.get(GuidePage, page_id) is None:
-            raise NotFound(f"协作指南页面 {page_id} 不存在")
+            raise NotFound("guide.unknown", id=page_id)
         return [_revision(r) for r in s.scalars(select(GuideRevision).where(GuideRevision.page_id == page_id)
                                                 .order_by(GuideRevision.number.desc()))]
 
@@ -304,5 +305,5 @@ def get_revision(ctx: Services, page_id: int, number: int) -> dict:
     with ctx.db.read() as s:
         row = s.scalar(select(GuideRevision).where(GuideRevision.page_id == page_id, GuideRevision.number == number))
         if row is None:
-            raise NotFound(f"协作指南页面 {page_id} 没有第 {number} 版")
+            raise NotFound("guide.no_revision", id=page_id, revision=number)
         return _revision(row)

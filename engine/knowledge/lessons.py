@@ -29,6 +29,7 @@ from engine.db.models import GroupMembership, KnowledgeEntry
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.knowledge.words import indexed_text, segment
+from engine.messages import Msg
 
 ADMIN_GROUP = "platform_admins"
 STATUSES = ("proposed", "approved", "rejected")
@@ -55,12 +56,12 @@ def checked_text(value: object, field: str, label: str, max_len: int, *, require
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{label}（{field}）应为文本，收到的是 {type(value).__name__}")
+        raise InvalidInput("text.not_text", what=Msg(label))
     value = value.strip()
     if required and not value:
-        raise InvalidInput(f"{label}（{field}）不能为空")
+        raise InvalidInput("text.required", what=Msg(label))
     if len(value) > max_len:
-        raise InvalidInput(f"{label}（{field}）最多 {max_len} 个字符，收到 {len(value)} 个")
+        raise InvalidInput("text.too_long", what=Msg(label), n=len(value), most=max_len)
     return value
 
 
@@ -72,28 +73,28 @@ def _tags(tags: Iterable[str] | str | None) -> list[str]:
     result: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            raise InvalidInput(f"标签（tags）应为文本，收到的是 {type(item).__name__}")
+            raise InvalidInput("text.not_text", what=Msg("what.tags"))
         for tag in _TAG_SPLIT.split(item):
             tag = " ".join(tag.split())
             if not tag or tag in result:
                 continue
             if len(tag) > TAG_MAX:
-                raise InvalidInput(f"标签（tags）每个最多 {TAG_MAX} 个字符：{tag[:TAG_MAX]}…")
+                raise InvalidInput("tags.too_long", most=TAG_MAX, tag=tag[:TAG_MAX])
             result.append(tag)
     if len(result) > TAGS_MAX:
-        raise InvalidInput(f"标签（tags）最多 {TAGS_MAX} 个，收到 {len(result)} 个")
+        raise InvalidInput("tags.too_many", most=TAGS_MAX, n=len(result))
     return result
 
 
 def _user(user: object) -> str:
-    return checked_text(user, "user", "用户", USER_MAX, required=True)
+    return checked_text(user, "user", "what.user", USER_MAX, required=True)
 
 
 def page_bounds(limit: object, offset: object) -> tuple[int, int]:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_MAX:
-        raise InvalidInput(f"每页条数（limit）应为 1 到 {PAGE_MAX} 之间的整数，收到的是 {limit!r}")
+        raise InvalidInput("paging.limit", most=PAGE_MAX, given=repr(limit))
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput(f"起始位置（offset）应为不小于 0 的整数，收到的是 {offset!r}")
+        raise InvalidInput("paging.offset", given=repr(offset))
     return limit, offset
 
 
@@ -116,7 +117,7 @@ def entry_row(row: KnowledgeEntry) -> dict:
 
 def _require_admin(s: Session, user: str) -> None:
     if s.get(GroupMembership, (user, ADMIN_GROUP)) is None:
-        raise PermissionDenied(f"用户 {user} 不是平台管理员（{ADMIN_GROUP}），不能审核知识条目")
+        raise PermissionDenied("admin.required", user=user, action=Msg("action.review_lessons"))
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -124,11 +125,11 @@ def _require_admin(s: Session, user: str) -> None:
 def propose_lesson(ctx: Services, *, title: str, body: str, tags: Iterable[str] | str = (),
                    request_no: str | None = None, instance_id: str | None = None, user: str) -> int:
     """Propose a lesson for the knowledge base; it waits for a platform admin. The new entry's id."""
-    title = checked_text(title, "title", "标题", TITLE_MAX, required=True)
-    body = checked_text(body, "body", "正文", BODY_MAX, required=True)
+    title = checked_text(title, "title", "what.title", TITLE_MAX, required=True)
+    body = checked_text(body, "body", "what.body", BODY_MAX, required=True)
     tag_list = _tags(tags)
-    request_no = checked_text(request_no, "request_no", "需求编号", REQUEST_NO_MAX, required=False) or None
-    instance_id = checked_text(instance_id, "instance_id", "流程实例", INSTANCE_ID_MAX, required=False) or None
+    request_no = checked_text(request_no, "request_no", "what.request_no", REQUEST_NO_MAX, required=False) or None
+    instance_id = checked_text(instance_id, "instance_id", "what.instance", INSTANCE_ID_MAX, required=False) or None
     user = _user(user)
     search_text = indexed_text(title, body, tag_list)
     with ctx.db.write() as s:
@@ -147,18 +148,18 @@ def review_lesson(ctx: Services, entry_id: int, user: str, approve: bool, note: 
     The reviewed entry. Only a proposed entry can be reviewed: a decision is not taken back here.
     """
     if not isinstance(approve, bool):
-        raise InvalidInput(f"审核结论（approve）应为 true 或 false，收到的是 {approve!r}")
+        raise InvalidInput("value.not_boolean", what="approve", given=repr(approve))
     if isinstance(entry_id, bool) or not isinstance(entry_id, int):
-        raise InvalidInput(f"知识条目编号（entry_id）应为整数，收到的是 {entry_id!r}")
+        raise InvalidInput("value.not_integer", what="entry_id", given=repr(entry_id))
     user = _user(user)
-    note = checked_text(note, "note", "审核意见", NOTE_MAX, required=False)
+    note = checked_text(note, "note", "what.review_note", NOTE_MAX, required=False)
     with ctx.db.write() as s:
         _require_admin(s, user)  # before the lookup: others learn nothing about the entries
         row = s.get(KnowledgeEntry, entry_id, with_for_update=True)
         if row is None:
-            raise NotFound(f"知识条目 {entry_id} 不存在")
+            raise NotFound("lesson.unknown", id=entry_id)
         if row.status != "proposed":
-            raise InvalidInput(f"知识条目 {entry_id} 已审核（{row.status}），只能审核待审核的条目")
+            raise InvalidInput("lesson.reviewed", id=entry_id, status=row.status)
         row.status = "approved" if approve else "rejected"
         row.reviewed_by = user
         row.reviewed_at = ctx.now()
@@ -190,7 +191,7 @@ def reindex(ctx: Services) -> int:
 def list_entries(ctx: Services, status: str | None = None) -> list[dict]:
     """Entries, newest first; only those with `status` (proposed, approved, rejected) if given."""
     if status is not None and status not in STATUSES:
-        raise InvalidInput(f"状态（status）应为 {'、'.join(STATUSES)} 之一，收到的是 {status!r}")
+        raise InvalidInput("choice.unknown", what=Msg("what.lesson_status"), given=repr(status), known=list(STATUSES))
     with ctx.db.read() as s:
         q = select(KnowledgeEntry).order_by(KnowledgeEntry.proposed_at.desc(), KnowledgeEntry.id.desc())
         if status is not None:
@@ -236,7 +237,7 @@ def search(ctx: Services, query: str, limit: int = 20, offset: int = 0) -> dict:
     "none" when the query has no words to search for. Each item: id, title, excerpt, tags,
     request_no, instance_id, reviewed_at.
     """
-    query = checked_text(query, "query", "搜索内容", QUERY_MAX, required=True)
+    query = checked_text(query, "query", "what.query", QUERY_MAX, required=True)
     limit, offset = page_bounds(limit, offset)
     words = query_words(query)
     result = {"query": query, "words": words, "match": "none", "total": 0, "limit": limit,

@@ -46,6 +46,7 @@ from engine.db.models import (
 )
 from engine.db.models.requests import number_order
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.messages import Msg
 
 ADMIN_GROUP = "platform_admins"
 GOOD_SCORE = 4
@@ -60,7 +61,7 @@ _PERIOD = re.compile(r"^(\d{4})(?:-(?:(0[1-9]|1[0-2])|Q([1-4])))?$")
 def parse_period(value: object) -> tuple[str, date, date]:
     """(label, first day, day after the last) of a period: 2026-11, 2026-Q4 or 2026."""
     if not isinstance(value, str) or not _PERIOD.match(value.strip().upper()):
-        raise InvalidInput(f"期间（period）应为 2026-11（月）、2026-Q4（季度）或 2026（年），收到的是 {value!r}")
+        raise InvalidInput("period.invalid", given=repr(value))
     label = value.strip().upper()
     year, month, quarter = _PERIOD.match(label).groups()
     y = int(year)
@@ -223,15 +224,15 @@ def set_note(ctx: Services, user: str, period: str, department_id: str, note: st
     The note as stored, or None when removed."""
     label = parse_period(period)[0]
     if not isinstance(note, str):
-        raise InvalidInput(f"表彰说明（note）应为文本，收到的是 {type(note).__name__}")
+        raise InvalidInput("text.not_text", what=Msg("what.recognition_note"))
     note = note.strip()
     if len(note) > NOTE_MAX:
-        raise InvalidInput(f"表彰说明（note）最多 {NOTE_MAX} 个字符，收到 {len(note)} 个")
+        raise InvalidInput("text.too_long", what=Msg("what.recognition_note"), n=len(note), most=NOTE_MAX)
     with ctx.db.write() as s:
         if not isinstance(user, str) or s.get(GroupMembership, (user, ADMIN_GROUP)) is None:
-            raise PermissionDenied(f"用户 {user} 不是平台管理员（{ADMIN_GROUP}），不能填写表彰说明")
+            raise PermissionDenied("admin.required", user=user, action=Msg("action.recognition"))
         if not isinstance(department_id, str) or s.get(Department, department_id) is None:
-            raise NotFound(f"部门 {department_id!r} 不存在")
+            raise NotFound("department.unknown", department=department_id)
         row = s.scalar(select(RecognitionNote).where(RecognitionNote.period == label,
                                                      RecognitionNote.department_id == department_id))
         if not note:

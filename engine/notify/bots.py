@@ -28,6 +28,7 @@ from sqlalchemy import select
 from engine.context import Services
 from engine.db.models import Department, DepartmentBot, GroupMembership
 from engine.errors import FormInvalid, NotFound, PermissionDenied
+from engine.messages import render
 from engine.org.directory import ADMINS, directory
 from engine.workflow.notices import KINDS
 
@@ -155,11 +156,11 @@ def set_bot(ctx: Services, dept_id: str, by: str, platform: str, webhook_url: st
     """Set the department's group bot. An empty URL or secret keeps the stored one (pages never show
     them in full); clear_secret removes the secret. FormInvalid names each wrong field."""
     if not may_manage_bot(ctx, dept_id, by):
-        raise PermissionDenied(f"only the head of {dept_id} or a platform admin may set its bot ({by} is neither)")
+        raise PermissionDenied("bot.not_head", department=dept_id, user=by)
     kinds = [k for k in KINDS if k in set(kinds)] if all(k in KINDS for k in kinds) else list(kinds)
     with ctx.db.write() as s:
         if s.get(Department, dept_id) is None:
-            raise NotFound(f"department '{dept_id}' does not exist")
+            raise NotFound("department.unknown", department=dept_id)
         row = s.get(DepartmentBot, dept_id)
         url = (webhook_url or "").strip() or (row.webhook_url if row else "")
         key = None if clear_secret else ((secret or "").strip() or (row.secret if row and row.platform == platform
@@ -239,13 +240,13 @@ def send_test_message(ctx: Services, dept_id: str, by: str) -> None:
     """Post a test message to the department's bot at once (whether switched on or not);
     SendFailed says what the platform answered."""
     if not may_manage_bot(ctx, dept_id, by):
-        raise PermissionDenied(f"only the head of {dept_id} or a platform admin may test its bot ({by} is neither)")
+        raise PermissionDenied("bot.not_head", department=dept_id, user=by)
     bot = get_bot(ctx, dept_id)
     if bot is None:
-        raise NotFound(f"department {dept_id} has no group bot")
+        raise NotFound("bot.none", department=dept_id)
     org = directory(ctx)
     name = (org.departments.get(dept_id) or {}).get("name") or dept_id
     who = (org.users.get(by) or {}).get("name") or by
     now = ctx.now()
-    post(bot, f"【协作】测试消息：{name} 的群机器人已接通（{who} 发送）。", int(now.timestamp() * 1000),
+    post(bot, render("bot.test", {"department": name, "user": who}, ctx.config.locale), int(now.timestamp() * 1000),
          ctx.config.delivery_timeout)

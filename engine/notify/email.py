@@ -9,9 +9,12 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from engine.config import EngineConfig
+from engine.messages import MESSAGES, render
 
-KIND_LABELS = {"task": "新任务", "return": "退回", "reminder": "提醒", "urge": "催办", "escalation": "升级",
-               "red_warning": "红色预警", "info": "通知"}
+
+def kind_label(kind: str, locale: str | None) -> str:
+    """What a kind of notice is called, in `locale`."""
+    return render("kind." + kind, locale=locale) if "kind." + kind in MESSAGES else kind
 
 
 def link(config: EngineConfig, instance_id: str | None, task_id: str | None) -> str | None:
@@ -24,16 +27,18 @@ def link(config: EngineConfig, instance_id: str | None, task_id: str | None) -> 
     return None
 
 
-def compose(config: EngineConfig, to: str, kind: str, message: str, url: str | None) -> EmailMessage:
-    """The email of one notification."""
+def compose(config: EngineConfig, to: str, kind: str, message: str, url: str | None,
+            locale: str | None = None) -> EmailMessage:
+    """The email of one notification, in the recipient's language `locale`."""
     mail = EmailMessage()
     mail["From"] = config.smtp_from
     mail["To"] = to
     first_line = message.splitlines()[0] if message else ""
-    mail["Subject"] = f"[协作] {KIND_LABELS.get(kind, kind)}：{first_line[:80]}"
+    mail["Subject"] = render("email.subject", {"kind": kind_label(kind, locale), "first": first_line[:80]}, locale)
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(domain=config.smtp_from.rpartition("@")[2] or "xiezuo")
-    body = message + (f"\n\n打开：{url}" if url else "") + "\n\n——\n协作平台（在「个人设置」中可更改通知方式）"
+    opened = "\n\n" + render("email.open", {"url": url}, locale) if url else ""
+    body = message + opened + "\n\n" + render("email.footer", locale=locale)
     mail.set_content(body)
     return mail
 

@@ -9,6 +9,7 @@ from engine.bpmn.timers import waiting_timers
 from engine.context import Services
 from engine.db.models import NotificationDelivery, ProcessInstance, RequestSummary
 from engine.errors import InvalidInput, NotFound
+from engine.messages import Msg
 from engine.org.directory import require_admin
 from engine.page import Page
 
@@ -17,7 +18,7 @@ STATUSES = ("pending", "sending", "failed")
 
 def _paging(page: int, per_page: int) -> None:
     if page < 1 or not 1 <= per_page <= 200:
-        raise InvalidInput("page must be >= 1 and per_page between 1 and 200")
+        raise InvalidInput("paging.invalid", most=200)
 
 
 def scheduled_timers(ctx: Services, page: int = 1, per_page: int = 20) -> Page:
@@ -56,7 +57,8 @@ def _delivery_row(d: NotificationDelivery) -> dict:
 def list_deliveries(ctx: Services, status: str, page: int = 1, per_page: int = 20) -> Page:
     """Deliveries of one status (pending also lists those being sent), next attempt first."""
     if status not in ("pending", "failed"):
-        raise InvalidInput(f"unknown delivery status '{status}' (known: pending, failed)")
+        raise InvalidInput("choice.unknown", what=Msg("what.delivery_status"), given=status,
+                           known=["pending", "failed"])
     _paging(page, per_page)
     d = NotificationDelivery
     wanted = ("pending", "sending") if status == "pending" else ("failed",)
@@ -82,7 +84,7 @@ def retry_delivery(ctx: Services, delivery_id: int, by: str) -> None:
         require_admin(s, by)
         found = s.get(d, delivery_id)
         if found is None or found.status != "failed":
-            raise NotFound(f"no failed delivery {delivery_id}")
+            raise NotFound("delivery.unknown", id=delivery_id)
         found.status, found.attempts, found.next_attempt_at = "pending", 0, ctx.now()
 
 

@@ -11,6 +11,7 @@ engine.requests.records.red_warnings).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -19,6 +20,7 @@ from engine.bpmn.forms import Form
 from engine.context import Services
 from engine.db.models import CoordinationPlan, InboxTask, Notification, RequestSummary
 from engine.errors import InvalidInput, NotFound
+from engine.messages import Msg
 from engine.org.directory import directory
 from engine.page import Page
 from engine.requests.record_access import note_read
@@ -38,12 +40,13 @@ _PEOPLE = ("assignee", "from_user", "delegated_by", "on_behalf_of")  # rows name
 
 def _paging(page: int, per_page: int) -> None:
     if page < 1 or not 1 <= per_page <= 500:
-        raise InvalidInput("page must be >= 1 and per_page between 1 and 500")
+        raise InvalidInput("paging.invalid", most=500)
 
 
 # ---------------------------------------------------------------------------------- notifications
 def _notification_row(n: Notification) -> dict:
-    return {"id": n.id, "kind": n.kind, "message": n.message, "instance_id": n.instance_id, "task_id": n.task_id,
+    return {"id": n.id, "kind": n.kind, "message": n.message, "code": n.code,
+            "params": json.loads(n.params) if n.params else None, "instance_id": n.instance_id, "task_id": n.task_id,
             "created_at": n.created_at.isoformat(), "read_at": n.read_at.isoformat() if n.read_at else None}
 
 
@@ -81,7 +84,7 @@ def mark_read(ctx: Services, notification_id: int, user: str) -> None:
     with ctx.db.write() as s:
         found = s.get(Notification, notification_id)
         if found is None or found.recipient != user:
-            raise NotFound(f"notification {notification_id} does not exist")
+            raise NotFound("notification.unknown", id=notification_id)
         if found.read_at is None:
             found.read_at = ctx.now()
 
@@ -124,7 +127,7 @@ def inbox_listing(ctx: Services, user: str, tab: str = "mine", f: InboxFilter | 
     elif tab == "done":
         found = done_by(ctx, user, page, per_page)
     else:
-        raise InvalidInput(f"unknown inbox tab '{tab}' (known: {', '.join(TABS)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.tab"), given=tab, known=list(TABS))
     _annotate(ctx, found.items)
     return found
 
@@ -174,7 +177,7 @@ def describe_request(ctx: Services, instance_id: str, user: str) -> dict:
     may see it (request_view.may_see_request, the rule of the request pages); NotFound for anyone
     else, as if it did not exist."""
     if not may_see_request(ctx, instance_id, user):
-        raise NotFound(f"request {instance_id} does not exist")
+        raise NotFound("request.unknown", request=instance_id)
     found = describe_instance(ctx, instance_id)
     with ctx.db.read() as s:
         summary = s.get(RequestSummary, instance_id)
@@ -189,5 +192,5 @@ def open_task_request(ctx: Services, task_id: str) -> str:
     with ctx.db.read() as s:
         found = s.scalar(select(InboxTask.instance_id).where(InboxTask.task_id == task_id))
     if found is None:
-        raise NotFound(f"task {task_id} is not open")
+        raise NotFound("task.not_open", task=task_id)
     return found

@@ -24,8 +24,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.context import Services
 from engine.db.models import AppUser, Notification, NotificationDelivery
+from engine.messages.render import language
 from engine.notify.bots import bots_of
 from engine.notify.preferences import preferences_of, quiet_until
+from engine.workflow.notices import notice_text
 
 
 def _event_key(dept: str, n: Notification) -> str:
@@ -46,11 +48,13 @@ def _deliveries(ctx: Services, s, notes: list[Notification], now: datetime) -> l
             continue
         mine = prefs[n.recipient]
         hold = quiet_until(mine, n.kind, now, ctx.config.timezone) or now
-        base = {"notification_id": n.id, "kind": n.kind, "message": n.message, "instance_id": n.instance_id,
+        base = {"notification_id": n.id, "kind": n.kind, "instance_id": n.instance_id,
                 "task_id": n.task_id, "status": "pending", "attempts": 0, "created_at": now}
         if email_on and user.email and n.kind in mine.email:
+            lang = language(user.locale or ctx.config.locale)  # the recipient's, in their time zone
             rows[f"email:{n.id}"] = {**base, "channel": "email", "target": user.email, "dedupe_key": f"email:{n.id}",
-                                     "recipients": n.recipient, "next_attempt_at": hold}
+                                     "recipients": n.recipient, "next_attempt_at": hold, "locale": lang,
+                                     "message": notice_text(n, lang, user.timezone or ctx.config.timezone)}
         bot = bots.get(user.department_id or "")
         if bot is not None and n.kind in bot.kinds and n.kind in mine.bot:
             key = _event_key(bot.department_id, n)
@@ -59,8 +63,10 @@ def _deliveries(ctx: Services, s, notes: list[Notification], now: datetime) -> l
                 row["recipients"] += f",{n.recipient}"
                 row["next_attempt_at"] = max(row["next_attempt_at"], hold)
             else:
+                lang = language(ctx.config.locale)  # a group's bot speaks the organisation's language
                 rows[key] = {**base, "channel": "bot", "target": bot.department_id, "dedupe_key": key,
-                             "recipients": n.recipient, "next_attempt_at": hold}
+                             "recipients": n.recipient, "next_attempt_at": hold, "locale": lang,
+                             "message": notice_text(n, lang, ctx.config.timezone)}
     return list(rows.values())
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from engine.context import Services
 from engine.db.models import AppUser, NotificationPreference
 from engine.errors import FormInvalid, NotFound
+from engine.messages import Msg
 from engine.workflow.notices import KINDS
 
 CHANNELS = ("email", "bot")
@@ -81,8 +82,6 @@ def check_quiet_hours(start: str, end: str) -> dict[str, str]:
     return problems
 
 
-_MESSAGES = {"format": "is not a time HH:MM", "half": "both ends of the quiet hours are needed",
-             "empty": "the quiet hours end when they start", "kind": "unknown notification kind"}
 
 
 def set_preferences(ctx: Services, user_id: str, email: set[str] | list[str], bot: set[str] | list[str],
@@ -95,10 +94,10 @@ def set_preferences(ctx: Services, user_id: str, email: set[str] | list[str], bo
         if any(k not in KINDS for k in kinds):
             problems[name] = "kind"
     if problems:
-        raise FormInvalid({k: _MESSAGES[v] for k, v in problems.items()})
+        raise FormInvalid({k: Msg("quiet." + v) for k, v in problems.items()})
     with ctx.db.write() as s:
         if s.get(AppUser, user_id) is None:
-            raise NotFound(f"user {user_id} does not exist")
+            raise NotFound("user.unknown", user=user_id)
         row = s.get(NotificationPreference, user_id) or NotificationPreference(user_id=user_id)
         row.email_kinds = ",".join(k for k in KINDS if k in set(email))
         row.bot_kinds = ",".join(k for k in KINDS if k in set(bot))

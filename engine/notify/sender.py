@@ -22,8 +22,9 @@ from sqlalchemy import func, or_, select, update
 
 from engine.context import Services
 from engine.db.models import AppUser, DepartmentBot, NotificationDelivery
+from engine.messages import render
 from engine.notify.bots import PER_MINUTE, SendFailed, bot_settings, post
-from engine.notify.email import KIND_LABELS, Mailer, compose, link
+from engine.notify.email import Mailer, compose, kind_label, link
 
 BACKOFF = (30, 120, 600, 3600, 6 * 3600)  # seconds after the 1st, 2nd, ... failed attempt
 MAX_ATTEMPTS = len(BACKOFF) + 1
@@ -42,6 +43,7 @@ class _Claimed:
     task_id: str | None
     recipients: list[str]
     attempts: int
+    locale: str | None
 
 
 def _claim(ctx: Services, now: datetime, limit: int, lease_until: datetime):
@@ -59,7 +61,7 @@ def _claim(ctx: Services, now: datetime, limit: int, lease_until: datetime):
         for r in rows:
             r.status, r.lease_until, r.next_attempt_at = "sending", lease_until, lease_until
         claimed = [_Claimed(r.id, r.channel, r.target, r.kind, r.message, r.instance_id, r.task_id,
-                            r.recipients.split(","), r.attempts) for r in rows]
+                            r.recipients.split(","), r.attempts, r.locale) for r in rows]
         targets = {c.target for c in claimed if c.channel == "bot"}
         bots = {r.department_id: bot_settings(r) for r in s.scalars(
             select(DepartmentBot).where(DepartmentBot.department_id.in_(targets)))} if targets else {}
@@ -102,20 +104,24 @@ def _failed(ctx: Services, item: _Claimed, lease_until: datetime, error: str, wh
 
 
 def _text(ctx: Services, item: _Claimed, names: dict[str, str]) -> str:
-    who = "、".join(names.get(p, p) for p in dict.fromkeys(item.recipients))
+    lang = ctx.config.locale  # a group's bot speaks the organisation's language
+    who = [names.get(p, p) for p in dict.fromkeys(item.recipients)]
     url = link(ctx.config, item.instance_id, item.task_id)
-    return f"【协作·{KIND_LABELS.get(item.kind, item.kind)}】{who}：{item.message}" + (f"\n{url}" if url else "")
+    text = render("bot.message", {"kind": kind_label(item.kind, lang), "who": who, "message": item.message}, lang)
+    return text + (f"\n{url}" if url else "")
 
 
 def _digest(ctx: Services, items: list[_Claimed], names: dict[str, str], per_minute: int) -> str:
-    lines = [f"【协作】{len(items)} 条通知合并发送（本群机器人每分钟最多 {per_minute} 条）："]
+    lang = ctx.config.locale
+    lines = [render("bot.digest", {"n": len(items), "most": per_minute}, lang)]
     for item in items[:DIGEST_LINES]:
-        who = "、".join(names.get(p, p) for p in dict.fromkeys(item.recipients))
+        who = [names.get(p, p) for p in dict.fromkeys(item.recipients)]
         first = item.message.splitlines()[0] if item.message else ""
-        lines.append(f"· {KIND_LABELS.get(item.kind, item.kind)} {who}：{first[:120]}")
+        lines.append(render("bot.digest_line", {"kind": kind_label(item.kind, lang), "who": who,
+                                                "first": first[:120]}, lang))
     if len(items) > DIGEST_LINES:
-        lines.append(f"……另有 {len(items) - DIGEST_LINES} 条")
-    lines.append(f"详情请在协作平台查看：{ctx.config.base_url.rstrip('/')}/notifications")
+        lines.append(render("bot.digest_more", {"n": len(items) - DIGEST_LINES}, lang))
+    lines.append(render("bot.digest_link", {"url": f"{ctx.config.base_url.rstrip('/')}/notifications"}, lang))
     return "\n".join(lines)
 
 
@@ -142,7 +148,7 @@ def deliver_due(ctx: Services, now: datetime | None = None, limit: int = 50) -> 
                 continue
             try:
                 mailer.send(compose(ctx.config, item.target, item.kind, item.message,
-                                    link(ctx.config, item.instance_id, item.task_id)))
+                                    link(ctx.config, item.instance_id, item.task_id), item.locale))
             except (smtplib.SMTPException, OSError) as exc:
                 _failed(ctx, item, lease_until, f"SMTP: {exc}", when())
                 continue

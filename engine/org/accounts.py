@@ -15,6 +15,7 @@ from engine.context import Services
 from engine.db import chain as audit
 from engine.db.models import ApiToken, AppUser, Department, GroupMembership
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
+from engine.messages import Msg
 from engine.org.directory import require_admin
 
 _HASHER = PasswordHasher()
@@ -99,12 +100,12 @@ def set_password(ctx: Services, user_id: str, password: str, must_change: bool =
     """Set a user's password (at least 8 characters), e.g. when accounts are set up. The user chooses
     their own at the first sign-in, unless `must_change` is False (a demo, a test)."""
     if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+        raise InvalidInput("password.too_short", least=MIN_PASSWORD)
     hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
     with ctx.db.write() as s:
         user = s.get(AppUser, user_id)
         if user is None:
-            raise NotFound(f"user {user_id} does not exist")
+            raise NotFound("user.unknown", user=user_id)
         _new_password(s, user, hashed, ctx.now(), False, must_change, "password_set", by)
 
 
@@ -119,13 +120,13 @@ def reset_password(ctx: Services, user_id: str, password: str, by: str) -> None:
     stolen account: the user's sessions end, their personal API tokens are revoked, and they choose a
     password of their own at the next sign-in (unless it is the admin's own)."""
     if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+        raise InvalidInput("password.too_short", least=MIN_PASSWORD)
     hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
     with ctx.db.write() as s:
         require_admin(s, by)  # before anything about the user is said
         user = s.get(AppUser, user_id)
         if user is None:
-            raise NotFound(f"user {user_id} does not exist")
+            raise NotFound("user.unknown", user=user_id)
         # A password someone else gave is theirs to replace; an admin setting their own keeps it.
         _new_password(s, user, hashed, ctx.now(), True, user_id != by, "password_reset", by)
 
@@ -137,20 +138,20 @@ def change_password(ctx: Services, user_id: str, current: str, new: str, revoke_
     replaced by one only the user knows."""
     errors = {}
     if len(new or "") < MIN_PASSWORD:
-        errors["new"] = f"a password needs at least {MIN_PASSWORD} characters"
+        errors["new"] = Msg("password.too_short", least=MIN_PASSWORD)
     elif len(new) > 256:
-        errors["new"] = "a password has at most 256 characters"
+        errors["new"] = Msg("password.too_long", most=256)
     elif new == current:
-        errors["new"] = "the new password is the current one"
+        errors["new"] = Msg("password.unchanged")
     if check_password(ctx, user_id, current) is None:
-        errors["current"] = "the current password is not right"
+        errors["current"] = Msg("password.wrong")
     if errors:
         raise FormInvalid(errors)
     hashed = _HASHER.hash(new)  # slow on purpose: outside the transaction
     with ctx.db.write() as s:
         user = s.get(AppUser, user_id)
         if user is None or not user.active:
-            raise NotFound(f"user {user_id} does not exist")
+            raise NotFound("user.unknown", user=user_id)
         _new_password(s, user, hashed, ctx.now(), revoke_tokens, False, "password_changed", user_id)
     return account(ctx, user_id)
 
@@ -188,16 +189,16 @@ def set_preferences(ctx: Services, user_id: str, *, locale: str | None = None, t
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     if locale is not None and locale not in LOCALES:
-        raise InvalidInput(f"unknown language '{locale}' (known: {', '.join(LOCALES)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.language"), given=locale, known=list(LOCALES))
     if timezone:
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"unknown time zone '{timezone}'") from None
+            raise InvalidInput("zone.unknown", given=timezone) from None
     with ctx.db.write() as s:
         user = s.get(AppUser, user_id)
         if user is None:
-            raise NotFound(f"user {user_id} does not exist")
+            raise NotFound("user.unknown", user=user_id)
         if locale is not None:
             user.locale = locale
         if timezone is not None:
@@ -211,11 +212,11 @@ def _digest(token: str) -> str:
 def create_token(ctx: Services, user_id: str, name: str) -> str:
     """A new personal API token for `user_id`; it is shown once, only its hash is kept."""
     if not name.strip():
-        raise InvalidInput("a token needs a name")
+        raise InvalidInput("token.no_name")
     token = "xz_" + secrets.token_urlsafe(32)
     with ctx.db.write() as s:
         if s.get(AppUser, user_id) is None:
-            raise NotFound(f"user {user_id} does not exist")
+            raise NotFound("user.unknown", user=user_id)
         s.add(ApiToken(user_id=user_id, token_hash=_digest(token), name=name.strip()[:255], created_at=ctx.now()))
     return token
 
@@ -260,5 +261,5 @@ def revoke_token(ctx: Services, user_id: str, token_id: int) -> None:
     with ctx.db.write() as s:
         row = s.get(ApiToken, token_id)
         if row is None or row.user_id != user_id:
-            raise PermissionDenied(f"token {token_id} is not one of {user_id}'s")
+            raise PermissionDenied("token.not_yours", id=token_id)
         row.revoked_at = row.revoked_at or ctx.now()

@@ -20,6 +20,7 @@ from engine.context import Services
 from engine.db.models import CalendarDay, GroupMembership
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, PermissionDenied
+from engine.messages import Msg
 from engine.org import scope as org_scope
 from engine.org.workdays import WorkCalendar, statutory_year_known
 
@@ -44,8 +45,8 @@ def load_calendar(ctx: Services) -> WorkCalendar:
     return found
 
 
-def calendar_warnings(ctx: Services, years: Iterable[int]) -> list[str]:
-    """Chinese warnings for the years among `years` that are counted by weekends only."""
+def calendar_warnings(ctx: Services, years: Iterable[int]) -> list[Msg]:
+    """Warnings (messages naming the year) for the years among `years` that are counted by weekends only."""
     return load_calendar(ctx).warnings(years)
 
 
@@ -53,7 +54,7 @@ def _as_day(value: object) -> date:
     # The web form and the command line hand over ISO strings; a datetime would carry a time zone
     # the ruling has no use for, so only whole dates are accepted.
     if isinstance(value, datetime):
-        raise InvalidInput(f"日期应为年月日（如 2028-01-01），不能带时间：{value.isoformat()}")
+        raise InvalidInput("date.with_time", given=value.isoformat())
     if isinstance(value, date):
         return value
     if isinstance(value, str):
@@ -61,12 +62,12 @@ def _as_day(value: object) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise InvalidInput(f"不是有效的日期：{value!r}（应为 YYYY-MM-DD，如 2028-01-01）")
+    raise InvalidInput("date.invalid", given=str(value)[:40])
 
 
 def _require_admin(s: Session, user: str) -> None:
     if s.get(GroupMembership, (user, ADMIN_GROUP)) is None:
-        raise PermissionDenied(f"用户 {user} 不是平台管理员（{ADMIN_GROUP}），不能修改工作日历")
+        raise PermissionDenied("admin.required", user=user, action=Msg("action.calendar"))
 
 
 def _row(r: CalendarDay) -> dict:
@@ -78,13 +79,13 @@ def set_day(ctx: Services, day: date | str, workday: bool, note: str, user: str)
     """Rule `day` a working day (True) or a rest day (False); platform admins only. The stored row."""
     the_day = _as_day(day)
     if not isinstance(workday, bool):
-        raise InvalidInput(f"workday 应为 true（工作日）或 false（休息日），收到的是 {workday!r}")
+        raise InvalidInput("calendar.workday", given=repr(workday))
     note = "" if note is None else note
     if not isinstance(note, str):
-        raise InvalidInput(f"备注应为文本，收到的是 {type(note).__name__}")
+        raise InvalidInput("text.not_text", what=Msg("what.note"))
     note = note.strip()
     if len(note) > NOTE_MAX:
-        raise InvalidInput(f"备注最多 {NOTE_MAX} 个字符，收到 {len(note)} 个")
+        raise InvalidInput("text.too_long", what=Msg("what.note"), n=len(note), most=NOTE_MAX)
     now = ctx.now()
     try:
         return _upsert(ctx, the_day, workday, note, user, now)
@@ -129,7 +130,7 @@ def clear_day(ctx: Services, day: date | str, user: str) -> bool:
 def list_days(ctx: Services, year: int) -> list[dict]:
     """The rulings of one year, in date order."""
     if isinstance(year, bool) or not isinstance(year, int) or not 1 <= year <= 9999:
-        raise InvalidInput(f"年份应为 1 到 9999 之间的整数，收到的是 {year!r}")
+        raise InvalidInput("calendar.year", given=repr(year))
     with ctx.db.read() as s:
         rows = s.scalars(select(CalendarDay)
                          .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))

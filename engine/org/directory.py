@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from engine.context import Services
 from engine.db.models import AppUser, Department, DepartmentPost, GroupMembership, OrgChange, Revision, Substitute
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.messages import Msg
 from engine.org import scope as org_scope
 
 POSTS = ("head", "interface")
@@ -249,21 +250,21 @@ def local_date(ctx: Services, moment: datetime | None = None) -> date:
 
 def require_admin(s: Session, user: str) -> None:
     if s.get(GroupMembership, (user, ADMINS)) is None:
-        raise PermissionDenied(f"only platform admins may change the organisation ({user} is not one)")
+        raise PermissionDenied("admin.required", user=user, action=Msg("action.org"))
 
 
 def set_post(ctx: Services, dept: str, post: str, user_id: str | None, by: str) -> None:
     """Give a department's post (head, interface) to `user_id`, or leave it empty; the old holder
     becomes history."""
     if post not in POSTS:
-        raise InvalidInput(f"unknown post '{post}' (known: {', '.join(POSTS)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.post"), given=post, known=list(POSTS))
     now = ctx.now()
     with ctx.db.write() as s:
         require_admin(s, by)
         if s.get(Department, dept) is None:
-            raise NotFound(f"department '{dept}' does not exist")
+            raise NotFound("department.unknown", department=dept)
         if user_id is not None and s.get(AppUser, user_id) is None:
-            raise NotFound(f"user '{user_id}' does not exist")
+            raise NotFound("user.unknown", user=user_id)
         write_post(s, dept, post, user_id, by, now)
         bump_revision(s, now, by)
 
@@ -295,20 +296,20 @@ def add_substitute(ctx: Services, user_id: str, substitute_id: str, starts_on: d
                    reason: str, by: str) -> int:
     """Record an absence: while it lasts, `substitute_id` receives `user_id`'s tasks."""
     if ends_on < starts_on:
-        raise InvalidInput(f"the absence ends ({ends_on}) before it starts ({starts_on})")
+        raise InvalidInput("absence.ends_first", start=starts_on.isoformat(), end=ends_on.isoformat())
     if user_id == substitute_id:
-        raise InvalidInput("a user cannot substitute themselves")
+        raise InvalidInput("absence.self")
     with ctx.db.write() as s:
         if by != user_id:
             require_admin(s, by)
         for uid in (user_id, substitute_id):
             if s.get(AppUser, uid) is None:
-                raise NotFound(f"user '{uid}' does not exist")
+                raise NotFound("user.unknown", user=uid)
         overlapping = s.scalar(select(Substitute).where(
             Substitute.user_id == user_id, Substitute.starts_on <= ends_on, Substitute.ends_on >= starts_on))
         if overlapping is not None:
-            raise InvalidInput(f"{user_id} already has a substitute from {overlapping.starts_on} to "
-                               f"{overlapping.ends_on}")
+            raise InvalidInput("absence.overlaps", user=user_id, start=overlapping.starts_on.isoformat(),
+                               end=overlapping.ends_on.isoformat())
         now = ctx.now()
         row = Substitute(user_id=user_id, substitute_id=substitute_id, starts_on=starts_on, ends_on=ends_on,
                          reason=reason, created_by=by, created_at=now)
@@ -321,7 +322,7 @@ def remove_substitute(ctx: Services, substitute_row: int, by: str) -> None:
     with ctx.db.write() as s:
         row = s.get(Substitute, substitute_row)
         if row is None:
-            raise NotFound(f"substitution {substitute_row} does not exist")
+            raise NotFound("absence.unknown", id=substitute_row)
         if by != row.user_id:
             require_admin(s, by)
         s.delete(row)

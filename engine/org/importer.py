@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.context import Services
 from engine.db.models import AppUser, Department, GroupMembership, Substitute
 from engine.errors import OrgInvalid
+from engine.messages import Msg
 from engine.org.directory import CONTEXT_ROLES, GLOBAL_ROLES, bump_revision, require_admin, write_post
 
 
@@ -87,20 +88,20 @@ def _list(value) -> list[str]:
     return [str(v).strip() for v in items if str(v).strip()]
 
 
-def _date(value, where: str, what: str, problems: list[str]) -> date | None:
+def _date(value, where: str, what: str, problems: list[Msg]) -> date | None:
     if isinstance(value, date):
         return value
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        problems.append(f"{where}: {what} '{value}' is not a date (YYYY-MM-DD)")
+        problems.append(Msg("org.not_date", where=where, key=what, given=str(value)))
         return None
 
 
-def _need(entry: dict, key: str, where: str, problems: list[str]) -> str:
+def _need(entry: dict, key: str, where: str, problems: list[Msg]) -> str:
     value = _text(entry.get(key))
     if value is None:
-        problems.append(f"{where}: '{key}' is required")
+        problems.append(Msg("org.required", where=where, key=key))
     return value or ""
 
 
@@ -110,19 +111,19 @@ def parse_yaml(text: str, source: str = "org.yaml") -> OrgData:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark else ""
-        raise OrgInvalid([f"{source}{at}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+        at = f"{source}:{mark.line + 1}" if mark else source
+        raise OrgInvalid([Msg("org.bad_yaml", where=at, detail=str(getattr(exc, "problem", exc)))]) from None
     if not isinstance(doc, dict):
-        raise OrgInvalid([f"{source}: expected a mapping with departments, users and substitutes"])
-    problems: list[str] = []
+        raise OrgInvalid([Msg("org.not_mapping", where=source)])
+    problems: list[Msg] = []
     unknown = sorted(set(doc) - {"departments", "users", "substitutes"})
     if unknown:
-        problems.append(f"{source}: unknown section(s) {', '.join(map(str, unknown))}")
+        problems.append(Msg("org.unknown_sections", where=source, names=[str(u) for u in unknown]))
     data = OrgData()
     sections = {name: doc.get(name) or [] for name in ("departments", "users", "substitutes")}
     for name, entries in sections.items():
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            problems.append(f"{source}: '{name}' must be a list of mappings")
+            problems.append(Msg("org.not_list", where=source, key=name))
             sections[name] = []
     for n, e in enumerate(sections["departments"], start=1):
         where = f"{source} departments[{n}]"
@@ -145,7 +146,7 @@ def parse_yaml(text: str, source: str = "org.yaml") -> OrgData:
     return data
 
 
-def _user(e: dict, where: str, problems: list[str]) -> UserIn:
+def _user(e: dict, where: str, problems: list[Msg]) -> UserIn:
     return UserIn(
         id=_need(e, "id", where, problems), name=_need(e, "name", where, problems), where=where,
         department=_text(e.get("department")), superior=_text(e.get("superior")), email=_text(e.get("email")),
@@ -163,10 +164,10 @@ def parse_csv(departments: str | None, users: str | None, source: tuple[str, str
         reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            problems.append(f"{name}: missing column(s) {', '.join(missing)}")
+            problems.append(Msg("org.missing_columns", where=name, names=missing))
             continue
         for row in reader:
-            where = f"{name} line {reader.line_num}"
+            where = f"{name}:{reader.line_num}"
             if name == source[0]:
                 data.departments.append(DepartmentIn(
                     id=_need(row, "id", where, problems), name=_need(row, "name", where, problems), where=where,
@@ -179,17 +180,17 @@ def parse_csv(departments: str | None, users: str | None, source: tuple[str, str
     return data
 
 
-def _check(s: Session, data: OrgData) -> list[str]:
-    problems: list[str] = []
+def _check(s: Session, data: OrgData) -> list[Msg]:
+    problems: list[Msg] = []
     seen_depts: dict[str, str] = {}
     for d in data.departments:
         if d.id in seen_depts:
-            problems.append(f"{d.where}: department '{d.id}' is listed twice (first at {seen_depts[d.id]})")
+            problems.append(Msg("org.department_twice", where=d.where, id=d.id, first=seen_depts[d.id]))
         seen_depts.setdefault(d.id, d.where)
     seen_users: dict[str, str] = {}
     for u in data.users:
         if u.id in seen_users:
-            problems.append(f"{u.where}: user '{u.id}' is listed twice (first at {seen_users[u.id]})")
+            problems.append(Msg("org.user_twice", where=u.where, id=u.id, first=seen_users[u.id]))
         seen_users.setdefault(u.id, u.where)
     stored_depts = {d.id: d.parent_id for d in s.scalars(select(Department))}
     stored_users = {u.id: u.superior_id for u in s.scalars(select(AppUser))}
@@ -197,34 +198,35 @@ def _check(s: Session, data: OrgData) -> list[str]:
     superiors = {**stored_users, **{u.id: u.superior for u in data.users}}
     for d in data.departments:
         if d.parent and d.parent not in parents:
-            problems.append(f"{d.where}: parent department '{d.parent}' does not exist")
+            problems.append(Msg("org.parent_unknown", where=d.where, id=d.parent))
         for post, holder in (("head", d.head), ("interface", d.interface)):
             if holder and holder not in superiors:
-                problems.append(f"{d.where}: {post} '{holder}' is not a user")
+                problems.append(Msg("org.post_not_user", where=d.where, post=Msg("post." + post), id=holder))
     for u in data.users:
         if u.department and u.department not in parents:
-            problems.append(f"{u.where}: department '{u.department}' does not exist")
+            problems.append(Msg("org.department_unknown", where=u.where, id=u.department))
         if u.superior and u.superior not in superiors:
-            problems.append(f"{u.where}: superior '{u.superior}' is not a user")
+            problems.append(Msg("org.superior_not_user", where=u.where, id=u.superior))
         for role in u.roles:
             if role in CONTEXT_ROLES:
-                problems.append(f"{u.where}: role '{role}' follows from each request and cannot be assigned")
+                problems.append(Msg("org.role_per_request", where=u.where, role=role))
             elif role not in GLOBAL_ROLES:
-                problems.append(f"{u.where}: unknown role '{role}' (known: {', '.join(GLOBAL_ROLES)})")
+                problems.append(Msg("org.role_unknown", where=u.where, role=role, known=list(GLOBAL_ROLES)))
     problems += _cycles("department", {d.id: d.where for d in data.departments}, parents, "parent")
     problems += _cycles("user", {u.id: u.where for u in data.users}, superiors, "superior")
     for sub in data.substitutes:
         for who in (sub.user, sub.substitute):
             if who not in superiors:
-                problems.append(f"{sub.where}: '{who}' is not a user")
+                problems.append(Msg("org.not_user", where=sub.where, id=who))
         if sub.user == sub.substitute:
-            problems.append(f"{sub.where}: a user cannot substitute themselves")
+            problems.append(Msg("org.substitute_self", where=sub.where))
         if sub.ends_on < sub.starts_on:
-            problems.append(f"{sub.where}: the absence ends ({sub.ends_on}) before it starts ({sub.starts_on})")
+            problems.append(Msg("org.absence_reversed", where=sub.where, start=sub.starts_on.isoformat(),
+                                end=sub.ends_on.isoformat()))
     return problems
 
 
-def _cycles(kind: str, listed: dict[str, str], links: dict[str, str | None], what: str) -> list[str]:
+def _cycles(kind: str, listed: dict[str, str], links: dict[str, str | None], what: str) -> list[Msg]:
     problems, reported = [], set()
     for start, where in listed.items():
         path, current = [start], links.get(start)
@@ -234,7 +236,7 @@ def _cycles(kind: str, listed: dict[str, str], links: dict[str, str | None], wha
         if current in path and frozenset(path[path.index(current):]) not in reported:
             loop = path[path.index(current):] + [current]
             reported.add(frozenset(loop))
-            problems.append(f"{where}: the {what} chain of {kind} '{start}' is a cycle: {' -> '.join(loop)}")
+            problems.append(Msg(f"org.cycle_{what}", where=where, id=start, loop=" -> ".join(loop)))
     return problems
 
 

@@ -173,7 +173,7 @@ def sign_in_state(ctx: Services, user_id: str, policy: SignInPolicy) -> dict:
     with ctx.db.read() as s:
         user = s.get(AppUser, user_id)
         if user is None:
-            raise NotFound(f"user '{user_id}' does not exist")
+            raise NotFound("user.unknown", user=user_id)
         row = s.get(SignInThrottle, user_id)
         sessions = s.scalar(select(func.count()).select_from(UserSession).where(
             UserSession.user_id == user_id, UserSession.ended_at.is_(None),
@@ -193,7 +193,7 @@ def unlock(ctx: Services, user_id: str, by: str) -> bool:
     with ctx.db.write() as s:
         require_admin(s, by)
         if s.get(AppUser, user_id) is None:
-            raise NotFound(f"user '{user_id}' does not exist")
+            raise NotFound("user.unknown", user=user_id)
         row = s.get(SignInThrottle, user_id)
         if row is None or row.locked_until is None or row.locked_until <= now:
             return False

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from engine.errors import InvalidInput
+from engine.messages import Msg
 
 # Working days are counted by the date on the wall in China, whatever zone a timestamp arrives in.
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -27,7 +28,7 @@ URGENCIES: tuple[str, ...] = ("普通", "紧急", "特急")
 _RESPONSE_WORKING_DAYS = {"普通": 3}
 _RESPONSE_HOURS = {"紧急": 24, "特急": 4}
 
-UNKNOWN_YEAR_WARNING = "{year}年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。"
+UNKNOWN_YEAR = "calendar.year_unknown"  # the warning's message, with the year
 
 
 @cache
@@ -113,7 +114,7 @@ class WorkCalendar:
             return self.add_working_days(submitted, _RESPONSE_WORKING_DAYS[urgency])
         if urgency in _RESPONSE_HOURS:
             return _aware(submitted).astimezone(UTC) + timedelta(hours=_RESPONSE_HOURS[urgency])
-        raise InvalidInput(f"未知的紧急程度“{urgency}”，可选：{'、'.join(URGENCIES)}")
+        raise InvalidInput("choice.unknown", what=Msg("what.urgency"), given=urgency, known=list(URGENCIES))
 
     def working_days_between(self, a: date | datetime, b: date | datetime) -> int:
         """How many working days lie in (a, b] by Beijing date; 0 when b is not after a."""
@@ -126,13 +127,13 @@ class WorkCalendar:
             day += timedelta(days=1)
         return count
 
-    def warnings(self, years: Iterable[int]) -> list[str]:
-        """One Chinese warning per year that is counted by weekends only, in year order.
+    def warnings(self, years: Iterable[int]) -> list[Msg]:
+        """One warning (a message naming the year) per year that is counted by weekends only, in year order.
 
         A year is covered when chinese_calendar has its schedule, or when an administrator has
         ruled on at least one of its dates: rulings are entered together once the State Council
         publishes the year's schedule, so the first one means somebody has taken the year in
         hand, and rulings are not required for days the weekend rule already gets right.
         """
-        return [UNKNOWN_YEAR_WARNING.format(year=year) for year in sorted(set(years))
+        return [Msg(UNKNOWN_YEAR, year=year) for year in sorted(set(years))
                 if not statutory_year_known(year) and year not in self._ruled_years]

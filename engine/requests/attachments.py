@@ -33,24 +33,25 @@ from engine.context import Services
 from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
+from engine.messages import Msg
 from engine.requests.record_access import require_reader, require_writer
 from engine.requests.record_rows import Origin, insert, record_values, select
 from engine.requests.records import task_element
 
 _OOXML = "application/vnd.openxmlformats-officedocument."
-# kind -> (content type, extensions, name in messages)
+# kind -> (content type, extensions, the message naming it)
 TYPES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "pdf": ("application/pdf", (".pdf",), "PDF"),
-    "png": ("image/png", (".png",), "PNG 图片"),
-    "jpeg": ("image/jpeg", (".jpg", ".jpeg"), "JPEG 图片"),
-    "gif": ("image/gif", (".gif",), "GIF 图片"),
-    "webp": ("image/webp", (".webp",), "WebP 图片"),
-    "docx": (_OOXML + "wordprocessingml.document", (".docx",), "Word 文档（docx）"),
-    "xlsx": (_OOXML + "spreadsheetml.sheet", (".xlsx",), "Excel 表格（xlsx）"),
-    "pptx": (_OOXML + "presentationml.presentation", (".pptx",), "PowerPoint 演示文稿（pptx）"),
-    "text": ("text/plain", (".txt",), "纯文本"),
-    "csv": ("text/csv", (".csv",), "CSV"),
-    "zip": ("application/zip", (".zip",), "ZIP 压缩包"),
+    "pdf": ("application/pdf", (".pdf",), "file_type.pdf"),
+    "png": ("image/png", (".png",), "file_type.png"),
+    "jpeg": ("image/jpeg", (".jpg", ".jpeg"), "file_type.jpeg"),
+    "gif": ("image/gif", (".gif",), "file_type.gif"),
+    "webp": ("image/webp", (".webp",), "file_type.webp"),
+    "docx": (_OOXML + "wordprocessingml.document", (".docx",), "file_type.docx"),
+    "xlsx": (_OOXML + "spreadsheetml.sheet", (".xlsx",), "file_type.xlsx"),
+    "pptx": (_OOXML + "presentationml.presentation", (".pptx",), "file_type.pptx"),
+    "text": ("text/plain", (".txt",), "file_type.text"),
+    "csv": ("text/csv", (".csv",), "file_type.csv"),
+    "zip": ("application/zip", (".zip",), "file_type.zip"),
 }
 _BY_MIME = {mime: kind for kind, (mime, _, _) in TYPES.items()}
 # What browsers also send for these types (Windows sends .csv as an Excel type, .zip as x-zip).
@@ -93,12 +94,12 @@ def clean_filename(name: str) -> str:
         stem, ext = os.path.splitext(text)
         text = stem[:NAME_MAX - len(ext)] + ext
     if not text or not os.path.splitext(text)[0]:
-        raise InvalidInput(f"文件名（filename）无效：{str(name)[:100]!r}")
+        raise InvalidInput("file.bad_name", given=str(name)[:100])
     return text
 
 
-def _allowed() -> str:
-    return "、".join(label for _, _, label in TYPES.values())
+def _allowed() -> list[dict]:
+    return [Msg(label).to_dict() for _, _, label in TYPES.values()]
 
 
 def sniff(content: bytes) -> set[str]:
@@ -144,19 +145,19 @@ def check_type(filename: str, declared: str | None, content: bytes) -> str:
     ext = os.path.splitext(filename)[1].lower()
     by_name = next((kind for kind, (_, exts, _) in TYPES.items() if ext in exts), None)
     if by_name is None:
-        raise InvalidInput(f"文件“{filename}”的类型不在允许范围内（允许：{_allowed()}）")
+        raise InvalidInput("file.type_refused", file=filename, allowed=_allowed())
     mime = (declared or "").split(";")[0].strip().lower()
     if mime not in _UNDECLARED:
         by_type = _BY_MIME.get(mime)
         if by_type != by_name and not {by_type, by_name} <= _TEXTUAL:
-            raise InvalidInput(f"文件“{filename}”声明的类型 {mime} 与文件名不符")
+            raise InvalidInput("file.type_mismatch", file=filename, declared=mime)
     found = sniff(content)
     if by_name not in found:
         expected = TYPES[by_name][2]
         if found:
-            raise InvalidInput(f"文件“{filename}”的内容是 {'、'.join(TYPES[k][2] for k in sorted(found))}，"
-                               f"不是 {expected}")
-        raise InvalidInput(f"文件“{filename}”的内容不是 {expected}，也不是其他允许的类型")
+            raise InvalidInput("file.content_other", file=filename, expected=Msg(expected),
+                               found=[Msg(TYPES[k][2]).to_dict() for k in sorted(found)])
+        raise InvalidInput("file.content_unknown", file=filename, expected=Msg(expected))
     return by_name
 
 
@@ -203,9 +204,9 @@ def check_upload(ctx: Services, upload: Upload) -> CheckedFile:
     data = bytes(upload.content)
     limit = ctx.config.attachment_max_bytes
     if not data:
-        raise InvalidInput(f"文件“{name}”是空文件")
+        raise InvalidInput("file.empty", file=name)
     if len(data) > limit:
-        raise InvalidInput(f"文件“{name}”有 {len(data)} 字节，超过上限 {limit} 字节")
+        raise InvalidInput("file.too_large", file=name, size=len(data), limit=limit)
     mime = TYPES[check_type(name, upload.content_type, data)][0]
     return CheckedFile(name, data, mime, hashlib.sha256(data).hexdigest())
 
@@ -252,12 +253,12 @@ def attachment_content(ctx: Services, attachment_id: int, user: str) -> Attachme
     with ctx.db.transaction(write=False) as tx:
         rows = select(tx, "attachment", "id = ?", (attachment_id,))
         if not rows:
-            raise NotFound(f"附件 {attachment_id} 不存在")
+            raise NotFound("attachment.unknown", id=attachment_id)
         row = rows[0]
         require_reader(ctx, tx, row["instance_id"], user)
         content = _content(ctx, tx, row)
     if hashlib.sha256(content).hexdigest() != row["sha256"]:
-        raise NotFound(f"附件 {attachment_id} 的内容与记录的 sha256 不符（已损坏或被改动）")
+        raise NotFound("attachment.corrupt", id=attachment_id)
     return AttachmentFile(row["id"], row["filename"], row["content_type"], row["size"], row["sha256"], content)
 
 
@@ -265,12 +266,12 @@ def _content(ctx: Services, tx: Tx, row: dict) -> bytes:
     if row["storage"] == "db":
         found = tx.one("SELECT content FROM attachment_blob WHERE sha256 = ?", (row["sha256"],))
         if found is None:
-            raise NotFound(f"附件 {row['id']} 的内容不在数据库中")
+            raise NotFound("attachment.not_in_db", id=row["id"])
         return bytes(found[0])
     if not ctx.config.attachment_dir:
-        raise NotFound(f"附件 {row['id']} 存在磁盘上，但没有配置附件目录（attachment_dir）")
+        raise NotFound("attachment.no_dir", id=row["id"])
     path = Path(ctx.config.attachment_dir) / row["sha256"][:2] / row["sha256"]
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise NotFound(f"附件 {row['id']} 的文件不在附件目录中") from None
+        raise NotFound("attachment.file_missing", id=row["id"]) from None

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from engine.db import chain as audit
 from engine.errors import InvalidInput
 from engine.knowledge import lessons
+from engine.messages import Msg
 from engine.requests.attachments import check_upload, write_attachment
 from engine.requests.record_forms import form_records, store_form_records, task_data_values
 from engine.requests.record_rows import Origin
@@ -40,22 +41,22 @@ def dispatched(c: Completion) -> None:
         lessons.request_dispatched(c.tx, c.row.id, c.row.business_key, lead)
 
 
-def attach_files(a: Attaching) -> tuple[dict[str, str], Callable[[], None]]:
+def attach_files(a: Attaching) -> tuple[dict[str, Msg], Callable[[], None]]:
     """Check every file first (nothing is written while one is refused), then write their rows and
     events; a file field's value becomes the new attachment's id, a files field's gains the new ids.
     The bytes of files kept on disk are written by the returned function, once the form is valid."""
     fields = {f.id: f for f in a.form.fields}
-    errors: dict[str, str] = {}
+    errors: dict[str, Msg] = {}
     checked: dict[str, list] = {}
     for field_id, uploads in a.files.items():
         if field_id not in fields or fields[field_id].type not in FILE_TYPES:
-            errors[field_id] = "not a file field of this form"
+            errors[field_id] = Msg("field.unknown")
             continue
         for upload in uploads:
             try:
                 checked.setdefault(field_id, []).append(check_upload(a.ctx, upload))
             except InvalidInput as exc:
-                errors[field_id] = exc.message
+                errors[field_id] = exc.msg
     if errors:
         return errors, lambda: None
     origin = Origin(a.user, a.now, a.task_id, a.element_id)

@@ -66,7 +66,7 @@ class Claim:
         marked = tx.run("UPDATE idempotent_command SET state = 'committed' WHERE user_id = ? AND key = ? "
                         "AND attempt = ? AND state = 'running'", (self.user, self.key, self.attempt))
         if marked != 1:  # a retry took the key over from this run: this run must not commit
-            raise IdempotencyInProgress(f"idempotency key {self.key} is taken by a newer run of the command")
+            raise IdempotencyInProgress("idempotency.in_progress")
 
     def after_commit(self) -> None:
         self.committed = True
@@ -94,7 +94,7 @@ def claim(ctx: Services, user: str, key: str, method: str, path: str, body_hash:
             if tx.postgres:  # a concurrent first run of the same key inserts too: one of them wins
                 sql = _INSERT + " ON CONFLICT (user_id, key) DO NOTHING"
                 if tx.run(sql, (user, key, method, path, body_hash, tx.stamp(now), tx.stamp(now))) != 1:
-                    raise IdempotencyInProgress(f"idempotency key {key} is in use by a command still running")
+                    raise IdempotencyInProgress("idempotency.in_progress")
             else:  # SQLite: this transaction holds the write lock, nobody inserts meanwhile
                 tx.run(_INSERT, (user, key, method, path, body_hash, tx.stamp(now), tx.stamp(now)))
             return Claim(ctx, user, key, attempt=1)
@@ -103,16 +103,14 @@ def claim(ctx: Services, user: str, key: str, method: str, path: str, body_hash:
 
 def _existing(ctx: Services, tx: Tx, user: str, key: str, asked: tuple, found: tuple, now: datetime) -> Claim:
     if tuple(found[:3]) != asked:
-        raise IdempotencyKeyReused(f"idempotency key {key} was sent with another request "
-                                   f"({found[0]} {found[1]}, another body or path)")
+        raise IdempotencyKeyReused("idempotency.reused")
     state, attempt = found[3], found[4]
     if state == "answered":
         return Claim(ctx, user, key, attempt, replay=Answer(found[5], found[6], found[7]))
     if state == "committed":
-        raise IdempotencyAnswerLost(f"the command of idempotency key {key} was carried out, but its answer was "
-                                    "not kept; read the resource for its state")
+        raise IdempotencyAnswerLost("idempotency.answer_lost")
     if Tx.when(found[9]) > now - RUNNING_LEASE:
-        raise IdempotencyInProgress(f"the command of idempotency key {key} is still running")
+        raise IdempotencyInProgress("idempotency.in_progress")
     tx.run("UPDATE idempotent_command SET attempt = ?, started_at = ? WHERE user_id = ? AND key = ?",
            (attempt + 1, tx.stamp(now), user, key))
     return Claim(ctx, user, key, attempt + 1)

@@ -39,7 +39,7 @@ def participants(tx: Tx, instance_id: str) -> People:
     """The people of a request (see the module's docstring)."""
     found = tx.one("SELECT initiator FROM process_instance WHERE id = ?", (instance_id,))
     if found is None:
-        raise NotFound(f"instance {instance_id} does not exist")
+        raise NotFound("request.unknown", request=instance_id)
     people = People({found[0]})
     marks = tx.in_list(_TASK_EVENTS)
     # Through the (instance_id, seq) index of audit_event, like every read of a chain.
@@ -104,13 +104,13 @@ def may_post_progress(ctx: Services, tx: Tx, user: str, owner: str, lead_departm
 def require_writer(ctx: Services, tx: Tx, instance_id: str, user: str) -> None:
     """PermissionDenied unless `user` may write records of the request."""
     if not may_write(ctx, tx, instance_id, user):
-        raise PermissionDenied(f"用户 {user} 不是需求 {instance_id} 的参与人，不能添加记录")
+        raise PermissionDenied("records.not_participant", user=user, request=instance_id)
 
 
 def require_reader(ctx: Services, tx: Tx, instance_id: str, user: str) -> None:
     """PermissionDenied unless `user` may read the request's records."""
     if not may_read(ctx, tx, instance_id, user):
-        raise PermissionDenied(f"用户 {user} 不能查看需求 {instance_id} 的记录")
+        raise PermissionDenied("records.not_reader", user=user, request=instance_id)
 
 
 # --- auditors' reads ----------------------------------------------------------------------------------

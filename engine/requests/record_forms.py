@@ -80,8 +80,7 @@ def store_form_records(tx: Tx, instance_row: InstanceRow, task_id: str, element_
     """
     unknown = sorted(set(fields_by_kind) - set(FORM_KINDS))
     if unknown:
-        raise InvalidInput(f"[{element_id}] unknown record kind {', '.join(unknown)} "
-                           f"(known: {', '.join(FORM_KINDS)})")
+        raise InvalidInput("record_forms.unknown_kind", element=element_id, given=list(unknown), known=list(FORM_KINDS))
     zone = ZoneInfo(timezone)
     origin = Origin(actor, now, task_id, element_id)
     written: dict[str, int] = {}

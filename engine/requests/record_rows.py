@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Date
 
+from engine.bpmn.forms import FieldError
 from engine.db.models import Base
 from engine.db.models import DateTime as StoredDateTime
 from engine.db.tx import Tx
 from engine.errors import FormInvalid
+from engine.messages import Msg
 
 TEXT_MAX = 20_000
 STRING_MAX = 255
@@ -122,30 +124,30 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 # --- checking input ---------------------------------------------------------------------------
 
 def _coerce(col: Col, value: Any, zone: ZoneInfo) -> Any:
-    """The value as the column stores it, or ValueError with a message for the person who typed it."""
+    """The value as the column stores it, or FieldError with a message for the person who typed it."""
     if col.type == "table":
         return _table(col, value, zone)
     empty = value is None or value == "" or value == []
     if empty and col.required:
-        raise ValueError("不能为空")
+        raise FieldError(Msg("field.required"))
     if col.type in ("text", "string", "enum", "user", "department"):
         if value is None:
             value = ""
         if not isinstance(value, str):
-            raise ValueError(f"应为文本，收到的是 {type(value).__name__}")
+            raise FieldError(Msg("record.not_text", given=type(value).__name__))
         value = value.strip()
         if col.required and not value:
-            raise ValueError("不能为空")
+            raise FieldError(Msg("field.required"))
         if len(value) > col.max:
-            raise ValueError(f"最多 {col.max} 个字符，收到 {len(value)} 个")
+            raise FieldError(Msg("record.too_long", most=col.max, n=len(value)))
         if col.type == "enum" and value and value not in col.options:
-            raise ValueError(f"应为 {'、'.join(col.options)} 之一，收到的是 {value!r}")
+            raise FieldError(Msg("record.not_option", known=list(col.options), given=repr(value)))
         return value or (None if col.type in ("user", "department") else "")
     if col.type == "bool":
         if value is None:
             return False
         if not isinstance(value, bool):
-            raise ValueError(f"应为 true 或 false，收到的是 {value!r}")
+            raise FieldError(Msg("record.not_boolean", given=repr(value)))
         return value
     if empty:
         return [] if col.type in ("users", "departments", "attachments") else None
@@ -155,18 +157,18 @@ def _coerce(col: Col, value: Any, zone: ZoneInfo) -> Any:
         return _datetime(value, zone)
     if col.type == "int":
         if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
-            raise ValueError(f"应为整数，收到的是 {value!r}")
+            raise FieldError(Msg("record.not_integer", given=repr(value)))
         return int(value)
     if col.type in ("users", "departments"):
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
-            raise ValueError("应为编号的列表")
+            raise FieldError(Msg("record.not_ids"))
         return list(dict.fromkeys(v.strip() for v in items if v.strip()))
     if col.type == "attachments":
         items = [value] if isinstance(value, (int, str)) else value
         if not isinstance(items, (list, tuple)) or not all(
                 not isinstance(v, bool) and str(v).strip().isdigit() for v in items):
-            raise ValueError("应为附件编号的列表")
+            raise FieldError(Msg("record.not_attachment_ids"))
         return list(dict.fromkeys(int(v) for v in items))
     raise ValueError(f"unknown input type {col.type}")
 
@@ -177,7 +179,7 @@ def _date(value: Any) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise ValueError(f"应为日期（YYYY-MM-DD），收到的是 {value!r}") from None
+        raise FieldError(Msg("record.not_date", given=repr(value))) from None
 
 
 def _datetime(value: Any, zone: ZoneInfo) -> datetime:
@@ -185,31 +187,31 @@ def _datetime(value: Any, zone: ZoneInfo) -> datetime:
     try:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
     except ValueError:
-        raise ValueError(f"应为日期时间（ISO 8601），收到的是 {value!r}") from None
+        raise FieldError(Msg("record.not_datetime", given=repr(value))) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def _table(col: Col, value: Any, zone: ZoneInfo) -> list[dict]:
     if value in (None, "", []):
         if col.required:
-            raise ValueError("至少需要一行")
+            raise FieldError(Msg("record.no_rows"))
         return []
     if not isinstance(value, (list, tuple)) or not all(isinstance(r, dict) for r in value):
-        raise ValueError("应为若干行，每行一组列值")
+        raise FieldError(Msg("record.not_rows"))
     known = {name: c for c, spec in col.columns.items() for name in (c, *spec.names)}
     rows = []
     for n, raw in enumerate(value, start=1):
         unknown = sorted(k for k in raw if k not in known and raw[k] not in (None, ""))
         if unknown:
-            raise ValueError(f"第 {n} 行：{unknown[0]} 不是本表的列")
+            raise FieldError(Msg("field.row_unknown_column", row=n, column=unknown[0]))
         given = {known[k]: v for k, v in raw.items() if k in known and v not in (None, "")}
         named = {known[k]: k for k in raw if k in known}  # errors use the column name the row used
         row = {}
         for c, spec in col.columns.items():
             try:
                 row[c] = _coerce(spec, given.get(c), zone)
-            except ValueError as exc:
-                raise ValueError(f"第 {n} 行，{named.get(c, c)}：{exc}") from None
+            except FieldError as exc:
+                raise FieldError(Msg("field.row_cell", row=n, column=named.get(c, c), problem=exc.msg)) from None
         rows.append(row)
     return rows
 
@@ -221,8 +223,8 @@ def validate(kind: Kind, raw: dict[str, Any], zone: ZoneInfo, label: Callable[[s
     for name, col in kind.cols.items():
         try:
             values[name] = _coerce(col, raw.get(name), zone)
-        except ValueError as exc:
-            errors[label(name)] = str(exc)
+        except FieldError as exc:
+            errors[label(name)] = exc.msg
     if errors:
         raise FormInvalid(errors)
     return values
@@ -245,9 +247,7 @@ def check_references(tx: Tx, instance_id: str, kind: Kind, values: dict, label: 
         for ref, names in refs.items():
             missing = sorted(names - _existing(tx, instance_id, ref, sorted(names)), key=str)
             if missing:
-                what = {"user": "用户", "department": "部门", "attachment": "附件"}[ref]
-                tail = "不属于本需求" if ref == "attachment" else "不存在"
-                errors.setdefault(where, f"{what} {', '.join(map(str, missing))} {tail}")
+                errors.setdefault(where, Msg("record.missing_" + ref, names=[str(m) for m in missing]))
     if errors:
         raise FormInvalid(errors)
 

@@ -16,7 +16,9 @@ from engine.db.tx import Tx
 from engine.errors import FormInvalid, InvalidInput
 from engine.knowledge import lessons as knowledge
 from engine.knowledge import words as knowledge_words
+from engine.messages import Msg
 from engine.requests.record_rows import KINDS, Kind, Origin, insert, insert_many, record_values, select
+from engine.workflow.notices import write_notices
 
 NOTICE = timedelta(hours=24)  # a meeting is announced at least this long before it starts
 SCORES = range(1, 6)
@@ -35,12 +37,11 @@ def write(tx: Tx, head, kind: Kind, values: dict, origin: Origin, label: Callabl
     if kind.name == "lesson":
         return _lesson(tx, head, values, origin, label)
     if kind.name == "meeting" and values["starts_at"] - origin.at < NOTICE:
-        raise FormInvalid({label("starts_at"): "会议须至少提前24小时通知，最早可安排在 "
-                           f"{(origin.at + NOTICE).isoformat(timespec='minutes')}"})
+        raise FormInvalid({label("starts_at"): Msg("meeting.notice", earliest=(origin.at + NOTICE).isoformat())})
     if kind.name == "progress_update" and values["risk"] and not values["risk_note"]:
-        raise FormInvalid({label("risk_note"): "报告风险时须说明风险"})
+        raise FormInvalid({label("risk_note"): Msg("progress.risk_note")})
     if kind.name == "acceptance" and values["decision"] == "退回修改" and not values["problem"]:
-        raise FormInvalid({label("problem"): "退回时须写明具体问题"})
+        raise FormInvalid({label("problem"): Msg("feedback.problem")})
     if kind.name == "minutes":
         values = {**values, "meeting_id": _meeting(tx, head.id, values["meeting_id"], label("meeting_id"))}
         extra["meeting_id"] = values["meeting_id"]
@@ -52,7 +53,7 @@ def write(tx: Tx, head, kind: Kind, values: dict, origin: Origin, label: Callabl
     if kind.name in ("progress_update", "deliverable", "acceptance"):
         # Any version's key: a task that was running when the plan was revised still reports on it.
         if plan_task_key is not None and plan_task_key not in plan_keys(tx, head.id):
-            raise FormInvalid({label("plan_task_key"): f"{plan_task_key} 不是本需求协调方案中的任务"})
+            raise FormInvalid({label("plan_task_key"): Msg("plan.task_unknown", key=plan_task_key)})
         values = {**values, "plan_task_key": plan_task_key}
         extra["plan_task_key"] = plan_task_key
     rid = insert(tx, kind.table, record_values(head, origin, values))
@@ -61,8 +62,6 @@ def write(tx: Tx, head, kind: Kind, values: dict, origin: Origin, label: Callabl
     return rid, {"record": kind.name, "id": rid, **extra}
 
 
-_NOTICE = ("INSERT INTO notification (instance_id, task_id, recipient, kind, message, created_at) "
-           "VALUES (?, ?, ?, ?, ?, ?)")
 
 
 def _red_warning(tx: Tx, head, values: dict, origin: Origin) -> None:
@@ -78,12 +77,13 @@ def _red_warning(tx: Tx, head, values: dict, origin: Origin) -> None:
         task = tx.one("SELECT t.title FROM plan_task t JOIN coordination_plan p ON p.id = t.plan_id "
                       "WHERE p.instance_id = ? AND t.task_key = ? ORDER BY p.version DESC LIMIT 1",
                       (head.id, values["plan_task_key"]))
-    what = f"任务“{task[0]}”" if task else "进度"
-    why = (f"报告延期风险：{values['risk_note']}" if values["risk"]
-           else f"需要支持：{values['problems'] or values['work_done']}")
-    number = f"需求 {head.business_key} " if head.business_key else ""
-    tx.queue(_NOTICE, (head.id, origin.task_id, lead[0], "red_warning", f"红色预警：{number}{what}{why}"[:2000],
-                       tx.stamp(origin.at)))
+    what = Msg("notice.plan_task", task=task[0]) if task else Msg("notice.progress")
+    why = (Msg("notice.risk", note=values["risk_note"]) if values["risk"]
+           else Msg("notice.support", note=values["problems"] or values["work_done"]))
+    message = (Msg("notice.red_warning", request=head.business_key, what=what, why=why) if head.business_key
+               else Msg("notice.red_warning_plain", what=what, why=why))
+    write_notices(tx, head.id, [{"recipient": lead[0], "kind": "red_warning", "message": message,
+                                 "task_id": origin.task_id}], origin.at)
 
 
 def department_of(tx: Tx, user: str) -> str | None:
@@ -113,15 +113,15 @@ def _meeting(tx: Tx, instance_id: str, meeting_id: int | None, where: str) -> in
         found = tx.one("SELECT max(id) FROM meeting WHERE instance_id = ?", (instance_id,))
         return found[0] if found else None
     if tx.one("SELECT id FROM meeting WHERE id = ? AND instance_id = ?", (meeting_id, instance_id)) is None:
-        raise FormInvalid({where: f"会议 {meeting_id} 不是本需求的会议"})
+        raise FormInvalid({where: Msg("meeting.other_request", id=meeting_id)})
     return meeting_id
 
 
 def _rate_once(tx: Tx, head, score: int, where: str) -> None:
     if score not in SCORES:
-        raise FormInvalid({where: f"应为 1 到 5 的整数，收到的是 {score}"})
+        raise FormInvalid({where: Msg("satisfaction.score", given=score)})
     if tx.one("SELECT id FROM satisfaction WHERE instance_id = ?", (head.id,)) is not None:
-        raise InvalidInput(f"需求 {head.business_key or head.id} 已评价过满意度，每个需求只评价一次")
+        raise InvalidInput("satisfaction.once", request=head.business_key or head.id)
 
 
 def _plan(tx: Tx, head, values: dict, origin: Origin, label: Callable[[str], str]) -> tuple[int, dict]:
@@ -129,7 +129,7 @@ def _plan(tx: Tx, head, values: dict, origin: Origin, label: Callable[[str], str
     tasks = values["tasks"]
     for n, task in enumerate(tasks, start=1):
         if task["planned_end"] < task["planned_start"]:
-            raise FormInvalid({label("tasks"): f"第 {n} 行，planned_end：计划完成日期早于计划开始日期"})
+            raise FormInvalid({label("tasks"): Msg("plan.ends_before_start", row=n)})
     _assign_keys(tx, head.id, tasks, label("tasks"))
     (last,) = tx.one("SELECT max(version) FROM coordination_plan WHERE instance_id = ?", (head.id,))
     version = (last or 0) + 1
@@ -153,9 +153,9 @@ def _assign_keys(tx: Tx, instance_id: str, tasks: list[dict], where: str) -> Non
     for n, task in enumerate(tasks, start=1):
         key = task["task_key"]
         if key and key not in ever:
-            raise FormInvalid({where: f"第 {n} 行，task_key：{key} 不是本需求协调方案中已有的任务"})
+            raise FormInvalid({where: Msg("actions.task_unknown", row=n, key=key)})
         if key in taken:
-            raise FormInvalid({where: f"第 {n} 行，task_key：{key} 重复"})
+            raise FormInvalid({where: Msg("actions.task_twice", row=n, key=key)})
         if key:
             taken.add(key)
     current = {(t["title"], t["department_id"]): t["task_key"] for t in reversed(latest_plan(tx, instance_id)[1])}
@@ -183,7 +183,7 @@ def _lesson(tx: Tx, head, values: dict, origin: Origin, label: Callable[[str], s
     try:
         tags = knowledge._tags(values["tags"])
     except InvalidInput as exc:
-        raise FormInvalid({label("tags"): exc.message}) from None
+        raise FormInvalid({label("tags"): exc.msg}) from None
     words = [w for text in (values["title"], values["body"], " ".join(tags)) for w in knowledge_words.segment(text)]
     number = head.business_key if head.business_key and len(head.business_key) <= REQUEST_NO_MAX else None
     entry_id = insert(tx, "knowledge_entry", {
@@ -198,5 +198,5 @@ def kind(name: str) -> Kind:
     """The kind called `name`; InvalidInput for an unknown one."""
     found = KINDS.get(name)
     if found is None:
-        raise InvalidInput(f"unknown record kind '{name}' (known: {', '.join(KINDS)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.record_kind"), given=name, known=list(KINDS))
     return found

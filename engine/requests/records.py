@@ -19,6 +19,7 @@ from engine.context import Services
 from engine.db import chain as audit
 from engine.db.tx import Tx
 from engine.errors import FormInvalid, NotFound, PermissionDenied
+from engine.messages import Msg
 from engine.requests.record_access import may_post_progress, require_reader, require_writer
 from engine.requests.record_rows import KINDS, Origin, check_references, select, validate
 from engine.requests.record_write import REQUEST_NO_MAX, latest_plan, write
@@ -34,7 +35,7 @@ def task_element(tx: Tx, instance_id: str, task_id: str | None) -> str | None:
     found = tx.one("SELECT element_id FROM audit_event WHERE instance_id = ? AND task_id = ? ORDER BY seq LIMIT 1",
                    (instance_id, task_id))
     if found is None:
-        raise NotFound(f"任务 {task_id} 不属于实例 {instance_id}")
+        raise NotFound("task.not_in_request", task=task_id, request=instance_id)
     return found[0]
 
 
@@ -65,9 +66,9 @@ def post_progress(ctx: Services, instance_id: str, user: str, *, status: str, pl
         task = next((t for t in tasks if t["task_key"] == plan_task_key), None)
         if task is None:
             require_writer(ctx, tx, instance_id, user)  # others learn nothing about the plan
-            raise FormInvalid({"plan_task_key": f"{plan_task_key} 不是当前协调方案中的任务"})
+            raise FormInvalid({"plan_task_key": Msg("plan.task_unknown", key=plan_task_key)})
         if not may_post_progress(ctx, tx, user, task["owner"], plan["lead_department"]):
-            raise PermissionDenied(f"任务 {plan_task_key} 的进度只能由责任人 {task['owner']} 或主责部门负责人填写")
+            raise PermissionDenied("progress.not_owner", key=plan_task_key, user=task["owner"])
 
     return _record(ctx, instance_id, user, "progress_update", {
         "status": status, "work_done": work_done, "problems": problems, "risk": risk, "risk_note": risk_note,
@@ -138,7 +139,7 @@ def rate_satisfaction(ctx: Services, instance_id: str, user: str, score: int, re
         (initiator,) = tx.one("SELECT initiator FROM process_instance WHERE id = ?", (instance_id,))
         require_writer(ctx, tx, instance_id, user)
         if initiator not in identities(ctx, user):
-            raise PermissionDenied(f"满意度由发起人 {initiator} 评价")
+            raise PermissionDenied("satisfaction.not_requester", user=initiator)
 
     return _record(ctx, instance_id, user, "satisfaction", {"score": score, "remark": remark}, task_id, allow)[0]
 
@@ -169,7 +170,7 @@ def list_records(ctx: Services, instance_id: str, user: str) -> list[dict]:
     with ctx.db.transaction(write=False) as tx:
         found = tx.one("SELECT business_key FROM process_instance WHERE id = ?", (instance_id,))
         if found is None:
-            raise NotFound(f"instance {instance_id} does not exist")
+            raise NotFound("request.unknown", request=instance_id)
         require_reader(ctx, tx, instance_id, user)
         number = found[0] if found[0] and len(found[0]) <= REQUEST_NO_MAX else None
         order = {}
@@ -224,7 +225,7 @@ def red_warnings(ctx: Services, instance_id: str) -> list[dict]:
     zone = ZoneInfo(ctx.config.timezone)
     with ctx.db.transaction(write=False) as tx:
         if tx.one("SELECT id FROM process_instance WHERE id = ?", (instance_id,)) is None:
-            raise NotFound(f"instance {instance_id} does not exist")
+            raise NotFound("request.unknown", request=instance_id)
         _, tasks = latest_plan(tx, instance_id)
         # max(id) per key is read from ix_progress_update_task (instance_id, plan_task_key, id) alone.
         latest = {p["plan_task_key"]: p for p in select(

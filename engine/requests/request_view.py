@@ -23,6 +23,7 @@ from engine.db.models import ProcessInstance, RequestSummary
 from engine.db.models.requests import number_order, of_department, summary_conditions
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
+from engine.messages import Msg
 from engine.org.directory import Directory, directory, local_date
 from engine.page import Page
 from engine.requests.attachments import AttachmentFile, attachment_content
@@ -92,7 +93,7 @@ def request_header(ctx: Services, instance_id: str) -> dict:
                           .join(ProcessInstance, ProcessInstance.id == RequestSummary.instance_id)
                           .where(RequestSummary.instance_id == str(instance_id))).first()
         if found is None:
-            raise NotFound(f"request {instance_id} does not exist")
+            raise NotFound("request.unknown", request=instance_id)
         return _header(*found)
 
 
@@ -148,7 +149,7 @@ def _source(tx: Tx, version_id: int) -> tuple[str, str]:
     found = tx.one("SELECT s.filename, s.content FROM process_version v JOIN bpmn_source s "
                    "ON s.sha256 = v.source_sha256 WHERE v.id = ?", (version_id,))
     if found is None:
-        raise NotFound(f"the BPMN source of process version {version_id} is not stored")
+        raise NotFound("version.no_source", version=version_id)
     return found
 
 
@@ -353,11 +354,11 @@ def list_requests(ctx: Services, user_id: str, department_id: str | None, f: Req
                   page: int = 1, per_page: int = 20) -> Page:
     """Requests in `f`'s scope for the user, newest first, one page; each with its status."""
     if f.scope not in SCOPES:
-        raise InvalidInput(f"unknown scope '{f.scope}' (known: {', '.join(SCOPES)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.scope"), given=f.scope, known=list(SCOPES))
     if f.status and f.status not in STATUSES:
-        raise InvalidInput(f"unknown status '{f.status}' (known: {', '.join(STATUSES)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.status"), given=f.status, known=list(STATUSES))
     if page < 1 or not 1 <= per_page <= 200:
-        raise InvalidInput("page must be >= 1 and per_page between 1 and 200")
+        raise InvalidInput("paging.invalid", most=200)
     q = select(RequestSummary, ProcessInstance).join(ProcessInstance, ProcessInstance.id == RequestSummary.instance_id)
     if f.scope == "mine":
         q = q.where(RequestSummary.requester == user_id)
@@ -384,7 +385,7 @@ def attachment_file(ctx: Services, instance_id: str, attachment_id: int, reader:
     with ctx.db.transaction(write=False) as tx:
         found = select_rows(tx, "attachment", "id = ? AND instance_id = ?", (attachment_id, str(instance_id)))
         if not found:
-            raise NotFound(f"附件 {attachment_id} 不属于需求 {instance_id}")
+            raise NotFound("attachment.other_request", id=attachment_id, request=instance_id)
         (initiator,) = tx.one("SELECT initiator FROM process_instance WHERE id = ?", (str(instance_id),))
     found = attachment_content(ctx, attachment_id, initiator)
     note_read(ctx, str(instance_id), reader, "attachment")

@@ -22,7 +22,7 @@ def submit_request(ctx: Services, user: str, data: dict, process_id: str = REQUE
     """File a request as `user`: the form is checked, the number taken and the flow started at once."""
     people = directory(ctx)
     if user not in people.users:
-        raise NotFound(f"user {user} is not in the organisation")
+        raise NotFound("user.not_in_org", user=user)
     return start_instance(ctx, process_id, user, data, prepare=numbered,
                           context={"requester": user, "requester_dept": people.department_of(user)})
 

@@ -11,6 +11,7 @@ from engine.context import Services
 from engine.db.models import GroupMembership, InboxCandidate, InboxTask, RequestSummary
 from engine.db.models.requests import summary_conditions
 from engine.errors import InvalidInput
+from engine.messages import Msg
 from engine.page import Page
 from engine.workflow.access import identities, task_row
 
@@ -61,13 +62,13 @@ def _filtered(q, f: InboxFilter | None):
 def listing(q, f: InboxFilter | None, sort: str):
     """The inbox query `q` with a filter and a sort applied (no paging)."""
     if sort not in SORTS:
-        raise InvalidInput(f"unknown sort '{sort}' (known: {', '.join(SORTS)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.sort"), given=sort, known=list(SORTS))
     return _filtered(q, f).order_by(*SORTS[sort])
 
 
 def _page(ctx: Services, q, f, sort: str, page: int, per_page: int) -> Page:
     if page < 1 or not 1 <= per_page <= 500:
-        raise InvalidInput("page must be >= 1 and per_page between 1 and 500")
+        raise InvalidInput("paging.invalid", most=500)
     q = listing(q, f, sort)
     with ctx.db.read() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery()))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -28,10 +27,12 @@ from engine.db import chain as audit
 from engine.db.models import ProcessInstance, TaskCc
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.messages import Msg
 from engine.org.directory import ADMINS, AUDITORS, directory, local_date
 from engine.page import Page
 from engine.workflow.access import InboxRow, acting_for, inbox_row, refuse_auditor, refuse_delegated
 from engine.workflow.instances import cancel_workflow
+from engine.workflow.notices import write_notices
 from engine.workflow.runner import CommandResult, lock_instance, run_command, took
 from engine.workflow.store import InstanceRow
 
@@ -43,40 +44,38 @@ CC_LIMIT = 50
 NOT_ACTING = ("task_urged", "request_viewed")
 
 _INBOX_UPDATE = "UPDATE inbox_task SET assignee = ?, delegated_by = ? WHERE task_id = ?"
-_NOTE_INSERT = ("INSERT INTO notification (instance_id, task_id, recipient, kind, message, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)")
 _CC_INSERT = ("INSERT INTO task_cc (instance_id, task_id, element_id, task_name, from_user, to_user, note, "
               "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
-Note = tuple[str, str, str]  # recipient, kind, message
+Note = tuple[str, str, Msg]  # recipient, kind, message
 Change = Callable[[Tx, InstanceRow, InboxRow], tuple[str, dict, list[Note]]]
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _text(value, what: str, required: bool = True) -> str:
+def _text(value, what: Msg, required: bool = True) -> str:
     if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"{what} must be text")
+        raise InvalidInput("text.not_text", what=what)
     text = (value or "").strip()
     if required and not text:
-        raise InvalidInput(f"{what} is required")
+        raise InvalidInput("text.required", what=what)
     if len(text) > TEXT_LIMIT:
-        raise InvalidInput(f"{what} is too long ({len(text)} characters, at most {TEXT_LIMIT})")
+        raise InvalidInput("text.too_long", what=what, n=len(text), most=TEXT_LIMIT)
     return text
 
 
 def _active_user(tx: Tx, user: str) -> None:
     found = tx.one("SELECT active FROM app_user WHERE id = ?", (user,))
     if found is None:
-        raise InvalidInput(f"user {user} does not exist")
+        raise InvalidInput("user.unknown", user=user)
     if not found[0]:
-        raise InvalidInput(f"user {user} is not active")
+        raise InvalidInput("user.inactive", user=user)
 
 
 def _acting(ctx: Services, tx: Tx, inbox: InboxRow, user: str) -> str:
     """Whom `user` acts for on the task; PermissionDenied if nobody."""
     principal = acting_for(ctx, tx, inbox, user)
     if principal is None:
-        raise PermissionDenied(f"user {user} may not work on task {inbox.task_id}")
+        raise PermissionDenied("task.not_yours", user=user, task=inbox.task_id)
     return principal
 
 
@@ -84,12 +83,11 @@ def _name(ctx: Services, user: str | None) -> str:
     return (directory(ctx).users.get(user or "") or {}).get("name") or str(user)
 
 
-def _label(row: InstanceRow, inbox: InboxRow) -> str:
-    return f"「{inbox.task_name}」" + (f"（需求 {row.business_key}）" if row.business_key else "")
-
-
-def _tail(text: str) -> str:
-    return f"：{text}" if text else ""
+def _label(row: InstanceRow, inbox: InboxRow) -> Msg:
+    """The task a notice names, with its request's number."""
+    if row.business_key:
+        return Msg("notice.task_of_request", task=inbox.task_name, request=row.business_key)
+    return Msg("notice.task", task=inbox.task_name)
 
 
 def _holder(inbox: InboxRow) -> dict:
@@ -98,10 +96,8 @@ def _holder(inbox: InboxRow) -> dict:
 
 def _notify(tx: Tx, instance_id: str, task_id: str | None, notes: list[Note], now: datetime) -> None:
     sent = set()
-    for recipient, kind, message in notes:
-        if recipient and recipient not in sent:
-            sent.add(recipient)
-            tx.queue(_NOTE_INSERT, (instance_id, task_id, recipient, kind, message[:TEXT_LIMIT], tx.stamp(now)))
+    write_notices(tx, instance_id, [{"recipient": r, "kind": k, "message": m, "task_id": task_id}
+                                    for r, k, m in notes if r and not (r in sent or sent.add(r))], now)
 
 
 def _task_command(ctx: Services, task_id: str, user: str, change: Change) -> CommandResult:
@@ -132,10 +128,9 @@ def _hand_over(tx: Tx, inbox: InboxRow, user: str, principal: str, to_user: str)
     task's holders."""
     _active_user(tx, to_user)
     if tx.one("SELECT 1 FROM group_membership WHERE user_id = ? AND group_name = ?", (to_user, AUDITORS)):
-        raise InvalidInput(f"task {inbox.task_id} cannot be handed to {to_user}: "
-                           "auditors read and change nothing, so no task can be theirs")
+        raise InvalidInput("task.hand_to_auditor", user=to_user)
     if to_user in (user, principal, inbox.assignee):
-        raise InvalidInput(f"task {inbox.task_id} cannot be handed to {to_user}: it is theirs already")
+        raise InvalidInput("task.hand_to_holder", user=to_user)
 
 
 def _behalf(data: dict, user: str, principal: str) -> dict:
@@ -145,7 +140,7 @@ def _behalf(data: dict, user: str, principal: str) -> dict:
 # ---------------------------------------------------------------------------------- 转办 / 委派
 def transfer_task(ctx: Services, task_id: str, user: str, to_user: str, reason: str) -> CommandResult:
     """转办: the task becomes `to_user`'s (its assignee) and leaves the inbox of whoever held it."""
-    reason = _text(reason, "a reason for the transfer")
+    reason = _text(reason, Msg("what.transfer_reason"))
 
     def change(tx: Tx, row: InstanceRow, inbox: InboxRow):
         refuse_delegated(inbox)
@@ -153,10 +148,10 @@ def transfer_task(ctx: Services, task_id: str, user: str, to_user: str, reason: 
         _hand_over(tx, inbox, user, principal, to_user)
         inbox.assignee = to_user
         label = _label(row, inbox)
-        notes = [(to_user, "info", f"{_name(ctx, user)} 将任务{label}转办给你：{reason}")]
+        notes = [(to_user, "info", Msg("notice.transferred", user=_name(ctx, user), what=label, reason=reason))]
         if principal != user:  # the absent holder learns what their substitute did
-            notes.append((principal, "info", f"你的代理人 {_name(ctx, user)} 已将任务{label}转办给 "
-                                             f"{_name(ctx, to_user)}：{reason}"))
+            notes.append((principal, "info", Msg("notice.transferred_by_substitute", user=_name(ctx, user),
+                                                 what=label, to=_name(ctx, to_user), reason=reason)))
         return "task_transferred", _behalf({"from": principal, "to": to_user, "reason": reason}, user,
                                            principal), notes
 
@@ -166,16 +161,17 @@ def transfer_task(ctx: Services, task_id: str, user: str, to_user: str, reason: 
 def delegate_task(ctx: Services, task_id: str, user: str, to_user: str, reason: str) -> CommandResult:
     """委派: the assignee has `to_user` do the work; it comes back through resolve_delegation, and
     only then can the task be completed (by the delegator)."""
-    reason = _text(reason, "a reason for the delegation")
+    reason = _text(reason, Msg("what.delegation_reason"))
 
     def change(tx: Tx, row: InstanceRow, inbox: InboxRow):
         refuse_delegated(inbox)
         principal = _acting(ctx, tx, inbox, user)
         if not inbox.assignee:
-            raise InvalidInput(f"task {task_id} is offered to a group: claim it before delegating it")
+            raise InvalidInput("task.delegate_group")
         _hand_over(tx, inbox, user, principal, to_user)
         inbox.assignee, inbox.delegated_by = to_user, principal
-        notes = [(to_user, "info", f"{_name(ctx, user)} 将任务{_label(row, inbox)}委派给你，处理后请交回：{reason}")]
+        notes = [(to_user, "info", Msg("notice.delegated", user=_name(ctx, user), what=_label(row, inbox),
+                                       reason=reason))]
         return "task_delegated", _behalf({"from": principal, "to": to_user, "reason": reason}, user,
                                          principal), notes
 
@@ -184,17 +180,18 @@ def delegate_task(ctx: Services, task_id: str, user: str, to_user: str, reason: 
 
 def resolve_delegation(ctx: Services, task_id: str, user: str, comment: str = "") -> CommandResult:
     """The delegate hands a delegated task back to its delegator, who then completes it."""
-    comment = _text(comment, "the comment", required=False)
+    comment = _text(comment, Msg("what.comment"), required=False)
 
     def change(tx: Tx, row: InstanceRow, inbox: InboxRow):
         if not inbox.delegated_by:
-            raise InvalidInput(f"task {task_id} is not delegated")
+            raise InvalidInput("task.not_delegated")
         principal = acting_for(ctx, tx, inbox, user)
         if principal is None:
-            raise PermissionDenied(f"only {inbox.assignee}, to whom task {task_id} is delegated, may hand it back")
+            raise PermissionDenied("task.only_delegate", user=inbox.assignee)
         delegator = inbox.delegated_by
         inbox.assignee, inbox.delegated_by = delegator, None
-        message = f"{_name(ctx, user)} 已处理你委派的任务{_label(row, inbox)}，请办理{_tail(comment)}"
+        message = Msg("notice.delegation_resolved_comment" if comment else "notice.delegation_resolved",
+                      user=_name(ctx, user), what=_label(row, inbox), comment=comment)
         return "delegation_resolved", _behalf({"from": principal, "to": delegator, "comment": comment}, user,
                                               principal), [(delegator, "info", message)]
 
@@ -207,21 +204,22 @@ def cc_task(ctx: Services, task_id: str, user: str, to_users: list[str] | str, n
     people = [to_users] if isinstance(to_users, str) else list(to_users or [])
     people = list(dict.fromkeys(str(p).strip() for p in people if p and str(p).strip()))
     if not people:
-        raise InvalidInput("name at least one user to copy the task to")
+        raise InvalidInput("cc.nobody")
     if len(people) > CC_LIMIT:
-        raise InvalidInput(f"a task can be copied to at most {CC_LIMIT} users at once")
-    note = _text(note, "the note", required=False)
+        raise InvalidInput("cc.too_many", most=CC_LIMIT)
+    note = _text(note, Msg("what.cc_note"), required=False)
 
     def change(tx: Tx, row: InstanceRow, inbox: InboxRow):
         if user != row.initiator:
             _acting(ctx, tx, inbox, user)
         if user in people:
-            raise InvalidInput("a task cannot be copied to yourself")
+            raise InvalidInput("cc.self")
         now = tx.stamp(ctx.now())
         for person in people:
             _active_user(tx, person)
             tx.queue(_CC_INSERT, (row.id, task_id, inbox.element_id, inbox.task_name, user, person, note, now))
-        message = f"{_name(ctx, user)} 抄送给你：任务{_label(row, inbox)}{_tail(note)}"
+        message = Msg("notice.copied_note" if note else "notice.copied", user=_name(ctx, user),
+                      what=_label(row, inbox), note=note)
         return "task_copied", {"to": people, "note": note}, [(p, "info", message) for p in people]
 
     return _task_command(ctx, task_id, user, change)
@@ -237,7 +235,7 @@ def _cc_row(cc: TaskCc, business_key: str | None) -> dict:
 def check_page(page: int, per_page: int) -> None:
     """InvalidInput unless the page number and its size are ones a list serves."""
     if page < 1 or not 1 <= per_page <= 500:
-        raise InvalidInput("page must be >= 1 and per_page between 1 and 500")
+        raise InvalidInput("paging.invalid", most=500)
 
 
 def cc_list(ctx: Services, user: str, page: int = 1, per_page: int = 50, unread_only: bool = False) -> Page:
@@ -259,9 +257,9 @@ def mark_cc_read(ctx: Services, cc_id: int, user: str) -> dict:
     with ctx.db.write() as s:
         cc = s.get(TaskCc, cc_id)
         if cc is None:
-            raise NotFound(f"copy {cc_id} does not exist")
+            raise NotFound("cc.unknown", id=cc_id)
         if cc.to_user != user:
-            raise PermissionDenied(f"copy {cc_id} was sent to {cc.to_user}, not to {user}")
+            raise PermissionDenied("cc.not_yours", id=cc_id)
         if cc.read_at is None:
             cc.read_at = ctx.now()
         key = s.scalar(select(ProcessInstance.business_key).where(ProcessInstance.id == cc.instance_id))
@@ -286,26 +284,24 @@ def urge_task(ctx: Services, task_id: str, user: str, message: str = "") -> Comm
 
     The request's initiator and the platform admins may urge, each at most once per task per hour.
     """
-    message = _text(message, "the message", required=False)
+    message = _text(message, Msg("what.urge_message"), required=False)
 
     def change(tx: Tx, row: InstanceRow, inbox: InboxRow):
         admin = tx.one("SELECT 1 FROM group_membership WHERE user_id = ? AND group_name = ?", (user, ADMINS))
         if user != row.initiator and admin is None:
-            raise PermissionDenied(f"only the requester ({row.initiator}) or a platform admin may urge "
-                                   f"task {task_id}")
+            raise PermissionDenied("urge.not_requester", user=row.initiator)
         now = ctx.now()
         (last,) = tx.one("SELECT max(at) FROM audit_event WHERE instance_id = ? AND task_id = ? "
                          "AND event_type = 'task_urged' AND actor = ?", (row.id, task_id, user))
         last = Tx.when(last)
         if last is not None and now < last + URGE_INTERVAL:
-            zone = ZoneInfo(ctx.config.timezone)
-            raise InvalidInput(f"{user} urged task {task_id} at {last.astimezone(zone):%Y-%m-%d %H:%M}; "
-                               f"it can be urged again from {(last + URGE_INTERVAL).astimezone(zone):%H:%M}")
+            raise InvalidInput("urge.too_soon", at=last.isoformat(), again=(last + URGE_INTERVAL).isoformat())
         people = [p for p in _waiting(ctx, inbox.assignee, inbox.candidate_users, inbox.candidate_groups)
                   if p != user]
         if not people:
-            raise InvalidInput(f"nobody but {user} is waited on for task {task_id}")
-        text = f"{_name(ctx, user)} 催办任务{_label(row, inbox)}，请尽快处理{_tail(message)}"
+            raise InvalidInput("urge.nobody_else")
+        text = Msg("notice.urged_message" if message else "notice.urged", user=_name(ctx, user),
+                   what=_label(row, inbox), message=message)
         return "task_urged", {"to": people, "message": message}, [(p, "urge", text) for p in people]
 
     return _task_command(ctx, task_id, user, change)
@@ -322,21 +318,20 @@ def _someone_acted(tx: Tx, row: InstanceRow) -> tuple | None:
 def withdraw_request(ctx: Services, instance_id: str, user: str, reason: str) -> CommandResult:
     """撤回: the initiator cancels the request, but only while nobody else has acted on it (signed,
     claimed, transferred, commented, ...); an urge by an admin does not count."""
-    reason = _text(reason, "a reason for the withdrawal")
+    reason = _text(reason, Msg("what.withdraw_reason"))
 
     def command(tx: Tx):
         refuse_auditor(tx, user)
         row = lock_instance(ctx, tx, instance_id)
         if user != row.initiator:
-            raise PermissionDenied(f"only the requester ({row.initiator}) may withdraw {row.business_key or row.id}")
+            raise PermissionDenied("withdraw.not_requester", user=row.initiator, request=row.business_key or row.id)
         if row.status in ("completed", "cancelled"):
-            raise InvalidInput(f"request {row.business_key or row.id} is already {row.status}")
+            raise InvalidInput("request.ended", request=row.business_key or row.id, status=Msg("status." + row.status))
         acted = _someone_acted(tx, row)
         if acted is not None:
             event, actor, at = acted
-            zone = ZoneInfo(ctx.config.timezone)
-            raise InvalidInput(f"request {row.business_key or row.id} can no longer be withdrawn: {actor} already "
-                               f"acted on it ({event} at {Tx.when(at).astimezone(zone):%Y-%m-%d %H:%M})")
+            raise InvalidInput("withdraw.acted", request=row.business_key or row.id, user=actor, event=event,
+                               at=Tx.when(at).isoformat())
         waiting = [p for args in tx.all("SELECT assignee, candidate_users, candidate_groups FROM inbox_task "
                                         "WHERE instance_id = ?", (row.id,)) for p in _waiting(ctx, *args)]
         status = row.status
@@ -344,7 +339,7 @@ def withdraw_request(ctx: Services, instance_id: str, user: str, reason: str) ->
         now = ctx.now()
         audit.record(tx, row, "request_withdrawn", user, now, None, None,
                      {"reason": reason, "before": {"status": status}, "after": {"status": "cancelled"}})
-        text = f"需求 {row.business_key or row.id} 已由发起人 {_name(ctx, user)} 撤回：{reason}"
+        text = Msg("notice.withdrawn", request=row.business_key or row.id, user=_name(ctx, user), reason=reason)
         _notify(tx, row.id, None, [(p, "info", text) for p in waiting if p != user], now)
         return row, wf, result
 

@@ -61,11 +61,11 @@ def task_history(ctx: Services, task_id: str, instance_id: str | None = None) ->
             found = (tx.one("SELECT instance_id FROM inbox_task WHERE task_id = ?", (task_id,))
                      or tx.one("SELECT instance_id FROM audit_event WHERE task_id = ? LIMIT 1", (task_id,)))
             if found is None:
-                raise NotFound(f"task {task_id} does not exist")
+                raise NotFound("task.unknown", task=task_id)
             instance_id = found[0]
         rows = tx.all("SELECT seq, event_type, actor, at, element_id, data FROM audit_event "
                       "WHERE instance_id = ? AND task_id = ? ORDER BY seq", (instance_id, task_id))
     if not rows:
-        raise NotFound(f"task {task_id} is not a task of instance {instance_id}")
+        raise NotFound("task.not_in_request", task=task_id, request=instance_id)
     return [{"seq": seq, "type": kind, "actor": actor, "at": Tx.when(at).isoformat(), "element_id": element_id,
              "task_id": task_id, "data": json.loads(data)} for seq, kind, actor, at, element_id, data in rows]

@@ -28,7 +28,7 @@ class TaskClosed(NotFound):
     request is where to go, `request_id`, when `may_see` it (a group task another took: not)."""
 
     def __init__(self, task_id: str, request_id: str, may_see: bool):
-        super().__init__(f"task {task_id} is not open")
+        super().__init__("task.not_open", task=task_id)
         self.request_id, self.may_see = request_id, may_see
 
 
@@ -84,18 +84,18 @@ def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> Tas
         told = None if work else noticed_task_request(ctx, user, task_id)
         if told is not None:
             raise TaskClosed(task_id, told, may_see_request(ctx, told, user)) from None
-        raise NotFound(f"task {task_id} is not open") from None
+        raise NotFound("task.not_open", task=task_id) from None
     except PermissionDenied:
         info = None
     row = inbox_entry(ctx, task_id)
     if row is None or (info is None and work):
-        raise NotFound(f"task {task_id} is not open")
+        raise NotFound("task.not_open", task=task_id)
     records = None
     if info is None:
         try:  # the engine's check: one of the request's people
             records = list_records(ctx, row["instance_id"], user)
         except PermissionDenied:
-            raise NotFound(f"task {task_id} is not open") from None
+            raise NotFound("task.not_open", task=task_id) from None
     files: dict[str, str] = {}
     form = Form.from_dict(info["form"]) if info else Form()
     if any(f.type in FILE_TYPES for f in form.fields):

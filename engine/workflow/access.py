@@ -46,7 +46,7 @@ def identities(ctx: Services, user: str) -> list[str]:
 def refuse_auditor(tx: Tx, user: str) -> None:
     """Auditors read everything and change nothing: no task, request or record is theirs to act on."""
     if AUDITORS in groups_of(tx, user):
-        raise PermissionDenied(f"user {user} is an auditor: auditors read and change nothing")
+        raise PermissionDenied("auditor.read_only", user=user)
 
 
 def inbox_row(tx: Tx, task_id: str) -> InboxRow:
@@ -54,7 +54,7 @@ def inbox_row(tx: Tx, task_id: str) -> InboxRow:
     found = tx.one("SELECT task_id, instance_id, element_id, task_name, assignee, candidate_users, "
                    "candidate_groups, delegated_by FROM inbox_task WHERE task_id = ?", (task_id,))
     if found is None:
-        raise TaskNotReady(f"task {task_id} is not open (completed, cancelled or unknown)")
+        raise TaskNotReady("task.not_open", task=task_id)
     return InboxRow(*found)
 
 
@@ -81,15 +81,14 @@ def _offered(tx: Tx, inbox: InboxRow, user: str) -> bool:
 def refuse_delegated(inbox: InboxRow) -> None:
     """A delegated task (委派) is only handed back by its delegate; nothing else happens to it meanwhile."""
     if inbox.delegated_by:
-        raise TaskNotReady(f"task {inbox.task_id} is delegated by {inbox.delegated_by} to {inbox.assignee}: "
-                           f"{inbox.assignee} resolves the delegation, then {inbox.delegated_by} completes it")
+        raise TaskNotReady("task.delegated", task=inbox.task_id, delegator=inbox.delegated_by, user=inbox.assignee)
 
 
 def ready_task(wf: XWorkflow, task_id: str):
     """The workflow's user task `task_id`, which must be waiting for input."""
     task = wf.find_task(uuid.UUID(task_id))
     if task is None or task.state != READY or not isinstance(task.task_spec, UserTask):
-        raise TaskNotReady(f"task {task_id} is not waiting for input")
+        raise TaskNotReady("task.not_waiting", task=task_id)
     return task
 
 

@@ -22,6 +22,7 @@ from engine.db import chain as audit
 from engine.db.models import InboxTask, ProcessInstance
 from engine.db.tx import Tx
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied, TaskNotReady
+from engine.messages import Msg
 from engine.org.directory import directory, local_date
 from engine.workflow.access import (
     InboxRow,
@@ -54,7 +55,7 @@ def start_instance(ctx: Services, process_id: str, user: str, data: dict | None 
     business key and more start values (filing a request numbers it: engine.requests.requests).
     """
     if data is not None and not isinstance(data, dict):
-        raise InvalidInput("start data must be a JSON object")
+        raise InvalidInput("data.not_object", what=Msg("what.start_data"))
 
     def command(tx: Tx):
         refuse_auditor(tx, user)
@@ -102,7 +103,7 @@ def _latest_version(tx: Tx, process_id: str) -> tuple[int, int]:
     found = tx.one("SELECT id, version FROM process_version WHERE process_id = ? ORDER BY version DESC LIMIT 1",
                    (process_id,))
     if found is None:
-        raise NotFound(f"process '{process_id}' is not deployed")
+        raise NotFound("process.not_deployed", process=process_id)
     return found
 
 
@@ -119,14 +120,14 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
     `files` (field id -> uploads) are kept by the product's `attach` reaction in the same
     transaction, so a refused form keeps none of them; the `completed` reactions run before the step."""
     if data is not None and not isinstance(data, dict):
-        raise InvalidInput("task data must be a JSON object")
+        raise InvalidInput("data.not_object", what=Msg("what.task_data"))
 
     def command(tx: Tx):
         inbox = inbox_row(tx, task_id)
         refuse_auditor(tx, user)
         principal = acting_for(ctx, tx, inbox, user)
         if principal is None and user != inbox.delegated_by:  # strangers learn nothing of the task
-            raise PermissionDenied(f"user {user} may not work on task {task_id}")
+            raise PermissionDenied("task.not_yours", user=user, task=task_id)
         refuse_delegated(inbox)
         row = lock_instance(ctx, tx, inbox.instance_id)
         wf = load_workflow(ctx, tx, row)
@@ -135,7 +136,7 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
         values, refused, keep_files = dict(data or {}), {}, None
         if files:
             if ctx.reactions.attach is None:
-                raise InvalidInput("this engine takes no files with a completion")
+                raise InvalidInput("task.files_not_taken")
             refused, keep_files = ctx.reactions.attach(
                 Attaching(ctx, tx, row, task_id, element_of(task), user, now, form, files, values))
         clean, errors = validate_submission(form, values, ZoneInfo(ctx.config.timezone),
@@ -179,11 +180,11 @@ def claim_task(ctx: Services, task_id: str, user: str) -> CommandResult:
     def change(tx: Tx, inbox: InboxRow) -> str:
         # Candidacy first, so a stranger does not learn who holds the task.
         if inbox.assignee != user and acting_for(ctx, tx, replace(inbox, assignee=None), user) is None:
-            raise PermissionDenied(f"user {user} is not a candidate for task {task_id}")
+            raise PermissionDenied("task.not_candidate", user=user, task=task_id)
         if inbox.assignee == user:
-            raise InvalidInput(f"task {task_id} is already claimed by you")
+            raise InvalidInput("task.claimed_by_you", task=task_id)
         if inbox.assignee:
-            raise TaskNotReady(f"task {task_id} is already claimed by {inbox.assignee}")
+            raise TaskNotReady("task.claimed", task=task_id, user=inbox.assignee)
         inbox.assignee = user
         return "task_claimed"
 
@@ -194,10 +195,10 @@ def release_task(ctx: Services, task_id: str, user: str) -> CommandResult:
     """Give a claimed task back to its candidates."""
     def change(tx: Tx, inbox: InboxRow) -> str:
         if inbox.assignee != user:
-            raise PermissionDenied(f"task {task_id} is not claimed by {user}")
+            raise PermissionDenied("task.not_claimed_by", task=task_id, user=user)
         refuse_delegated(inbox)
         if not (inbox.candidate_users or inbox.candidate_groups):
-            raise InvalidInput(f"task {task_id} has no candidates to release it to")
+            raise InvalidInput("task.no_candidates", task=task_id)
         inbox.assignee = None
         return "task_released"
 
@@ -215,7 +216,7 @@ def cancel_instance(ctx: Services, instance_id: str, user: str, reason: str = ""
     def command(tx: Tx):
         row = lock_instance(ctx, tx, instance_id)
         if row.status in ("completed", "cancelled"):
-            raise InvalidInput(f"instance {instance_id} is already {row.status}")
+            raise InvalidInput("request.ended", request=instance_id, status=Msg("status." + row.status))
         wf, result = cancel_workflow(ctx, tx, row, user)
         audit.record(tx, row, "instance_cancelled", user, ctx.now(), None, None, {"reason": reason})
         return row, wf, result
@@ -228,7 +229,7 @@ def retry_instance(ctx: Services, instance_id: str, user: str, data: dict | None
     def command(tx: Tx):
         row = lock_instance(ctx, tx, instance_id)
         if row.status != "errored":
-            raise InvalidInput(f"instance {instance_id} is {row.status}, not errored")
+            raise InvalidInput("instance.not_errored", request=instance_id, status=Msg("status." + row.status))
         wf = load_workflow(ctx, tx, row)
         failed = failed_tasks(wf)
         audit.record(tx, row, "instance_retried", user, ctx.now(), None, None,
@@ -267,7 +268,7 @@ def describe_instance(ctx: Services, instance_id: str) -> dict:
     with ctx.db.read() as s:
         row = s.get(ProcessInstance, instance_id)
         if row is None:
-            raise NotFound(f"instance {instance_id} does not exist")
+            raise NotFound("request.unknown", request=instance_id)
         tasks = s.scalars(select(InboxTask).where(InboxTask.instance_id == instance_id)
                           .order_by(InboxTask.created_at)).all()
         events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
@@ -292,7 +293,7 @@ def task_form(ctx: Services, task_id: str, user: str) -> dict:
     with ctx.db.transaction(write=False) as tx:
         inbox = inbox_row(tx, task_id)
         if acting_for(ctx, tx, inbox, user) is None:
-            raise PermissionDenied(f"user {user} may not work on task {task_id}")
+            raise PermissionDenied("task.not_yours", user=user, task=task_id)
         row = ctx.store.row(tx, inbox.instance_id)
         wf = load_workflow(ctx, tx, row)
         try:

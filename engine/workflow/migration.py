@@ -49,10 +49,10 @@ class MigrationRefused(InvalidInput):
     def __init__(self, instance_id: str, reasons: list[dict]):
         self.instance_id = instance_id
         self.reasons = reasons
-        super().__init__(f"instance {instance_id} cannot move: " + "; ".join(r["message"] for r in reasons))
+        super().__init__("migration.refused", request=instance_id, reasons=[r["message"] for r in reasons])
 
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "instance_id": self.instance_id, "reasons": self.reasons}
+    def to_dict(self, locale: str | None = None, zone: str | None = None, diagram=None) -> dict:
+        return {**super().to_dict(locale, zone, diagram), "instance_id": self.instance_id, "reasons": self.reasons}
 
 
 @dataclass
@@ -90,7 +90,7 @@ def _label(spec) -> str:
 def _target(ctx: Services, tx: Tx, version_id: int) -> _Target:
     found = tx.one("SELECT id, process_id, version FROM process_version WHERE id = ?", (version_id,))
     if found is None:
-        raise NotFound(f"process version {version_id} does not exist")
+        raise NotFound("version.unknown", version=version_id)
     spec, subs = ctx.store.specs.get(tx, version_id)
     return _Target(found[0], found[1], found[2], spec, subs)
 

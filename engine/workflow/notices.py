@@ -6,11 +6,14 @@ functions scripts call that ask about "this request" (engine.requests.expression
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
+
+from engine.messages import MESSAGES, Msg, render
 
 KINDS = ("task", "return", "reminder", "urge", "escalation", "red_warning", "info")
 
@@ -51,7 +54,7 @@ def notify(recipients: Any, kind: str, message: str) -> None:
         queued.append({"recipient": person, "kind": kind, "message": str(message)[:2000]})
 
 
-def notify_new_task(recipients: list[str], message: str, task_id: str) -> None:
+def notify_new_task(recipients: list[str], message: Msg, task_id: str) -> None:
     """Queue the notice of a task that opened for `recipients` (kind `task`).
 
     The running command writes it only to those whom nothing else of the same command notified:
@@ -62,7 +65,7 @@ def notify_new_task(recipients: list[str], message: str, task_id: str) -> None:
     if queued is None:
         return  # no command running (a read of a task): nothing to tell
     for person in dict.fromkeys(p for p in recipients if p):
-        queued.append({"recipient": person, "kind": "task", "message": message[:2000], "task_id": task_id,
+        queued.append({"recipient": person, "kind": "task", "message": message, "task_id": task_id,
                        "generic": True})
 
 
@@ -85,15 +88,34 @@ def current_instance() -> str | None:
     return _INSTANCE.get()
 
 
-NOTICE_INSERT = ("INSERT INTO notification (instance_id, task_id, recipient, kind, message, created_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?)")
+NOTICE_INSERT = ("INSERT INTO notification (instance_id, task_id, recipient, kind, message, code, params, "
+                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 TEXT_LIMIT = 2000
 
 
+def notice_row(message: Msg | str) -> tuple[str, str | None, str | None]:
+    """(message, code, params) of a notice: a message of the catalogue is stored by its code and
+    parameters, and its Chinese text for readers of the row itself; a text a diagram wrote as it is."""
+    if isinstance(message, Msg):
+        return message.text()[:TEXT_LIMIT], message.code, json.dumps(message.params, ensure_ascii=False)
+    return str(message)[:TEXT_LIMIT], None, None
+
+
 def write_notices(tx, instance_id: str, notes: list[dict], now: datetime) -> None:
-    """Queue the notification rows of a command (each {recipient, kind, message, task_id?}); the
-    one statement every writer of the outbox uses."""
+    """Queue the notification rows of a command (each {recipient, kind, message, task_id?}, the
+    message a Msg or a diagram's text); the one statement every writer of the outbox uses."""
     stamp = tx.stamp(now)
     for note in notes:
         tx.queue(NOTICE_INSERT, (instance_id, note.get("task_id"), note["recipient"], note["kind"],
-                                 str(note["message"])[:TEXT_LIMIT], stamp))
+                                 *notice_row(note["message"]), stamp))
+
+
+def notice_text(note, locale: str | None = None, zone: str | None = None, diagram=None) -> str:
+    """A stored notice (a row, or its dict) in a reader's language and time zone: by its code when
+    the engine composed it, else its message as written (a diagram's words, or a row from before codes)."""
+    found = note if isinstance(note, dict) else {"code": note.code, "params": note.params, "message": note.message}
+    code, params = found.get("code"), found.get("params")
+    if not code or code not in MESSAGES:
+        return found.get("message") or ""
+    params = json.loads(params) if isinstance(params, str) else (params or {})
+    return render(code, params, locale, zone, diagram)

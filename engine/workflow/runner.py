@@ -25,6 +25,7 @@ from engine.db import chain as audit
 from engine.db.models.workflow import CANDIDATE_INSERT, INBOX_INSERT
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, InstanceErrored, StaleInstance
+from engine.messages import Msg
 from engine.org import scope as org_scope
 from engine.org.directory import AUDITORS, directory, local_date
 from engine.org.scope import org_snapshot
@@ -146,8 +147,9 @@ def open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, who, now: date
     for kind, names in (("user", who.candidate_users), ("group", who.candidate_groups)):
         for name in dict.fromkeys(names):
             tx.queue(CANDIDATE_INSERT, (tid, kind, name))
-    notify_new_task(_told_of_task(ctx, tx, who, now), f"新任务：{task.task_spec.bpmn_name or element_of(task)}"
-                    + (f"（需求 {row.business_key}）" if row.business_key else ""), tid)
+    name = task.task_spec.bpmn_name or element_of(task)
+    notify_new_task(_told_of_task(ctx, tx, who, now), Msg("notice.new_task", task=name, request=row.business_key)
+                    if row.business_key else Msg("notice.new_task_plain", task=name), tid)
 
 
 def _told_of_task(ctx: Services, tx: Tx, who, now: datetime) -> list[str]:
@@ -222,7 +224,7 @@ def commit(ctx: Services, tx: Tx, row: InstanceRow) -> None:
         ctx.store.write_row(tx, row)
         tx.flush()
     except tx.integrity_error as exc:  # a second writer on the audit chain or the task rows
-        raise StaleInstance(f"instance {row.id} was changed by someone else; reload and retry") from exc
+        raise StaleInstance("instance.stale") from exc
 
 
 class Refused(Exception):
@@ -239,7 +241,7 @@ def _mark_refused(ctx: Services, tx: Tx, refused: Refused) -> tuple:
     nothing of the step is kept, and a retry (or a completion, with smaller data) runs it again."""
     row = lock_instance(ctx, tx, refused.instance_id)
     if row.lock_version != refused.lock_version:
-        raise StaleInstance(f"instance {row.id} was changed by someone else; reload and retry")
+        raise StaleInstance("instance.stale")
     exc, now = refused.error, ctx.now()
     error = {"element_id": exc.element_id, "message": exc.message, "code": exc.code, "size": exc.size,
              "limit": exc.limit}

@@ -22,6 +22,7 @@ from typing import Any
 
 from engine.bpmn.runtime import SERIALIZER
 from engine.errors import StateVersionUnsupported
+from engine.messages import Msg
 
 # The serializer version every body written by this code carries; its own migrations
 # (SpiffWorkflow.bpmn.serializer.migration) work on whole-workflow dicts with their specs, which
@@ -66,19 +67,16 @@ class StateVersions:
             raise ValueError("state migrations must upgrade from 1, 2, 3 ... without a gap")
         self.current = len(self.migrations) + 1
 
-    def upgrade(self, state: StoredState, version: int, serializer_version: str, what: str) -> bool:
+    def upgrade(self, state: StoredState, version: int, serializer_version: str, what: Msg) -> bool:
         """Bring `state` (stored at `version`) to the current layout in place; True if it changed.
 
         `what` names the instance in the refusal.
         """
         if version > self.current:
-            raise StateVersionUnsupported(
-                f"{what} was stored in state format {version}, newer than the {self.current} this "
-                "version of Xiezuo reads; it was not loaded (upgrade Xiezuo to read it)")
+            raise StateVersionUnsupported("state.too_new", what=what, version=version, current=self.current)
         if serializer_version != SERIALIZER_VERSION:
-            raise StateVersionUnsupported(
-                f"{what} was stored by SpiffWorkflow serializer {serializer_version}, this version of "
-                f"Xiezuo reads {SERIALIZER_VERSION}; it was not loaded")
+            raise StateVersionUnsupported("state.other_serializer", what=what, version=serializer_version,
+                                          current=SERIALIZER_VERSION)
         for each in range(version, self.current):
             self.migrations[each](state)
         return version != self.current

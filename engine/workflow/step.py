@@ -132,7 +132,7 @@ def assignment(task, assign: Callable):
     try:
         return assign(task)
     except SpiffWorkflowException as exc:
-        raise InvalidInput(f"[{element_of(task)}] cannot resolve the assignment: {exc}") from None
+        raise InvalidInput("assignment.failed", element=element_of(task), detail=str(exc)) from None
 
 
 def opened_events(task, who, fallback_group: str) -> list[Produced]:

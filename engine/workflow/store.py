@@ -23,6 +23,7 @@ from engine.bpmn.timers import use_instance_clock
 from engine.db.models.workflow import TASK_INSERT, TASK_UPDATE
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, NotFound, StaleInstance
+from engine.messages import Msg
 from engine.workflow.state_versions import SERIALIZER_VERSION, VERSIONS, StateVersions, StoredState
 
 _REG = SERIALIZER.registry
@@ -123,9 +124,8 @@ def _too_large(written: int, limit: int, tasks: list, sizes: dict) -> CommandToo
         culprit = max(tasks, key=lambda t: sizes[t.id])
     spec = culprit.task_spec
     element, name = getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None)
-    label = f"{name or element} ({element})"
-    why = (f"the data of {label} grew most, by {growth:,} bytes" if growth * 4 >= written
-           else f"the task data it copies from task to task is large: {label} holds {sizes[culprit.id]:,} bytes")
+    why = (Msg("command.grew_most", task=name or element, element=element, size=growth) if growth * 4 >= written
+           else Msg("command.copies_large", task=name or element, element=element, size=sizes[culprit.id]))
     return CommandTooLarge(written, limit, element, name, why)
 
 
@@ -223,7 +223,7 @@ class InstanceStore:
         sql = _SELECT_INSTANCE + (" FOR UPDATE" if lock and tx.postgres else "")
         found = tx.one(sql, (instance_id,))
         if found is None:
-            raise NotFound(f"instance {instance_id} does not exist")
+            raise NotFound("request.unknown", request=instance_id)
         return InstanceRow.from_db(found)
 
     def next_due_row(self, tx: Tx, now: datetime, skip: set[str]) -> InstanceRow | None:
@@ -251,7 +251,7 @@ class InstanceStore:
                + "lock_version = lock_version + 1 WHERE id = ? AND lock_version = ?")
         values = [tx.stamp(v) if c in _STAMPED else v for c, v in changed]
         if tx.run(sql, (*values, row.id, row.lock_version)) != 1:
-            raise StaleInstance(f"instance {row.id} was changed by someone else; reload and retry")
+            raise StaleInstance("instance.stale")
         row.lock_version += 1
         row.written = now
 
@@ -270,7 +270,8 @@ class InstanceStore:
         state = StoredState(json.loads(row.meta), {wid: json.loads(m) for wid, m in tx.all(
             "SELECT workflow_id, meta FROM instance_subprocess WHERE instance_id = ?", (row.id,))},
             {seq: json.loads(body) for _, seq, body in rows})
-        upgraded = self.versions.upgrade(state, row.state_version, row.serializer_version, f"instance {row.id}")
+        upgraded = self.versions.upgrade(state, row.state_version, row.serializer_version,
+                                         Msg("what.instance_named", id=row.id))
         by_wf: dict[str, list] = {}
         for wf_id, seq, body in rows:
             # An upgraded body is compared with what the next save serializes as if stored so: the

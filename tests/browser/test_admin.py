@@ -32,7 +32,7 @@ def test_an_admin_imports_a_fixed_org_file_rules_on_a_day_and_approves_a_lesson(
 
     _upload(page, ORG % "QAX")
     problems = page.inner_text("[data-problems]")
-    assert "未导入任何内容" in problems and "质量部.yaml users[2]: department 'QAX' does not exist" in problems
+    assert "未导入任何内容" in problems and "质量部.yaml users[2]：部门“QAX”不存在" in problems
     assert page.locator("tr[data-dept=QA]").count() == 0
     shot(page, "admin-org-import-refused")
     _upload(page, ORG % "QA")

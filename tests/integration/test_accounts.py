@@ -16,7 +16,7 @@ from engine.org.accounts import (
     set_preferences,
     token_account,
 )
-from tests.helpers import add_user
+from tests.helpers import add_user, said
 
 
 @pytest.fixture
@@ -35,8 +35,9 @@ def test_passwords_are_hashed_and_checked(people):
     assert check_password(people, "xiaowang", "wrong horse") is None
     assert check_password(people, "nobody", "correct horse") is None
     assert check_password(people, "lijingli", "") is None  # no password set: cannot sign in
-    with pytest.raises(InvalidInput, match="at least 8"):
+    with pytest.raises(InvalidInput) as refused:
         set_password(people, "xiaowang", "short")
+    assert (said(refused), str(refused.value)) == (("password.too_short", {"least": 8}), "密码至少 8 个字符")
 
 
 def test_preferences_are_checked(people):
@@ -44,10 +45,14 @@ def test_preferences_are_checked(people):
     set_password(people, "xiaowang", "correct horse")
     found = check_password(people, "xiaowang", "correct horse")
     assert (found.locale, found.timezone) == ("en", "Europe/Berlin")
-    with pytest.raises(InvalidInput, match="unknown language"):
+    with pytest.raises(InvalidInput) as refused:
         set_preferences(people, "xiaowang", locale="fr")
-    with pytest.raises(InvalidInput, match="unknown time zone"):
+    assert said(refused) == ("choice.unknown", {"what": {"code": "what.language", "params": {}}, "given": "fr",
+                                                "known": ["zh_CN", "en"]})
+    assert refused.value.text("en") == "Unknown language “fr” (known: zh_CN, en)"
+    with pytest.raises(InvalidInput) as refused:
         set_preferences(people, "xiaowang", timezone="Mars/Olympus")
+    assert said(refused) == ("zone.unknown", {"given": "Mars/Olympus"})
 
 
 def test_api_tokens_are_shown_once_and_can_be_revoked(people):

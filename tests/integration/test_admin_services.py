@@ -8,11 +8,12 @@ from datetime import date
 import pytest
 
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.messages import Msg
 from engine.org.accounts import account, check_password, reset_password
 from engine.org.calendar import set_day, year_view
 from engine.org.directory import add_substitute, directory, list_absences
 from engine.org.users import set_active
-from tests.helpers import add_user
+from tests.helpers import add_user, said
 
 
 @pytest.fixture
@@ -48,10 +49,13 @@ def test_an_admin_switches_a_user_off_and_on(people):
     assert account(people, "wang").id == "wang"
     with pytest.raises(PermissionDenied):
         set_active(people, "li", False, "wang")
-    with pytest.raises(InvalidInput, match="cannot deactivate themselves"):
+    with pytest.raises(InvalidInput) as refused:
         set_active(people, "admin", False, "admin")
-    with pytest.raises(NotFound, match="nobody"):
+    assert said(refused) == ("user.deactivate_self", {"user": "admin"})
+    assert str(refused.value) == "admin 不能停用自己（可由另一位平台管理员停用）"
+    with pytest.raises(NotFound) as refused:
         set_active(people, "nobody", False, "admin")
+    assert said(refused) == ("user.unknown", {"user": "nobody"})
     assert account(people, "li") is not None and account(people, "admin") is not None
 
 
@@ -61,8 +65,9 @@ def test_an_admin_sets_a_new_password(people):
     with pytest.raises(PermissionDenied):
         reset_password(people, "li", "another-password", "wang")
     assert check_password(people, "li", "another-password") is None
-    with pytest.raises(InvalidInput, match="8 characters"):
+    with pytest.raises(InvalidInput) as refused:
         reset_password(people, "wang", "short", "admin")
+    assert (said(refused), str(refused.value)) == (("password.too_short", {"least": 8}), "密码至少 8 个字符")
     with pytest.raises(NotFound):
         reset_password(people, "nobody", "long enough", "admin")
     assert check_password(people, "wang", "新的密码-2026") is not None
@@ -88,7 +93,9 @@ def test_a_year_view_has_the_statutory_base_the_holidays_and_the_rulings(people)
 def test_a_year_chinese_calendar_does_not_know_is_counted_by_weekends_with_a_warning(people):
     view = year_view(people, 2035)
     assert view["known"] is False
-    assert view["warnings"] == ["2035年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。"]
+    assert view["warnings"] == [Msg("calendar.year_unknown", year=2035)]
+    assert [str(w) for w in view["warnings"]] == [
+        "2035年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。"]
     by_day = {d["day"]: d for d in view["days"]}
     assert by_day[date(2035, 10, 1)]["base"] is True and by_day[date(2035, 10, 1)]["holiday"] is None  # a Monday
     assert by_day[date(2035, 10, 6)]["base"] is False  # a Saturday

@@ -14,13 +14,14 @@ from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
 from engine.db.models import CalendarDay
 from engine.errors import InvalidInput, PermissionDenied
+from engine.messages import Msg
 from engine.org.calendar import calendar_warnings, clear_day, list_days, load_calendar, set_day
 from engine.org.workdays import statutory_year_known
-from tests.helpers import add_user
+from tests.helpers import add_user, said
 
 SH = ZoneInfo("Asia/Shanghai")
 MAKE_UP_SATURDAY = date(2026, 10, 10)  # 国庆节调休：10月10日（周六）上班 (2026 State Council schedule)
-WARNING_2035 = "2035年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。"
+WARNING_2035 = Msg("calendar.year_unknown", year=2035)
 
 
 @pytest.fixture
@@ -60,10 +61,14 @@ def test_a_non_admin_is_refused_and_nothing_changes(ctx, admin):
     add_user(ctx, "li", "team", "admins")
     set_day(ctx, MAKE_UP_SATURDAY, False, "", admin)
     before = list_days(ctx, 2026)
-    with pytest.raises(PermissionDenied, match="li"):
+    not_admin = ("admin.required", {"user": "li", "action": {"code": "action.calendar", "params": {}}})
+    with pytest.raises(PermissionDenied) as refused:
         set_day(ctx, date(2026, 10, 9), False, "", "li")
-    with pytest.raises(PermissionDenied, match="platform_admins"):
+    assert said(refused) == not_admin
+    assert str(refused.value) == "用户 li 不是平台管理员，不能修改工作日历"
+    with pytest.raises(PermissionDenied) as refused:
         clear_day(ctx, MAKE_UP_SATURDAY, "li")
+    assert said(refused) == not_admin
     with pytest.raises(PermissionDenied):
         set_day(ctx, date(2026, 10, 9), False, "", "nobody")
     assert list_days(ctx, 2026) == before
@@ -71,23 +76,29 @@ def test_a_non_admin_is_refused_and_nothing_changes(ctx, admin):
     assert calendar.is_workday(date(2026, 10, 9)) and not calendar.is_workday(MAKE_UP_SATURDAY)
 
 
-@pytest.mark.parametrize(("day", "workday", "note", "what"), [
-    ("2026-13-01", False, "", "不是有效的日期"),
-    ("next friday", False, "", "不是有效的日期"),
-    (20261010, False, "", "不是有效的日期"),
-    (datetime(2026, 10, 10, tzinfo=UTC), False, "", "不能带时间"),
-    (date(2026, 10, 10), "no", "", "workday"),
-    (date(2026, 10, 10), False, "x" * 256, "备注最多 255"),
+@pytest.mark.parametrize(("day", "workday", "note", "code", "params", "text"), [
+    ("2026-13-01", False, "", "date.invalid", {"given": "2026-13-01"}, "不是有效的日期"),
+    ("next friday", False, "", "date.invalid", {"given": "next friday"}, "不是有效的日期"),
+    (20261010, False, "", "date.invalid", {"given": "20261010"}, "不是有效的日期"),
+    (datetime(2026, 10, 10, tzinfo=UTC), False, "", "date.with_time", {"given": "2026-10-10T00:00:00+00:00"},
+     "不能带时间"),
+    (date(2026, 10, 10), "no", "", "calendar.workday", {"given": "'no'"}, "workday"),
+    (date(2026, 10, 10), False, "x" * 256, "text.too_long",
+     {"what": {"code": "what.note", "params": {}}, "n": 256, "most": 255}, "备注太长（256 字，最多 255 字）"),
 ])
-def test_bad_input_is_refused_with_what_is_wrong(ctx, admin, day, workday, note, what):
-    with pytest.raises(InvalidInput, match=what):
+def test_bad_input_is_refused_with_what_is_wrong(ctx, admin, day, workday, note, code, params, text):
+    with pytest.raises(InvalidInput) as refused:
         set_day(ctx, day, workday, note, admin)
+    assert said(refused) == (code, params)
+    assert text in str(refused.value)
     assert list_days(ctx, 2026) == []
 
 
 def test_list_days_refuses_a_year_that_is_not_a_number(ctx):
-    with pytest.raises(InvalidInput, match="年份"):
+    with pytest.raises(InvalidInput) as refused:
         list_days(ctx, "2026")
+    assert said(refused) == ("calendar.year", {"given": "'2026'"})
+    assert str(refused.value) == "年份应为 1 到 9999 之间的整数，收到的是 '2026'"
 
 
 def test_warnings_disappear_once_the_admin_rules_dates_of_the_unknown_year(ctx, admin):

@@ -117,10 +117,12 @@ def test_errors_go_to_stderr_with_exit_2_and_name_the_problem(xiezuo):
     as_json = json.loads(xiezuo("--json", "complete", task_b, "--as", "alice", "--data", '{"again": 3}',
                                 ok=False).stderr)
     assert as_json["code"] == "form_invalid" and "again" in as_json["fields"]
+    assert (as_json["message_code"], as_json["field_codes"]["again"]["code"]) == ("form.invalid", "field.not_boolean")
 
     assert "not valid JSON" in xiezuo("complete", task_b, "--as", "alice", "--data", "{", ok=False).stderr
-    assert "does not exist" in xiezuo("show", "no-such-instance", ok=False).stderr
-    assert "not deployed" in xiezuo("start", "nope", "--as", "alice", ok=False).stderr
+    # Said in the organisation's language: Chinese unless XIEZUO_LOCALE says otherwise.
+    assert xiezuo("show", "no-such-instance", ok=False).stderr == "error (not_found): 需求 no-such-instance 不存在\n"
+    assert "流程 nope 尚未部署" in xiezuo("start", "nope", "--as", "alice", ok=False).stderr
     stranger = xiezuo("complete", task_b, "--as", "mallory", "--data", '{"again": false}', ok=False)
     assert "mallory" in stranger.stderr
 
@@ -134,7 +136,7 @@ def test_organisation_calendar_and_requests_from_the_command_line(xiezuo, tmp_pa
     bad = tmp_path / "bad.yaml"
     bad.write_text("users:\n  - {id: x, name: 某人, department: NOPE}\n", "utf-8")
     refused = xiezuo("org", "import", str(bad), "--as", "lijingli", ok=False)
-    assert refused.returncode == 2 and "bad.yaml users[1]: department 'NOPE' does not exist" in refused.stderr
+    assert refused.returncode == 2 and "  - bad.yaml users[1]：部门“NOPE”不存在" in refused.stderr
 
     assert "MKT interface: songyu" in xiezuo("org", "post", "MKT", "interface", "songyu", "--as", "lijingli").stdout
     assert "permission_denied" in xiezuo("org", "post", "MKT", "head", "songyu", "--as", "songyu", ok=False).stderr
@@ -146,7 +148,32 @@ def test_organisation_calendar_and_requests_from_the_command_line(xiezuo, tmp_pa
                               "--data", '{"title": "物料设计"}').stdout)
     assert first["request_no"].startswith("XMBG-") and len(first["opened_tasks"]) == 1
     missing = xiezuo("submit", "--as", "xiaowang", "--process", "request_form", "--data", "{}", ok=False)
-    assert "title: required" in missing.stderr
+    assert "  - title: 必填" in missing.stderr
+
+
+def test_the_command_line_speaks_the_organisations_language(xiezuo):
+    english = {"XIEZUO_LOCALE": "en"}
+    xiezuo("init-db")
+    assert xiezuo("show", "no-such-instance", ok=False, env=english).stderr == \
+        "error (not_found): Request no-such-instance does not exist\n"
+    body = json.loads(xiezuo("--json", "start", "nope", "--as", "alice", ok=False, env=english).stderr)
+    assert body == {"code": "not_found", "message_code": "process.not_deployed", "params": {"process": "nope"},
+                    "message": "Process nope is not deployed"}
+    xiezuo("deploy", str(FIXTURES / "request_form.bpmn"))
+    xiezuo("users", "add", "xiaowang", "--group", "team")
+    missing = xiezuo("submit", "--as", "xiaowang", "--process", "request_form", "--data", "{}", ok=False,
+                     env={"XIEZUO_LOCALE": "en_US"})
+    assert "error (form_invalid): The form has problems: title" in missing.stderr
+    assert "  - title: Required" in missing.stderr
+
+    # The warning for a year whose statutory holidays are unknown, in either language.
+    warning = "The statutory holidays of 2035 are not known yet"
+    assert warning in xiezuo("calendar", "show", "2035", env=english).stdout
+    assert "2035年的法定节假日安排尚未收录" in xiezuo("calendar", "show", "2035").stdout
+    shown = json.loads(xiezuo("--json", "calendar", "show", "2035", env=english).stdout)
+    (found,) = shown["warnings"]
+    assert (found["code"], found["params"]) == ("calendar.year_unknown", {"year": 2035})
+    assert found["message"].startswith(warning)
 
 
 def test_records_and_lessons_from_the_command_line(xiezuo, tmp_path):

@@ -81,7 +81,12 @@ def test_a_start_that_would_write_more_than_a_command_may_is_refused_and_stores_
     with pytest.raises(CommandTooLarge) as err:
         start_instance(ctx, "script_grow", "alice", {"size": 1000, "copies": 40})
     assert err.value.element_id == "Build" and err.value.size > 80_000 and err.value.limit == 50_000
-    assert "Build the list (Build)" in err.value.message and "nothing of it was saved" in err.value.message
+    assert err.value.message_code == "command.too_large_because"
+    assert (err.value.params["why"]["code"], err.value.params["why"]["params"]["task"],
+            err.value.params["why"]["params"]["element"]) == ("command.grew_most", "Build the list", "Build")
+    assert "“Build the list”（Build）的数据增长最多" in err.value.message and err.value.message.endswith("均未保存")
+    english = err.value.text("en")
+    assert "the data of “Build the list” (Build) grew most" in english and "nothing of it was saved" in english
     assert _stored(ctx) == before and before["process_instance"] == 0
     ctx.config.command_max_bytes = 1_000_000  # the fix: a limit the process fits in
     assert start_instance(ctx, "script_grow", "alice", {"size": 1000, "copies": 40}).status == "running"
@@ -100,7 +105,7 @@ def test_a_timer_step_too_large_to_save_stops_its_instance_where_it_was_and_a_re
     assert detail["status"] == "errored" and detail["next_due_at"] is None
     error = detail["error"]
     assert error["element_id"] == "Double" and error["code"] == "command_too_large" and error["limit"] == 100_000
-    assert "Double the list (Double) grew most, by 8" in error["message"]
+    assert "“Double the list”（Double）的数据增长最多，增加 8" in error["message"]
     assert reloaded_state(ctx, iid) == state  # nothing of the step was written
     after = _stored(ctx)
     assert after == {**before, "audit_event": before["audit_event"] + 1}  # only the instance_errored event
@@ -123,7 +128,8 @@ def test_a_completion_too_large_to_save_leaves_the_task_open_to_complete_again(t
     with pytest.raises(InstanceErrored) as err:
         complete_task(ctx, review["task_id"], "alice", {})
     # No task of this step added much: it names the task holding the most of what the step copies along.
-    assert err.value.element_id == "Wait" and "copies from task to task is large" in err.value.message
+    assert err.value.element_id == "Wait" and err.value.message_code == "instance.errored"
+    assert "逐个任务传递的任务数据过大：“An hour later”（Wait）" in err.value.message
     assert describe_instance(ctx, iid)["status"] == "errored"
     assert _task(ctx, "Review")["task_id"] == review["task_id"]  # still open, as before the command
     ctx.config.command_max_bytes = 1_000_000

@@ -377,3 +377,29 @@ def test_scheduled_timers_name_the_waiting_elements(org, clock):
     assert page.items[0]["timers"] == [{"element_id": "RemindLater", "name": "Remind in an hour",
                                         "due_at": (clock.now - timedelta(minutes=10) + timedelta(hours=1)).isoformat()}]
     assert scheduled_timers(org, page=2, per_page=1).items[0]["instance_id"] == second
+
+
+def test_an_email_is_written_in_its_recipients_language(org, smtp):
+    from engine.org.accounts import set_preferences as set_language
+    from engine.tasks.operations import transfer_task
+    from engine.workflow.instances import describe_instance
+
+    set_language(org, "li", locale="en")  # chen keeps the organisation's language
+    for user in ("li", "chen"):
+        set_preferences(org, user, email={"info"}, bot=set())
+    (task,) = describe_instance(org, tell(org, ["boss"], owner="wang"))["open_tasks"]
+    transfer_task(org, task["task_id"], "wang", "li", "出差，请代办")
+    transfer_task(org, task["task_id"], "li", "chen", "转产品部处理")
+    run_all(org)
+    mails = {m["To"]: m for m in smtp.messages}
+    english, chinese = mails["li@example.com"], mails["chen@example.com"]
+    url = f"https://xz.example.com/tasks/{task['task_id']}"
+    assert english["Subject"] == "[Xiezuo] Notice: 小王 transferred the task “Do the work” to you: 出差，请代办"
+    def body(mail) -> str:
+        return mail.get_content().replace("\r\n", "\n")
+
+    assert body(english) == (f"小王 transferred the task “Do the work” to you: 出差，请代办\n\nOpen: {url}\n\n"
+                             "——\nXiezuo (change how you are notified in your settings)\n")
+    assert chinese["Subject"] == "[协作] 通知：小李 将任务「Do the work」转办给你：转产品部处理"
+    assert body(chinese).startswith(f"小李 将任务「Do the work」转办给你：转产品部处理\n\n打开：{url}")
+    assert {(d.recipients, d.locale) for d in deliveries(org, channel="email")} >= {("li", "en"), ("chen", "zh_CN")}

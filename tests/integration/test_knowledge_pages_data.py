@@ -12,6 +12,7 @@ from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.knowledge import guide, recognition
 from engine.knowledge.browse import approved_entry, approved_titles, browse
 from engine.knowledge.lessons import propose_lesson, review_lesson
+from engine.messages import Msg
 from engine.org.directory import post_directory, set_post
 from tests.scenarios.driver import MONDAY, Flow, set_up_org
 from tests.scenarios.steps import PLAN, PMO_OWNER, beijing, finish_task, to_execution, to_review
@@ -169,14 +170,22 @@ def test_guide_pages_are_edited_by_admins_with_every_revision_kept(flow):
         guide.create_page(ctx, "xiaowang", title="总则", body="正文")
     with pytest.raises(FormInvalid) as refused:
         guide.create_page(ctx, ADMIN, title=" ", body=f"见 [[kb:{entry}]]\n以及 [[kb:{waiting}]]")
-    assert refused.value.errors["title"] == "标题不能为空"
-    assert refused.value.errors["body"] == f"第 2 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核"
+    assert refused.value.errors["title"] == Msg("text.required", what=Msg("what.guide_title"))
+    assert refused.value.errors["body"] == Msg("guide.citations", problems=[
+        Msg("guide.citation_unknown", line=2, entry=waiting)])
+    assert refused.value.field_texts() == {
+        "title": "请填写标题", "body": f"第 2 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核"}
     assert guide.list_pages(ctx) == []  # nothing half-written
     with pytest.raises(FormInvalid) as refused:  # lines counted in paragraphs, lists and tables
         guide.create_page(ctx, ADMIN, title="表", body=f"# 引用\n\n- 甲\n- 乙 [[kb:{waiting}]]\n\n| 列 |\n|---|\n"
                           f"| [[kb:{waiting}]] |\n")
-    assert refused.value.errors["body"] == (f"第 4 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核；"
-                                            f"第 8 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核")
+    assert refused.value.errors["body"] == Msg("guide.citations", problems=[
+        Msg("guide.citation_unknown", line=4, entry=waiting), Msg("guide.citation_unknown", line=8, entry=waiting)])
+    assert str(refused.value.errors["body"]) == (f"第 4 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核；"
+                                                 f"第 8 行引用的知识条目 [[kb:{waiting}]] 不存在或尚未通过审核")
+    assert refused.value.errors["body"].text("en") == (
+        f"Line 4 cites lesson [[kb:{waiting}]], which does not exist or is not approved; "
+        f"Line 8 cites lesson [[kb:{waiting}]], which does not exist or is not approved")
     # How to cite, shown in code, escaped or in a link's text, cites nothing: no entry 99999 is needed.
     syntax = guide.create_page(ctx, ADMIN, title="写法", body="引用写作 `[[kb:编号]]`，如：\n\n    [[kb:99999]]\n\n"
                                "```\n[[kb:88888]]\n```\n\n或转义 \\[\\[kb:77777\\]\\]，"
@@ -194,7 +203,8 @@ def test_guide_pages_are_edited_by_admins_with_every_revision_kept(flow):
                            note="补充升级原则") == 2
     with pytest.raises(FormInvalid) as stale:  # edited from revision 1 after revision 2 was saved
         guide.edit_page(ctx, ADMIN, rules, title="总则", body="旧稿", base_revision=1)
-    assert "第 2 版" in stale.value.errors["revision"]
+    assert stale.value.errors["revision"].code == "guide.stale"
+    assert "第 2 版" in str(stale.value.errors["revision"])
     with pytest.raises(FormInvalid):
         guide.edit_page(ctx, ADMIN, rules, title="总则", body="对事不对人；先沟通后升级。", base_revision=2)
     page = guide.get_page(ctx, rules)

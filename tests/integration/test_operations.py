@@ -40,7 +40,7 @@ from engine.workflow.instances import (
     task_form,
 )
 from tests.conftest import fixture_files
-from tests.helpers import assert_reload_matches
+from tests.helpers import assert_reload_matches, said
 from tests.scenarios.driver import MONDAY, set_up_org
 from tests.scenarios.steps import REQUEST
 
@@ -111,8 +111,10 @@ def test_transfer_gives_the_task_to_another_user_and_records_who_had_it(org):
 
     with pytest.raises(PermissionDenied):
         complete_task(org, task_id, HEAD, SIGNOFF)  # not theirs any more
-    with pytest.raises(PermissionDenied, match="may not work on task"):
+    with pytest.raises(PermissionDenied) as refused:
         transfer_task(org, task_id, REQUESTER, "songyu", "想换人")
+    assert said(refused) == ("task.not_yours", {"user": REQUESTER, "task": task_id})
+    assert str(refused.value) == "用户 xiaowang 不能处理此任务"
     add_comment(org, instance_id, "songyu", "收到，今天处理")  # the new holder is one of the request's people
     complete_task(org, task_id, "songyu", SIGNOFF)
     assert_reload_matches(org, instance_id)
@@ -123,12 +125,15 @@ def test_a_transfer_needs_a_reason_and_an_active_user_other_than_the_holder(org)
     instance_id, task_id = _file(org)
     with org.db.write() as s:
         s.execute(update(AppUser).where(AppUser.id == "xuming").values(active=False))
-    for to_user, reason, message in [("songyu", "  ", "a reason for the transfer is required"),
-                                     ("nobody", "请处理", "user nobody does not exist"),
-                                     ("xuming", "请处理", "user xuming is not active"),
-                                     (HEAD, "请处理", "it is theirs already")]:
-        with pytest.raises(InvalidInput, match=message):
+    for to_user, reason, code, params, text in [
+            ("songyu", "  ", "text.required", {"what": {"code": "what.transfer_reason", "params": {}}},
+             "请填写转办原因"),
+            ("nobody", "请处理", "user.unknown", {"user": "nobody"}, "用户 nobody 不存在"),
+            ("xuming", "请处理", "user.inactive", {"user": "xuming"}, "用户 xuming 已停用"),
+            (HEAD, "请处理", "task.hand_to_holder", {"user": HEAD}, "任务已经由 zhangzongjian 处理")]:
+        with pytest.raises(InvalidInput) as refused:
             transfer_task(org, task_id, HEAD, to_user, reason)
+        assert (said(refused), str(refused.value)) == ((code, params), text)
     assert _mine(org, HEAD) == [task_id]
     assert _events(org, instance_id, "task_transferred") == []
 
@@ -166,16 +171,19 @@ def test_delegation_comes_back_to_the_delegator_who_completes_the_task(org):
     assert (row["task_id"], row["assignee"], row["delegated_by"]) == (task_id, "songyu", HEAD)
     assert task_form(org, task_id, "songyu")["data"]["title"] == REQUEST["title"]  # the delegate sees the form
     for user in ("songyu", HEAD):
-        with pytest.raises(TaskNotReady, match="delegated by zhangzongjian to songyu"):
+        with pytest.raises(TaskNotReady) as refused:
             complete_task(org, task_id, user, SIGNOFF)
+        assert said(refused) == ("task.delegated", {"task": task_id, "delegator": HEAD, "user": "songyu"})
     with pytest.raises(TaskNotReady):
         release_task(org, task_id, "songyu")
     with pytest.raises(TaskNotReady):
         transfer_task(org, task_id, "songyu", "xiaowang", "转给小王")
     with pytest.raises(TaskNotReady):
         delegate_task(org, task_id, "songyu", "xiaowang", "再委派")
-    with pytest.raises(PermissionDenied, match="only songyu"):
+    with pytest.raises(PermissionDenied) as refused:
         resolve_delegation(org, task_id, HEAD, "收回")
+    assert said(refused) == ("task.only_delegate", {"user": "songyu"})
+    assert refused.value.text("en") == "Only songyu, to whom the task is delegated, may hand it back"
 
     resolve_delegation(org, task_id, "songyu", "预算已核对，无问题")
     (row,) = my_tasks(org, HEAD).items
@@ -193,8 +201,9 @@ def test_delegation_comes_back_to_the_delegator_who_completes_the_task(org):
         ("songyu", "info", f"张总监 将任务{LABEL}委派给你，处理后请交回：请先核对预算", task_id),
         (HEAD, "info", f"宋雨 已处理你委派的任务{LABEL}，请办理：预算已核对，无问题", task_id)]
 
-    with pytest.raises(InvalidInput, match="is not delegated"):
+    with pytest.raises(InvalidInput) as refused:
         resolve_delegation(org, task_id, HEAD, "")
+    assert said(refused) == ("task.not_delegated", {})
     complete_task(org, task_id, HEAD, SIGNOFF)
     assert_reload_matches(org, instance_id)
     assert [(e["actor"], e["element_id"]) for e in _events(org, instance_id, "task_completed")] == [
@@ -203,8 +212,9 @@ def test_delegation_comes_back_to_the_delegator_who_completes_the_task(org):
 
 def test_a_group_task_is_claimed_before_it_is_delegated(org):
     _, task_id = _to_review(org)
-    with pytest.raises(InvalidInput, match="claim it before delegating"):
+    with pytest.raises(InvalidInput) as refused:
         delegate_task(org, task_id, "xiaozhou", "songyu", "请协助")
+    assert (said(refused), str(refused.value)) == (("task.delegate_group", {}), "这是组任务，请先认领再委派")
     claim_task(org, task_id, "xiaozhou")
     delegate_task(org, task_id, "xiaozhou", "songyu", "请先核对材料")
     assert _mine(org, "songyu") == [task_id] and _offered(org, "lijingli") == []
@@ -216,12 +226,12 @@ def test_copies_reach_their_recipients_who_mark_them_read(org, clock):
     instance_id, task_id = _file(org)
     with pytest.raises(PermissionDenied):
         cc_task(org, task_id, "wangzong", ["xiaozhou"], "看看")  # neither on the task nor its requester
-    with pytest.raises(InvalidInput, match="at least one user"):
-        cc_task(org, task_id, HEAD, [], "")
-    with pytest.raises(InvalidInput, match="to yourself"):
-        cc_task(org, task_id, HEAD, [HEAD], "")
-    with pytest.raises(InvalidInput, match="user nobody does not exist"):
-        cc_task(org, task_id, HEAD, ["xiaozhou", "nobody"], "")
+    for to, code, params in [([], "cc.nobody", {}), ([HEAD], "cc.self", {}),
+                             (["xiaozhou", "nobody"], "user.unknown", {"user": "nobody"})]:
+        with pytest.raises(InvalidInput) as refused:
+            cc_task(org, task_id, HEAD, to, "")
+        assert said(refused) == (code, params)
+    assert str(refused.value) == "用户 nobody 不存在"
 
     with pytest.raises(PermissionDenied):
         list_records(org, instance_id, "songyu")
@@ -264,14 +274,18 @@ def test_copies_reach_their_recipients_who_mark_them_read(org, clock):
 
 def test_urging_is_for_the_requester_and_the_admins_once_an_hour(org, clock):
     instance_id, task_id = _file(org)
-    with pytest.raises(PermissionDenied, match="only the requester"):
+    with pytest.raises(PermissionDenied) as refused:
         urge_task(org, task_id, "songyu", "快点")
+    assert said(refused) == ("urge.not_requester", {"user": REQUESTER})
     urge_task(org, task_id, REQUESTER, "活动临近，请今天签批")
     assert _notes(org, instance_id, "urge") == [
         (HEAD, "urge", f"小王 催办任务{LABEL}，请尽快处理：活动临近，请今天签批", task_id)]
     clock.advance(minutes=59)
-    with pytest.raises(InvalidInput, match="can be urged again from 10:00"):
+    with pytest.raises(InvalidInput) as refused:
         urge_task(org, task_id, REQUESTER)
+    assert said(refused) == ("urge.too_soon", {"at": MONDAY.isoformat(),
+                                               "again": (MONDAY + timedelta(hours=1)).isoformat()})
+    assert str(refused.value) == "已于 2026-11-02 09:00 催办，2026-11-02 10:00 起可再次催办"
     urge_task(org, task_id, "xiaozhou")  # each urger has their own hour
     clock.advance(minutes=1)
     urge_task(org, task_id, REQUESTER)
@@ -301,10 +315,12 @@ def test_an_urge_reaches_the_members_of_a_group_and_the_substitute_of_an_assigne
 def test_the_requester_withdraws_before_anyone_acted(org):
     instance_id, task_id = _file(org)
     urge_task(org, task_id, "xiaozhou")  # an urge is not acting on the request
-    with pytest.raises(PermissionDenied, match="only the requester"):
+    with pytest.raises(PermissionDenied) as refused:
         withdraw_request(org, instance_id, HEAD, "不需要了")
-    with pytest.raises(InvalidInput, match="reason"):
+    assert said(refused) == ("withdraw.not_requester", {"user": REQUESTER, "request": KEY})
+    with pytest.raises(InvalidInput) as refused:
         withdraw_request(org, instance_id, REQUESTER, "")
+    assert said(refused) == ("text.required", {"what": {"code": "what.withdraw_reason", "params": {}}})
     result = withdraw_request(org, instance_id, REQUESTER, "需求已由其他渠道解决")
     assert result.status == "cancelled"
     assert_reload_matches(org, instance_id)
@@ -318,11 +334,18 @@ def test_the_requester_withdraws_before_anyone_acted(org):
         "reason": "需求已由其他渠道解决", "before": {"status": "running"}, "after": {"status": "cancelled"}})
     assert _notes(org, instance_id, "info")[-1] == (
         HEAD, "info", f"需求 {KEY} 已由发起人 小王 撤回：需求已由其他渠道解决", None)
-    with pytest.raises(InvalidInput, match="already cancelled"):
+    with pytest.raises(InvalidInput) as refused:
         withdraw_request(org, instance_id, REQUESTER, "再撤一次")
+    assert said(refused) == ("request.ended", {"request": KEY,
+                                               "status": {"code": "status.cancelled", "params": {}}})
+    assert str(refused.value) == f"需求 {KEY} 已结束（已取消）"
 
 
-@pytest.mark.parametrize("act", ["complete", "claim", "transfer", "comment"])
+EVENTS = {"complete": "task_completed", "claim": "task_claimed", "transfer": "task_transferred",
+          "comment": "comment_added"}
+
+
+@pytest.mark.parametrize("act", list(EVENTS))
 def test_withdrawal_is_refused_once_someone_else_acted(org, act):
     if act == "claim":  # no head in 市场部: the sign-off goes to the platform admins as a group task
         set_post(org, "MKT", "head", None, "lijingli")
@@ -340,8 +363,11 @@ def test_withdrawal_is_refused_once_someone_else_acted(org, act):
             transfer_task(org, task_id, HEAD, "songyu", "请宋雨处理")
         else:
             add_comment(org, instance_id, HEAD, "预算是否已批？")
-    with pytest.raises(InvalidInput, match=f"{who} already acted on it"):
+    with pytest.raises(InvalidInput) as refused:
         withdraw_request(org, instance_id, REQUESTER, "不需要了")
+    assert said(refused) == ("withdraw.acted", {"request": KEY, "user": who, "event": EVENTS[act],
+                                                "at": MONDAY.isoformat()})
+    assert str(refused.value) == f"需求 {KEY} 已有人处理（{who}，2026-11-02 09:00），不能撤回"
     assert describe_instance(org, instance_id)["status"] == "running"
     assert _events(org, instance_id, "request_withdrawn") == []
 
@@ -402,16 +428,18 @@ AUDITOR = "shenjie"  # 沈洁, the demo organisation's auditor
 def test_no_task_can_be_handed_to_an_auditor(org):
     _instance, task = _file(org)
     for hand in (transfer_task, delegate_task):
-        with pytest.raises(InvalidInput, match="auditors read and change nothing"):
+        with pytest.raises(InvalidInput) as refused:
             hand(org, task, HEAD, AUDITOR, "请审计处理")
+        assert said(refused) == ("task.hand_to_auditor", {"user": AUDITOR})
     assert task_history(org, task)[-1]["type"] == "task_ready"  # nothing was recorded
     assert _mine(org, AUDITOR) == []
 
 
 def test_an_auditor_acts_on_no_task_and_files_nothing(org):
     instance_id, review = _to_review(org)
-    with pytest.raises(PermissionDenied, match="auditor"):
+    with pytest.raises(PermissionDenied) as refused:
         submit_request(org, AUDITOR, REQUEST)
+    assert said(refused) == ("auditor.read_only", {"user": AUDITOR})
     for act in (lambda: claim_task(org, review, AUDITOR), lambda: complete_task(org, review, AUDITOR, {}),
                 lambda: urge_task(org, review, AUDITOR), lambda: cc_task(org, review, AUDITOR, [REQUESTER]),
                 lambda: withdraw_request(org, instance_id, AUDITOR, "审计撤回"),
@@ -422,8 +450,10 @@ def test_an_auditor_acts_on_no_task_and_files_nothing(org):
     with org.db.write() as s:
         s.add(GroupMembership(user_id=AUDITOR, group_name="platform_admins"))
         bump_revision(s, org.now(), "lijingli")
-    with pytest.raises(PermissionDenied, match="auditor"):
+    with pytest.raises(PermissionDenied) as refused:
         claim_task(org, review, AUDITOR)
+    assert said(refused) == ("auditor.read_only", {"user": AUDITOR})
+    assert str(refused.value) == "用户 shenjie 是审计员：审计员只查看、不更改"
     assert [e["type"] for e in describe_instance(org, instance_id)["history"]][-1] == "task_ready"
 
 

@@ -12,8 +12,10 @@ from engine.bootstrap import bootstrap
 from engine.config import EngineConfig
 from engine.db.models import AppUser, Department, GroupMembership
 from engine.errors import InvalidInput, OrgInvalid, PermissionDenied
+from engine.messages import Msg
 from engine.org.directory import add_substitute, directory, post_history, set_post
 from engine.org.importer import import_org, parse_csv, parse_yaml
+from tests.helpers import said
 
 DEMO = Path(__file__).parents[2] / "demo" / "org.yaml"
 
@@ -55,26 +57,29 @@ def test_reimport_is_an_update_not_a_duplicate(demo):
     assert _counts(demo) == before
 
 
-@pytest.mark.parametrize(("yaml_text", "expected"), [
-    ("users:\n  - {id: a, name: A, department: NOPE}\n",
+@pytest.mark.parametrize(("yaml_text", "code", "expected"), [
+    ("users:\n  - {id: a, name: A, department: NOPE}\n", "org.department_unknown",
      "org.yaml users[1]: department 'NOPE' does not exist"),
     ("users:\n  - {id: a, name: A, superior: b}\n  - {id: b, name: B, superior: c}\n"
-     "  - {id: c, name: C, superior: a}\n",
+     "  - {id: c, name: C, superior: a}\n", "org.cycle_superior",
      "org.yaml users[1]: the superior chain of user 'a' is a cycle: a -> b -> c -> a"),
-    ("users:\n  - {id: a, name: A}\n  - {id: a, name: A2}\n",
+    ("users:\n  - {id: a, name: A}\n  - {id: a, name: A2}\n", "org.user_twice",
      "org.yaml users[2]: user 'a' is listed twice (first at org.yaml users[1])"),
-    ("departments:\n  - {id: X, name: X部, head: nobody}\n", "org.yaml departments[1]: head 'nobody' is not a user"),
-    ("users:\n  - {id: a, name: A, roles: [lead_head]}\n",
+    ("departments:\n  - {id: X, name: X部, head: nobody}\n", "org.post_not_user",
+     "org.yaml departments[1]: head 'nobody' is not a user"),
+    ("users:\n  - {id: a, name: A, roles: [lead_head]}\n", "org.role_per_request",
      "org.yaml users[1]: role 'lead_head' follows from each request and cannot be assigned"),
-    ("users:\n  - {id: a}\n", "org.yaml users[1]: 'name' is required"),
-    ("users: [\n", "org.yaml line 2: not valid YAML"),
+    ("users:\n  - {id: a}\n", "org.required", "org.yaml users[1]: 'name' is required"),
+    ("users: [\n", "org.bad_yaml", "org.yaml:2: not valid YAML"),
 ])
-def test_bad_organisation_data_is_refused_with_its_location_and_nothing_is_imported(demo, yaml_text, expected):
+def test_bad_organisation_data_is_refused_with_its_location_and_nothing_is_imported(demo, yaml_text, code, expected):
     before = _counts(demo)
     with pytest.raises(OrgInvalid) as err:
         import_org(demo, parse_yaml("departments:\n  - {id: NEW, name: 新部门}\n" + yaml_text
                                     if yaml_text.startswith("users:\n") else yaml_text), "lijingli")
-    assert any(p.startswith(expected) for p in err.value.problems), err.value.problems
+    assert any(p.code == code and p.text("en").startswith(expected) for p in err.value.problems), \
+        err.value.problems
+    assert err.value.message_code == "org.invalid" and err.value.params["count"] == len(err.value.problems)
     assert _counts(demo) == before
 
 
@@ -82,8 +87,10 @@ def test_a_cycle_through_people_already_stored_is_found(demo):
     with pytest.raises(OrgInvalid) as err:
         import_org(demo, parse_yaml("users:\n  - {id: wangzong, name: 王总, department: GM, superior: xiaowang}\n"),
                    "lijingli")
-    assert err.value.problems == ["org.yaml users[1]: the superior chain of user 'wangzong' is a cycle: "
-                                  "wangzong -> xiaowang -> zhangzongjian -> wangzong"]
+    assert err.value.problems == [Msg("org.cycle_superior", where="org.yaml users[1]", id="wangzong",
+                                      loop="wangzong -> xiaowang -> zhangzongjian -> wangzong")]
+    assert [p.text() for p in err.value.problems] == [
+        "org.yaml users[1]：用户“wangzong”的上级关系形成循环：wangzong -> xiaowang -> zhangzongjian -> wangzong"]
 
 
 def test_csv_import_with_located_errors(ctx):
@@ -99,9 +106,12 @@ def test_csv_import_with_located_errors(ctx):
     bad = users + "x,某人,NOPE,,,,,\n"
     with pytest.raises(OrgInvalid) as err:
         import_org(ctx, parse_csv(departments, bad), "boss")
-    assert err.value.problems == ["users.csv line 5: department 'NOPE' does not exist"]
-    with pytest.raises(OrgInvalid, match="departments.csv: missing column"):
+    assert err.value.problems == [Msg("org.department_unknown", where="users.csv:5", id="NOPE")]
+    assert err.value.problems[0].text("en") == "users.csv:5: department 'NOPE' does not exist"
+    with pytest.raises(OrgInvalid) as err:
         parse_csv("code,title\nA,B\n", None)
+    assert err.value.problems == [Msg("org.missing_columns", where="departments.csv", names=["id", "name"])]
+    assert str(err.value) == "组织数据有 1 处问题，未导入任何内容：departments.csv：缺少列 id、name"
 
 
 def test_only_platform_admins_import_after_the_first_time(demo):
@@ -120,15 +130,21 @@ def test_interface_person_changes_keep_their_history(demo, clock):
     assert history[0]["to"] == history[1]["from"] == clock.now.isoformat()
     set_post(demo, "MKT", "interface", None, "lijingli")
     assert directory(demo).interface_person("MKT") is None
-    with pytest.raises(InvalidInput, match="unknown post"):
+    with pytest.raises(InvalidInput) as refused:
         set_post(demo, "MKT", "chief", "songyu", "lijingli")
+    assert said(refused) == ("choice.unknown", {"what": {"code": "what.post", "params": {}}, "given": "chief",
+                                                "known": ["head", "interface"]})
+    assert str(refused.value) == "未知的岗位“chief”（可选：head、interface）"
 
 
 def test_substitutes_are_checked(demo):
-    with pytest.raises(InvalidInput, match="already has a substitute"):
+    with pytest.raises(InvalidInput) as refused:
         add_substitute(demo, "chenzongjian", "qianyun", date(2026, 10, 6), date(2026, 10, 9), "出差", "lijingli")
-    with pytest.raises(InvalidInput, match="ends"):
+    assert said(refused) == ("absence.overlaps", {"user": "chenzongjian", "start": "2026-10-01", "end": "2026-10-07"})
+    assert str(refused.value) == "chenzongjian 在 2026-10-01 至 2026-10-07 已有代理人"
+    with pytest.raises(InvalidInput) as refused:
         add_substitute(demo, "xiaowang", "songyu", date(2026, 10, 6), date(2026, 10, 1), "", "xiaowang")
+    assert said(refused) == ("absence.ends_first", {"start": "2026-10-06", "end": "2026-10-01"})
     with pytest.raises(PermissionDenied):
         add_substitute(demo, "xiaowang", "songyu", date(2026, 11, 1), date(2026, 11, 2), "", "songyu")
     add_substitute(demo, "xiaowang", "songyu", date(2026, 11, 1), date(2026, 11, 2), "培训", "xiaowang")

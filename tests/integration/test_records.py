@@ -15,6 +15,7 @@ from engine.bpmn.forms import Form, FormField
 from engine.db.models import ProcessInstance
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.knowledge.lessons import list_entries
+from engine.messages import Msg
 from engine.org.directory import add_substitute
 from engine.org.importer import import_org, parse_yaml
 from engine.org.users import add_user
@@ -205,35 +206,40 @@ def test_input_errors_name_their_fields(ctx, req):
     _plan(ctx, iid)
     with pytest.raises(FormInvalid) as err:
         post_progress(ctx, iid, "yangfan", plan_task_key="T1", status="快好了", expected_finish="国庆后")
-    assert err.value.errors == {"status": "应为 未开始、进行中、待支持、已完成 之一，收到的是 '快好了'",
-                                "expected_finish": "应为日期（YYYY-MM-DD），收到的是 '国庆后'"}
+    assert err.value.errors == {"status": Msg("record.not_option", known=["未开始", "进行中", "待支持", "已完成"],
+                                              given="'快好了'"),
+                                "expected_finish": Msg("record.not_date", given="'国庆后'")}
+    assert err.value.field_texts() == {"status": "应为 未开始、进行中、待支持、已完成 之一，收到的是 '快好了'",
+                                       "expected_finish": "应为日期（YYYY-MM-DD），收到的是 '国庆后'"}
     with pytest.raises(FormInvalid) as err:
         post_progress(ctx, iid, "yangfan", plan_task_key="T1", status="进行中", risk=True)
-    assert err.value.errors == {"risk_note": "报告风险时须说明风险"}
+    assert err.value.field_texts() == {"risk_note": "报告风险时须说明风险"}
     with pytest.raises(FormInvalid) as err:
         add_feedback(ctx, iid, "qianyun", content=" ", suggested_date=None)
-    assert err.value.errors == {"content": "不能为空", "suggested_date": "不能为空"}
+    assert err.value.errors == {"content": Msg("field.required"), "suggested_date": Msg("field.required")}
+    assert err.value.field_texts() == {"content": "必填", "suggested_date": "必填"}
     with pytest.raises(FormInvalid) as err:
         _plan(ctx, iid, [{**TASKS[0], "owner": "nobody"}])
-    assert err.value.errors == {"tasks": "用户 nobody 不存在"}
+    assert err.value.field_texts() == {"tasks": "用户 nobody 不存在"}
     with pytest.raises(FormInvalid) as err:
         _plan(ctx, iid, [{**TASKS[0], "planned_end": "2026-10-01"}])
-    assert err.value.errors == {"tasks": "第 1 行，planned_end：计划完成日期早于计划开始日期"}
+    assert err.value.errors == {"tasks": Msg("plan.ends_before_start", row=1)}
+    assert err.value.field_texts() == {"tasks": "第 1 行，planned_end：计划完成日期早于计划开始日期"}
     with pytest.raises(FormInvalid) as err:
         _plan(ctx, iid, [{**TASKS[0], "title": ""}, {}])
-    assert err.value.errors == {"tasks": "第 1 行，title：不能为空"}
+    assert err.value.field_texts() == {"tasks": "第 1 行，title：必填"}
     with pytest.raises(FormInvalid) as err:
         add_action_items(ctx, iid, "lijingli", [])
-    assert err.value.errors == {"items": "至少需要一行"}
+    assert err.value.field_texts() == {"items": "至少需要一行"}
     with pytest.raises(FormInvalid) as err:
         schedule_meeting(ctx, iid, "zhangzongjian", starts_at="2026-10-05T10:00", agenda="分工", attendees=["ghost"])
-    assert err.value.errors == {"attendees": "用户 ghost 不存在"}
+    assert err.value.field_texts() == {"attendees": "用户 ghost 不存在"}
     with pytest.raises(FormInvalid) as err:
         record_minutes(ctx, iid, "zhangzongjian", content="纪要", attachment_ids=[999])
-    assert err.value.errors == {"attachment_ids": "附件 999 不属于本需求"}
+    assert err.value.field_texts() == {"attachment_ids": "附件 999 不属于本需求"}
     with pytest.raises(FormInvalid) as err:
         rate_satisfaction(ctx, iid, "xiaowang", 6)
-    assert err.value.errors == {"score": "应为 1 到 5 的整数，收到的是 6"}
+    assert err.value.field_texts() == {"score": "应为 1 到 5 的整数，收到的是 6"}
     with pytest.raises(FormInvalid):
         rate_satisfaction(ctx, iid, "xiaowang", True)
     with pytest.raises(PermissionDenied):
@@ -252,7 +258,10 @@ def test_a_meeting_is_announced_at_least_24_hours_ahead(ctx, req, clock):
     soon = clock.now + timedelta(hours=23, minutes=59)
     with pytest.raises(FormInvalid) as err:
         schedule_meeting(ctx, iid, "zhangzongjian", starts_at=soon, agenda="分工")
-    assert list(err.value.errors) == ["starts_at"] and "至少提前24小时" in err.value.errors["starts_at"]
+    assert list(err.value.errors) == ["starts_at"] and err.value.errors["starts_at"].code == "meeting.notice"
+    earliest = clock.now + timedelta(hours=24)
+    assert err.value.errors["starts_at"].params["earliest"] == earliest.isoformat()
+    assert str(err.value.errors["starts_at"]) == "会议须至少提前24小时通知，最早可安排在 2026-10-01 17:00"
     # Without a zone a time is Beijing time: 2026-10-01 16:59 there is 08:59 UTC, under 24 h away.
     with pytest.raises(FormInvalid):
         schedule_meeting(ctx, iid, "zhangzongjian", starts_at="2026-10-01T16:59", agenda="分工")
@@ -271,12 +280,14 @@ def test_a_plan_is_saved_as_versions_whose_tasks_keep_their_keys(ctx, req):
     third = _plan(ctx, iid, [TASKS[1]])
     assert (third["version"], third["keys"]) == (3, ["T2"])
     assert _plan(ctx, iid, [TASKS[0], TASKS[1], added])["keys"] == ["T4", "T2", "T5"]  # never reused
-    for rows, message in (([{**TASKS[0], "task_key": "T9"}], "第 1 行，task_key：T9 不是本需求协调方案中已有的任务"),
-                          ([{**TASKS[0], "task_key": "T1"}, {**TASKS[1], "task_key": "T1"}],
-                           "第 2 行，task_key：T1 重复")):
+    for rows, said, message in (
+            ([{**TASKS[0], "task_key": "T9"}], Msg("actions.task_unknown", row=1, key="T9"),
+             "第 1 行，task_key：T9 不是本需求协调方案中已有的任务"),
+            ([{**TASKS[0], "task_key": "T1"}, {**TASKS[1], "task_key": "T1"}],
+             Msg("actions.task_twice", row=2, key="T1"), "第 2 行，task_key：T1 重复")):
         with pytest.raises(FormInvalid) as err:
             _plan(ctx, iid, rows)
-        assert err.value.errors == {"tasks": message}
+        assert err.value.errors == {"tasks": said} and err.value.field_texts() == {"tasks": message}
     plans = [r for r in list_records(ctx, iid, "lijingli") if r["kind"] == "plan"]
     assert [p["version"] for p in plans] == [1, 2, 3, 4]
     assert [t["title"] for t in plans[1]["tasks"]] == ["商品选品", "促销页面开发（含移动端）", "物流预案"]
@@ -380,7 +391,9 @@ def test_task_forms_write_records_in_the_commands_transaction(ctx, req, clock):
             row = ctx.store.row(tx, iid, lock=True)
             store_form_records(tx, row, tid, "sign_off", "zhangzongjian", ctx.now(), fields)
         assert list(err.value.errors) == errors
-    with pytest.raises(InvalidInput, match="unknown record kind wish"), ctx.db.transaction() as tx:
+    with pytest.raises(InvalidInput) as refused, ctx.db.transaction() as tx:
         store_form_records(tx, ctx.store.row(tx, iid, lock=True), tid, "sign_off", "zhangzongjian", ctx.now(),
                            {"wish": {"x": 1}})
+    assert refused.value.message_code == "record_forms.unknown_kind"
+    assert (refused.value.params["element"], refused.value.params["given"]) == ("sign_off", ["wish"])
     assert len(list_records(ctx, iid, "shenjie")) == len(records)

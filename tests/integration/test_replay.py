@@ -28,7 +28,7 @@ from engine.workflow.instances import (
 )
 from engine.workflow.timers import run_due_timers
 from tests.conftest import fixture_files
-from tests.helpers import add_user
+from tests.helpers import add_user, said
 from tests.scenarios.driver import MONDAY, set_up_org
 from tests.scenarios.steps import REQUEST
 
@@ -130,8 +130,9 @@ def test_replaying_writes_nothing_and_notifies_nobody(team, clock):
 
 
 def test_an_unknown_instance_is_named(team):
-    with pytest.raises(NotFound, match="instance nope does not exist"):
+    with pytest.raises(NotFound) as refused:
         replay.replay_check(team, ["nope"])
+    assert (said(refused), str(refused.value)) == (("request.unknown", {"request": "nope"}), "需求 nope 不存在")
     with pytest.raises(NotFound):
         replay_states(team, "nope")
 

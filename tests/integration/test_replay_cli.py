@@ -73,4 +73,4 @@ def test_anchor_verify_and_replay_from_the_command_line(database):
     usage = _xiezuo(url, "audit", "replay", code=2)
     assert "give an INSTANCE or --all" in usage.stderr
     missing = _xiezuo(url, "audit", "replay", "nope", code=2)
-    assert "instance nope does not exist" in missing.stderr
+    assert missing.stderr == "error (not_found): 需求 nope 不存在\n"

@@ -14,6 +14,7 @@ from engine.bpmn.deploy import deploy
 from engine.config import EngineConfig
 from engine.db.models import AuditEvent, Notification, RequestCounter
 from engine.errors import FormInvalid, PermissionDenied
+from engine.messages import Msg
 from engine.org.directory import set_post
 from engine.org.importer import import_org, parse_yaml
 from engine.requests.request_view import RequestFilter, list_requests
@@ -43,7 +44,9 @@ def test_numbers_count_up_per_month_without_gaps(org, clock):
     keys = [describe_instance(org, _submit(org).instance_id)["business_key"] for _ in range(2)]
     with pytest.raises(FormInvalid) as err:
         submit_request(org, "xiaowang", {"urgency": "很急"}, process_id=PROCESS)
-    assert err.value.errors == {"title": "required", "urgency": "'很急' is not one of 普通, 紧急, 特急"}
+    assert err.value.errors == {"title": Msg("field.required"),
+                                "urgency": Msg("field.not_option", given="很急", known=["普通", "紧急", "特急"])}
+    assert err.value.field_texts() == {"title": "必填", "urgency": "请从选项中选择"}
     keys.append(describe_instance(org, _submit(org).instance_id)["business_key"])
     assert keys == ["XMBG-202609001", "XMBG-202609002", "XMBG-202609003"]  # the refused one took none
     clock.now = datetime(2026, 9, 30, 16, 0, tzinfo=UTC)  # 00:00 on 1 October in Beijing

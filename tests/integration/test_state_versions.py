@@ -17,7 +17,7 @@ from engine.workflow.instances import complete_task, describe_instance, start_in
 from engine.workflow.state_versions import MIGRATIONS, SERIALIZER_VERSION, VERSIONS, StateVersions, StoredState
 from engine.workflow.store import InstanceStore
 from tests.conftest import fixture_files
-from tests.helpers import add_user
+from tests.helpers import add_user, said
 
 
 def _values_to_data(state: StoredState) -> None:
@@ -115,11 +115,19 @@ def test_state_newer_than_the_code_or_from_another_serializer_is_refused(team):
     ctx = team
     iid = start_instance(ctx, "call_parent", "alice", {}).instance_id
     (task,) = _open_tasks(ctx)
-    for columns in ({"state_version": VERSIONS.current + 1}, {"state_version": VERSIONS.current,
-                                                              "serializer_version": "9.9"}):
+    what = {"code": "what.instance_named", "params": {"id": iid}}
+    for columns, code, params, english in (
+            ({"state_version": VERSIONS.current + 1}, "state.too_new",
+             {"what": what, "version": VERSIONS.current + 1, "current": VERSIONS.current},
+             f"Instance {iid} was stored in state format {VERSIONS.current + 1}, newer than"),
+            ({"state_version": VERSIONS.current, "serializer_version": "9.9"}, "state.other_serializer",
+             {"what": what, "version": "9.9", "current": SERIALIZER_VERSION},
+             f"Instance {iid} was stored by SpiffWorkflow serializer 9.9")):
         _set(ctx, iid, **columns)
-        with pytest.raises(StateVersionUnsupported, match=f"instance {iid} was stored"):
+        with pytest.raises(StateVersionUnsupported) as refused:
             complete_task(ctx, task["task_id"], "alice", {})
+        assert said(refused) == (code, params)
+        assert str(refused.value).startswith(f"流程实例 {iid} ") and refused.value.text("en").startswith(english)
         with pytest.raises(StateVersionUnsupported):
             replay.replay_check(ctx, [iid])
         assert _rows(ctx, iid)["version"] == columns["state_version"]  # nothing was written over it

@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from engine.errors import FormInvalid
+from engine.messages import Msg
 from engine.notify.notices import list_notifications
 from engine.requests.attachments import add_attachment
 from engine.requests.expressions import script_services
@@ -206,7 +207,8 @@ def test_acceptance_returned_with_the_problem_then_accepted(flow):
     problem = "物料设计未包含活动二维码，需补充"
     with pytest.raises(FormInvalid) as err:  # a return must say what is wrong
         flow.complete("accept_deliverable", {"acceptance_result": "退回修改"})
-    assert err.value.errors == {"acceptance_problem": "required when 验收结论 is 退回修改"}
+    assert err.value.errors == {"acceptance_problem": Msg("field.required_if", field="验收结论", value="退回修改")}
+    assert err.value.field_texts() == {"acceptance_problem": "“验收结论”为“退回修改”时必填"}
     flow.notifications(new_tasks=True)
     flow.complete("accept_deliverable", {"acceptance_result": "退回修改", "acceptance_problem": problem})
     assert flow.assignees("execute_task") == ["qianyun", "songyu"]

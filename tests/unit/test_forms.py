@@ -8,6 +8,7 @@ from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH
 from engine.bpmn.form_validation import json_type_errors, validate_submission
 from engine.bpmn.forms import Form, FormField, field_from_xml
 from engine.bpmn.parser import CAMUNDA_NS
+from engine.messages import Msg
 
 
 def _field(xml: str):
@@ -37,17 +38,20 @@ def test_table_rows_are_coerced_and_errors_name_row_and_column():
     assert errors == {}
     assert clean == {"plan_tasks": [{"title": "物料设计", "owner": "xiaowang", "end": "2024-05-15", "hours": 16}]}
 
-    cases = [
-        ([{"title": "a", "owner": "u"}], "row 1, 计划完成: required"),
+    cases = [  # each message by its code, in both languages
+        ([{"title": "a", "owner": "u"}], "第 1 行，计划完成：必填", "Row 1, 计划完成: Required"),
         ([{"title": "a", "owner": "u", "end": "2024-05-15"}, {"title": "b", "owner": "u", "end": "May 15"}],
-         "row 2, 计划完成: 'May 15' is not a date (YYYY-MM-DD)"),
-        ([{"title": "a", "owner": "u", "end": "2024-05-15", "cost": 1}], "row 1: 'cost' is not a column"),
-        ("not rows", "must be a list of rows"),
-        ([{"title": "a", "owner": "u", "end": "2024-05-15"}] * 3, "at most 2 rows"),
-        ([], "required"),
+         "第 2 行，计划完成：请填写日期（年-月-日）", "Row 2, 计划完成: Enter a date (year-month-day)"),
+        ([{"title": "a", "owner": "u", "end": "2024-05-15", "cost": 1}], "第 1 行：cost 不是表格的列",
+         "Row 1: cost is not a column of the table"),
+        ("not rows", "表格数据无效", "The table could not be read"),
+        ([{"title": "a", "owner": "u", "end": "2024-05-15"}] * 3, "最多填写 2 行", "Fill in at most 2 rows"),
+        ([], "必填", "Required"),
     ]
-    for value, message in cases:
-        assert validate_submission(form, {"plan_tasks": value}) == ({}, {"plan_tasks": message}), value
+    for value, chinese, english in cases:
+        clean, errors = validate_submission(form, {"plan_tasks": value})
+        assert clean == {} and list(errors) == ["plan_tasks"], value
+        assert (str(errors["plan_tasks"]), errors["plan_tasks"].text("en")) == (chinese, english), value
 
 
 def test_bad_column_specs_are_problems():
@@ -75,7 +79,10 @@ def test_a_field_required_only_when_another_has_a_value():
                '<camunda:property id="requiredIf" value="result=退回修改" /></camunda:properties>')
     form = Form([_field(decision)[0], _field(problem)[0]])
     assert validate_submission(form, {"result": "验收通过"}) == ({"result": "验收通过"}, {})
-    assert validate_submission(form, {"result": "退回修改"})[1] == {"problem": "required when 验收结果 is 退回修改"}
+    refused = validate_submission(form, {"result": "退回修改"})[1]
+    assert refused == {"problem": Msg("field.required_if", field="验收结果", value="退回修改")}
+    assert (str(refused["problem"]), refused["problem"].text("en")) == (
+        "“验收结果”为“退回修改”时必填", "Required when “验收结果” is “退回修改”")
     assert validate_submission(form, {"result": "退回修改", "problem": "缺二维码"})[1] == {}
     assert _field('id="p" type="text"><camunda:properties><camunda:property id="requiredIf" value="x" />'
                   '</camunda:properties>')[1] == [
@@ -100,16 +107,18 @@ def test_every_text_has_a_length_limit_and_every_list_a_count_limit():
     text = Form([_field('id="background" type="text">')[0]])
     assert validate_submission(text, {"background": "背" * DEFAULT_MAX_LENGTH})[1] == {}
     assert validate_submission(text, {"background": "背" * 15_000_000})[1] == {
-        "background": f"at most {DEFAULT_MAX_LENGTH} characters"}
+        "background": Msg("field.too_long", most=DEFAULT_MAX_LENGTH)}
     depts = Form([_field('id="involved_depts" type="departments">')[0]])
     assert validate_submission(depts, {"involved_depts": ["MKT"] * (DEFAULT_MAX_ITEMS + 1)})[1] == {
-        "involved_depts": f"choose at most {DEFAULT_MAX_ITEMS}"}
+        "involved_depts": Msg("field.choose_fewer", most=DEFAULT_MAX_ITEMS)}
     table = Form([_field(PLAN.replace('<camunda:constraint name="maxlength" config="2" />', ""))[0]])
     row = {"title": "物料设计", "owner": "xiaowang", "end": "2024-05-15"}
     assert validate_submission(table, {"plan_tasks": [row] * (DEFAULT_MAX_ROWS + 1)})[1] == {
-        "plan_tasks": f"at most {DEFAULT_MAX_ROWS} rows"}
-    assert validate_submission(table, {"plan_tasks": [{**row, "title": "长" * (DEFAULT_MAX_LENGTH + 1)}]})[1] == {
-        "plan_tasks": f"row 1, 任务名称: at most {DEFAULT_MAX_LENGTH} characters"}
+        "plan_tasks": Msg("field.rows_too_many", most=DEFAULT_MAX_ROWS)}
+    too_long = validate_submission(table, {"plan_tasks": [{**row, "title": "长" * (DEFAULT_MAX_LENGTH + 1)}]})[1]
+    assert too_long == {"plan_tasks": Msg("field.row_cell", row=1, column="任务名称",
+                                          problem=Msg("field.too_long", most=DEFAULT_MAX_LENGTH))}
+    assert too_long["plan_tasks"].text("en") == f"Row 1, 任务名称: At most {DEFAULT_MAX_LENGTH} characters"
 
 
 def test_people_and_departments_must_exist_and_take_work():
@@ -118,12 +127,17 @@ def test_people_and_departments_must_exist_and_take_work():
     form = Form([_field('id="depts" type="departments">')[0], _field('id="owner" type="user">')[0]])
     bounds = Bounds(departments={"MKT", "PRD"}, users={"xiaowang"})
     assert validate_submission(form, {"depts": ["MKT", "PRD"], "owner": "xiaowang"}, bounds=bounds)[1] == {}
-    assert validate_submission(form, {"depts": ["MKT", "XXX"], "owner": "shenjie"}, bounds=bounds)[1] == {
-        "depts": "'XXX' is not a department", "owner": "'shenjie' is not an active user who can take work"}
+    refused = validate_submission(form, {"depts": ["MKT", "XXX"], "owner": "shenjie"}, bounds=bounds)[1]
+    assert refused == {"depts": Msg("field.not_department", given="XXX"),
+                       "owner": Msg("field.not_worker", given="shenjie")}
+    assert {k: v.text("en") for k, v in refused.items()} == {
+        "depts": "“XXX” is not a department", "owner": "“shenjie” is not an active person who can take work"}
     table = Form([_field(PLAN)[0]])
     refused = validate_submission(table, {"plan_tasks": [{"title": "a", "owner": "nobody", "end": "2024-05-15"}]},
                                   bounds=bounds)
-    assert refused[1] == {"plan_tasks": "row 1, 责任人: 'nobody' is not an active user who can take work"}
+    assert refused[1] == {"plan_tasks": Msg("field.row_cell", row=1, column="责任人",
+                                            problem=Msg("field.not_worker", given="nobody"))}
+    assert str(refused[1]["plan_tasks"]) == "第 1 行，责任人：“nobody”不是可以接收任务的在职人员"
 
 
 BOUNDED = ('id="plan_tasks" label="任务分解" type="table"><camunda:properties><camunda:property id="columns" '
@@ -150,15 +164,29 @@ def test_dates_are_bounded_by_today_other_fields_and_the_task_data():
                                    bounds=bounds)[1]
 
     assert errors("2026-12-07", "2026-12-20") == {}
-    assert errors("2026-12-06", "2026-12-20") == {
-        "plan_tasks": "row 1, 计划开始: must not be before today (2026-12-07)"}
-    assert errors("2026-12-10", "2026-12-09") == {
-        "plan_tasks": "row 1, 计划完成: must be on or after 计划开始 (2026-12-10)"}
-    assert errors("2026-12-10", "2026-12-21") == {"plan_tasks": "row 1, 计划完成: must be on or before 期望完成时间 "
-                                                                "(2026-12-20), or give the reason in 晚于期望的原因"}
+    def english(found: dict) -> dict:
+        return {k: v.text("en") for k, v in found.items()}
+
+    assert errors("2026-12-06", "2026-12-20") == {"plan_tasks": Msg(
+        "field.row_cell", row=1, column="计划开始", problem=Msg("field.before_today", day="2026-12-07"))}
+    assert english(errors("2026-12-06", "2026-12-20")) == {
+        "plan_tasks": "Row 1, 计划开始: Cannot be before today (7 Dec 2026)"}
+    assert errors("2026-12-10", "2026-12-09") == {"plan_tasks": Msg(
+        "field.row_cell", row=1, column="计划完成",
+        problem=Msg("field.before_field", field="计划开始", day="2026-12-10"))}
+    assert english(errors("2026-12-10", "2026-12-09")) == {
+        "plan_tasks": "Row 1, 计划完成: Cannot be before “计划开始” (10 Dec 2026)"}
+    late = errors("2026-12-10", "2026-12-21")
+    assert late == {"plan_tasks": Msg("field.row_cell", row=1, column="计划完成", problem=Msg(
+        "field.late_unless", problem=Msg("field.after_field", field="期望完成时间", day="2026-12-20"),
+        reason_field="晚于期望的原因"))}
+    assert str(late["plan_tasks"]) == \
+        "第 1 行，计划完成：不能晚于“期望完成时间”（2026-12-20）；确需晚于时，请填写“晚于期望的原因”"
+    assert english(late) == {"plan_tasks": "Row 1, 计划完成: Cannot be after “期望完成时间” (20 Dec 2026); "
+                                           "if it must be later, give the reason in “晚于期望的原因”"}
     assert errors("2026-12-10", "2026-12-21", late_reason="供应商交期顺延") == {}
     assert errors("2026-12-07", "2026-12-20", expected="2026-12-06") == {
-        "expected": "must not be before today (2026-12-07)"}
+        "expected": Msg("field.before_today", day="2026-12-07")}
     # Without a date to compare with (no today, a field not filled), no bound applies.
     assert validate_submission(form, {"plan_tasks": [{"title": "t", "start": "2020-01-01", "end": "2030-01-01"}]})[
         1] == {}
@@ -166,8 +194,10 @@ def test_a_text_field_without_a_maxlength_takes_at_most_the_default():
     form = Form([FormField("note", "text"), FormField("code", "string", maxlength=5)])
     assert validate_submission(form, {"note": "字" * DEFAULT_MAX_LENGTH})[1] == {}
     assert validate_submission(form, {"note": "字" * (DEFAULT_MAX_LENGTH + 1)})[1] == {
-        "note": f"at most {DEFAULT_MAX_LENGTH} characters"}
-    assert validate_submission(form, {"code": "123456"})[1] == {"code": "at most 5 characters"}
+        "note": Msg("field.too_long", most=DEFAULT_MAX_LENGTH)}
+    refused = validate_submission(form, {"code": "123456"})[1]
+    assert refused == {"code": Msg("field.too_long", most=5)}
+    assert (str(refused["code"]), refused["code"].text("en")) == ("最多 5 个字", "At most 5 characters")
 
 
 def test_a_json_body_gives_each_field_its_own_type():
@@ -180,6 +210,8 @@ def test_a_json_body_gives_each_field_its_own_type():
     assert json_type_errors(form, {"title": None, "hours": None}) == {}  # null: left out
     assert json_type_errors(form, {"title": 8888, "hours": "3", "rate": True, "urgent": "yes", "depts": "PRD,SAL",
                                    "due": 20261102, "rows": [[1]]}) == {
-        "title": "must be text", "hours": "must be a whole number", "rate": "must be a number",
-        "urgent": "must be true or false", "depts": "must be a list of ids (text)", "due": "must be text",
-        "rows": "must be a list of rows (objects)"}
+        "title": Msg("json.not_text"), "hours": Msg("json.not_integer"), "rate": Msg("json.not_number"),
+        "urgent": Msg("json.not_boolean"), "depts": Msg("json.not_ids"), "due": Msg("json.not_text"),
+        "rows": Msg("json.not_rows")}
+    assert {k: v.text("en") for k, v in json_type_errors(form, {"hours": "3", "rows": [[1]]}).items()} == {
+        "hours": "Must be a whole number", "rows": "Must be a list of rows (objects)"}

@@ -19,11 +19,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engine.errors import InvalidInput
+from engine.messages import Msg
 from engine.org.workdays import URGENCIES, WorkCalendar, statutory_year_known
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()
-WARNING_2035 = "2035年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。"
+WARNING_2035 = Msg("calendar.year_unknown", year=2035)
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -107,6 +108,9 @@ def test_a_year_without_statutory_data_counts_weekends_only_and_warns():
     assert not CAL.is_workday(date(2035, 1, 6))  # Saturday
     assert CAL.add_working_days(datetime(2035, 1, 5, 10, 0, tzinfo=SH), 1) == datetime(2035, 1, 8, 10, 0, tzinfo=SH)
     assert CAL.warnings([2026, 2035, 2035]) == [WARNING_2035]
+    assert str(WARNING_2035) == "2035年的法定节假日安排尚未收录，目前仅按周末计算工作日；请平台管理员补充。"
+    assert WARNING_2035.text("en") == ("The statutory holidays of 2035 are not known yet: working days are counted "
+                                       "by weekends only until a platform admin enters them.")
     assert CAL.warnings([2026]) == []
 
 
@@ -117,7 +121,7 @@ def test_an_override_makes_an_unknown_year_weekday_a_rest_day_and_covers_the_yea
     assert ruled.add_working_days(friday, 1) == datetime(2035, 1, 2, 10, 0, tzinfo=SH)
     assert not ruled.is_workday(date(2035, 1, 1))
     assert ruled.known(date(2035, 1, 1)) and not ruled.known(date(2035, 1, 2))
-    assert ruled.warnings([2034, 2035]) == [WARNING_2035.replace("2035", "2034")]
+    assert ruled.warnings([2034, 2035]) == [Msg("calendar.year_unknown", year=2034)]
 
 
 def test_an_override_wins_over_the_statutory_calendar_and_the_weekend():

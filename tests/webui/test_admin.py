@@ -79,12 +79,13 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(client):
 def test_an_org_file_with_a_problem_is_shown_located_and_nothing_is_imported_until_it_is_fixed(app, ctx):
     client = _signed_in(app, "lijingli")
     token = _token(client, "/admin/org")
-    bad = client.post("/admin/org/import", data={"csrf_token": token, "org_file": (io.BytesIO(BAD_YAML.encode()),
-                                                                                  "质量部.yaml")},
-                      content_type="multipart/form-data")
-    assert bad.status_code == 422
-    problems = re.findall(r'<li class="error">([^<]+)</li>', _text(bad))
-    assert problems == ["质量部.yaml users[2]: department &#39;QAX&#39; does not exist"]
+    for language, problem in (("zh-CN", "质量部.yaml users[2]：部门“QAX”不存在"),
+                              ("en", "质量部.yaml users[2]: department &#39;QAX&#39; does not exist")):
+        bad = client.post("/admin/org/import", data={"csrf_token": token, "org_file": (
+            io.BytesIO(BAD_YAML.encode()), "质量部.yaml")}, content_type="multipart/form-data",
+            headers={"Accept-Language": language})
+        assert bad.status_code == 422
+        assert re.findall(r'<li class="error">([^<]+)</li>', _text(bad)) == [problem]
     assert "QA" not in directory(ctx).departments and "zhouqing" not in directory(ctx).users
     good = client.post("/admin/org/import", data={"csrf_token": token, "org_file": (io.BytesIO(GOOD_YAML.encode()),
                                                                                    "质量部.yaml")},
@@ -289,7 +290,11 @@ def test_the_calendar_shows_a_year_and_its_rulings_which_admins_set_and_clear(ap
     assert list_days(ctx, 2026) == []
     unknown = _text(client.get("/admin/calendar?year=2027"))
     assert "2027年的法定节假日安排尚未收录" in unknown
-    assert "2027年的法定节假日安排尚未收录" in _text(client.get("/admin/"))  # next year, on the overview
+    overview = _text(client.get("/admin/"))
+    assert "2027年的法定节假日安排尚未收录" in overview  # next year, on the overview, with a link to it
+    assert re.search(r'data-warning>2027年[^<]*<a href="/admin/calendar\?year=2027"', overview)
+    english = _text(client.get("/admin/calendar?year=2027", headers={"Accept-Language": "en"}))
+    assert "The statutory holidays of 2027 are not known yet" in english and "2027年" not in english
 
 
 def test_lessons_wait_for_review_are_approved_or_rejected_with_a_reason_and_then_found(app, ctx):

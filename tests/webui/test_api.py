@@ -141,12 +141,37 @@ def test_a_form_error_on_submit_is_422_with_the_fields(app):
     body = answer.get_json()
     assert body["code"] == "form_invalid" and {"request_type", "goal", "involved_depts"} <= set(body["fields"])
     not_json = app.test_client().post(f"{API}/requests", data="[1, 2]", headers=token_of(app, REQUESTER))
-    assert not_json.status_code == 400 and not_json.get_json()["code"] == "invalid_input"
+    assert not_json.status_code == 400 and not_json.get_json() == {
+        "code": "invalid_input", "message_code": "api.not_object", "params": {}, "message": "请求体须为 JSON 对象。"}
     # JSON carries types: a number is not text, a comma-separated text is not a list.
-    typed = app.test_client().post(f"{API}/requests", json={**REQUEST, "contact": 8888, "involved_depts": "PRD,SAL"},
-                                   headers=token_of(app, REQUESTER))
-    assert typed.status_code == 422 and typed.get_json()["fields"] == {
-        "contact": "must be text", "involved_depts": "must be a list of ids (text)"}
+    wrong = {**REQUEST, "contact": 8888, "involved_depts": "PRD,SAL"}
+    typed = app.test_client().post(f"{API}/requests", json=wrong, headers=token_of(app, REQUESTER))
+    assert typed.status_code == 422 and typed.get_json()["field_codes"] == {
+        "contact": {"code": "json.not_text", "params": {}}, "involved_depts": {"code": "json.not_ids", "params": {}}}
+    assert typed.get_json()["fields"] == {"contact": "应为文本", "involved_depts": "应为编号（文本）的列表"}
+    english = app.test_client().post(f"{API}/requests", json=wrong,
+                                     headers={**token_of(app, REQUESTER), "Accept-Language": "en"})
+    assert english.get_json()["fields"] == {"contact": "Must be text", "involved_depts": "Must be a list of ids (text)"}
+
+
+def test_an_error_says_what_by_its_code_and_parameters_in_the_callers_language(app, ctx):
+    from engine.org.accounts import set_preferences
+
+    said = {"code": "invalid_input", "message_code": "choice.unknown",
+            "params": {"what": {"code": "what.tab", "params": {}}, "given": "nobody",
+                       "known": ["mine", "group", "cc", "done"]}}
+    caller, requester = app.test_client(), token_of(app, REQUESTER)
+    url = f"{API}/inbox?which=nobody"
+    answer = caller.get(url, headers=requester)
+    assert answer.status_code == 400
+    assert answer.get_json() == {**said, "message": "未知的标签页“nobody”（可选：mine、group、cc、done）"}
+    english = {**said, "message": "Unknown tab “nobody” (known: mine, group, cc, done)"}
+    assert caller.get(url, headers={**requester, "Accept-Language": "en"}).get_json() == english
+    # A person's own setting is their language, whatever the client sends.
+    set_preferences(ctx, REQUESTER_HEAD, locale="en")
+    head = token_of(app, REQUESTER_HEAD)
+    assert caller.get(url, headers=head).get_json() == english
+    assert caller.get(url, headers={**head, "Accept-Language": "zh-CN"}).get_json() == english
 
 
 def test_a_submission_too_large_for_one_command_is_422_naming_the_element_and_files_nothing(app, ctx):
@@ -155,7 +180,11 @@ def test_a_submission_too_large_for_one_command_is_422_naming_the_element_and_fi
     assert answer.status_code == 422
     body = answer.get_json()
     assert body["code"] == "command_too_large" and body["limit"] == 2_000 and body["element_id"]
-    assert "nothing of it was saved" in body["message"]
+    assert body["message_code"] == "command.too_large_because" and body["message"].endswith("；均未保存")
+    english = app.test_client().post(f"{API}/requests", json=REQUEST,
+                                     headers={**token_of(app, REQUESTER), "Accept-Language": "en"}).get_json()
+    assert english["message_code"] == "command.too_large_because" and english["params"] == body["params"]
+    assert english["message"].endswith("; nothing of it was saved")
     with ctx.db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM process_instance").scalar() == 0
 
@@ -251,7 +280,9 @@ def test_an_auditor_files_nothing_and_no_task_can_become_theirs(app):
         answer = caller.post(f"{API}/tasks/{task['task_id']}/{operation}",
                              json={"to_user": "shenjie", "reason": "请审计"}, headers=head)
         assert answer.status_code == 400, answer.get_json()
-        assert "auditors read and change nothing" in answer.get_json()["message"]
+        assert answer.get_json() == {"code": "invalid_input", "message_code": "task.hand_to_auditor",
+                                     "params": {"user": "shenjie"},
+                                     "message": "所选的人是审计员：审计员只查看、不更改，任务不能交给审计员"}
     assert caller.get(f"{API}/inbox", headers=auditor).get_json()["items"] == []
     for operation in ("complete", "claim", "urge", "comment"):
         answer = caller.post(f"{API}/tasks/{task['task_id']}/{operation}", json={}, headers=auditor)

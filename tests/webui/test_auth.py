@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 from engine.org.sign_in import SignInPolicy
@@ -69,6 +70,14 @@ def test_the_session_settings_are_read_from_the_environment():
     policy = config.sign_in_policy
     assert (policy.idle_minutes, policy.max_hours, policy.lock_after, policy.lock_minutes) == (30, 8, 5, 60)
     assert WebConfig.from_environ({}).sign_in_policy == SignInPolicy()
+
+
+def test_the_organisations_language_is_read_from_the_environment():
+    from webui.config import WebConfig
+
+    assert [(c.engine.locale, c.default_locale) for c in map(WebConfig.from_environ, (
+        {}, {"XIEZUO_LOCALE": "en"}, {"XIEZUO_LOCALE": "en-GB"}, {"XIEZUO_LOCALE": "zh_CN"}))] == [
+        ("zh_CN", "zh_CN"), ("en", "en"), ("en", "en"), ("zh_CN", "zh_CN")]
 
 
 def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client):
@@ -176,3 +185,14 @@ def test_the_language_can_be_switched_to_english(client):
     english = client.get("/inbox").get_data(as_text=True)
     assert "My tasks" in english and "我的任务" not in english
     assert 'lang="en"' in english
+
+
+def test_a_reader_who_asks_for_no_language_gets_the_organisations(app):
+    def language(**headers) -> str:
+        return re.search(r'<html lang="([^"]+)"', app.test_client().get("/login", headers=headers)
+                         .get_data(as_text=True)).group(1)
+
+    assert (language(), language(**{"Accept-Language": "en"})) == ("zh-CN", "en")
+    app.extensions["xiezuo_config"].default_locale = "en"  # XIEZUO_LOCALE=en
+    assert language() == "en"
+    assert language(**{"Accept-Language": "zh-CN,zh;q=0.9"}) == "zh-CN"  # asking for Chinese still gets it

@@ -90,7 +90,7 @@ def test_a_body_without_files_over_the_limit_is_413_in_the_readers_language(app)
     big = {"data": {"x": "字" * (1024 * 1024)}}  # 3 MB of UTF-8, over the 2 MB limit
     answer = app.test_client().post(f"{API}/tasks/nothing/complete", json=big, headers=auth)
     assert answer.status_code == 413
-    assert answer.get_json() == {"code": "too_large", "message": "请求内容过大：最多 2 MB。"}
+    assert answer.get_json() == {"code": "too_large", "params": {}, "message": "请求内容过大：最多 2 MB。"}
     english = app.test_client().post(f"{API}/tasks/nothing/complete", json=big,
                                      headers={**auth, "Accept-Language": "en"})
     assert english.status_code == 413 and english.get_json()["message"] == "Request too large: at most 2 MB."

@@ -252,3 +252,32 @@ def test_a_notice_of_a_task_one_no_longer_takes_part_in_opens_the_inbox(app, ctx
     assert answer.status_code == 302 and answer.headers["Location"] == "/inbox"
     assert "这项任务已经办结，或已由他人处理" in page(sunhao, "/inbox")
     assert sunhao.get(f"/requests/{flow.instance_id}").status_code == 404
+
+
+def _notice_on(html: str, notification_id: str) -> str:
+    found = re.search(rf'data-notification="{notification_id}".*?<span class="message">(.*?)</span>', html, re.S)
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+
+def test_a_notice_reads_in_the_readers_language_and_one_from_before_codes_as_it_was_written(app, ctx, flow, clock):
+    from engine.db.models import Notification
+
+    flow.submit(REQUESTER, REQUEST)
+    urge_task(ctx, flow.task("dept_head_signoff")["task_id"], REQUESTER, "今天内请签批")
+    with ctx.db.write() as s:  # a row written before notices had codes: its message only
+        s.add(Notification(recipient=REQUESTER_HEAD, kind="info", message="旧通知：请于周五前提交材料",
+                           created_at=clock.now))
+    head = signed_in(app, REQUESTER_HEAD)
+    chinese = page(head, "/notifications")
+    urged = re.search(r'data-notification="(\d+)" data-kind="urge"', chinese).group(1)
+    old = re.search(r'data-notification="(\d+)" data-kind="info"', chinese).group(1)
+    head.post("/language/en", data={"csrf_token": csrf_of(chinese), "next": "/notifications"})
+    english = page(head, "/notifications")
+    assert _notice_on(chinese, urged) == \
+        "小王 催办任务「发起部门负责人签批」（需求 XMBG-202611001），请尽快处理：今天内请签批"
+    assert _notice_on(english, urged) == ("小王 urges the task “Sign-off by the initiating department&#39;s head” "
+                                          "(request XMBG-202611001): please see to it soon: 今天内请签批")
+    assert _notice_on(chinese, old) == _notice_on(english, old) == "旧通知：请于周五前提交材料"
+    with ctx.db.read() as s:  # one row, told in each reader's language
+        row = s.get(Notification, int(urged))
+        assert (row.code, row.message) == ("notice.urged_message", _notice_on(chinese, urged))

@@ -102,7 +102,7 @@ def test_admins_write_the_guide_and_everyone_reads_it_with_its_history(app, ctx,
 
     refused = _post(admin, "/knowledge/guide/new", {"title": "", "body": "见 [[kb:99999]]"})
     assert refused.status_code == 422
-    assert "标题不能为空" in _text(refused) and "[[kb:99999]] 不存在或尚未通过审核" in _text(refused)
+    assert "请填写标题" in _text(refused) and "[[kb:99999]] 不存在或尚未通过审核" in _text(refused)
     assert guide.list_pages(ctx) == []
 
     body = (f"# 协作原则\n对事不对人。参见 [[kb:{closed['lesson_id']}]]。\n\n<script>alert(1)</script>\n\n"

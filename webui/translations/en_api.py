@@ -1,7 +1,6 @@
 """English of the API's and the request bounds' messages (webui/views/api.py, webui/bounds.py, webui/errors.py)."""
 
 ENGLISH = {
-    "JSON 嵌套过深（最多 %(limit)d 层）。": "The JSON is nested too deep (at most %(limit)d levels).",
     "上传内容过大：每个文件最多 %(size)s。": "Upload too large: each file at most %(size)s.",
     "请求内容过大：最多 %(size)s。": "Request too large: at most %(size)s.",
     "未登录：没有会话，也没有有效的令牌。": "Not signed in: no session and no valid token.",
@@ -20,6 +19,7 @@ ENGLISH = {
     "使用此 Idempotency-Key 的请求已经执行，但它的应答未能保存；请查看相应资源的当前状态。":
         "The request with this Idempotency-Key was carried out, but its answer was not kept; read the resource "
         "for its state.",
-    "Idempotency-Key 须为 1 到 255 个可见 ASCII 字符。": "An Idempotency-Key is 1 to 255 visible ASCII characters.",
     "过期幂等键清理": "Expired idempotency keys cleanup",
+    "服务器内部错误。": "Internal server error.",
+    "请先设置您自己的密码（在 /password 页面）。": "Choose your own password first (on the page /password).",
 }

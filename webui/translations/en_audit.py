@@ -50,9 +50,6 @@ ENGLISH = {
     "委派人": "Delegated by",
     "数据变更（前 → 后）": "Data changes (before → after)",
     "事件数据": "Event data",
-    "时间“%(value)s”格式不对，应为 年-月-日（如 2026-11-05）":
-        "The time “%(value)s” is not valid: write year-month-day (e.g. 2026-11-05)",
-    "未知的事件类型“%(value)s”": "Unknown event type “%(value)s”",
     # replay
     "回放控制": "Replay controls",
     "第一步": "First step",

@@ -72,7 +72,6 @@ ENGLISH = {
     "不能晚于“%(label)s”（%(d)s）": "cannot be after “%(label)s” (%(d)s)",
     "“%(v)s”不是可以接收任务的在职人员": "“%(v)s” is not an active person who can take work",
     "“%(v)s”不是已有的部门": "“%(v)s” is not a department",
-    "文本中不能含有 NUL 字符（\\u0000）。": "A text cannot contain a NUL character (\\u0000).",
     "计划开始": "Planned start",
     "晚于期望完成时间的原因": "Why later than the expected completion date",
     "有任务计划完成晚于期望完成时间时填写": "Fill in when a task is planned to end after the expected completion date",

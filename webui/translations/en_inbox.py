@@ -32,6 +32,4 @@ ENGLISH = {
     "全部标为已读": "Mark all read",
     "暂无通知": "No notifications",
     # the API
-    "请求体须为 JSON 对象。": "The request body must be a JSON object.",
-    "新令牌只能在登录后创建，不能用令牌创建。": "A new token can only be made when signed in, not with a token.",
 }

@@ -25,6 +25,7 @@ from engine.audit.history import history, verification
 from engine.audit.history_replay import replay
 from engine.bpmn.form_validation import json_type_errors
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
+from engine.messages import Msg
 from engine.notify.notices import TABS, describe_request, inbox_listing, open_task_request
 from engine.org.accounts import create_token, list_tokens, revoke_token, token_account
 from engine.requests.records import add_comment
@@ -92,7 +93,7 @@ def http_error(exc: HTTPException):
         kind, message = "csrf_failed", _("会话调用须在 X-CSRFToken 请求头中带上 CSRF 令牌（GET /api/v1/me 给出）。")
     else:
         kind, message = HTTP_CODES.get(code, "error"), http_message(exc) or exc.name
-    answer = jsonify({"code": kind, "message": message})
+    answer = jsonify({"code": kind, "params": {}, "message": message})
     answer.headers.extend(http_headers(exc))
     if code == 401:
         answer.headers["WWW-Authenticate"] = 'Bearer realm="xiezuo"'
@@ -101,20 +102,20 @@ def http_error(exc: HTTPException):
 
 @bp.errorhandler(500)
 def server_error(exc):
-    return jsonify({"code": "internal_error", "message": "internal server error"}), 500
+    return jsonify({"code": "internal_error", "params": {}, "message": _("服务器内部错误。")}), 500
 
 
 def _body() -> dict:
     data = request.get_json(force=True, silent=True) if request.get_data() else {}
     if not isinstance(data, dict):
-        raise InvalidInput(_("请求体须为 JSON 对象。"))
+        raise InvalidInput("api.not_object")
     return data
 
 
 def _text(body: dict, name: str) -> str:
     value = body.get(name, "")
     if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text")
+        raise InvalidInput("text.not_text", what=name)
     return value
 
 
@@ -143,7 +144,7 @@ def inbox():
     """One list of the caller's inbox (mine, group, cc, done), filtered, sorted and paged."""
     which = request.args.get("which", "mine")
     if which not in TABS:
-        raise InvalidInput(f"unknown list '{which}' (known: {', '.join(TABS)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.tab"), given=which[:40], known=list(TABS))
     page = inbox_listing(services(), current_user.id, which, inbox_filter(request.args), sort_arg(request.args),
                          int_arg(request.args, "page", 1), int_arg(request.args, "per_page", 50, high=MAX_PER_PAGE))
     return jsonify(page.to_dict())
@@ -182,7 +183,7 @@ def request_history(instance_id: str):
     request_header(services(), instance_id)
     f, problems = history_filter(request.args)
     if problems:
-        raise InvalidInput("; ".join(str(p) for p in problems))
+        raise InvalidInput("filter.invalid", problems=problems)
     rows = history(services(), instance_id, f, reader=current_user.id)
     return jsonify({"instance_id": instance_id, "filter": f.to_dict(),
                     "verification": verification(services(), instance_id),
@@ -224,7 +225,7 @@ def complete(task_id: str):
     """Complete a task with {"data": {...}} checked against its form (422 with the fields)."""
     data = _body().get("data", {})
     if not isinstance(data, dict):
-        raise InvalidInput("data must be a JSON object")
+        raise InvalidInput("data.not_object", what="data")
     with not_yours():
         return jsonify(_command(complete_task(services(), task_id, current_user.id, data)))
 
@@ -287,7 +288,7 @@ def cc(task_id: str):
     body = _body()
     to_users = body.get("to_users")
     if not isinstance(to_users, list) or not all(isinstance(u, str) for u in to_users):
-        raise InvalidInput("to_users must be a list of user ids")
+        raise InvalidInput("value.not_ids", what="to_users")
     with not_yours():
         return jsonify(_command(cc_task(services(), task_id, current_user.id, to_users, _text(body, "note"))))
 
@@ -327,7 +328,7 @@ def tokens():
 def new_token():
     """A new personal token, shown this once; only a session (signed in with the password) may make one."""
     if g.get("api_token"):
-        raise PermissionDenied(_("新令牌只能在登录后创建，不能用令牌创建。"))
+        raise PermissionDenied("token.by_token")
     name = _text(_body(), "name")
     return jsonify({"name": name.strip(), "token": create_token(services(), current_user.id, name)}), 201
 

@@ -25,6 +25,7 @@ from flask_login import current_user, login_required
 from engine.audit import history as h
 from engine.audit import history_replay
 from engine.audit import verify as audit_verify
+from engine.messages import Msg
 from engine.org.directory import directory
 from engine.org.sign_in import account_events
 from engine.page import Page
@@ -161,9 +162,10 @@ def sign_ins():
                            labels=ACCOUNT_EVENT_LABELS, reasons=REASON_LABELS)
 
 
-def history_filter(args) -> tuple[h.HistoryFilter, list[str]]:
-    """The history filter of a query (type, actor, since, until) and what was wrong in it. A date is a
-    whole day in the reader's zone; a date and time without an offset is read in that zone too."""
+def history_filter(args) -> tuple[h.HistoryFilter, list[Msg]]:
+    """The history filter of a query (type, actor, since, until) and what was wrong in it (messages of
+    the catalogue). A date is a whole day in the reader's zone; a date and time without an offset is read
+    in that zone too."""
     problems = []
     bounds: dict[str, datetime] = {}
     for name in ("since", "until"):
@@ -173,14 +175,14 @@ def history_filter(args) -> tuple[h.HistoryFilter, list[str]]:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            problems.append(_("时间“%(value)s”格式不对，应为 年-月-日（如 2026-11-05）", value=value[:30]))
+            problems.append(Msg("filter.bad_time", given=value[:30]))
             continue
         whole_day = len(value) == 10
         moment = moment if moment.tzinfo else moment.replace(tzinfo=_zone())
         bounds[name] = moment + timedelta(days=1, microseconds=-1) if whole_day and name == "until" else moment
     kind = args.get("type") or None
     if kind and kind not in h.TYPES and kind not in TYPE_LABELS:
-        problems.append(_("未知的事件类型“%(value)s”", value=kind[:40]))
+        problems.append(Msg("filter.bad_type", given=kind[:40]))
         kind = None
     return h.HistoryFilter(type=kind, actor=args.get("actor") or None, since=bounds.get("since"),
                            until=bounds.get("until")), problems

@@ -15,7 +15,7 @@ from engine.analytics import figures as analytics
 from engine.errors import InvalidInput
 from webui.bpmn_messages import translate_names
 from webui.extensions import services
-from webui.i18n import process_text
+from webui.i18n import message, process_text
 from webui.views.requests import RED_LABELS, URGENCY_LABELS
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -61,7 +61,7 @@ def _period() -> tuple[analytics.Period, str | None]:
     try:
         return analytics.period(services(), request.args.get("from"), request.args.get("to")), None
     except InvalidInput as exc:
-        return analytics.period(services()), str(exc)
+        return analytics.period(services()), message(exc)
 
 
 def _readable(figures: dict) -> dict:

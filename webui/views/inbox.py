@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.messages import Msg
 from engine.notify.notices import TABS, filter_options, inbox_listing, nav_counts
 from engine.tasks.inbox import SORTS, InboxFilter
 from engine.tasks.operations import mark_cc_read
@@ -43,7 +44,7 @@ def not_yours() -> Iterator[None]:
     try:
         yield
     except PermissionDenied:
-        raise NotFound(_("不存在，或您无权处理。")) from None
+        raise NotFound("access.hidden") from None
 
 
 def int_arg(args: Mapping, name: str, default: int, low: int = 1, high: int = 10_000) -> int:
@@ -53,9 +54,9 @@ def int_arg(args: Mapping, name: str, default: int, low: int = 1, high: int = 10
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{name} must be a whole number") from None
+        raise InvalidInput("value.not_integer", what=name, given=str(raw)[:40]) from None
     if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}")
+        raise InvalidInput("value.out_of_range", what=name, least=low, most=high, given=value)
     return value
 
 
@@ -73,7 +74,7 @@ def inbox_filter(args: Mapping) -> InboxFilter:
 def sort_arg(args: Mapping) -> str:
     sort = args.get("sort") or "due"
     if sort not in SORTS:
-        raise InvalidInput(f"unknown sort '{sort}' (known: {', '.join(SORTS)})")
+        raise InvalidInput("choice.unknown", what=Msg("what.sort"), given=str(sort)[:40], known=list(SORTS))
     return sort
 
 

@@ -78,14 +78,14 @@ def labels():
 def _json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InvalidInput("send a JSON object")
+        raise InvalidInput("api.not_object")
     return body
 
 
 def _revision(body: dict) -> int:
     value = body.get("revision")
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInput("revision must be the draft's revision number")
+        raise InvalidInput("draft.revision")
     return value
 
 

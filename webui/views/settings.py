@@ -18,6 +18,7 @@ from engine.org.directory import directory, list_absences, remove_substitute
 from webui import forms_render as fr
 from webui.auth import change_own_password, too_many_attempts
 from webui.extensions import limiter, services, web_config
+from webui.i18n import message, messages
 from webui.views.admin.absences import record_absence
 from webui.views.admin.org import KIND_LABELS, bot_context, save_bot, test_bot
 
@@ -40,7 +41,7 @@ def index():
         try:
             set_preferences(services(), current_user.id, locale=locale or None, timezone=zone)
         except InvalidInput as exc:
-            flash(exc.message, "error")
+            flash(message(exc), "error")
             return _page(None), 400
         if locale:
             session["locale"] = locale
@@ -156,7 +157,7 @@ def notifications():
             delivery_prefs.set_preferences(services(), current_user.id, values["email"], values["bot"],
                                            values["quiet_start"], values["quiet_end"], values["urgent_in_quiet"])
         except FormInvalid as exc:  # checked above; the engine's word stands for anything else
-            errors = {f: fr.error_text(m) for f, m in exc.errors.items()}
+            errors = messages(exc.errors)
     if errors:
         return _page(None, notices=(values, errors)), 400
     flash(_("通知方式已保存。"), "success")

@@ -38,7 +38,7 @@ from engine.workflow.instances import claim_task, complete_task, describe_instan
 from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services
-from webui.i18n import process_text
+from webui.i18n import message, messages, process_text
 
 
 def _zone() -> ZoneInfo:
@@ -99,7 +99,7 @@ def _uploads(form: Form) -> tuple[dict[str, list[tuple[str, bytes, str]]], dict[
             try:
                 check_type(clean_filename(upload.filename), upload.mimetype, content)
             except InvalidInput as exc:
-                errors[fld.id] = exc.message
+                errors[fld.id] = message(exc)
             chosen.setdefault(fld.id, []).append((upload.filename, content, upload.mimetype))
     return chosen, errors
 
@@ -158,7 +158,7 @@ def _filed(process_id: str, instance_id: str, chosen: dict) -> None:
         try:
             add_attachment(ctx, instance_id, current_user.id, name, content, mimetype)
         except InvalidInput as exc:
-            flash(_("附件“%(name)s”未能保存：%(message)s", name=name, message=exc.message), "error")
+            flash(_("附件“%(name)s”未能保存：%(message)s", name=name, message=message(exc)), "error")
     _draft_path(process_id).unlink(missing_ok=True)
     number = describe_instance(ctx, instance_id)["business_key"]
     flash(_("需求已提交，编号 %(number)s。", number=number), "success")
@@ -259,9 +259,9 @@ def _operate(task_id: str, key: str, inputs: dict[str, bool], run, done: str, le
         try:
             run(given)
         except FormInvalid as exc:
-            errors = {k: fr.error_text(v) for k, v in exc.errors.items()}
+            errors = messages(exc.errors)
         except InvalidInput as exc:
-            errors = {"": fr.error_text(exc.message)}
+            errors = {"": message(exc)}
         else:
             flash(done, "success")
             return redirect(url_for("pages.inbox") if leave else url_for("work.task", task_id=task_id))
@@ -334,7 +334,7 @@ def urge(task_id: str):
     try:
         urge_task(services(), task_id, current_user.id, request.form.get("message", "").strip())
     except InvalidInput as exc:  # e.g. urged less than an hour ago
-        flash(fr.error_text(exc.message), "error")
+        flash(message(exc), "error")
     else:
         flash(_("已催办。"), "success")
     return redirect(safe_next(request.form.get("next")))
@@ -351,7 +351,7 @@ def withdraw(instance_id: str):
     try:
         withdraw_request(services(), instance_id, current_user.id, reason)
     except InvalidInput as exc:  # someone has acted on it already
-        flash(fr.error_text(exc.message), "error")
+        flash(message(exc), "error")
         return redirect(safe_next(request.form.get("next")))
     flash(_("需求已撤回。"), "success")
     return redirect(url_for("pages.inbox"))

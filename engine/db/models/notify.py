@@ -32,7 +32,10 @@ class Notification(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     recipient: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # task | return | reminder | urge | escalation | red_warning | info
-    message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)  # as written (a diagram's notify()), or the code's Chinese text
+    # A notice the engine composes: its message of the catalogue (engine.messages), rendered for each reader.
+    code: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[str | None] = mapped_column(Text)  # JSON
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -53,6 +56,7 @@ class NotificationDelivery(Base):
     kind: Mapped[str] = mapped_column(String(16))
     recipients: Mapped[str] = mapped_column(Text)  # user ids, comma-separated
     message: Mapped[str] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(16))  # the language `message` was rendered in (None: zh_CN)
     instance_id: Mapped[str | None] = mapped_column(String(36))
     task_id: Mapped[str | None] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))  # pending | sending | sent | failed

@@ -15,6 +15,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.org.directory import add_substitute, directory, list_absences, local_date, remove_substitute
 from webui import forms_render as fr
 from webui.extensions import services
+from webui.i18n import message
 from webui.views.admin.area import bp
 
 REASON_MAX = 255  # substitute.reason
@@ -68,7 +69,7 @@ def record_absence(form, user_id: str | None) -> tuple[dict, dict]:
                            date.fromisoformat(values["starts_on"]), date.fromisoformat(values["ends_on"]),
                            values["reason"], current_user.id)
         except (InvalidInput, NotFound) as exc:  # e.g. another absence of the same days
-            errors["starts_on"] = fr.error_text(exc.message)
+            errors["starts_on"] = message(exc)
     return values, errors
 
 

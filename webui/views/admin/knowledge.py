@@ -11,6 +11,7 @@ from engine.errors import InvalidInput
 from engine.knowledge.lessons import NOTE_MAX, QUERY_MAX, list_entries, review_lesson, search
 from engine.org.directory import directory
 from webui.extensions import services
+from webui.i18n import message
 from webui.views.admin.area import bp
 
 RECENT = 10  # reviewed lessons shown below the waiting ones
@@ -24,7 +25,7 @@ def _knowledge_page(errors: dict | None = None, notes: dict | None = None, statu
         try:
             found = search(ctx, query)
         except InvalidInput as exc:  # too long: the engine says how long it may be
-            search_error = exc.message
+            search_error = message(exc)
     reviewed = sorted((e for e in list_entries(ctx) if e["status"] != "proposed"),
                       key=lambda e: e["reviewed_at"] or "", reverse=True)[:RECENT]
     return render_template("admin/knowledge.html", waiting=list_entries(ctx, "proposed"), reviewed=reviewed,
@@ -55,7 +56,7 @@ def knowledge_review(entry_id: int):
     try:
         entry = review_lesson(services(), entry_id, current_user.id, decision == "approve", note)
     except InvalidInput as exc:  # reviewed by someone else meanwhile
-        flash(exc.message, "error")
+        flash(message(exc), "error")
         return redirect(url_for("admin.knowledge"))
     flash(_("已通过“%(title)s”，现在可以搜索到。", title=entry["title"]) if entry["status"] == "approved"
           else _("已驳回“%(title)s”。", title=entry["title"]), "success")

@@ -27,6 +27,7 @@ from engine.org.directory import POSTS, directory, post_history, set_post
 from engine.org.importer import import_org, parse_csv, parse_yaml
 from webui import forms_render as fr
 from webui.extensions import services
+from webui.i18n import message
 from webui.views.admin.area import bp
 
 POST_LABELS = {"head": lazy_gettext("负责人"), "interface": lazy_gettext("对接人")}
@@ -92,7 +93,7 @@ def org_import():
                              (deps[1] if deps else "departments.csv", people[1] if people else "users.csv"))
         result = import_org(services(), data, current_user.id)
     except OrgInvalid as exc:
-        return _org_page(problems=exc.problems, status=422)
+        return _org_page(problems=[message(p) for p in exc.problems], status=422)
     flash(_("已导入：%(d)s 个部门，%(u)s 名人员，%(p)s 处岗位变更，%(s)s 条代理安排。", d=result.departments,
             u=result.users, p=result.posts_changed, s=result.substitutes), "success")
     return redirect(url_for("admin.org"))
@@ -138,7 +139,7 @@ def department_post(dept_id: str):
     try:
         set_post(services(), dept_id, post, user_id, current_user.id)
     except NotFound as exc:  # removed in the meantime
-        return _department_page(dept_id, {post: exc.message}, 400)
+        return _department_page(dept_id, {post: message(exc)}, 400)
     label = POST_LABELS[post]
     if user_id:
         flash(_("%(who)s 现为 %(dept)s 的%(post)s。", who=org.users[user_id]["name"],

@@ -16,6 +16,7 @@ from engine.org.users import set_active
 from engine.page import Page
 from webui.auth import WebUser
 from webui.extensions import services, web_config
+from webui.i18n import message
 from webui.views.admin.area import bp
 from webui.views.admin.org import POST_LABELS
 from webui.views.audit import ACCOUNT_EVENT_LABELS, REASON_LABELS
@@ -102,7 +103,7 @@ def user_active(user_id: str):
     try:
         set_active(services(), user_id, wanted == "1", current_user.id)
     except InvalidInput as exc:
-        return _user_page(user_id, {"active": exc.message}, 400)
+        return _user_page(user_id, {"active": message(exc)}, 400)
     flash(_("账号已启用。") if wanted == "1" else _("账号已停用，此人不能再登录。"), "success")
     return redirect(url_for("admin.user", user_id=user_id))
 

@@ -14,6 +14,7 @@ from engine.errors import InvalidInput
 from engine.org.calendar import NOTE_MAX, clear_day, set_day, year_view
 from engine.org.directory import directory, local_date
 from webui.extensions import services
+from webui.i18n import message
 from webui.views.admin.area import bp
 
 YEARS = (1900, 2200)  # what the year switcher accepts
@@ -67,7 +68,7 @@ def calendar_set():
         try:
             row = set_day(services(), values["day"], values["kind"] == "work", values["note"], current_user.id)
         except InvalidInput as exc:  # not a date: the engine says which
-            errors["day"] = exc.message
+            errors["day"] = message(exc)
     if errors:
         return _calendar_page(year, values, errors, 400)
     flash(_("%(day)s 已设为%(kind)s。", day=row["day"], kind=_("工作日") if row["workday"] else _("休息日")), "success")
@@ -84,7 +85,7 @@ def calendar_clear():
     try:
         cleared = clear_day(services(), day, current_user.id)
     except InvalidInput as exc:
-        return _calendar_page(year, {"day": day}, {"day": exc.message}, 400)
+        return _calendar_page(year, {"day": day}, {"day": message(exc)}, 400)
     if cleared:
         flash(_("%(day)s 的设置已清除，按法定日历计算。", day=day), "success")
     else:

@@ -13,6 +13,7 @@ from engine.knowledge.lessons import QUERY_MAX
 from engine.knowledge.recognition import board, current_quarter, parse_period
 from engine.org.directory import directory
 from webui.extensions import services
+from webui.i18n import message
 
 bp = Blueprint("knowledge", __name__, url_prefix="/knowledge")
 
@@ -83,7 +84,7 @@ def index():
             found = browse(ctx, query or None, request_type=args.get("type") or None,
                            department=args.get("dept") or None, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
         except InvalidInput as exc:  # a facet value too long: typed into the address
-            errors["filters"] = exc.message
+            errors["filters"] = message(exc)
     period, period_error = _period(args.get("period"))
     filters = {k: v for k, v in (("q", query), ("type", args.get("type")), ("dept", args.get("dept"))) if v}
     return render_template(

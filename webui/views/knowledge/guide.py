@@ -12,6 +12,7 @@ from engine.errors import FormInvalid, InvalidInput, NotFound
 from engine.knowledge import guide
 from engine.knowledge.browse import approved_titles, browse
 from webui.extensions import services
+from webui.i18n import message, messages
 from webui.views.knowledge.area import bp, entry_link
 from webui.views.knowledge.markdown import render
 
@@ -99,7 +100,7 @@ def guide_new():
     try:
         page_id = guide.create_page(services(), current_user.id, **values)
     except FormInvalid as exc:
-        return _editor(None, values, exc.errors, 422)
+        return _editor(None, values, messages(exc.errors), 422)
     flash(_("已新建页面“%(title)s”。", title=values["title"].strip()), "success")
     return redirect(url_for("knowledge.guide_page", page_id=page_id))
 
@@ -121,9 +122,9 @@ def guide_edit(page_id: int):
     try:
         number = guide.edit_page(services(), current_user.id, page_id, base_revision=int(base), **values)
     except FormInvalid as exc:
-        return _editor(page, {**values, "revision": int(base)}, exc.errors, 422)
+        return _editor(page, {**values, "revision": int(base)}, messages(exc.errors), 422)
     except InvalidInput as exc:  # retired meanwhile
-        return _editor(page, {**values, "revision": int(base)}, {"general": exc.message}, 409)
+        return _editor(page, {**values, "revision": int(base)}, {"general": message(exc)}, 409)
     flash(_("已保存为第 %(n)s 版。", n=number), "success")
     return redirect(url_for("knowledge.guide_page", page_id=page_id))
 
@@ -135,10 +136,10 @@ def _retire_or_restore(page_id: int, action: str):
     try:
         verb(services(), current_user.id, page_id, request.form.get("note", ""))
     except InvalidInput as exc:
-        flash(exc.message, "error")
+        flash(message(exc), "error")
         return redirect(url_for("knowledge.guide_index"))
     except FormInvalid as exc:  # the note too long
-        flash("；".join(exc.errors.values()), "error")
+        flash("；".join(messages(exc.errors).values()), "error")
         return redirect(url_for("knowledge.guide_index"))
     flash(_("页面已停用。") if action == "retire" else _("页面已恢复，排在指南末尾。"), "success")
     return redirect(url_for("knowledge.guide_index"))
@@ -168,5 +169,5 @@ def guide_move(page_id: int):
     try:
         guide.move_page(services(), current_user.id, page_id, direction)
     except InvalidInput as exc:
-        flash(exc.message, "error")
+        flash(message(exc), "error")
     return redirect(url_for("knowledge.guide_index") + f"#page-{page_id}")

@@ -9,6 +9,7 @@ from flask_login import current_user
 from engine.errors import InvalidInput, NotFound
 from engine.knowledge.recognition import NOTE_MAX, set_note
 from webui.extensions import services
+from webui.i18n import message
 from webui.views.knowledge.area import bp
 
 
@@ -26,7 +27,7 @@ def star_note():
     try:
         saved = set_note(services(), current_user.id, period, dept, note)
     except (InvalidInput, NotFound) as exc:
-        flash(exc.message, "error")
+        flash(message(exc), "error")
         return redirect(back)
     flash(_("已保存表彰说明。") if saved else _("已删除表彰说明。"), "success")
     return redirect(back)
