@@ -86,12 +86,26 @@ def account(ctx: Services, user_id: str) -> Account | None:
 
 def account_in(s, user_id: str) -> Account | None:
     """The active user `user_id` as read in the session `s`, or None."""
-    user = s.get(AppUser, user_id)
-    if user is None or not user.active:
+    return account_of(s.execute(account_query(AppUser).where(AppUser.id == user_id)).all())
+
+
+def account_query(start):
+    """One statement for an account, from `start` (AppUser, or a row joined to it: a session, a token):
+    the user with their department's name, one row per group (one, without a group, if in none)."""
+    query = select(AppUser, Department.name, GroupMembership.group_name).select_from(start)
+    if start is not AppUser:
+        query = query.join(AppUser, AppUser.id == start.user_id).add_columns(start)
+    return (query.outerjoin(Department, Department.id == AppUser.department_id)
+            .outerjoin(GroupMembership, GroupMembership.user_id == AppUser.id))
+
+
+def account_of(rows) -> Account | None:
+    """The active user of account_query's rows, or None."""
+    if not rows or not rows[0][0].active:
         return None
-    dept = s.get(Department, user.department_id) if user.department_id else None
-    groups = frozenset(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user_id)))
-    return Account(user.id, user.display_name, user.department_id, dept.name if dept else None, groups,
+    user, dept_name = rows[0][0], rows[0][1]
+    groups = frozenset(row[2] for row in rows if row[2] is not None)
+    return Account(user.id, user.display_name, user.department_id, dept_name, groups,
                    user.locale, user.timezone, session_stamp(user), bool(user.must_change_password))
 
 
@@ -218,12 +232,12 @@ def token_account(ctx: Services, token: str) -> Account | None:
     """The account a (not revoked) API token belongs to, or None; its use is recorded at most once a
     minute, so most API calls read and never write."""
     now = ctx.now()
-    with ctx.db.read() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token or ""),
-                                              ApiToken.revoked_at.is_(None)))
-        if row is None:
+    with ctx.db.read() as s:  # one statement: the token with its user's account
+        rows = s.execute(account_query(ApiToken).where(ApiToken.token_hash == _digest(token or ""),
+                                                       ApiToken.revoked_at.is_(None))).all()
+        if not rows:
             return None
-        found = account_in(s, row.user_id)
+        row, found = rows[0][3], account_of(rows)
         stale = row.last_used_at is None or now - _utc(row.last_used_at) >= TOKEN_USE_GRANULARITY
         token_id = row.id
     if stale:
