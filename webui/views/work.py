@@ -14,10 +14,11 @@ import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_timezone, lazy_gettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from engine.bpmn.forms import Form
 from engine.db.models import InboxTask, ProcessInstance
@@ -172,13 +173,17 @@ def _filed(process_id: str, instance_id: str, chosen: dict) -> None:
 # --------------------------------------------------------------------------- working on a task
 
 def _inbox_task(task_id: str) -> dict | None:
-    """The task's inbox row (instance, request number, assignee, candidates, due, delegator, requester)."""
-    with services().db.read() as s:
-        found = s.get(InboxTask, task_id)
-        if found is None:
-            return None
-        initiator = s.get(ProcessInstance, found.instance_id).initiator
-        return {**task_row(found), "delegated_by": found.delegated_by, "initiator": initiator}
+    """The task's inbox row (instance, request number, assignee, candidates, due, delegator, requester);
+    a page shown (GET) reads it once, however many of its parts ask."""
+    read = g.setdefault("inbox_rows", {}) if request.method == "GET" else {}
+    if task_id not in read:
+        with services().db.read() as s:
+            found = s.execute(select(InboxTask, ProcessInstance.initiator)
+                              .join(ProcessInstance, ProcessInstance.id == InboxTask.instance_id)
+                              .where(InboxTask.task_id == task_id)).first()
+        read[task_id] = None if found is None else {**task_row(found[0]), "delegated_by": found[0].delegated_by,
+                                                    "initiator": found[1]}
+    return read[task_id]
 
 
 def _task_or_404(task_id: str, work: bool = False) -> tuple[dict | None, dict]:
