@@ -221,8 +221,8 @@ def noticed_task_request(ctx: Services, user: str, task_id: str) -> str | None:
 
 def open_task_request(ctx: Services, task_id: str) -> str:
     """The request (instance id) an open task belongs to; NotFound if no open task has this id."""
-    with ctx.db.read() as s:
-        found = s.scalar(select(InboxTask.instance_id).where(InboxTask.task_id == task_id))
+    with ctx.db.transaction(write=False) as tx:  # asked on every request that names a task
+        found = tx.one("SELECT instance_id FROM inbox_task WHERE task_id = ?", (task_id,))
     if found is None:
         raise NotFound(f"task {task_id} is not open")
-    return found
+    return found[0]

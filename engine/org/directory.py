@@ -212,14 +212,16 @@ def _current(ctx: Services) -> Directory:
     # Keyed by the database object itself: an id() could be reused by another database after this
     # one is gone, and a fresh organisation there could show the same revision number.
     cache = _CACHES.setdefault(ctx.db, _Cache())
-    with ctx.db.read() as s:
-        current = revision(s)
-        found = cache.directory
-        if found is not None and found.revision == current:
-            return found
-        with cache.lock:
-            cache.directory = _load(s, current)
-            return cache.directory
+    with ctx.db.transaction(write=False) as tx:  # asked on every request: on the command path's cursor
+        found = tx.one("SELECT value FROM revision WHERE name = ?", (REVISION_KEY,))
+    current = found[0] if found is not None and found[0] else 0
+    found = cache.directory
+    if found is not None and found.revision == current:
+        return found
+    # Read after the revision: what is loaded is at least as new as the number it is kept under.
+    with cache.lock, ctx.db.read() as s:
+        cache.directory = _load(s, current)
+        return cache.directory
 
 
 def _load(s: Session, rev: int) -> Directory:
