@@ -160,10 +160,11 @@ def report(doc: dict[str, Any]) -> str:
     out = [f"Xiezuo web bench on {doc['backend']}\n"]
     out.append(table(f"Completing the head's sign-off of a request: {len(c['rounds'])} alternating rounds of "
                      f"{SIGN_OFFS} completions each way; ms: median completion of a round, medians over the rounds",
-                     ["path", "ms/completion", "web overhead / command", "target", "result"],
-                     [["complete_task (direct)", c["direct_ms"], "", "", ""],
-                      ["POST /api/v1/tasks/<id>/complete", c["api_ms"], f"{c['overhead']:.2f}x",
-                       f"<= {OVERHEAD_TARGET}x", "PASS" if c["overhead"] <= OVERHEAD_TARGET else "MISS"]]))
+                     ["path", "ms/completion", "web ms", "web overhead / command", "target", "result"],
+                     [["complete_task (direct)", c["direct_ms"], "", "", "", ""],
+                      ["POST /api/v1/tasks/<id>/complete", c["api_ms"], f"{c['api_ms'] - c['direct_ms']:.2f}",
+                       f"{c['overhead']:.2f}x", f"<= {OVERHEAD_TARGET}x",
+                       "PASS" if c["overhead"] <= OVERHEAD_TARGET else "MISS"]]))
     out.append(table(f"What one request asks of the database ({unit}: as the driver sends them; no data: "
                      "transaction control, pool ping)",
                      ["request", "connections", unit, "no data", "with data", "ms", "target", "result"],
