@@ -11,13 +11,15 @@ driver sees everything, the pool's ping on checkout included.
     with trips.count() as seen:
         client.get("/inbox")
     seen.checkouts, seen.trips, seen.empty, seen.statements
+    reads = trips.statements(lambda s: "FROM revision" in s)   # a live list, cleared by .clear()
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -25,12 +27,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 # What carries no data: transaction control, the pool's ping (";" on PostgreSQL), prepared statements dropped.
-EMPTY = ("BEGIN", "COMMIT", "ROLLBACK", "DEALLOCATE", "SAVEPOINT", "RELEASE", ";", "SELECT 1")
+EMPTY = ("BEGIN", "COMMIT", "ROLLBACK", "DEALLOCATE", "SAVEPOINT", "RELEASE", "SELECT 1")
+_PARSE = re.compile(r'^"(?P<name>[^"]*)" "(?P<text>.*)"(?: \S+)*$', re.DOTALL)
+_BIND = re.compile(r'^"[^"]*" "(?P<name>[^"]*)"')
 
 
 def _empty(statement: str) -> bool:
-    text = statement.strip().strip('"').strip().upper()
-    return text == ";" or text == "" or any(text.startswith(word) for word in EMPTY if word != ";")
+    text = statement.strip().upper()
+    return text in ("", ";") or text.startswith(EMPTY)
 
 
 @dataclass
@@ -59,39 +63,49 @@ class _PgTrace:
         self.pgconn = dbapi_connection.pgconn
         self.pgconn.trace(fd)  # libpq owns fd from here (closed by untrace)
         self.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        self.mark = 0
 
-    def lines(self) -> list[str]:
+    def messages(self) -> list[tuple[str, str, str]]:
+        """(direction F or B, message type, content) of every message so far; a statement's text may
+        span lines."""
         with open(self.path, encoding="utf-8", errors="replace") as f:
-            return f.read().splitlines()
+            lines = f.read().split("\n")
+        found: list[list[str]] = []
+        for line in lines:
+            parts = line.split("\t", 3)
+            if len(parts) >= 3 and parts[0] in ("F", "B") and parts[1].isdigit():
+                found.append([parts[0], parts[2].strip(), parts[3].strip() if len(parts) > 3 else ""])
+            elif found:
+                found[-1][2] += "\n" + line
+        return [(d, kind, content) for d, kind, content in found]
 
-    def take(self, seen: Seen) -> None:
-        """Count the round trips since the mark into `seen`, and move the mark."""
-        lines = self.lines()
-        new, self.mark = lines[self.mark:], len(lines)
-        run: list[str] | None = None  # the statements of the current client run
+    def take(self, mark: int, seen: Seen) -> None:
+        """Count into `seen` the round trips of the messages from number `mark` on."""
+        messages = self.messages()
+        prepared: dict[str, str] = {}
+        run: list[str] | None = None  # the statements of the client's current run
 
         def close(run: list[str] | None) -> None:
             if run is not None:
                 seen.trips += 1
                 seen.empty += all(_empty(s) for s in run)
 
-        for line in new:
-            parts = line.split("\t")
-            if len(parts) < 3:
+        for number, (direction, kind, content) in enumerate(messages):
+            statement = None
+            if direction == "F" and kind == "Query":
+                statement = content.strip()[1:-1]
+            elif direction == "F" and kind == "Parse" and (parsed := _PARSE.match(content)):
+                statement = parsed["text"]
+                if parsed["name"]:
+                    prepared[parsed["name"]] = statement
+            elif direction == "F" and kind == "Bind" and (bound := _BIND.match(content)) and bound["name"]:
+                statement = prepared.get(bound["name"], bound["name"])  # a statement prepared before
+            if number < mark:
                 continue
-            if parts[0] == "F":
-                if run is None:
-                    run = []
-                if parts[2] in ("Query", "Parse"):
-                    statement = parts[3] if len(parts) > 3 else ""
-                    # Parse carries a statement name first: '"" "SELECT ..." 1 NNNN'
-                    text = statement.split('" "', 1)[-1] if parts[2] == "Parse" else statement
-                    run.append(text.strip().strip('"'))
-                    seen.statements.append(run[-1])
-                elif parts[2] == "Bind" and not run:
-                    run.append(f"(prepared {parts[3].split()[1] if len(parts) > 3 else ''})")  # data, by a name
-                    seen.statements.append(run[-1])
+            if direction == "F":
+                run = [] if run is None else run
+                if statement is not None:
+                    run.append(statement)
+                    seen.statements.append(statement)
             elif run is not None:
                 close(run)
                 run = None
@@ -103,6 +117,29 @@ class _PgTrace:
         os.unlink(self.path)
 
 
+class Statements:
+    """The statements `keep` selects among those sent since this was made or last cleared, as they go."""
+
+    def __init__(self, trips: DatabaseTrips, keep: Callable[[str], bool]):
+        self.trips, self.keep = trips, keep
+        self.clear()
+
+    def clear(self) -> None:
+        self.mark = self.trips.mark()
+
+    def _now(self) -> list[str]:
+        return [s for s in self.trips.since(self.mark).statements if self.keep(s)]
+
+    def __len__(self) -> int:
+        return len(self._now())
+
+    def __iter__(self):
+        return iter(self._now())
+
+    def __repr__(self) -> str:
+        return repr(self._now())
+
+
 class DatabaseTrips:
     """Counts for `engine`'s connections; created before the block it counts (it empties the pool)."""
 
@@ -111,7 +148,8 @@ class DatabaseTrips:
         self.postgres = engine.dialect.name == "postgresql"
         self.folder = tempfile.mkdtemp(prefix="xiezuo-trips-")
         self.pg: list[_PgTrace] = []
-        self.seen: Seen | None = None
+        self.sqlite: list[str] = []  # every statement sent on SQLite, in order
+        self.checkouts = 0
         engine.dispose()  # the connections already made were not traced: new ones will be
         event.listen(engine, "connect", self._connect)
         event.listen(engine, "checkout", self._checkout)
@@ -120,30 +158,44 @@ class DatabaseTrips:
         if self.postgres:
             self.pg.append(_PgTrace(dbapi_connection, self.folder))
         else:
-            dbapi_connection.set_trace_callback(self._statement)
-
-    def _statement(self, statement: str) -> None:
-        if self.seen is not None:
-            self.seen.trips += 1
-            self.seen.empty += _empty(statement)
-            self.seen.statements.append(statement)
+            dbapi_connection.set_trace_callback(self.sqlite.append)
 
     def _checkout(self, *_args) -> None:
-        if self.seen is not None:
-            self.seen.checkouts += 1
+        self.checkouts += 1
+
+    def mark(self) -> tuple:
+        """Where the counting stands now (since() counts from here)."""
+        if self.postgres:
+            return self.checkouts, {trace: len(trace.messages()) for trace in self.pg}
+        return self.checkouts, len(self.sqlite)
+
+    def since(self, mark: tuple) -> Seen:
+        """What was asked of the database since `mark`."""
+        checkouts, where = mark
+        seen = Seen(checkouts=self.checkouts - checkouts)
+        if self.postgres:
+            for trace in self.pg:
+                trace.take(where.get(trace, 0), seen)
+            return seen
+        seen.statements = self.sqlite[where:]
+        seen.trips = len(seen.statements)
+        seen.empty = sum(map(_empty, seen.statements))
+        return seen
 
     @contextmanager
     def count(self) -> Iterator[Seen]:
         """The counts of the block (filled in when it ends)."""
-        for trace in self.pg:
-            trace.mark = len(trace.lines())
-        self.seen = seen = Seen()
+        mark, seen = self.mark(), Seen()
         try:
             yield seen
         finally:
-            self.seen = None
-            for trace in self.pg:
-                trace.take(seen)
+            found = self.since(mark)
+            seen.checkouts, seen.trips, seen.empty, seen.statements = (found.checkouts, found.trips, found.empty,
+                                                                       found.statements)
+
+    def statements(self, keep: Callable[[str], bool]) -> Statements:
+        """A live list of the statements `keep` selects, from now on."""
+        return Statements(self, keep)
 
     def close(self) -> None:
         event.remove(self.engine, "connect", self._connect)
