@@ -9,6 +9,7 @@ the connection (a read inside a command's transaction) takes a connection of its
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.db.tx import Tx
 
 SYNCHRONOUS = ("FULL", "NORMAL")
+_log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(synchronous: str):
@@ -114,8 +116,14 @@ class _Shared:
                 conn.connection.dbapi_connection.read_only = None
 
     def close(self) -> None:
+        """End the reads' transaction and give the connection back. The block's work is done by now:
+        a connection that fails to end a read is dropped from the pool, not the block's outcome."""
         try:
             self.end_reading()
+        except (DBAPIError, self.db._dbapi_error) as exc:
+            _log.warning("a shared connection failed to end its read transaction, dropped: %s", exc)
+            if self.conn is not None:
+                self.conn.invalidate()
         finally:
             if self.conn is not None:
                 self.conn.close()
