@@ -101,3 +101,18 @@ def test_a_connection_goes_back_to_the_pool_as_it_came(db):
     with db.transaction() as tx:
         tx.run("UPDATE app_user SET display_name = ? WHERE id = ?", ("ANNA", "anna"))
     assert _name(db) == "ANNA"
+
+
+def test_a_connection_lost_in_a_block_is_dropped_when_the_block_ends(db):
+    """What was read stands; the lost connection leaves the pool and the next block reads on."""
+    if not db.is_postgres:
+        pytest.skip("a server that ends a connection: PostgreSQL")
+    with db.one_connection():
+        assert _name(db) == "anna"
+        with db.transaction(write=False) as tx:
+            (pid,) = tx.one("SELECT pg_backend_pid()")
+        with db.engine.connect() as other:  # another connection ends this one, as a server restart would
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert db.engine.pool.checkedout() == 0
+    with db.one_connection():
+        assert _name(db) == "anna"
