@@ -101,11 +101,9 @@ def completions(app, token: str, rounds: int) -> dict[str, Any]:
     per_round = []
     for _ in range(rounds):
         d, a = run(direct), run(api)
-        per_round.append({"direct_ms": d * 1000, "api_ms": a * 1000, "overhead": (a - d) / d})
-    return {"rounds": per_round,
-            "direct_ms": statistics.median(r["direct_ms"] for r in per_round),
-            "api_ms": statistics.median(r["api_ms"] for r in per_round),
-            "overhead": statistics.median(r["overhead"] for r in per_round)}
+        per_round.append({"direct_ms": d * 1000, "api_ms": a * 1000, "web_ms": (a - d) * 1000, "overhead": (a - d) / d})
+    return {"rounds": per_round, **{key: statistics.median(r[key] for r in per_round)
+                                    for key in ("direct_ms", "api_ms", "web_ms", "overhead")}}
 
 
 def page_counts(app, token: str) -> list[dict[str, Any]]:
@@ -159,10 +157,11 @@ def report(doc: dict[str, Any]) -> str:
     unit = "statements" if doc["sqlite"] else "round trips"
     out = [f"Xiezuo web bench on {doc['backend']}\n"]
     out.append(table(f"Completing the head's sign-off of a request: {len(c['rounds'])} alternating rounds of "
-                     f"{SIGN_OFFS} completions each way; ms: median completion of a round, medians over the rounds",
+                     f"{SIGN_OFFS} completions each way; ms: median completion of a round; web ms (the API's less the "
+                     "command's) and its ratio to the command's: per round; medians over the rounds",
                      ["path", "ms/completion", "web ms", "web overhead / command", "target", "result"],
                      [["complete_task (direct)", c["direct_ms"], "", "", "", ""],
-                      ["POST /api/v1/tasks/<id>/complete", c["api_ms"], f"{c['api_ms'] - c['direct_ms']:.2f}",
+                      ["POST /api/v1/tasks/<id>/complete", c["api_ms"], c["web_ms"],
                        f"{c['overhead']:.2f}x", f"<= {OVERHEAD_TARGET}x",
                        "PASS" if c["overhead"] <= OVERHEAD_TARGET else "MISS"]]))
     out.append(table(f"What one request asks of the database ({unit}: as the driver sends them; no data: "
