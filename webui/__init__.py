@@ -21,6 +21,24 @@ def _secret_key(app: Flask, config: WebConfig) -> str:
     return path.read_text().strip()
 
 
+def _one_connection_a_request(app: Flask) -> None:
+    # A page's reads (who is signed in, what they may see, the lists, the counts) share one pooled
+    # connection and one read transaction; a command it runs commits on that connection too.
+    from flask import g
+
+    db = app.extensions["xiezuo"].db
+
+    @app.before_request
+    def share_a_connection():
+        g.db_connection = db.share_connection()
+
+    @app.teardown_request
+    def give_the_connection_back(_exc):
+        token = g.pop("db_connection", None)
+        if token is not None:
+            db.release_connection(token)
+
+
 def _read_the_organisation_once_a_request(app: Flask) -> None:
     # A page asks the organisation several things (names, heads, who may see what): one reading
     # serves them all. A request that changes the organisation reads afresh after its change.
@@ -60,6 +78,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     app.extensions["xiezuo"] = bootstrap(config.engine)
     load_segmenter()  # here, not on the first lesson of the first user
     app.extensions["xiezuo_config"] = config
+    _one_connection_a_request(app)
     _read_the_organisation_once_a_request(app)
     csrf.init_app(app)
     login_manager.init_app(app)

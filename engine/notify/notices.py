@@ -189,8 +189,8 @@ def describe_request(ctx: Services, instance_id: str, user: str) -> dict:
 
 def open_task_request(ctx: Services, task_id: str) -> str:
     """The request (instance id) an open task belongs to; NotFound if no open task has this id."""
-    with ctx.db.read() as s:
-        found = s.scalar(select(InboxTask.instance_id).where(InboxTask.task_id == task_id))
+    with ctx.db.transaction(write=False) as tx:  # asked on every request that names a task
+        found = tx.one("SELECT instance_id FROM inbox_task WHERE task_id = ?", (task_id,))
     if found is None:
         raise NotFound("task.not_open", task=task_id)
-    return found
+    return found[0]

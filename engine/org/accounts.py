@@ -13,7 +13,7 @@ from sqlalchemy import or_, select, update
 
 from engine.context import Services
 from engine.db import chain as audit
-from engine.db.models import ApiToken, AppUser, Department, GroupMembership
+from engine.db.models import ApiToken, AppUser
 from engine.errors import FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.messages import Msg
 from engine.org.directory import require_admin
@@ -58,7 +58,11 @@ def session_stamp(user: AppUser) -> str:
     """What a signed-in session remembers of the password it was signed in with: a new password (set
     by the user or reset by an admin) gives a new stamp, and every session holding the old one ends.
     A rehash of the same password (new argon2 parameters) keeps it."""
-    return str(user.password_epoch or 0) if user.password_hash else ""
+    return _stamp(user.password_hash, user.password_epoch)
+
+
+def _stamp(password_hash: str | None, epoch: int | None) -> str:
+    return str(epoch or 0) if password_hash else ""
 
 
 def _new_password(s, user: AppUser, hashed: str, now, revoke_tokens: bool, must_change: bool, event: str,
@@ -81,19 +85,39 @@ def _new_password(s, user: AppUser, hashed: str, now, revoke_tokens: bool, must_
 
 def account(ctx: Services, user_id: str) -> Account | None:
     """The active user `user_id`, or None."""
-    with ctx.db.read() as s:
-        return account_in(s, user_id)
+    with ctx.db.transaction(write=False) as tx:
+        return account_of(tx.all(account_sql("app_user u", "u.id = ?"), (user_id,)))
 
 
-def account_in(s, user_id: str) -> Account | None:
-    """The active user `user_id` as read in the session `s`, or None."""
-    user = s.get(AppUser, user_id)
-    if user is None or not user.active:
+# Every request reads its caller's account (by the session or the token): one statement on the
+# command path's cursor (engine/db/tx.py), not four through the ORM.
+_ACCOUNT_COLUMNS = ("u.id, u.display_name, u.department_id, u.active, u.locale, u.timezone, u.password_hash, "
+                    "u.password_epoch, u.must_change_password, d.name, m.group_name")
+ACCOUNT_WIDTH = 11  # the columns account_of reads; `extra` columns follow them
+
+
+def account_sql(start: str, where: str, extra: str = "") -> str:
+    """One statement for an account: `start` is app_user u, or a table joined to it (a session, a
+    token) whose `extra` columns follow the account's; one row per group (one, with none, if in none)."""
+    return (f"SELECT {_ACCOUNT_COLUMNS}{', ' + extra if extra else ''} FROM {start} "
+            "LEFT JOIN department d ON d.id = u.department_id LEFT JOIN group_membership m ON m.user_id = u.id "
+            f"WHERE {where}")
+
+
+def account_of(rows: list[tuple]) -> Account | None:
+    """The active user of account_sql's rows, or None."""
+    if not rows or not rows[0][3]:
         return None
-    dept = s.get(Department, user.department_id) if user.department_id else None
-    groups = frozenset(s.scalars(select(GroupMembership.group_name).where(GroupMembership.user_id == user_id)))
-    return Account(user.id, user.display_name, user.department_id, dept.name if dept else None, groups,
-                   user.locale, user.timezone, session_stamp(user), bool(user.must_change_password))
+    user_id, name, dept, _active, locale, zone, hashed, epoch, must_change, dept_name = rows[0][:10]
+    groups = frozenset(row[10] for row in rows if row[10] is not None)
+    return Account(user_id, name, dept, dept_name, groups, locale, zone, _stamp(hashed, epoch), bool(must_change))
+
+
+def stored_moment(value) -> datetime | None:
+    """A timestamp as the DBAPI hands it back (SQLite: text of UTC), as an aware datetime."""
+    if value is None:
+        return None
+    return _utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def set_password(ctx: Services, user_id: str, password: str, must_change: bool = True, by: str = "system") -> None:
@@ -225,14 +249,14 @@ def token_account(ctx: Services, token: str) -> Account | None:
     """The account a (not revoked) API token belongs to, or None; its use is recorded at most once a
     minute, so most API calls read and never write."""
     now = ctx.now()
-    with ctx.db.read() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token or ""),
-                                              ApiToken.revoked_at.is_(None)))
-        if row is None:
-            return None
-        found = account_in(s, row.user_id)
-        stale = row.last_used_at is None or now - _utc(row.last_used_at) >= TOKEN_USE_GRANULARITY
-        token_id = row.id
+    with ctx.db.transaction(write=False) as tx:  # one statement: the token with its user's account
+        rows = tx.all(account_sql("api_token t JOIN app_user u ON u.id = t.user_id",
+                                  "t.token_hash = ? AND t.revoked_at IS NULL", "t.id, t.last_used_at"),
+                      (_digest(token or ""),))
+    if not rows:
+        return None
+    found, (token_id, last_used) = account_of(rows), rows[0][ACCOUNT_WIDTH:]
+    stale = last_used is None or now - stored_moment(last_used) >= TOKEN_USE_GRANULARITY
     if stale:
         # Conditional, so two calls racing past the read still write one time between them.
         cutoff = now - TOKEN_USE_GRANULARITY

@@ -209,23 +209,27 @@ def directory(ctx: Services) -> Directory:
     return _current(ctx)
 
 
+_REVISION_SQL = "SELECT value FROM revision WHERE name = ?"
+
+
 def _current(ctx: Services) -> Directory:
     # Keyed by the database object itself: an id() could be reused by another database after this
     # one is gone, and a fresh organisation there could show the same revision number.
     cache = _CACHES.setdefault(ctx.db, _Cache())
     tx = org_scope.read_with(ctx.db)
-    if tx is not None and cache.directory is not None:  # a command: its own connection says the revision
-        (current,) = tx.one("SELECT value FROM revision WHERE name = ?", (REVISION_KEY,)) or (0,)
-        if cache.directory.revision == (current or 0):
-            return cache.directory
-    with ctx.db.read() as s:
-        current = revision(s)
-        found = cache.directory
-        if found is not None and found.revision == current:
-            return found
-        with cache.lock:
-            cache.directory = _load(s, current)
-            return cache.directory
+    if tx is not None:  # a command: its own connection says the revision
+        found = tx.one(_REVISION_SQL, (REVISION_KEY,))
+    else:
+        with ctx.db.transaction(write=False) as read:  # asked on every request: on the command path's cursor
+            found = read.one(_REVISION_SQL, (REVISION_KEY,))
+    current = found[0] if found is not None and found[0] else 0
+    found = cache.directory
+    if found is not None and found.revision == current:
+        return found
+    # Read after the revision: what is loaded is at least as new as the number it is kept under.
+    with cache.lock, ctx.db.read() as s:
+        cache.directory = _load(s, current)
+        return cache.directory
 
 
 def _load(s: Session, rev: int) -> Directory:

@@ -17,7 +17,16 @@ from engine.db import chain as audit
 from engine.db.models import AccountChain, AppUser, AuditEvent, SignInThrottle, UserSession
 from engine.db.tx import Tx
 from engine.errors import AccountLocked, NotFound, SignInFailed
-from engine.org.accounts import Account, account, account_in, password_matches, rehashed
+from engine.org.accounts import (
+    ACCOUNT_WIDTH,
+    Account,
+    account,
+    account_of,
+    account_sql,
+    password_matches,
+    rehashed,
+    stored_moment,
+)
 from engine.org.directory import require_admin
 
 # A session's last_seen_at is written at most this often: not a write on every page.
@@ -132,14 +141,19 @@ def session_account(ctx: Services, user_id: str, token: str | None, policy: Sign
     if not token or not user_id:
         return None
     digest, now = _digest(token), ctx.now()
-    with ctx.db.read() as s:
-        row = s.get(UserSession, digest)
-        if row is None or row.user_id != user_id or row.ended_at is not None:
-            return None
-        ended = ("idle" if now - row.last_seen_at > timedelta(minutes=policy.idle_minutes) else
-                 "expired" if now - row.created_at > timedelta(hours=policy.max_hours) else None)
-        touch = ended is None and now - row.last_seen_at >= TOUCH_EVERY
-        found = None if ended else account_in(s, user_id)
+    with ctx.db.transaction(write=False) as tx:  # one statement: the session with its user's account
+        rows = tx.all(account_sql("user_session s JOIN app_user u ON u.id = s.user_id", "s.id = ?",
+                                  "s.user_id, s.ended_at, s.last_seen_at, s.created_at"), (digest,))
+    if not rows:
+        return None
+    owner, ended_at, last_seen, created = rows[0][ACCOUNT_WIDTH:]
+    if owner != user_id or ended_at is not None:
+        return None
+    last_seen, created = stored_moment(last_seen), stored_moment(created)
+    ended = ("idle" if now - last_seen > timedelta(minutes=policy.idle_minutes) else
+             "expired" if now - created > timedelta(hours=policy.max_hours) else None)
+    touch = ended is None and now - last_seen >= TOUCH_EVERY
+    found = None if ended else account_of(rows)
     if ended or touch:
         with ctx.db.transaction() as tx:
             if ended:

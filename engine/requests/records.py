@@ -2,7 +2,7 @@
 retrospectives and the satisfaction score, one verb each, and the request's timeline.
 
 Records are rows of their own tables (never task data). Each verb is one transaction: it locks
-the instance's row, checks that the user is one of the request's people (engine.services.
+the instance's row, checks that the user is one of the request's people (engine.requests.
 record_access), writes the record and appends its event to the instance's audit chain without
 touching lock_version, so the cached workflow stays valid. Attachments: engine.requests.attachments.
 """

@@ -99,13 +99,13 @@ def request_header(ctx: Services, instance_id: str) -> dict:
 
 def request_departments(ctx: Services, instance_id: str) -> set[str] | None:
     """The requester's, the lead and the involved departments of a request; None if it is no request."""
-    with ctx.db.read() as s:
-        found = s.execute(select(RequestSummary.requester_dept, RequestSummary.lead_dept,
-                                 RequestSummary.involved_depts)
-                          .where(RequestSummary.instance_id == str(instance_id))).first()
+    with ctx.db.transaction(write=False) as tx:  # asked on every request that names a request or a task
+        found = tx.one("SELECT requester_dept, lead_dept, involved_depts FROM request_summary WHERE instance_id = ?",
+                       (str(instance_id),))
     if found is None:
         return None
-    return {d for d in (found.requester_dept, found.lead_dept, *_split(found.involved_depts)) if d}
+    requester, lead, involved = found
+    return {d for d in (requester, lead, *_split(involved)) if d}
 
 
 def takes_part(ctx: Services, instance_id: str, user_id: str) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from engine.org.directory import directory, set_post
 from engine.org.scope import org_snapshot
 from engine.workflow.instances import complete_task
+from tests.db_trips import DatabaseTrips
 from tests.scenarios.steps import HEADS, REQUEST, REQUESTER, admins, to_lead_confirm, today
 
 NEW_HEAD = "songyu"  # of MKT, instead of zhangzongjian
@@ -17,15 +18,11 @@ NEW_HEAD = "songyu"  # of MKT, instead of zhangzongjian
 
 @pytest.fixture
 def revision_reads(ctx):
-    """The statements that read the organisation's revision, counted as the database is sent them."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_rest):
-        if "FROM revision" in statement and statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-    event.listen(ctx.db.engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(ctx.db.engine, "before_cursor_execute", count)
+    """The statements that read the organisation's revision, counted as the driver sends them (the
+    reads on the command path's cursor too)."""
+    trips = DatabaseTrips(ctx.db.engine)
+    yield trips.statements(lambda s: "FROM revision" in s and s.lstrip().upper().startswith("SELECT"))
+    trips.close()
 
 
 def test_a_collaboration_command_reads_the_organisation_once(flow, revision_reads):

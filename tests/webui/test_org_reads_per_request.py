@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
+from tests.db_trips import DatabaseTrips
 from tests.webui.conftest import sign_in
 
 PAGES = ["/inbox", "/requests/new", "/admin/org", "/dashboard"]
@@ -12,15 +12,11 @@ PAGES = ["/inbox", "/requests/new", "/admin/org", "/dashboard"]
 
 @pytest.fixture
 def revision_reads(ctx):
-    """The statements that read the organisation's revision, counted as the database is sent them."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_rest):
-        if "FROM revision" in statement and statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-    event.listen(ctx.db.engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(ctx.db.engine, "before_cursor_execute", count)
+    """The statements that read the organisation's revision, counted as the driver sends them (the
+    reads on the command path's cursor too)."""
+    trips = DatabaseTrips(ctx.db.engine)
+    yield trips.statements(lambda s: "FROM revision" in s and s.lstrip().upper().startswith("SELECT"))
+    trips.close()
 
 
 @pytest.mark.parametrize("page", PAGES)
