@@ -15,8 +15,8 @@ from engine.workflow.store import InstanceRow
 
 
 @dataclass(frozen=True)
-class Completion:
-    """A user task being completed, in the command's transaction, before the workflow moves."""
+class OnTask:
+    """A user task being worked on in the command's transaction: who, when, on which form."""
 
     ctx: Any
     tx: Tx
@@ -26,23 +26,21 @@ class Completion:
     user: str
     now: datetime
     form: Form
+
+
+@dataclass(frozen=True)
+class Completion(OnTask):
+    """A user task being completed, before the workflow moves."""
+
     values: dict  # the submitted values, validated
     task_data: dict  # the task's data as the form showed it
 
 
 @dataclass(frozen=True)
-class Attaching:
-    """Files sent with a completion, in the command's transaction, before the form is checked: the
-    handler stores them and puts what names them into `values` under their field's id."""
+class Attaching(OnTask):
+    """Files sent with a completion, before the form is checked: the handler stores them and puts
+    what names them into `values` under their field's id."""
 
-    ctx: Any
-    tx: Tx
-    row: InstanceRow
-    task_id: str
-    element_id: str | None
-    user: str
-    now: datetime
-    form: Form
     files: dict  # field id -> the uploads sent for it
     values: dict
 
