@@ -18,6 +18,7 @@ from engine.requests.records import list_records
 from engine.requests.request_view import may_see_request
 from engine.requests.summaries import summary_view
 from engine.tasks.reads import task_history
+from engine.workflow.access import InboxRow
 from engine.workflow.instances import task_form
 
 FILE_TYPES = ("file", "files")
@@ -78,18 +79,22 @@ def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> Tas
     of the request's people; with `work` (a form being sent) only for those who may work on it.
     NotFound for anyone else and for a task that is not open; TaskClosed for a task done (or taken
     over) since the reader was told of it. An auditor's read is logged."""
+    row = inbox_entry(ctx, task_id)  # read once: the form's check takes it as it is
     try:
-        info = task_form(ctx, task_id, user)
+        if row is None:
+            raise NotFound("task.not_open", task=task_id)
+        info = task_form(ctx, task_id, user, InboxRow(
+            task_id, row["instance_id"], row["element_id"], row["name"], row["assignee"],
+            ",".join(row["candidate_users"]), ",".join(row["candidate_groups"]), row["delegated_by"]))
     except (TaskNotReady, NotFound):
         told = None if work else noticed_task_request(ctx, user, task_id)
         if told is not None:
             raise TaskClosed(task_id, told, may_see_request(ctx, told, user)) from None
         raise NotFound("task.not_open", task=task_id) from None
     except PermissionDenied:
+        if work:
+            raise NotFound("task.not_open", task=task_id) from None
         info = None
-    row = inbox_entry(ctx, task_id)
-    if row is None or (info is None and work):
-        raise NotFound("task.not_open", task=task_id)
     records = None
     if info is None:
         try:  # the engine's check: one of the request's people

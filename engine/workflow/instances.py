@@ -287,11 +287,11 @@ def describe_instance(ctx: Services, instance_id: str) -> dict:
         }
 
 
-def task_form(ctx: Services, task_id: str, user: str) -> dict:
+def task_form(ctx: Services, task_id: str, user: str, inbox: InboxRow | None = None) -> dict:
     """A ready task's form, current data and the values its form opens with, for the user who may
-    complete it."""
+    complete it; `inbox`: its inbox row when the caller read it already."""
     with ctx.db.transaction(write=False) as tx:
-        inbox = inbox_row(tx, task_id)
+        inbox = inbox or inbox_row(tx, task_id)
         if acting_for(ctx, tx, inbox, user) is None:
             raise PermissionDenied("task.not_yours", user=user, task=task_id)
         row = ctx.store.row(tx, inbox.instance_id)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from engine.bpmn.runtime import XWorkflow, element_of
 from engine.bpmn.timers import waiting_timers
@@ -84,12 +85,10 @@ def took(row: InstanceRow, wf: XWorkflow | None) -> None:
 
 def assigner(ctx: Services, tx: Tx, now: datetime) -> Callable:
     """How the command resolves a task that became ready: at `now`, passing over auditors."""
-    auditors: list[set] = []
+    auditors = cache(lambda: members(tx, AUDITORS))  # read once, and only when a task opens
 
     def assign(task):
-        if not auditors:
-            auditors.append(members(tx, AUDITORS))
-        return resolve(task, now, ctx.config.default_priority, ctx.config.fallback_group, auditors[0])
+        return resolve(task, now, ctx.config.default_priority, ctx.config.fallback_group, auditors())
 
     return assign
 
