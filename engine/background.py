@@ -37,7 +37,7 @@ from engine.audit import anchors as audit_anchors
 from engine.audit import verify as audit_verify
 from engine.context import Services
 from engine.db.tx import Tx
-from engine.requests import idempotency
+from engine.workflow import idempotency
 from engine.workflow.timers import run_due_timers
 
 log = logging.getLogger("xiezuo.background")

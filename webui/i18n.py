@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
 from flask import Flask, request, session
 from flask_babel import Babel, format_datetime, get_locale, get_timezone, gettext
 from flask_login import current_user
@@ -15,6 +16,7 @@ from engine.errors import XiezuoError
 from engine.messages import Msg
 from engine.workflow.notices import notice_text
 from webui.config import WebConfig
+from webui.extensions import services
 
 babel = Babel()
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -73,13 +75,27 @@ def init_app(app: Flask, config: WebConfig) -> None:
 
     @app.template_filter("when")
     def when(value) -> str:
-        """A moment in the reader's time zone, e.g. 2026-11-05 10:00."""
+        """A moment in the reader's time zone and language: 12月8日 20:15 / Dec 8 20:15 this year,
+        with the year otherwise (2025年12月8日 20:15 / Dec 8, 2025 20:15)."""
         if not value:
             return "—"
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ZoneInfo(config.engine.timezone))
-        return format_datetime(moment, "yyyy-MM-dd HH:mm")
+        local = moment.astimezone(get_timezone())
+        return f"{_day_text(local.date())} {format_datetime(moment, 'HH:mm')}"
+
+    @app.template_filter("day")
+    def day(value) -> str:
+        """A calendar date in the reader's language: 12月12日 / Dec 12, with the year when not this one;
+        a value that is no date shows as it is."""
+        if not value:
+            return "—"
+        try:
+            found = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        except ValueError:
+            return str(value)
+        return _day_text(found)
 
     app.add_template_filter(process_text, "bpmn_text")
     app.add_template_filter(message, "message")
@@ -88,7 +104,15 @@ def init_app(app: Flask, config: WebConfig) -> None:
 
     @app.context_processor
     def language():
-        return {"current_locale": str(get_locale()), "locales": config.locales}
+        locale = str(get_locale())
+        # After a label: the full-width colon in Chinese, a colon and a space in English.
+        return {"current_locale": locale, "locales": config.locales, "colon": ": " if locale.startswith("en") else "：",
+                "sep": ", " if locale.startswith("en") else "、"}
+
+
+def _day_text(found: date) -> str:
+    this_year = services().now().astimezone(get_timezone()).year
+    return format_skeleton("MMMd" if found.year == this_year else "yMMMd", found, locale=get_locale())
 
 
 _HELP = re.compile(r"^(.+?)[（(](.+)[）)]\s*$", re.S)

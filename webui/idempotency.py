@@ -1,4 +1,4 @@
-"""The Idempotency-Key header of the API's commands (engine.requests.idempotency keeps the keys).
+"""The Idempotency-Key header of the API's commands (engine.workflow.idempotency keeps the keys).
 
 A command sent with a key runs once: its retry with the same key and body gets the first answer
 again (status, body, Location), marked `Idempotent-Replayed: true`; the same key with another
@@ -17,7 +17,7 @@ from flask import Response, current_app, make_response, request
 from flask_login import current_user
 
 from engine.errors import InvalidInput, XiezuoError
-from engine.requests import idempotency
+from engine.workflow import idempotency
 from webui.errors import error_body, status_of
 from webui.extensions import services
 

@@ -23,13 +23,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 
 from engine.audit import verify as audit_verify
 from engine.context import Services
@@ -41,6 +40,7 @@ from engine.org.directory import directory
 from engine.page import Page
 from engine.requests.record_access import VIEWED, note_read
 from engine.requests.request_view import STATUSES, Names, RequestFilter, list_requests
+from engine.workflow.elements import VersionSpecs, version_specs
 
 NOTIFIED = "notification_sent"  # a notification of the outbox, shown among the events
 USER_EVENTS = frozenset({
@@ -66,39 +66,6 @@ def category(event_type: str) -> str:
     if event_type in ENGINE_EVENTS:
         return "engine"
     return {"timer_fired": "timer", NOTIFIED: "notification", VIEWED: "view"}.get(event_type, "record")
-
-
-# --- what the version's specs say about its elements ---------------------------------------------
-
-@dataclass
-class VersionSpecs:
-    """What a process version's specs say of its elements, read once per version."""
-
-    names: dict[str, str] = field(default_factory=dict)  # element id -> name
-    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # element ("" = start form) -> field -> label
-    multi: set[str] = field(default_factory=set)  # multi-instance elements
-    process_of: dict[str, str] = field(default_factory=dict)  # element id -> process id holding it
-
-
-def version_specs(ctx: Services, tx: Tx, version_id: int) -> VersionSpecs:
-    """Names, form labels, multi-instance elements and processes of a version's elements."""
-    spec, subs = ctx.store.specs.get(tx, version_id)
-    found = VersionSpecs()
-    for pid, each in ((spec.name, spec), *subs.items()):
-        for ts in each.task_specs.values():
-            bpmn_id = getattr(ts, "bpmn_id", None)
-            if not bpmn_id:
-                continue
-            found.process_of.setdefault(bpmn_id, pid)
-            if getattr(ts, "bpmn_name", None):
-                found.names.setdefault(bpmn_id, ts.bpmn_name)
-            form = getattr(ts, "form", None)
-            if form is not None and getattr(form, "fields", None):
-                found.labels.setdefault(bpmn_id, {}).update({f.id: f.label for f in form.fields})
-            if isinstance(ts, MultiInstanceTask):
-                found.multi.add(bpmn_id)
-    found.labels[""] = {f.id: f.label for f in ctx.store.specs.start_form(tx, version_id).fields}
-    return found
 
 
 # --- history ---------------------------------------------------------------------------------------

@@ -14,13 +14,15 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
-from engine.audit.history import ENGINE_EVENTS, FormValues, VersionSpecs, as_text, category, version_specs
+from engine.audit.history import ENGINE_EVENTS, FormValues, as_text, category
 from engine.bpmn.safe_xml import parse_bpmn_bytes
 from engine.context import Services
 from engine.db.tx import Tx
 from engine.org.directory import directory
+from engine.requests.diagram import BPMN
 from engine.requests.record_access import VIEWED, note_read
-from engine.requests.request_view import BPMN, Names
+from engine.requests.request_view import Names
+from engine.workflow.elements import VersionSpecs, version_specs
 
 # --- replay ---------------------------------------------------------------------------------------
 

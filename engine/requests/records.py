@@ -58,7 +58,18 @@ def _record(ctx: Services, instance_id: str, user: str, kind_name: str, raw: dic
 def post_progress(ctx: Services, instance_id: str, user: str, *, status: str, plan_task_key: str | None = None,
                   work_done: str = "", problems: str = "", risk: bool = False, risk_note: str = "",
                   expected_finish: date | str | None = None, task_id: str | None = None) -> int:
-    """Report progress (template 3); on a plan task only its owner or the lead head may."""
+    """Report progress (template 3); on a plan task only its owner or the lead head may. An expected
+    finish before today (in the organisation's time zone) is refused."""
+    finish = expected_finish
+    if isinstance(finish, str) and finish.strip():
+        try:
+            finish = date.fromisoformat(finish.strip())
+        except ValueError:
+            finish = None  # the record's own check says what is wrong with it
+    today = ctx.now().astimezone(ZoneInfo(ctx.config.timezone)).date()
+    if isinstance(finish, date) and finish < today:
+        raise FormInvalid({"expected_finish": Msg("field.before_today", day=today.isoformat())})
+
     def allow(tx: Tx) -> None:
         if plan_task_key is None:
             return require_writer(ctx, tx, instance_id, user)

@@ -10,14 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
 
-from lxml import etree
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, literal, or_, select
 
-from engine.bpmn.safe_xml import parse_bpmn_bytes
 from engine.context import Services
 from engine.db.models import ProcessInstance, RequestSummary
 from engine.db.models.requests import number_order, of_department, summary_conditions
@@ -27,21 +22,15 @@ from engine.messages import Msg
 from engine.org.directory import Directory, directory, local_date
 from engine.page import Page
 from engine.requests.attachments import AttachmentFile, attachment_content
+from engine.requests.diagram import shapes_of, version_source
 from engine.requests.record_access import may_read, note_read
 from engine.requests.record_rows import select as select_rows
 from engine.requests.records import list_records, red_warnings
+from engine.requests.story import Story, story
+from engine.workflow.elements import version_specs
 
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 STATUSES = ("running", "completed", "errored", "cancelled")
 SCOPES = ("mine", "dept", "all")
-# BPMN elements with an id that are no shape a path can pass through.
-_NOT_NODES = {"definitions", "collaboration", "participant", "process", "laneSet", "lane", "property",
-              "dataObject", "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet",
-              "documentation", "message", "signal", "error", "escalation"}
-_PASSED = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
-# Events whose element the instance passed (subprocess tasks leave the stored workflow when it ends).
-_DONE_EVENTS = ("task_completed", "timer_fired", "instance_completed")
-# Events that give a task to someone, or copy it to them for their information.
 
 
 @dataclass(frozen=True)
@@ -128,94 +117,6 @@ def may_see_request(ctx: Services, instance_id: str, user_id: str) -> bool:
     return takes_part(ctx, instance_id, user_id)
 
 
-# --- the diagram ---------------------------------------------------------------------------------
-
-def _elements(root) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """Shapes (id -> name) and sequence flows (id -> (source, target)) of a BPMN file."""
-    nodes, flows = {}, {}
-    for el in root.iter(f"{{{BPMN}}}*"):
-        kind, ident = etree.QName(el).localname, el.get("id")
-        if not ident:
-            continue
-        if kind == "sequenceFlow":
-            flows[ident] = (el.get("sourceRef"), el.get("targetRef"))
-        elif kind not in _NOT_NODES and not kind.endswith("EventDefinition"):
-            nodes[ident] = el.get("name") or ident
-    return nodes, flows
-
-
-def _source(tx: Tx, version_id: int) -> tuple[str, str]:
-    """(file name, BPMN XML) of a process version."""
-    found = tx.one("SELECT s.filename, s.content FROM process_version v JOIN bpmn_source s "
-                   "ON s.sha256 = v.source_sha256 WHERE v.id = ?", (version_id,))
-    if found is None:
-        raise NotFound("version.no_source", version=version_id)
-    return found
-
-
-def _walk(wf, nodes: dict[str, str]) -> list[tuple[str, int, bool, str | None]]:
-    """(element, state, is an attached event, element of the nearest ancestor) of every task of the
-    diagram's elements, in every workflow of the instance (a called process's are not its shapes)."""
-    out = []
-    for each in wf.all_workflows():
-        for task in each.tasks.values():
-            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
-            if bpmn_id not in nodes:
-                continue
-            parent = task.parent
-            while parent is not None and getattr(parent.task_spec, "bpmn_id", None) not in nodes:
-                parent = parent.parent
-            out.append((bpmn_id, task.state, isinstance(task.task_spec, BoundaryEvent),
-                        parent.task_spec.bpmn_id if parent is not None else None))
-    return out
-
-
-def diagram(ctx: Services, instance_id: str) -> dict:
-    """The BPMN XML of the request's process version and, by element id, where the instance is:
-    `active` (open tasks, waiting events, running subprocesses), `completed` (elements passed and
-    sequence flows taken) and `errored`."""
-    with ctx.db.transaction(write=False) as tx:
-        row = ctx.store.row(tx, str(instance_id))
-        filename, xml = _source(tx, row.process_version_id)
-        nodes, flows = _elements(parse_bpmn_bytes(xml.encode("utf-8"), filename))
-        marks = tx.in_list(_DONE_EVENTS)
-        events = tx.all(f"SELECT event_type, element_id, data FROM audit_event WHERE instance_id = ? "
-                        f"AND event_type IN ({marks})", (row.id, *_DONE_EVENTS))
-        wf = ctx.store.load(tx, row, ctx.script_engine)
-        try:
-            tasks = _walk(wf, nodes)
-        finally:  # read only: the next command on the instance may use it
-            ctx.store.remember(row.id, row.lock_version, wf)
-    active, done, errored, pairs, stored = set(), set(), set(), set(), set()
-    for bpmn_id, state, attached, parent in tasks:
-        if not state & _PASSED:
-            continue
-        stored.add(bpmn_id)
-        if state == TaskState.COMPLETED:
-            done.add(bpmn_id)
-        elif state == TaskState.ERROR:
-            errored.add(bpmn_id)
-        elif not attached:  # an attached timer waits beside every task it guards
-            active.add(bpmn_id)
-        if parent is not None and parent != bpmn_id:
-            pairs.add((parent, bpmn_id))
-    for event_type, element_id, data in events:
-        end = json.loads(data).get("end_event") if event_type == "instance_completed" else None
-        done.update(e for e in (element_id, end) if e in nodes)
-    reached = done | active | errored
-    # A flow was taken when the task tree says so; between elements the stored workflow no longer
-    # holds (those of a finished subprocess), when both its ends were reached.
-    taken = {fid for fid, (src, tgt) in flows.items() if (src, tgt) in pairs or (
-        src in reached and tgt in reached and not (src in stored and tgt in stored))}
-    return {"instance_id": row.id, "process_id": row.process_id, "version": row.process_version, "xml": xml,
-            "active": sorted(active), "completed": sorted(done | taken), "errored": sorted(errored)}
-
-
-@lru_cache(maxsize=32)
-def _shapes(filename: str, xml: str) -> dict[str, str]:
-    return _elements(parse_bpmn_bytes(xml.encode("utf-8"), filename))[0]
-
-
 # --- the request's page --------------------------------------------------------------------------
 
 @dataclass
@@ -229,6 +130,9 @@ class RequestPage:
     names: Names
     attachments: dict[int, dict] = field(default_factory=dict)  # by id
     task_titles: dict[str, str] = field(default_factory=dict)  # plan task key -> title, latest version winning
+    story: Story | None = None  # the request as filed and the steps since
+    open_tasks: list[dict] = field(default_factory=list)  # where it stands: its open tasks, oldest first
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # element ("" = start form) -> field -> label
 
 
 def request_page(ctx: Services, instance_id: str, reader: str | None = None) -> RequestPage:
@@ -242,9 +146,17 @@ def request_page(ctx: Services, instance_id: str, reader: str | None = None) -> 
         spec, subs = ctx.store.specs.get(tx, version_id[0])
         shapes = {ts.bpmn_id: ts.bpmn_name for each in (spec, *subs.values()) for ts in each.task_specs.values()
                   if getattr(ts, "bpmn_id", None) and getattr(ts, "bpmn_name", None)}
-        shapes.update(_shapes(*_source(tx, version_id[0])))
+        shapes.update(shapes_of(*version_source(tx, version_id[0])))
         events = tx.all("SELECT seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
                         "WHERE instance_id = ? ORDER BY seq", (header["instance_id"],))
+        labels = version_specs(ctx, tx, version_id[0]).labels
+        waiting = [{"task_id": tid, "name": name, "element_id": element, "assignee": assignee,
+                    "candidate_users": _split(users), "candidate_groups": _split(groups),
+                    "since": Tx.when(created), "due_at": Tx.when(due), "delegated_by": delegated_by}
+                   for tid, name, element, assignee, users, groups, created, due, delegated_by in tx.all(
+                       "SELECT task_id, task_name, element_id, assignee, candidate_users, candidate_groups, "
+                       "created_at, due_at, delegated_by FROM inbox_task WHERE instance_id = ? "
+                       "ORDER BY created_at, task_id", (header["instance_id"],))]
     timeline = [{"seq": seq, "type": kind, "actor": actor, "at": Tx.when(at), "element_id": element,
                  "element_name": shapes.get(element or "", element), "task_id": task, "data": json.loads(data)}
                 for seq, kind, actor, at, element, task, data in events]
@@ -260,7 +172,8 @@ def request_page(ctx: Services, instance_id: str, reader: str | None = None) -> 
               for t in p["tasks"]}
     note_read(ctx, header["instance_id"], reader, "request")
     return RequestPage(header, timeline, records, plan, names,
-                       {a["id"]: a for a in records.get("attachment", [])}, titles)
+                       {a["id"]: a for a in records.get("attachment", [])}, titles,
+                       story(ctx, header["instance_id"]), waiting, labels)
 
 
 # Where a plan task stands, beyond the owner's own progress status (未开始, 进行中, 待支持, 已完成):

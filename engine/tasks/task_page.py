@@ -7,21 +7,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from engine.bpmn.forms import Form
 from engine.context import Services
 from engine.db.models import Notification, RequestSummary
 from engine.db.tx import Tx
 from engine.errors import NotFound, PermissionDenied, TaskNotReady
 from engine.org.directory import directory
-from engine.requests.record_access import note_read
+from engine.requests.record_access import note_read, require_reader
+from engine.requests.record_forms import plan_task_key
 from engine.requests.records import list_records
 from engine.requests.request_view import may_see_request
+from engine.requests.story import Story, story
 from engine.requests.summaries import summary_view
 from engine.tasks.reads import task_history
 from engine.workflow.access import InboxRow
 from engine.workflow.instances import task_form
-
-FILE_TYPES = ("file", "files")
 
 
 class TaskClosed(NotFound):
@@ -41,13 +40,15 @@ class TaskPage:
     may work on it; None for one of the request's people who may only look at it (and urge).
     `row`: the inbox row, with who delegated it and who filed the request. `history`: the task's
     events, oldest first. `context`: the request's summary and the plan row the task works on.
-    `files`: the request's attachments by id, when the form has file fields."""
+    `files`: the request's attachments by id. `story`: the request as filed and the steps since
+    (engine.requests.story), what the page shows above the form."""
 
     task: dict | None
     row: dict
     history: list[dict]
     context: dict
     files: dict[str, str]
+    story: Story
 
 
 def inbox_entry(ctx: Services, task_id: str) -> dict | None:
@@ -95,27 +96,26 @@ def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> Tas
         if work:
             raise NotFound("task.not_open", task=task_id) from None
         info = None
-    records = None
     if info is None:
         try:  # the engine's check: one of the request's people
-            records = list_records(ctx, row["instance_id"], user)
+            with ctx.db.transaction(write=False) as tx:
+                require_reader(ctx, tx, row["instance_id"], user)
         except PermissionDenied:
             raise NotFound("task.not_open", task=task_id) from None
-    files: dict[str, str] = {}
-    form = Form.from_dict(info["form"]) if info else Form()
-    if any(f.type in FILE_TYPES for f in form.fields):
-        records = records if records is not None else list_records(ctx, row["instance_id"], user)
-        files = {str(r["id"]): r["filename"] for r in records if r["kind"] == "attachment"}
+    told = story(ctx, row["instance_id"])
     page = TaskPage(info, row, task_history(ctx, task_id, row["instance_id"]),
-                    task_context(ctx, row["instance_id"], info["data"] if info else {}), files)
+                    task_context(ctx, row["instance_id"], info["data"] if info else {}, row["initiator"]),
+                    told.files, told)
     note_read(ctx, row["instance_id"], user, "task")
     return page
 
 
-def task_context(ctx: Services, instance_id: str, task_data: dict | None) -> dict:
+def task_context(ctx: Services, instance_id: str, task_data: dict | None, initiator: str | None = None) -> dict:
     """What a task page shows beside its form, for someone already allowed onto the task: the
     request's summary and, for a task on one row of the plan (`plan_task` in its data, as the
-    plan's multi-instance execution provides it), that row with its owner and department named."""
+    plan's multi-instance execution provides it), that row with its owner and department named and
+    `plan_records`: its progress updates, deliverables and acceptances, oldest first (read as the
+    request's `initiator`, who may read them all)."""
     org = directory(ctx)
     with ctx.db.read() as s:
         summary = s.get(RequestSummary, instance_id)
@@ -126,7 +126,13 @@ def task_context(ctx: Services, instance_id: str, task_data: dict | None) -> dic
                      "dept_name": (org.departments.get(plan_task.get("dept") or "") or {}).get("name")}
     else:
         plan_task = None
-    return {"request": request, "plan_task": plan_task}
+    plan_records, key = [], None
+    if plan_task and initiator:
+        with ctx.db.transaction(write=False) as tx:
+            key = plan_task_key(tx, instance_id, plan_task)
+        plan_records = [r for r in list_records(ctx, instance_id, initiator) if key and r.get("plan_task_key") ==
+                        key and r["kind"] in ("progress_update", "deliverable", "acceptance")]
+    return {"request": request, "plan_task": plan_task, "plan_task_key": key, "plan_records": plan_records}
 
 
 def noticed_task_request(ctx: Services, user: str, task_id: str) -> str | None:

@@ -27,6 +27,13 @@ def day(n: int) -> str:
     return (TODAY + timedelta(days=n)).isoformat()
 
 
+def chinese_day(iso: str) -> str:
+    """A date as the Chinese pages write it: 12月10日 this year, 2027年1月5日 another."""
+    found = datetime.fromisoformat(iso).date()
+    return (f"{found.month}月{found.day}日" if found.year == TODAY.year else
+            f"{found.year}年{found.month}月{found.day}日")
+
+
 # ------------------------------------------------------------------------------------------- helpers
 
 def become(page, user: str) -> None:
@@ -65,7 +72,7 @@ def open_task(page, element: str, number: str, tab: str = "mine") -> str:
     page.wait_for_url(f"**/tasks/{task_id}")
     meta = page.locator("p.meta[data-task]")
     expect(meta).to_have_attribute("data-element", element)
-    expect(meta.locator("strong")).to_have_text(number)
+    expect(page.locator('[data-story="request"] [data-link="request"]')).to_have_text(number)
     return task_id
 
 
@@ -96,7 +103,7 @@ def submit(page) -> None:
 
 
 def readonly(page, field: str):
-    return page.locator(f'.field.readonly[data-field="{field}"]')
+    return page.locator(f'.work-form .field.readonly[data-field="{field}"]')
 
 
 def fill_row(page, table: str, n: int, values: dict[str, str]) -> None:
@@ -447,4 +454,4 @@ def test_a_meeting_time_typed_on_a_task_form_is_kept_to_the_minute(page):
     open_request(page, number)
     meeting = page.locator("#meetings article[data-meeting] h3")
     expect(meeting).to_have_count(1)
-    assert f"会议：{day(2)} 14:00" in meeting.inner_text()  # today: 会议：<that day> 13:54
+    assert f"会议：{chinese_day(day(2))} 14:00" in meeting.inner_text()  # today: 会议：<that day> 13:54

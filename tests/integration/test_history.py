@@ -21,8 +21,8 @@ from engine.audit import verify as audit_verify
 from engine.audit.verify import verify_all
 from engine.db.models import ProcessInstance
 from engine.errors import InvalidInput, NotFound
+from engine.requests.diagram import diagram
 from engine.requests.record_access import VIEWED, note_read, record_view
-from engine.requests.request_view import diagram
 from engine.tasks.operations import transfer_task, withdraw_request
 from engine.workflow.instances import claim_task, describe_instance
 from tests.scenarios.driver import MONDAY, ROOT, Flow, set_up_org

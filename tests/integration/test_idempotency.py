@@ -13,8 +13,8 @@ from engine.bpmn.deploy import deploy
 from engine.db.models import IdempotentCommand, ProcessInstance
 from engine.errors import IdempotencyAnswerLost, IdempotencyInProgress, IdempotencyKeyReused, InvalidInput, NotFound
 from engine.org.accounts import create_token
-from engine.requests import idempotency
-from engine.requests.idempotency import RUNNING_LEASE, Answer, claim
+from engine.workflow import idempotency
+from engine.workflow.idempotency import RUNNING_LEASE, Answer, claim
 from engine.workflow.instances import start_instance
 from tests.conftest import fixture_files
 from tests.helpers import add_user

@@ -10,12 +10,12 @@ from openpyxl import load_workbook
 
 from engine.errors import InvalidInput, NotFound
 from engine.requests.attachments import add_attachment
+from engine.requests.diagram import diagram
 from engine.requests.export import SHEETS, export_request
 from engine.requests.records import add_feedback, add_retrospective, post_progress
 from engine.requests.request_view import (
     RequestFilter,
     attachment_file,
-    diagram,
     list_requests,
     request_departments,
     request_header,

@@ -162,10 +162,12 @@ def test_the_request_page_timeline_audit_history_and_diagram_in_english(client, 
     iid = flow.instance_id
     sign_in(client, "lijingli")
     html = english(client, f"/requests/{iid}")
-    timeline = re.search(r'<section class="panel" id="timeline">.*?</section>', html, re.S).group(0)
+    timeline = re.search(r'<details class="panel" id="timeline" open>.*?</details>', html, re.S).group(0)
     assert "Sign-off by the initiating department's head" in unescape(timeline)
     assert "Dispatch a lead department" in timeline and "分派主责部门" not in timeline
     assert "Agree" in timeline  # the sign-off's decision, stored as 同意
+    assert "Sign-off note" in timeline  # named by its field's label
+    assert "签批" not in timeline and "：" not in timeline
     xml = client.get(f"/requests/{iid}/diagram.json").get_json()["xml"]
     assert 'name="Confirm the lead (within 24 hours)"' in xml and 'id="lead_confirm"' in xml
     assert 'name="确认主责（24小时内）"' not in xml

@@ -102,7 +102,7 @@ def test_an_admin_unlocks_a_locked_account_and_the_lock_and_unlock_are_on_its_ch
     assert sign_in(app.test_client(), "songyu").status_code == 429
     auditor = _signed_in(app, "shenjie")
     page = _text(auditor.get("/admin/users/songyu"))
-    assert 'data-locked="yes"' in page and "已锁定至 2026-09-30 17:15" in page
+    assert 'data-locked="yes"' in page and "已锁定至 9月30日 17:15" in page
     assert 'data-form="unlock"' not in page  # auditors read, they do not unlock
     token = csrf_of(page)
     assert auditor.post("/admin/users/songyu/unlock", data={"csrf_token": token}).status_code == 403
@@ -137,7 +137,7 @@ def test_sign_ins_and_failures_are_listed_for_auditors_with_who_when_and_where(a
     rows = re.findall(r'<tr data-event="([^"]+)" data-account="([^"]*)"', page)
     assert rows[:5] == [("signed_in", "shenjie"), ("signed_out", "zhangzongjian"), ("signed_in", "zhangzongjian"),
                         ("sign_in_failed", ""), ("sign_in_failed", "zhangzongjian")]
-    assert "no-such-person" in page and "（无此账号）" in page and "127.0.0.1" in page and "2026-09-30 17:01" in page
+    assert "no-such-person" in page and "（无此账号）" in page and "127.0.0.1" in page and "9月30日 17:01" in page
     failures = _text(auditor.get("/audit/sign-ins?only=failures"))
     assert set(re.findall(r'<tr data-event="([^"]+)"', failures)) == {"sign_in_failed"}
     assert re.findall(r'data-reason="([^"]+)"', failures) == ["unknown", "password"]

@@ -31,7 +31,9 @@ def post(client, url: str, data: dict, token_from: str | None = None):
 
 
 def field_html(html: str, field_id: str) -> str:
-    """The markup of one form field (its label, input, help and error)."""
+    """The markup of one form field (its label, input, help and error); on a task page, of its form
+    (the request and the earlier steps above it show fields of their own)."""
+    html = html[html.find('<section class="work-form">'):] if '<section class="work-form">' in html else html
     found = re.search(rf'<div class="field[^"]*" data-field="{field_id}".*?(?=<div class="field|<div class="actions|'
                       rf'<p class="help">|</form>)', html, re.S)
     assert found, f"no field {field_id} on the page"

@@ -1,5 +1,6 @@
 // The request's diagram (diagram.js): markers show where the request is (active), the path it took
-// (completed) and errors.
+// (completed) and errors. It opens centred on the active elements and can be dragged and zoomed
+// (the navigated viewer, and the zoom bar's buttons on a phone).
 (function () {
   'use strict';
 
@@ -23,5 +24,7 @@
     mark(viewer, data.active, 'xz-active');
     mark(viewer, data.errored, 'xz-error');
     holder.setAttribute('data-active', (data.active || []).join(' '));
+    window.XiezuoDiagram.zoomBar(document.querySelector('[data-zoom]'), viewer, data.active);
+    return window.XiezuoDiagram.focus(viewer, data.active);  // opens on where the request stands
   });
 }());

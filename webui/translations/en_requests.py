@@ -126,4 +126,33 @@ ENGLISH = {
     "陈述立场": "Position stated",
     "提出经验": "Lesson proposed",
     "上传附件": "File attached",
+    "（待认领）": " (to be claimed)",
+    "当前进展": "Where it stands",
+    "等待 %(who)s 处理": "waiting for %(who)s",
+    "已逾期，截止 %(when)s": "overdue since %(when)s",
+    "截止 %(when)s": "due %(when)s",
+    "同一任务每小时最多催办一次。": "A task can be urged once an hour.",
+    "红色预警：%(n)s 项计划任务需要关注（见下方计划）。":
+        "Red warning: %(n)s plan tasks need attention (see the plan below).",
+    "已于 %(when)s 结束。": "Finished on %(when)s.",
+    "已取消。": "Cancelled.",
+    "流程出错，等待平台管理员处理。": "The process stopped on an error; the platform admins are to handle it.",
+    "暂无待办。": "Nothing is open.",
+    "补充材料": "Add material",
+    "每个文件不超过 %(size)s；可上传 Office 文档、PDF、图片、文本和压缩包。":
+        "Up to %(size)s per file: Office documents, PDF, images, text and archives.",
+    "放大": "Zoom in",
+    "缩小": "Zoom out",
+    "全图": "Whole diagram",
+    "请选择要上传的文件。": "Choose the files to upload.",
+    "已上传：%(names)s": "Uploaded: %(names)s",
+    "汇报进度": "Post progress",
+    "未到提交成果时，随时更新进度：做了什么、遇到什么问题、是否有延期风险。可多次填写。":
+        "Until the deliverable is due, post progress at any time: what was done, what is in the way, "
+        "whether it may be late.",
+    "预计完成日期": "Expected to finish on",
+    "年-月-日，不早于今天；留空表示按计划。": "A date from today on; leave it empty when the plan holds.",
+    "提交进度": "Post",
+    "进度已更新。": "Progress posted.",
+    "、": ", ",
 }

@@ -123,4 +123,10 @@ ENGLISH = {
     "已催办。": "Urged.",
     "撤回需填写原因。": "A reason is needed to withdraw.",
     "需求已撤回。": "Request withdrawn.",
+    "需求内容": "The request",
+    "（代 %(name)s）": "(for %(name)s)",
+    "已办理，未填写内容。": "Done, with nothing filled in.",
+    "本步依据": "What this step decides on",
+    "此前各步的决定与理由": "the earlier decisions and their reasons",
+    "全部经过": "Everything so far",
 }

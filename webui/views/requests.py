@@ -5,17 +5,44 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, send_from_directory
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import get_timezone, gettext
 from flask_babel import lazy_gettext as _
 from flask_login import current_user, login_required
 
-from engine.org.directory import directory
+from engine.errors import FormInvalid, InvalidInput, NotFound
+from engine.org.directory import directory, local_date
+from engine.requests.attachments import add_attachment, clean_filename
+from engine.requests.diagram import diagram
 from engine.requests.export import export_request
-from engine.requests.request_view import STATUSES, RequestFilter, attachment_file, diagram, list_requests, request_page
+from engine.requests.records import post_progress
+from engine.requests.request_view import (
+    STATUSES,
+    RequestFilter,
+    attachment_file,
+    list_requests,
+    request_page,
+    takes_part,
+)
+from webui import forms_render as fr
+from webui.bounds import size_text
 from webui.bpmn_messages import translate_names
 from webui.extensions import services
-from webui.i18n import process_text
+from webui.i18n import message, messages, process_text, split_label
 from webui.permissions import default_scope, list_scopes, require_request
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
@@ -62,6 +89,18 @@ def labels():
             "priority_label": lambda v: _label(PRIORITY_LABELS, v), "group_label": lambda v: _label(GROUP_LABELS, v)}
 
 
+PROGRESS_INPUTS = {"plan_task_key": False, "status": True, "work_done": True, "problems": False, "risk": False,
+                   "risk_note": False, "expected_finish": False}
+
+
+def post_progress_of(instance_id: str, given: dict, task_id: str | None = None) -> None:
+    """Post the progress typed in the form `given` (templates/requests/_progress.html)."""
+    post_progress(services(), instance_id, current_user.id, status=given["status"],
+                  plan_task_key=given["plan_task_key"] or None, work_done=given["work_done"],
+                  problems=given["problems"], risk=given["risk"] == "true", risk_note=given["risk_note"],
+                  expected_finish=given["expected_finish"] or None, task_id=task_id)
+
+
 def _page_number(value: str | None) -> int:
     return int(value) if value and value.isdigit() and 0 < int(value) < 100_000 else 1
 
@@ -92,11 +131,83 @@ def index():
 @bp.route("/<uuid:instance_id>")
 @login_required
 def detail(instance_id):
-    """A request: header, diagram, plan (Gantt, RACI), records and timeline."""
+    """A request: where it stands, the request itself, the requester's actions, diagram, plan (Gantt,
+    RACI), records and timeline."""
+    return _render_detail(str(instance_id))
+
+
+@bp.post("/<uuid:instance_id>/progress")
+@login_required
+def progress(instance_id):
+    """Post progress on a plan task from the request's page (its owner, or the lead department's
+    head); a refused form comes back with what was typed."""
     require_request(services(), current_user, instance_id)
-    view = request_page(services(), str(instance_id), reader=current_user.id)
-    return render_template("requests/detail.html", view=view, h=view.header, names=view.names,
-                           events=EVENT_LABELS, progress_labels=PROGRESS_LABELS, red_labels=RED_LABELS)
+    given = {name: request.form.get(name, "").strip() for name in PROGRESS_INPUTS}
+    errors = {name: _("必填") for name, required in PROGRESS_INPUTS.items() if required and not given[name]}
+    if not errors:
+        try:
+            post_progress_of(str(instance_id), given)
+        except FormInvalid as exc:
+            errors = messages(exc.errors)
+        except InvalidInput as exc:
+            errors = {"": message(exc)}
+        else:
+            flash(gettext("进度已更新。"), "success")
+            return redirect(url_for("requests.detail", instance_id=instance_id))
+    return _render_detail(str(instance_id), (given, errors), 422)
+
+
+def _render_detail(instance_id: str, progress: tuple[dict, dict] | None = None, status: int = 200):
+    ctx = services()
+    require_request(ctx, current_user, instance_id)
+    view = request_page(ctx, instance_id, reader=current_user.id)
+    zone = ZoneInfo(str(get_timezone()))
+    told = view.story
+    filed = fr.field_views(told.form, told.filed, {}, zone) if told else []
+    h = view.header
+    org = directory(ctx)
+    running = h["status"] == "running"
+    lead_head = org.head(view.plan["lead_department"]) if view.plan else None
+    reports = [(t["task_key"], t["title"]) for t in (view.plan["tasks"] if view.plan and running else [])
+               if current_user.id in (t["owner"], lead_head)]
+    return render_template(
+        "requests/detail.html", view=view, h=h, names=view.names, filed=filed, files=told.files if told else {},
+        choices=fr.choices(org), now=ctx.now(), open_ids={t["task_id"] for t in view.open_tasks},
+        may_open=takes_part(ctx, h["instance_id"], current_user.id),
+        is_requester=h["initiator"] == current_user.id and running,
+        may_urge=running and (h["initiator"] == current_user.id or current_user.is_admin),
+        may_add_files=running and not current_user.is_auditor, reports=reports,
+        progress_values=progress[0] if progress else {}, progress_errors=progress[1] if progress else {},
+        today=local_date(ctx).isoformat(),
+        field_label=lambda element, name: process_text(split_label(
+            view.labels.get(element or "", {}).get(name) or view.labels.get("", {}).get(name) or "")[0]),
+        events=EVENT_LABELS, progress_labels=PROGRESS_LABELS, red_labels=RED_LABELS, accept=fr.ACCEPT,
+        upload_limit=size_text(ctx.config.attachment_max_bytes)), status
+
+
+@bp.post("/<uuid:instance_id>/files")
+@login_required
+def add_files(instance_id):
+    """Add material to a request (补充材料) from its page: each file checked and kept on its own; one
+    refused (its type, its size) is named and the others are kept."""
+    back = url_for("requests.detail", instance_id=instance_id)
+    chosen = [f for f in request.files.getlist("files") if f.filename]
+    if not chosen:
+        flash(gettext("请选择要上传的文件。"), "error")
+        return redirect(back)
+    kept = []
+    for upload in chosen:
+        try:
+            kept.append(add_attachment(services(), str(instance_id), current_user.id, upload.filename, upload.read(),
+                                       upload.mimetype)["filename"])
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            flash(gettext("附件“%(name)s”未能保存：%(message)s", name=clean_filename(upload.filename),
+                          message=message(exc)), "error")
+    if kept:
+        flash(gettext("已上传：%(names)s", names=gettext("、").join(kept)), "success")
+    return redirect(back)
 
 
 @bp.route("/<uuid:instance_id>/diagram.json")

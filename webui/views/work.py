@@ -21,7 +21,7 @@ from flask_login import current_user, login_required
 
 from engine.bpmn.forms import Form
 from engine.errors import FormInvalid, InvalidInput, NotFound
-from engine.org.directory import directory
+from engine.org.directory import directory, local_date
 from engine.requests.attachments import Upload, add_attachment, check_type, clean_filename
 from engine.requests.records import add_comment
 from engine.requests.requests import REQUEST_PROCESS, submit_request
@@ -39,6 +39,7 @@ from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services
 from webui.i18n import message, messages, process_text
+from webui.views.requests import PROGRESS_INPUTS, PROGRESS_LABELS, post_progress_of
 
 
 def _zone() -> ZoneInfo:
@@ -208,8 +209,15 @@ def _render_task(view: TaskPage, values: dict, errors: dict, op: tuple | None = 
     picks = fr.choices(directory(ctx))
     shown = info["values"] if info else {}
     candidates = bool(row["candidate_users"] or row["candidate_groups"])
+    told = view.story
+    zone = _zone()
+    filed = fr.field_views(told.form, told.filed, {}, zone)
+    deciding = told.deciding(row["element_id"])
     return render_template(
-        "work/task.html", task=info, row=row, me=me,
+        "work/task.html", task=info, row=row, me=me, filed=filed, progress_labels=PROGRESS_LABELS,
+        today=local_date(ctx).isoformat(),
+        deciding=[_step_view(s, picks, zone) for s in deciding],
+        earlier=[_step_view(s, picks, zone) for s in reversed(told.steps) if s not in deciding],
         fields=fr.field_views(form, {**shown, **values}, errors, _zone()),
         general=fr.general_errors(form, errors), choices=picks, files=view.files, accept=fr.ACCEPT,
         multipart=bool(fr.file_fields(form)), history=_history(view.history, picks.user_names),
@@ -218,6 +226,14 @@ def _render_task(view: TaskPage, values: dict, errors: dict, op: tuple | None = 
         delegated_to_me=bool(info) and bool(row["delegated_by"]) and row["assignee"] == me,
         is_requester=row["initiator"] == me, context=view.context,
         op_key=op[0] if op else None, op_values=op[1] if op else {}, op_errors=op[2] if op else {}), status
+
+
+def _step_view(step, picks, zone) -> dict:
+    """An earlier step as a task page shows it: its name, who took it (for whom), when, and its own fields."""
+    return {"name": process_text(step.name), "element_id": step.element_id, "at": step.at,
+            "actor": picks.user_names.get(step.actor, step.actor),
+            "for": picks.user_names.get(step.on_behalf_of, step.on_behalf_of) if step.on_behalf_of else None,
+            "fields": fr.field_views(Form(step.given), step.values, {}, zone)}
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -244,7 +260,9 @@ def task(task_id: str):
         complete_task(services(), task_id, current_user.id, values, files={k: v for k, v in files.items() if v})
     except FormInvalid as exc:
         return _render_task(view, values, exc.errors, status=422)
-    flash(_("已完成：%(task)s", task=process_text(info["name"])), "success")
+    plan_task = view.context.get("plan_task") or {}
+    done = process_text(info["name"]) + (f" · {plan_task['title']}" if plan_task.get("title") else "")
+    flash(_("已完成：%(task)s", task=done), "success")
     return redirect(url_for("pages.inbox"))
 
 
@@ -266,6 +284,19 @@ def _operate(task_id: str, key: str, inputs: dict[str, bool], run, done: str, le
             flash(done, "success")
             return redirect(url_for("pages.inbox") if leave else url_for("work.task", task_id=task_id))
     return _render_task(_task_page(task_id), {}, {}, op=(key, given, errors), status=422)
+
+
+@bp.post("/tasks/<task_id>/progress")
+@login_required
+def progress(task_id: str):
+    """Post progress on the plan task this task works on, without submitting the deliverable."""
+    view = _task_page(task_id, work=True)
+    key = view.context.get("plan_task_key")
+    if not key:
+        abort(404)
+    return _operate(task_id, "progress", PROGRESS_INPUTS,
+                    lambda given: post_progress_of(view.row["instance_id"], {**given, "plan_task_key": key}, task_id),
+                    _("进度已更新。"))
 
 
 @bp.post("/tasks/<task_id>/claim")

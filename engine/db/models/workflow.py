@@ -172,7 +172,7 @@ class InboxCandidate(Base):
 
 class IdempotentCommand(Base):
     """An API command sent with an Idempotency-Key: what was asked and what it answered, so that a retry
-    gets that answer again instead of running the command twice (engine.requests.idempotency)."""
+    gets that answer again instead of running the command twice (engine.workflow.idempotency)."""
 
     __tablename__ = "idempotent_command"
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # keys are each caller's own
