@@ -115,6 +115,12 @@ def init_app(app: Flask, config: WebConfig) -> None:
             view = app.view_functions.get(request.endpoint or "")
             request.max_content_length = max(getattr(view, "max_body_bytes", 0), config.max_body_bytes)
 
+    @app.context_processor
+    def upload_bounds():
+        # What every file input says of itself and checks before sending (work.js).
+        return {"upload_limit": size_text(config.engine.attachment_max_bytes),
+                "upload_bytes": config.engine.attachment_max_bytes}
+
     @app.before_request
     def no_nul():
         # A form or a query string with a NUL character (%00) is refused whatever the database; `next`

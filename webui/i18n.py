@@ -73,17 +73,7 @@ def init_app(app: Flask, config: WebConfig) -> None:
                       BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS))
     babel.init_app(app, locale_selector=locale, timezone_selector=timezone)
 
-    @app.template_filter("when")
-    def when(value) -> str:
-        """A moment in the reader's time zone and language: 12月8日 20:15 / Dec 8 20:15 this year,
-        with the year otherwise (2025年12月8日 20:15 / Dec 8, 2025 20:15)."""
-        if not value:
-            return "—"
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=ZoneInfo(config.engine.timezone))
-        local = moment.astimezone(get_timezone())
-        return f"{_day_text(local.date())} {format_datetime(moment, 'HH:mm')}"
+    app.add_template_filter(format_when, "when")
 
     @app.template_filter("day")
     def day(value) -> str:
@@ -108,6 +98,19 @@ def init_app(app: Flask, config: WebConfig) -> None:
         # After a label: the full-width colon in Chinese, a colon and a space in English.
         return {"current_locale": locale, "locales": config.locales, "colon": ": " if locale.startswith("en") else "：",
                 "sep": ", " if locale.startswith("en") else "、"}
+
+
+def format_when(value) -> str:
+    """A moment in the reader's time zone and language: 12月8日 20:15 / Dec 8 20:15 this year,
+    with the year otherwise (2025年12月8日 20:15 / Dec 8, 2025 20:15); a naive one is in the
+    organisation's zone."""
+    if not value:
+        return "—"
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(services().config.timezone))
+    local = moment.astimezone(get_timezone())
+    return f"{_day_text(local.date())} {format_datetime(moment, 'HH:mm')}"
 
 
 def _day_text(found: date) -> str:

@@ -78,16 +78,21 @@ class Form:
         dct = dct or {}
         return cls([FormField.from_dict(f) for f in dct.get("fields", [])], dct.get("key"))
 
-    def opening_values(self, data: dict[str, Any]) -> dict[str, Any]:
+    def opening_values(self, data: dict[str, Any], reader: str | None = None) -> dict[str, Any]:
         """What the form shows when a task opens: each field's value in the task data, else nothing.
 
         A field with `<camunda:property id="prefill" value="false" />` opens empty (at its default)
         even when the data holds a value of that name: a decision or a finding asked afresh each time
         a loop comes back to the task (an acceptance after a return). Read-only fields always show
-        the data.
+        the data. A user field with `prefill="self"` opens with the `reader` (the person opening the
+        task) when the data holds no value for it (a follow-up admin is usually the dispatcher).
         """
-        return {f.id: data[f.id] for f in self.fields
-                if f.id in data and (f.readonly or f.properties.get("prefill", "true") != "false")}
+        values = {f.id: data[f.id] for f in self.fields
+                  if f.id in data and (f.readonly or f.properties.get("prefill", "true") != "false")}
+        for f in self.fields:
+            if reader and f.properties.get("prefill") == "self" and not values.get(f.id) and not f.readonly:
+                values[f.id] = [reader] if f.type == "users" else reader
+        return values
 
 
 def form_from_xml(element, bpmn_ns: str, camunda_ns: str, key: str | None = None) -> tuple[Form, list[str]]:
@@ -138,9 +143,11 @@ def field_from_xml(node, camunda_ns: str) -> tuple[FormField, list[str]]:
     if fld.properties.get("data", "true") != "true":
         problems.append(f"field '{fid}' has data '{fld.properties['data']}' (write data=\"true\" to keep a "
                         "record field in the task data too, or leave the property out)")
-    if fld.properties.get("prefill", "true") not in ("true", "false"):
-        problems.append(f"field '{fid}' has prefill '{fld.properties['prefill']}' (write prefill=\"false\" to open "
-                        "the field empty each time, or leave the property out)")
+    prefill = fld.properties.get("prefill", "true")
+    if prefill not in ("true", "false", "self") or (prefill == "self" and fld.type not in ("user", "users")):
+        problems.append(f"field '{fid}' has prefill '{prefill}' (write prefill=\"false\" to open the field empty "
+                        "each time, prefill=\"self\" on a user field to offer the person opening the task, or leave "
+                        "the property out)")
     if "requiredIf" in fld.properties and not required_if(fld):
         problems.append(f"field '{fid}' has a bad requiredIf '{fld.properties['requiredIf']}' "
                         "(write other_field=value or other_field=value1|value2)")

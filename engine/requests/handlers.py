@@ -73,5 +73,13 @@ def attach_files(a: Attaching) -> tuple[dict[str, Msg], Callable[[], None]]:
     return {}, lambda: [write() for write in writes]
 
 
+def plan_task_subject(data: dict) -> str | None:
+    """What a task is about: the title of the plan task it executes or accepts (the plan's
+    multi-instance execution gives each its row as `plan_task`)."""
+    plan_task = data.get("plan_task")
+    return plan_task.get("title") if isinstance(plan_task, dict) else None
+
+
 def reactions() -> Reactions:
-    return Reactions(completed=(store_records, dispatched), task_data=task_data_values, attach=attach_files)
+    return Reactions(completed=(store_records, dispatched), task_data=task_data_values, attach=attach_files,
+                     subject=plan_task_subject)

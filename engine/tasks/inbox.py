@@ -50,7 +50,8 @@ def _filtered(q, f: InboxFilter | None):
         q = q.where(InboxTask.element_id == f.element_id)
     if f.text:
         like = f"%{f.text}%"
-        q = q.where(or_(InboxTask.task_name.like(like), InboxTask.business_key.like(like)))
+        q = q.where(or_(InboxTask.task_name.like(like), InboxTask.business_key.like(like),
+                        InboxTask.subject.like(like)))
     if f.overdue_at:
         q = q.where(InboxTask.due_at < f.overdue_at)
     wanted = summary_conditions(f.request_type, f.urgency, f.department)

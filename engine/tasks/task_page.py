@@ -4,6 +4,7 @@ reading it; a stranger learns nothing, not even that the task exists."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -27,9 +28,11 @@ class TaskClosed(NotFound):
     """The task is not open any more, but the reader was told of it (a notice, an email): its
     request is where to go, `request_id`, when `may_see` it (a group task another took: not)."""
 
-    def __init__(self, task_id: str, request_id: str, may_see: bool):
+    def __init__(self, task_id: str, request_id: str, may_see: bool, done_by: str | None = None,
+                 done_at: datetime | None = None):
         super().__init__("task.not_open", task=task_id)
         self.request_id, self.may_see = request_id, may_see
+        self.done_by, self.done_at = done_by, done_at  # who completed it, when (None: cancelled or taken)
 
 
 @dataclass
@@ -90,7 +93,7 @@ def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> Tas
     except (TaskNotReady, NotFound):
         told = None if work else noticed_task_request(ctx, user, task_id)
         if told is not None:
-            raise TaskClosed(task_id, told, may_see_request(ctx, told, user)) from None
+            raise TaskClosed(task_id, told, may_see_request(ctx, told, user), *completed_by(ctx, task_id)) from None
         raise NotFound("task.not_open", task=task_id) from None
     except PermissionDenied:
         if work:
@@ -133,6 +136,14 @@ def task_context(ctx: Services, instance_id: str, task_data: dict | None, initia
         plan_records = [r for r in list_records(ctx, instance_id, initiator) if key and r.get("plan_task_key") ==
                         key and r["kind"] in ("progress_update", "deliverable", "acceptance")]
     return {"request": request, "plan_task": plan_task, "plan_task_key": key, "plan_records": plan_records}
+
+
+def completed_by(ctx: Services, task_id: str) -> tuple[str | None, datetime | None]:
+    """(who, when) a task was completed, from its audit event; (None, None) when it was not."""
+    with ctx.db.transaction(write=False) as tx:
+        found = tx.one("SELECT actor, at FROM audit_event WHERE task_id = ? AND event_type = 'task_completed' "
+                       "ORDER BY seq DESC LIMIT 1", (task_id,))
+    return (found[0], Tx.when(found[1])) if found else (None, None)
 
 
 def noticed_task_request(ctx: Services, user: str, task_id: str) -> str | None:

@@ -101,5 +101,5 @@ def task_row(t: InboxTask) -> dict:
         "candidate_users": [u for u in t.candidate_users.split(",") if u],
         "candidate_groups": [g for g in t.candidate_groups.split(",") if g],
         "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
-        "priority": t.priority, "delegated_by": t.delegated_by,
+        "priority": t.priority, "delegated_by": t.delegated_by, "subject": t.subject,
     }

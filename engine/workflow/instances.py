@@ -301,6 +301,6 @@ def task_form(ctx: Services, task_id: str, user: str, inbox: InboxRow | None = N
             data = json.loads(json.dumps(task.data, default=str))
             form = task.task_spec.form
             return {"task_id": task_id, "element_id": element_of(task), "name": inbox.task_name,
-                    "form": form.to_dict(), "data": data, "values": form.opening_values(data)}
+                    "form": form.to_dict(), "data": data, "values": form.opening_values(data, user)}
         finally:
             ctx.store.remember(row.id, row.lock_version, wf)

@@ -62,12 +62,19 @@ class Reactions:
     """The handlers: `completed` run in order on every completion; `task_data` says which submitted
     values a completed task adds to the workflow's data (all of them unless the product keeps some
     elsewhere; replay uses the same, so a replayed completion moves the same data); `attach` keeps
-    the files sent with a completion (without it a completion takes no files)."""
+    the files sent with a completion (without it a completion takes no files); `subject` names what
+    a task that opens is about, from its data (one plan task of a multi-instance step), for its
+    inbox row."""
 
     completed: tuple[Callable[[Completion], None], ...] = ()
     task_data: Callable[[Form, dict], dict] | None = None
     # Stores the files of a completion: (errors by field id, the writes to do once the form is valid).
     attach: Callable[[Attaching], tuple[dict, Callable[[], None]]] | None = None
+    subject: Callable[[dict], str | None] | None = None
+
+    def subject_of(self, data: dict) -> str | None:
+        found = self.subject(data) if self.subject is not None else None
+        return str(found)[:255] if found else None
 
     def data_of(self, form: Form, values: dict) -> dict:
         return self.task_data(form, values) if self.task_data is not None else dict(values)

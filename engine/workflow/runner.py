@@ -142,7 +142,7 @@ def open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, who, now: date
         tid, row.id, row.process_id, row.process_version, row.business_key,
         task.task_spec.bpmn_name or element_of(task), element_of(task), task.task_spec.lane, who.assignee,
         ",".join(who.candidate_users), ",".join(who.candidate_groups), tx.stamp(now), tx.stamp(who.due_at),
-        who.priority))
+        who.priority, ctx.reactions.subject_of(task.data)))
     for kind, names in (("user", who.candidate_users), ("group", who.candidate_groups)):
         for name in dict.fromkeys(names):
             tx.queue(CANDIDATE_INSERT, (tid, kind, name))

@@ -126,3 +126,24 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, server):
             assert nav["x"] >= 0 and nav["x"] + nav["width"] <= 390  # the navigation strip scrolls itself
         assert tab.errors == []
         context.close()
+
+
+def test_a_file_over_the_limit_is_refused_before_sending_and_what_was_typed_stays(browser, server, tmp_path):
+    context, tab = _context(browser, server, 390)
+    sign_in(tab, "xiaowang")
+    tab.goto(f"{tab.base_url}/requests/new")
+    limits = tab.locator('[data-field="attachments"] .file-limits')
+    expect(limits).to_contain_text("每个文件不超过 20 MB")
+    tab.fill("#f-title", "仓储扩容协调")
+    tab.fill("#f-background", "旺季库存不足")
+    big = tmp_path / "全部照片.zip"
+    big.write_bytes(b"\0" * (20 * 1024 * 1024 + 1))
+    tab.set_input_files("#f-attachments", str(big))
+    message = tab.locator("#f-attachments").evaluate("e => e.validationMessage")
+    assert message == "“全部照片.zip”超过 20 MB，请压缩或拆分后再上传。"
+    tab.click("button[name=action][value=submit]")
+    assert tab.url.endswith("/requests/new")  # not sent
+    expect(tab.locator("#f-title")).to_have_value("仓储扩容协调")
+    expect(tab.locator("#f-background")).to_have_value("旺季库存不足")
+    assert tab.errors == []
+    context.close()

@@ -233,7 +233,8 @@ def test_a_notice_of_a_task_done_since_opens_its_request(app, flow):
     flow.complete("dept_head_signoff", {"signoff_decision": "同意", "signoff_comment": "同意提交"})
     answer = head.get(f"/tasks/{signoff}")  # as an email of the notice links it
     assert answer.status_code == 302 and answer.headers["Location"] == f"/requests/{flow.instance_id}"
-    assert "这项任务已经办结" in page(head, answer.headers["Location"])
+    # who finished it and when, in the reader's time zone
+    assert "这项任务已由 张总监 于 11月2日 09:00 办结；以下是它所属的需求。" in page(head, answer.headers["Location"])
     stranger = signed_in(app, "wuqiang")  # told nothing of it: the task does not exist for them
     assert stranger.get(f"/tasks/{signoff}").status_code == 404
 

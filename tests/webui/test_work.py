@@ -67,15 +67,16 @@ def test_a_full_request_filed_through_the_page_is_numbered_and_reaches_the_head(
     for field_id in ("request_type", "title", "background", "goal", "involved_depts", "details", "expected_date",
                      "priority", "urgency", "contact", "related_project", "attachments"):
         assert f'data-field="{field_id}"' in html
-    assert 'name="involved_depts" id="f-involved_depts" multiple' in html and 'data-picker' in html
-    assert '<option value="PRD">产品部</option>' in html and 'type="date" name="expected_date"' in html
+    assert '<fieldset class="checklist" data-checklist="involved_depts" id="f-involved_depts"' in html
+    assert '<input type="checkbox" name="involved_depts" value="PRD"> 产品部' in html
+    assert 'type="date" name="expected_date"' in html
     assert 'type="file" name="attachments"' in html and 'enctype="multipart/form-data"' in html
     assert "需求背景" in html and "为什么做" in html  # the label, and its guidance as help text
     answer = client.post("/requests/new", data={
         **FORM, "action": "submit", "csrf_token": csrf_of(html),
         "attachments": [(io.BytesIO("活动方案：市场部负责物料".encode()), "方案.txt", "text/plain")]})
-    assert answer.status_code == 302 and answer.headers["Location"] == "/inbox"
-    assert "需求已提交，编号 XMBG-202609001" in flashes(client)
+    assert answer.status_code == 302 and answer.headers["Location"] == f"/requests/{_only_instance(ctx)}"
+    assert "需求已提交，编号 XMBG-202609001" in flashes(client)  # landing on the new request
 
     (started,) = [t for t in describe_instance(ctx, _only_instance(ctx))["open_tasks"]]
     assert started["element_id"] == "dept_head_signoff" and started["assignee"] == "zhangzongjian"
@@ -103,7 +104,7 @@ def test_a_missing_required_field_is_shown_next_to_it_and_the_input_is_kept(clie
     title = field_html(html, "title")
     assert 'class="field has-error"' in title and '<p class="error" id="f-title-error" role="alert">必填</p>' in title
     assert "双十一大促需要市场、产品、销售协同" in field_html(html, "background")  # what was typed is kept
-    assert '<option value="SAL" selected>' in field_html(html, "involved_depts")
+    assert 'name="involved_depts" value="SAL" checked' in field_html(html, "involved_depts")
     assert 'value="紧急" checked' in field_html(html, "urgency")
     assert "请修改标红的 1 项后再提交" in html
     with ctx.db.read() as s:
@@ -156,7 +157,7 @@ def test_a_draft_is_saved_restored_and_deleted(client, ctx, app):
     html = page(client, "/requests/new")
     assert "草稿已保存" in html and "data-draft" in html
     assert 'value="草稿：物流协作"' in field_html(html, "title")
-    assert '<option value="LOG" selected>' in html and '<option value="CS" selected>' in html
+    assert 'name="involved_depts" value="LOG" checked' in html and 'name="involved_depts" value="CS" checked' in html
     assert 'value="2026-11-30"' in field_html(html, "expected_date")
     switch(client, "songyu")  # another user has no draft
     assert "data-draft" not in page(client, "/requests/new")

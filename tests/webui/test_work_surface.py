@@ -181,3 +181,40 @@ def test_progress_from_the_request_page_for_the_owner_only(client, ctx, flow):
     assert done.status_code == 302
     assert [r["work_done"] for r in list_records(ctx, iid, "qianyun") if r["kind"] == "progress_update"] == [
         "功能说明完成一半"]
+
+
+def test_inbox_rows_of_one_step_name_their_plan_task_and_can_be_searched_by_it(client, flow):
+    steps.to_execution(flow)
+    for task in steps.PLAN:
+        flow.complete("execute_task", {**steps.SUBMIT_WORK, "deliverable_summary": "完成"}, assignee=task["owner"])
+    sign_in(client, "xiaowang")  # accepts both deliverables
+    html = _text(client.get("/inbox"))
+    rows = re.findall(r'<tr data-task="[^"]+" data-element="accept_deliverable".*?</tr>', html, re.S)
+    subjects = sorted(re.search(r'<span class="subject" data-subject>· ([^<]+)</span>', r).group(1) for r in rows)
+    assert subjects == sorted(t["title"] for t in steps.PLAN)
+    found = _text(client.get("/inbox?text=%E7%89%A9%E6%96%99"))  # 物料
+    assert found.count('data-element="accept_deliverable"') == 1 and "· 物料设计" in found
+
+
+def test_pickers_offer_the_dispatcher_as_follow_up_admin_and_the_departments_people_as_attendees(client, flow):
+    steps.to_review(flow)
+    flow.complete("admin_review", {"review_decision": "通过", "review_comment": "信息完整，可行"})
+    dispatch = flow.task("dispatch_lead")
+    sign_in(client, steps.PMO_OWNER)
+    html = _text(client.get(f"/tasks/{dispatch['task_id']}"))
+    form = html[html.index('<section class="work-form">'):]
+    assert f'<option value="{steps.PMO_OWNER}" selected>' in form  # the dispatcher, usually the one to follow up
+    flow.complete("dispatch_lead", {"lead_dept": "MKT", "pmo_owner": steps.PMO_OWNER, "dispatch_note": "请牵头"},
+                  as_user=steps.PMO_OWNER)
+    flow.complete("lead_confirm", {"lead_decision": "确认接收"})
+    steps.give_feedback(flow)
+    flow.complete("organise_coordination", {"coordination_mode": "召开协调会",
+                                            "meeting_time": "2026-11-05T10:00:00+08:00"})
+    notice = flow.task("send_meeting_notice")
+    client.post("/logout", data={"csrf_token": csrf_of(html)})
+    sign_in(client, flow.actor(notice))
+    html = _text(client.get(f"/tasks/{notice['task_id']}"))
+    form = html[html.index('<section class="work-form">'):]
+    checked = sorted(re.findall(r'name="meeting_attendees" value="([a-z]+)" checked', form))
+    expected = {p for d in steps.INVOLVED for p in (steps.HEADS[d], steps.INTERFACES[d])}
+    assert checked == sorted(expected)  # each involved department's head and interface person

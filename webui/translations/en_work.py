@@ -129,4 +129,7 @@ ENGLISH = {
     "本步依据": "What this step decides on",
     "此前各步的决定与理由": "the earlier decisions and their reasons",
     "全部经过": "Everything so far",
+    "“%(name)s”超过 %(size)s，请压缩或拆分后再上传。": "“%(name)s” is over %(size)s: compress or split it first.",
+    "这项任务已由 %(who)s 于 %(when)s 办结；以下是它所属的需求。":
+        "%(who)s finished this task on %(when)s; here is its request.",
 }

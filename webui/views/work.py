@@ -38,7 +38,7 @@ from engine.workflow.instances import claim_task, complete_task, describe_instan
 from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services
-from webui.i18n import message, messages, process_text
+from webui.i18n import format_when, message, messages, process_text
 from webui.views.requests import PROGRESS_INPUTS, PROGRESS_LABELS, post_progress_of
 
 
@@ -146,7 +146,7 @@ def new():
             errors = exc.errors
         else:
             _filed(process_id, started.instance_id, chosen)
-            return redirect(url_for("pages.inbox"))
+            return redirect(url_for("requests.detail", instance_id=started.instance_id))  # the new request
     for fid in chosen:  # a browser never fills a file input again
         errors.setdefault(fid, _("提交未成功：请重新选择文件。"))
     return _render_new(process_id, form, values, errors, status=422)
@@ -247,7 +247,12 @@ def task(task_id: str):
         if not closed.may_see:  # told of a group task another took
             flash(_("这项任务已经办结，或已由他人处理。"), "info")
             return redirect(url_for("pages.inbox"))
-        flash(_("这项任务已经办结，或已不由您处理；以下是它所属的需求。"), "info")
+        if closed.done_by:
+            who = directory(services()).users.get(closed.done_by, {}).get("name", closed.done_by)
+            flash(_("这项任务已由 %(who)s 于 %(when)s 办结；以下是它所属的需求。", who=who,
+                    when=format_when(closed.done_at)), "info")
+        else:
+            flash(_("这项任务已经办结，或已不由您处理；以下是它所属的需求。"), "info")
         return redirect(url_for("requests.detail", instance_id=closed.request_id))
     if request.method == "GET":
         return _render_task(view, {}, {})
