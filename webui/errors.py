@@ -32,7 +32,7 @@ STATUS = [(NotFound, 404), (PermissionDenied, 403), (TaskNotReady, 409), (StaleI
           (IdempotencyKeyReused, 422), (IdempotencyInProgress, 409), (IdempotencyAnswerLost, 409),
           (StateVersionUnsupported, 500)]  # the server's data, not the request, is at fault
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-              413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+              413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests", 500: "server_error"}
 # Werkzeug's own texts are English; a reader gets these in their language instead.
 HTTP_MESSAGES = {
     401: lazy_gettext("未登录：没有会话，也没有有效的令牌。"),
@@ -41,6 +41,7 @@ HTTP_MESSAGES = {
     405: lazy_gettext("此地址不接受该请求方法。"),
     415: lazy_gettext("不支持该内容类型。"),
     429: lazy_gettext("尝试次数过多，请稍后再试。"),
+    500: lazy_gettext("服务器出了问题，您的操作未完成；请稍后再试，或告知平台管理员。"),
 }
 
 
@@ -79,6 +80,13 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return jsonify(error_body(exc)), code
         return render_template("error.html", error=exc, code=code), code
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        # An unexpected failure: nothing of it is shown (it is in the log), the reader gets their language.
+        if wants_json():
+            return jsonify({"code": "server_error", "params": {}, "message": str(HTTP_MESSAGES[500])}), 500
+        return render_template("error.html", error=None, code=500, description=HTTP_MESSAGES[500]), 500
 
     @app.errorhandler(404)
     @app.errorhandler(403)

@@ -75,17 +75,7 @@ def init_app(app: Flask, config: WebConfig) -> None:
 
     app.add_template_filter(format_when, "when")
 
-    @app.template_filter("day")
-    def day(value) -> str:
-        """A calendar date in the reader's language: 12月12日 / Dec 12, with the year when not this one;
-        a value that is no date shows as it is."""
-        if not value:
-            return "—"
-        try:
-            found = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-        except ValueError:
-            return str(value)
-        return _day_text(found)
+    app.add_template_filter(format_day, "day")
 
     app.add_template_filter(process_text, "bpmn_text")
     app.add_template_filter(message, "message")
@@ -111,6 +101,18 @@ def format_when(value) -> str:
         moment = moment.replace(tzinfo=ZoneInfo(services().config.timezone))
     local = moment.astimezone(get_timezone())
     return f"{_day_text(local.date())} {format_datetime(moment, 'HH:mm')}"
+
+
+def format_day(value) -> str:
+    """A calendar date in the reader's language: 12月12日 / Dec 12, with the year when not this one;
+    a value that is no date shows as it is."""
+    if not value:
+        return "—"
+    try:
+        found = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    return _day_text(found)
 
 
 def _day_text(found: date) -> str:

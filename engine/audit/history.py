@@ -170,6 +170,7 @@ def _row(seq, kind, actor, at, element, task, data, changes, names: Names, specs
     return {"seq": seq, "type": kind, "category": category(kind), "actor": actor,
             "actor_name": None if actor == "system" else names.user(actor), "on_behalf_of": data.get("on_behalf_of"),
             "at": at, "element_id": element, "element_name": specs.names.get(element or "", element),
+            "end_name": specs.names.get(data["end_event"], data["end_event"]) if data.get("end_event") else None,
             "task_id": task, "data": data, "changes": changes}
 
 

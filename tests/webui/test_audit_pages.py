@@ -145,9 +145,30 @@ def test_the_replay_data_has_the_return_loop_step_by_step(app, filed):
     assert [[t["element_id"] for t in s["open"]] for s in steps] == [["dept_head_signoff"], ["admin_review"],
                                                                        ["revise_request"]]
     assert steps[1]["open"][0]["candidates"] == "平台管理员" and steps[2]["open"][0]["assignee_name"] == "小王"
-    assert steps[2]["at_text"] == "2026-09-30 17:00"  # the reader's zone (Beijing)
+    assert steps[2]["at_text"] == "9月30日 17:00"  # the reader's zone (Beijing) and language
     assert "review_gw" in steps[2]["scopes"]["main"]["completed"]
     assert found["diagrams"]["collaboration_request"]["xml"].startswith("<?xml")
+
+
+def test_the_replay_data_and_the_history_name_fields_and_read_values(app, filed):
+    client = _as(app, AUDITOR)
+    steps = client.get(f"/audit/requests/{filed['id']}/replay.json").get_json()["steps"]
+    filed_rows = {r["key"]: r for r in steps[0]["data_rows"]}
+    assert filed_rows["request_no"]["label"] == "需求编号" and not filed_rows["request_no"]["internal"]
+    assert filed_rows["background"]["label"] == "需求背景"  # the form's label, without its guidance
+    assert filed_rows["involved_depts"]["text"] == "市场部、产品部、销售部"  # names, not ids
+    assert re.fullmatch(r"9月30日 \d\d:\d\d", filed_rows["submitted_at"]["text"])  # not an ISO moment in UTC
+    labelled = [r["internal"] for r in steps[0]["data_rows"]]
+    assert labelled == sorted(labelled)  # the diagram's own variables come last
+    client.post("/language/en", data={"csrf_token": csrf_of(client.get("/audit").get_data(as_text=True)),
+                                      "next": "/audit"})
+    english = {r["key"]: r for r in client.get(f"/audit/requests/{filed['id']}/replay.json").get_json()["steps"][0]
+               ["data_rows"]}
+    assert english["request_type"]["text"] == "Project collaboration" and english["request_no"]["label"] == "Request no."
+    history = client.get(f"/audit/requests/{filed['id']}/history").get_data(as_text=True)
+    submitted = re.search(r'<tr class="[a-z]+" data-field="submitted_at"><th>([^<]+)</th>\s*<td><ins>([^<]+)</ins>',
+                          history)
+    assert submitted and submitted.group(1) == "Submitted" and re.fullmatch(r"Sep 30 \d\d:\d\d", submitted.group(2))
 
 
 def test_the_replay_names_tasks_in_the_readers_language(app, filed):

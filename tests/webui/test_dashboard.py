@@ -3,6 +3,7 @@ request in their tables, the period filter with its errors, the Excel exports an
 
 from __future__ import annotations
 
+import re
 from io import BytesIO
 
 import pytest
@@ -10,7 +11,7 @@ from openpyxl import load_workbook
 
 from tests.scenarios.driver import MONDAY, Flow
 from tests.scenarios.steps import PMO_OWNER, REQUEST, REQUESTER
-from tests.webui.conftest import sign_in
+from tests.webui.conftest import csrf_of, sign_in
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -120,6 +121,7 @@ def test_heat_map_page_and_json(client, one_request, ctx):
     html = page.get_data(as_text=True)
     assert 'id="diagram"' in html and "/dashboard/heatmap.json?" in html
     assert '<tr data-element="admin_review"><td>审核需求完整性与可行性</td><td data-key="count">1</td>' in html
+    assert re.search(r'<tr data-flow="f_dispatch"><td>[^<(]+ → [^<(]+</td>', html)  # named by its ends, no tuple
     data = client.get("/dashboard/heatmap.json").get_json()
     assert data["process_id"] == "collaboration_request" and data["xml"].startswith("<?xml")
     assert data["tasks"]["admin_review"]["avg_hours"] == 3.0
@@ -129,3 +131,7 @@ def test_heat_map_page_and_json(client, one_request, ctx):
     assert versions
     english = client.get("/dashboard/heatmap.json", headers={"Accept-Language": "en"}).get_json()
     assert english["tasks"]["admin_review"]["count"] == 1
+    client.post("/language/en", data={"csrf_token": csrf_of(html), "next": "/inbox"})
+    english_page = client.get("/dashboard/heatmap").get_data(as_text=True)
+    row = re.search(r'<tr data-element="admin_review"><td>([^<]+)</td>', english_page).group(1)
+    assert row == "Review the request for completeness and feasibility"

@@ -218,3 +218,18 @@ def test_pickers_offer_the_dispatcher_as_follow_up_admin_and_the_departments_peo
     checked = sorted(re.findall(r'name="meeting_attendees" value="([a-z]+)" checked', form))
     expected = {p for d in steps.INVOLVED for p in (steps.HEADS[d], steps.INTERFACES[d])}
     assert checked == sorted(expected)  # each involved department's head and interface person
+
+
+def test_a_server_error_page_speaks_the_readers_language(app):
+    app.testing = False  # an unexpected error is handled as in production
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.add_url_rule("/broken", "broken", lambda: 1 / 0)
+    client = app.test_client()
+    answer = client.get("/broken", headers={"Accept-Language": "en"})
+    assert answer.status_code == 500
+    html = _text(answer)
+    assert "Server error" in html and "ZeroDivisionError" not in html and "Internal Server Error" not in html
+    chinese = client.get("/broken", headers={"Accept-Language": "zh-CN"})
+    assert "服务器出错" in _text(chinese)
+    api = client.get("/broken", headers={"Accept": "application/json"})
+    assert api.status_code == 500 and api.get_json()["code"] == "server_error"

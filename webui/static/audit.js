@@ -135,7 +135,7 @@
     var effects = field('effects');
     effects.textContent = '';
     step.events.forEach(function (e) {
-      effects.appendChild(make('li', e.label + (e.element_name ? '：' + e.element_name : '')));
+      effects.appendChild(make('li', e.label + (e.element_name ? labels.colon + e.element_name : '')));
     });
     var inputs = field('inputs');
     inputs.textContent = '';
@@ -178,13 +178,24 @@
     var table = field('data');
     table.textContent = '';
     for (var k = n; k >= 0; k -= 1) {
-      var values = data.steps[k].data;
-      if (values) {
-        Object.keys(values).sort().forEach(function (key) {
-          var value = values[key];
-          var row = make('tr');
-          row.appendChild(make('th', key));
-          row.appendChild(make('td', typeof value === 'string' ? value : JSON.stringify(value)));
+      var rows = data.steps[k].data_rows;
+      if (rows) {
+        // The forms' fields by their labels, the values as people read them; then the diagram's own
+        // variables under a heading of their own.
+        var inner = false;
+        rows.forEach(function (r) {
+          if (r.internal && !inner) {
+            inner = true;
+            var head = make('tr', null, 'internal-head');
+            var cell = make('th', labels.internal);
+            cell.setAttribute('colspan', '2');
+            head.appendChild(cell);
+            table.appendChild(head);
+          }
+          var row = make('tr', null, r.internal ? 'internal' : null);
+          row.setAttribute('data-key', r.key);
+          row.appendChild(make('th', r.label));
+          row.appendChild(make('td', r.text));
           table.appendChild(row);
         });
         return;
@@ -218,7 +229,7 @@
     Object.keys(data.scopes).forEach(function (sid) {
       var found = data.scopes[sid];
       if (found.parent === scope && found.start <= n) {
-        var button = make('button', labels.enter + '：' + scopeName(sid));
+        var button = make('button', labels.enter + labels.colon + scopeName(sid));
         button.type = 'button';
         button.setAttribute('data-enter', sid);
         button.setAttribute('data-element', found.element_id);

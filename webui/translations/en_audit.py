@@ -108,4 +108,10 @@ ENGLISH = {
     "版本 %(a)s → %(b)s": "version %(a)s → %(b)s",
     "迁移 %(m)s 个，未迁移 %(r)s 个": "%(m)s moved, %(r)s not moved",
     "审计链第 %(n)s 条": "audit chain entry %(n)s",
+    "需求页": "the request page",
+    "任务页": "a task page",
+    "导出审计历史": "the history export",
+    "导出需求": "the request export",
+    "流程内部变量": "The diagram's own variables",
+    "：": ": ",
 }

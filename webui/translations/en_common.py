@@ -32,4 +32,8 @@ ENGLISH = {
     "下一页": "Next",
     "催办": "Urge",
     "系统": "System",
+    "服务器出了问题，您的操作未完成；请稍后再试，或告知平台管理员。":
+        "Something went wrong on the server and your action was not completed; try again later or tell the "
+        "platform admins.",
+    "服务器出错": "Server error",
 }

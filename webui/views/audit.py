@@ -14,11 +14,12 @@ JSON) is part of the page's logged view.
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
-from flask_babel import format_datetime, get_timezone
+from flask_babel import get_timezone
 from flask_babel import lazy_gettext as _
 from flask_login import current_user, login_required
 
@@ -31,7 +32,7 @@ from engine.org.sign_in import account_events
 from engine.page import Page
 from engine.requests.request_view import STATUSES, request_header
 from webui.extensions import services
-from webui.i18n import label_text, process_text
+from webui.i18n import format_day, format_when, process_text, split_label
 from webui.permissions import require_auditor
 from webui.views.requests import EVENT_LABELS, GROUP_LABELS, STATUS_LABELS
 
@@ -42,7 +43,15 @@ CATEGORY_LABELS = {"user": _("用户操作"), "engine": _("引擎步骤"), "time
                    "record": _("记录"), "view": _("审计查阅"), "data": _("数据变更")}
 TYPE_LABELS = {**EVENT_LABELS, h.NOTIFIED: _("发送通知")}
 # Fields of an operation's before and after (the holder of a task, a request's status).
-FIELD_LABELS = {"assignee": _("处理人"), "delegated_by": _("委派人"), "status": _("状态")}
+FIELD_LABELS = {"assignee": _("处理人"), "delegated_by": _("委派人"), "status": _("状态"),
+                # what the engine adds to a request's data besides its forms
+                "request_no": _("需求编号"), "submitted_at": _("提交时间"), "requester": _("发起人"),
+                "requester_dept": _("发起部门"), "initiator": _("发起人"), "plan_task": _("计划任务")}
+VIEW_LABELS = {"request": _("需求页"), "task": _("任务页"), "history": _("审计历史"),
+               "history_export": _("导出审计历史"), "replay": _("逐步回放"), "attachment": _("附件"),
+               "request_export": _("导出需求")}
+_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 COLUMN_LABELS = {"seq": _("序号"), "at": _("时间"), "category": _("类别"), "type": _("事件"),
                  "actor": _("操作人账号"), "actor_name": _("操作人"), "element_id": _("环节编号"),
                  "element_name": _("环节"), "task_id": _("任务编号"), "changes": _("数据变更（前 → 后）"),
@@ -197,12 +206,17 @@ def history(instance_id):
     f, problems = history_filter(request.args)
     every = h.history(services(), str(instance_id), reader=current_user.id)
     rows = [r for r in every if f.keeps(r)]
+    names = h.Names(directory(services()))
+    for row in rows:
+        for change in row["changes"]:
+            change["before_text"] = value_text(change["before"], names)
+            change["after_text"] = value_text(change["after"], names)
     actors = {r["actor"]: r["actor_name"] for r in every if r["actor"] != "system"}
     query = {k: v for k, v in request.args.items() if k in ("type", "actor", "since", "until") and v}
     return render_template("audit/history.html", h=header, rows=rows, total=len(every), f=f, query=query,
                            actors=actors, problems=problems, categories=CATEGORY_LABELS, types=TYPE_LABELS,
                            fields=FIELD_LABELS, groups=GROUP_LABELS, verification=_verification(str(instance_id)),
-                           names=h.Names(directory(services())))
+                           names=names, views=VIEW_LABELS)
 
 
 @bp.route("/requests/<uuid:instance_id>/history.csv", defaults={"fmt": "csv"})
@@ -232,7 +246,8 @@ def replay(instance_id):
     labels = {"system": str(_("系统")), "step": str(_("第 %(n)s / %(total)s 步")), "main": str(_("主流程")),
               "enter": str(_("进入子流程")), "none": str(_("（无）")), "unassigned": str(_("待认领")),
               "failed": str(_("回放无法显示。")), "in_scope": str(_("发生在")), "run": str(_("第 %(n)s 次")),
-              "due": str(_("截止")), "behalf": str(_("代 %(name)s"))}
+              "due": str(_("截止")), "behalf": str(_("代 %(name)s")), "internal": str(_("流程内部变量")),
+              "colon": str(_("：")), "sep": str(_("、"))}
     return render_template("audit/replay.html", h=header, labels=labels,
                            verification=_verification(str(instance_id)))
 
@@ -246,23 +261,61 @@ def replay_data(instance_id):
     found = history_replay.replay(services(), str(instance_id), reader=current_user.id)
     names = h.Names(directory(services()))
     for step in found["steps"]:
-        _readable(step, names)
+        _readable(step, names, found["labels"])
     return jsonify(found)
 
 
-def _readable(step: dict, names) -> None:
+def value_text(value, names) -> str:
+    """A value of a request's data as people read it: names for people and departments, options and
+    diagram texts in the reader's language, moments in their time zone, table rows as `column: value`."""
+    if isinstance(value, str) and _MOMENT.match(value):
+        try:
+            return format_when(datetime.fromisoformat(value))
+        except ValueError:
+            pass
+    if isinstance(value, str) and _DAY.fullmatch(value):
+        return format_day(value)
+    if isinstance(value, list):
+        return str(_("、")).join(value_text(v, names) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{str(FIELD_LABELS.get(k, k))}: {value_text(v, names)}" for k, v in value.items())
+    text = h.as_text(value, names, str(_("是")), str(_("否")))
+    return process_text(text) if isinstance(text, str) else text
+
+
+def _data_rows(data: dict | None, labels: dict[str, str], names) -> list[dict] | None:
+    """A step's data as labelled rows: the fields of the forms and what the engine adds, by label,
+    then the diagram's own variables (`internal`), by name."""
+    if data is None:
+        return None
+    rows = []
+    for key, value in data.items():
+        label = labels.get(key)
+        shown = process_text(split_label(label)[0]) if label else (
+            str(FIELD_LABELS[key]) if key in FIELD_LABELS else None)
+        rows.append({"key": key, "label": shown or key, "text": value_text(value, names), "internal": shown is None})
+    return sorted(rows, key=lambda r: (r["internal"], r["label"] if r["internal"] else ""))
+
+
+def _readable(step: dict, names, labels: dict[str, str] | None = None) -> None:
     """What the replay page shows of a step, in the reader's language and zone."""
     step["label"] = str(TYPE_LABELS.get(step["type"], step["type"]))
-    step["at_text"] = format_datetime(datetime.fromisoformat(step["at"]), "yyyy-MM-dd HH:mm")
+    step["at_text"] = format_when(datetime.fromisoformat(step["at"]))
+    step["data_rows"] = _data_rows(step.get("data"), labels or {}, names)
     step["behalf_name"] = names.user(step["on_behalf_of"]) if step["on_behalf_of"] else None
+    if step.get("element_name"):
+        step["element_name"] = process_text(step["element_name"])
     for event in step["events"]:
         event["label"] = str(TYPE_LABELS.get(event["type"], event["type"]))
+        if event.get("element_name"):
+            event["element_name"] = process_text(event["element_name"])
     for change in step["inputs"]:
-        change["label"] = label_text(change["label"]) if change["label"] else \
+        change["label"] = process_text(split_label(change["label"])[0]) if change["label"] else \
             str(FIELD_LABELS.get(change["field"], change["field"]))
+        change["before_text"] = value_text(change["before"], names)
+        change["after_text"] = value_text(change["after"], names)
     for task in step["open"]:
         task["name"] = process_text(task["name"])
-        task["candidates"] = "、".join([names.user(u) for u in task["candidate_users"]]
+        task["candidates"] = str(_("、")).join([names.user(u) for u in task["candidate_users"]]
                                       + [str(GROUP_LABELS.get(g, g)) for g in task["candidate_groups"]])
-        task["due_text"] = format_datetime(datetime.fromisoformat(task["due_at"]), "yyyy-MM-dd HH:mm") \
-            if task["due_at"] else None
+        task["due_text"] = format_when(datetime.fromisoformat(task["due_at"])) if task["due_at"] else None
