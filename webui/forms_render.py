@@ -9,9 +9,11 @@ with the reader's offset); the engine's messages are rendered by their codes (we
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
+
+from flask_babel import gettext
 
 from engine.bpmn.form_bounds import DEFAULT_MAX_LENGTH, max_length
 from engine.bpmn.forms import Form, FormField, required_if
@@ -58,6 +60,7 @@ class FieldView:
     value: Any
     error: str | None
     condition: tuple[str, list[str]] | None  # requiredIf: (label of the other field, values)
+    siblings: dict[str, str] = field(default_factory=dict)  # the form's field labels by id
 
     @property
     def id(self) -> str:
@@ -73,6 +76,20 @@ class FieldView:
         return [(value, process_text(name)) for value, name in self.field.options]
 
     @property
+    def date_rules(self) -> list[str]:
+        """What a date field (or each date column of a table) accepts, in the reader's language."""
+        if self.field.type == "date":
+            rule = date_rule(self.field.properties, "", self.siblings)
+            return [rule] if rule else []
+        rules = []
+        for col in self.field.columns:
+            if col.type == "date":
+                rule = date_rule(self.field.properties, "." + col.id, self.siblings)
+                if rule:
+                    rules.append(f"{process_text(col.label)}{gettext('：')}{rule}")
+        return rules
+
+    @property
     def column_labels(self) -> dict[str, str]:
         """A table's column labels in the reader's language, by column id."""
         return {c.id: process_text(c.label) for c in self.field.columns}
@@ -82,6 +99,7 @@ def field_views(form: Form, values: dict, errors: dict, zone: tzinfo) -> list[Fi
     """The fields of `form` with `values` (a field left out shows its default), labels, guidance and errors
     in the reader's language (the values stay as they are stored)."""
     fields = {f.id: f for f in form.fields}
+    labels = {f.id: process_text(split_label(f.label)[0]) for f in form.fields}
     views = []
     for fld in form.fields:
         label, help_text = split_label(fld.label)
@@ -89,7 +107,7 @@ def field_views(form: Form, values: dict, errors: dict, zone: tzinfo) -> list[Fi
         cond = required_if(fld)
         views.append(FieldView(fld, process_text(label), process_text(fld.properties.get("help") or help_text),
                                input_value(fld, raw, zone), message(errors[fld.id]) if fld.id in errors else None,
-                               _condition(cond, fields) if cond else None))
+                               _condition(cond, fields) if cond else None, labels))
     return views
 
 
@@ -100,6 +118,26 @@ def _condition(cond: tuple[str, list[str]], fields: dict[str, FormField]) -> tup
         return cond
     names = dict(other.options)
     return process_text(split_label(other.label)[0]), [process_text(names.get(v, v)) for v in cond[1]]
+
+
+def _bound_text(spec: str, later: bool) -> str:
+    spec = spec.strip()
+    if spec == "today":
+        return gettext("不晚于今天") if later else gettext("不早于今天")
+    if ":" in spec:
+        label = process_text(spec.split(":", 1)[1])
+        return gettext("不晚于“%(label)s”", label=label) if later else gettext("不早于“%(label)s”", label=label)
+    return gettext("不晚于 %(day)s", day=spec) if later else gettext("不早于 %(day)s", day=spec)
+
+
+def date_rule(props: dict, suffix: str, labels: dict[str, str]) -> str:
+    """A date's bounds (engine.bpmn.form_bounds) as the form says them: 不早于今天，不晚于“期望完成时间”."""
+    parts = [_bound_text(props[key + suffix], key == "maxDate") for key in ("minDate", "maxDate")
+             if props.get(key + suffix)]
+    unless = props.get("maxDateUnless" + suffix)
+    if unless and props.get("maxDate" + suffix):
+        parts[-1] += gettext("（写明“%(label)s”后可晚于）", label=labels.get(unless, unless))
+    return gettext("，").join(parts)
 
 
 def general_errors(form: Form, errors: dict) -> list[str]:

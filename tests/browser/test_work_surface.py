@@ -44,6 +44,8 @@ def test_the_reviewer_decides_with_the_request_and_the_heads_reasons_in_view(bro
     _iid, task_id = _filed(server[1])
     context, tab = _context(browser, server, width)
     sign_in(tab, "lijingli")
+    tab.goto(f"{tab.base_url}/inbox?tab=group")  # the admins' review, offered to claim
+    expect(tab.locator(f'tr[data-task="{task_id}"]')).to_contain_text("审核需求完整性与可行性")
     shot(tab, f"inbox-{width}")
     _no_sideways_scroll(tab)
     tab.goto(f"{tab.base_url}/tasks/{task_id}")

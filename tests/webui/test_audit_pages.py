@@ -164,7 +164,8 @@ def test_the_replay_data_and_the_history_name_fields_and_read_values(app, filed)
                                       "next": "/audit"})
     english = {r["key"]: r for r in client.get(f"/audit/requests/{filed['id']}/replay.json").get_json()["steps"][0]
                ["data_rows"]}
-    assert english["request_type"]["text"] == "Project collaboration" and english["request_no"]["label"] == "Request no."
+    assert english["request_type"]["text"] == "Project collaboration"
+    assert english["request_no"]["label"] == "Request no."
     history = client.get(f"/audit/requests/{filed['id']}/history").get_data(as_text=True)
     submitted = re.search(r'<tr class="[a-z]+" data-field="submitted_at"><th>([^<]+)</th>\s*<td><ins>([^<]+)</ins>',
                           history)

@@ -233,3 +233,18 @@ def test_a_server_error_page_speaks_the_readers_language(app):
     assert "服务器出错" in _text(chinese)
     api = client.get("/broken", headers={"Accept": "application/json"})
     assert api.status_code == 500 and api.get_json()["code"] == "server_error"
+
+
+def test_every_date_field_says_what_it_accepts(client, flow):
+    sign_in(client, "xiaowang")
+    html = _text(client.get("/requests/new"))
+    expected = re.search(r'data-field="expected_date".*?</div>', html, re.S).group(0)
+    assert '<p class="help date-rule" data-date-rule>日期：不早于今天</p>' in expected
+    steps.to_plan(flow)
+    task = flow.task("write_plan")
+    client.post("/logout", data={"csrf_token": csrf_of(html)})
+    sign_in(client, flow.actor(task))
+    plan = _text(client.get(f"/tasks/{task['task_id']}"))
+    rules = re.findall(r"<p class=\"help date-rule\" data-date-rule>([^<]+)</p>", plan)
+    assert "计划开始：不早于今天" in rules
+    assert "计划完成：不早于“计划开始”，不晚于“期望完成时间”（写明“晚于期望完成时间的原因”后可晚于）" in rules

@@ -132,4 +132,12 @@ ENGLISH = {
     "“%(name)s”超过 %(size)s，请压缩或拆分后再上传。": "“%(name)s” is over %(size)s: compress or split it first.",
     "这项任务已由 %(who)s 于 %(when)s 办结；以下是它所属的需求。":
         "%(who)s finished this task on %(when)s; here is its request.",
+    "不晚于今天": "today at the latest",
+    "不早于今天": "from today on",
+    "不晚于“%(label)s”": "no later than “%(label)s”",
+    "不早于“%(label)s”": "no earlier than “%(label)s”",
+    "不晚于 %(day)s": "no later than %(day)s",
+    "不早于 %(day)s": "no earlier than %(day)s",
+    "（写明“%(label)s”后可晚于）": " (later when “%(label)s” says why)",
+    "，": ", ",
 }
