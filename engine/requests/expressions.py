@@ -24,6 +24,7 @@ from engine.requests.record_forms import plan_task_key
 from engine.workflow.notices import current_instance, notify
 
 REMIND_AT = time(9, 0)  # a deadline given as a date is reminded of at 09:00 local time
+WORKDAY_ENDS = time(18, 0)  # a plan date is kept when the work is in by the end of that working day
 
 
 def script_services(ctx) -> dict[str, Callable]:
@@ -51,6 +52,13 @@ def script_services(ctx) -> dict[str, Callable]:
         parsed = TimerEventDefinition.parse_iso_duration(str(duration))
         delta = TimerEventDefinition.get_timedelta_from_start(parsed, moment)
         return (moment - delta if isinstance(delta, timedelta) else moment).isoformat()
+
+    def end_of_day(day: Any) -> str:
+        """The end of the working day of `day` (a date, or the date of a moment), local time: what a
+        plan date of 12-12 means as a deadline."""
+        text = str(day).strip()
+        found = date.fromisoformat(text[:10])
+        return datetime.combine(found, WORKDAY_ENDS, zone).isoformat()
 
     def waiting_on(element_id: str) -> list[str]:
         """Who still has to act on this instance's open tasks of `element_id` (assignees, else
@@ -105,5 +113,6 @@ def script_services(ctx) -> dict[str, Callable]:
         "working_days": working_days,
         "response_due": response_due,
         "before": before,
+        "end_of_day": end_of_day,
         "notify": notify,
     }

@@ -632,7 +632,7 @@ DUE_DATES = {
     "send_meeting_notice": "${before(meeting_time, 'PT24H')}",
     "write_plan": "PT24H",
     "approve_plan": "PT48H",
-    "execute_task": "${before(plan_task['end'], 'PT0S')}",
+    "execute_task": "${end_of_day(plan_task['end'])}",  # a plan date ends with its working day
     "retrospective": "${working_days(5)}",
     "confirm_solution": "P3D",
 }

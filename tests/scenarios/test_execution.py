@@ -52,7 +52,7 @@ def test_each_plan_task_goes_to_its_owner_due_on_its_planned_end(flow):
     assert flow.assignees("execute_task") == ["qianyun", "songyu"]
     for task in PLAN:
         work = flow.task("execute_task", assignee=task["owner"])
-        assert work["due_at"] == beijing(f"{task['end']} 09:00")
+        assert work["due_at"] == beijing(f"{task['end']} 18:00")  # the end of the plan's last working day
         assert flow.inbox(task["owner"]) == {work["task_id"]: "execute_task"}  # not the other owner's
         assert flow.form("execute_task", assignee=task["owner"])["plan_task"] == task
 
