@@ -60,6 +60,9 @@ def test_the_reviewer_decides_with_the_request_and_the_heads_reasons_in_view(bro
     assert request.bounding_box()["y"] < deciding.bounding_box()["y"] < form.bounding_box()["y"]
     _no_sideways_scroll(tab)
     shot(tab, f"task-page-{width}")
+    tab.click('[data-op="transfer"] summary')
+    expect(tab.locator('[data-op="transfer"] input.picker-search')).to_have_attribute("placeholder", "搜索…")
+    tab.click('[data-op="transfer"] summary')
     request.locator("summary").click()  # folds away, leaving the form in reach
     expect(request.locator('[data-field="background"]')).to_be_hidden()
     tab.locator('input[name="review_decision"][value="通过"]').check()
