@@ -160,7 +160,11 @@ def test_a_request_with_red_warnings_is_marked(app, flow, clock):
     own = signed_in(app, owner)  # days later: a new session
     html = page(own, "/inbox")
     assert 'data-marker="red"' in html and 'data-marker="overdue"' not in html
-    clock.now = beijing(f"{PLAN[0]['end']} 10:00")  # due at 09:00 on the planned end date
+    clock.now = beijing(f"{PLAN[0]['end']} 17:00")  # the last planned day is not over yet
+    own = signed_in(app, owner)  # hours later: a new session
+    html = page(own, "/inbox")
+    assert 'data-marker="red"' in html and 'data-marker="overdue"' not in html
+    clock.now = beijing(f"{PLAN[0]['end']} 19:00")  # due at the end of that working day, 18:00
     html = page(own, "/inbox")
     assert 'data-marker="red"' in html and 'data-marker="overdue"' in html
     assert 'data-marker="red"' in page(signed_in(app, HEADS["MKT"]), "/inbox?tab=done")
