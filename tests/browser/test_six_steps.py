@@ -267,6 +267,10 @@ def test_a_request_goes_through_all_six_steps_in_the_browser(page):
     open_task(page, "write_plan", number)
     fill_row(page, "plan_tasks", 0, PLAN[0])
     assert add_row(page, "plan_tasks") == 1
+    page.locator('[name="plan_tasks-1-dept"]').select_option("PRD")
+    # the owners offered first are the chosen department's people
+    first = page.locator('[name="plan_tasks-1-owner"] option:not([value=""])').first
+    expect(first).to_contain_text("（产品部）")
     fill_row(page, "plan_tasks", 1, PLAN[1])
     page.fill("#f-risk_plan", "若产品部功能说明延迟，提前3天通知市场部调整宣传节奏")
     shot(page, "task-form")
