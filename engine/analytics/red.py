@@ -13,20 +13,16 @@ same rules as records.red_warnings.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from engine.analytics.days import insert
 from engine.db.tx import Tx
+from engine.requests.records import plan_deadline
 
 DAY = timedelta(hours=24)
 ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)  # red_from of a risk or a call for support
 _TICK = timedelta(microseconds=1)  # "more than 24 hours": the first stored moment after
-
-
-def _deadline(end: date, zone: ZoneInfo) -> datetime:
-    """The end of a planned end date: midnight after it, local time (as records does)."""
-    return datetime.combine(end + timedelta(days=1), time(0), zone)
 
 
 def red_from(status: str, risk: bool, latest_at: datetime | None, end: date, zone: ZoneInfo) -> datetime | None:
@@ -35,7 +31,7 @@ def red_from(status: str, risk: bool, latest_at: datetime | None, end: date, zon
         return ALWAYS
     times = []
     if status != "已完成":
-        times.append(_deadline(end, zone).astimezone(UTC) - DAY)
+        times.append(plan_deadline(end, zone).astimezone(UTC) - DAY)
     if latest_at is not None and status == "进行中":
         times.append(latest_at + DAY + _TICK)
     return min(times, default=None)
@@ -98,7 +94,7 @@ def red_now(tx: Tx, now: datetime, zone: ZoneInfo, departments: tuple[str, ...] 
     for number, _, iid, key, request_title, title, dept, owner, end, status, risk, at in rows:
         if end not in deadlines:
             day = _day(end)
-            deadlines[end] = (day, _deadline(day, zone) - now <= DAY)
+            deadlines[end] = (day, plan_deadline(day, zone) - now <= DAY)
         day, near = deadlines[end]
         why = []  # the rules of records.red_warnings, the deadline told once per date
         if risk:

@@ -21,10 +21,10 @@ from engine.errors import InvalidInput
 from engine.org.calendar import load_calendar
 from engine.org.directory import directory
 from engine.requests.record_forms import plan_task_key
+from engine.requests.records import plan_deadline
 from engine.workflow.notices import current_instance, notify
 
 REMIND_AT = time(9, 0)  # a deadline given as a date is reminded of at 09:00 local time
-WORKDAY_ENDS = time(18, 0)  # a plan date is kept when the work is in by the end of that working day
 
 
 def script_services(ctx) -> dict[str, Callable]:
@@ -56,9 +56,7 @@ def script_services(ctx) -> dict[str, Callable]:
     def end_of_day(day: Any) -> str:
         """The end of the working day of `day` (a date, or the date of a moment), local time: what a
         plan date of 12-12 means as a deadline."""
-        text = str(day).strip()
-        found = date.fromisoformat(text[:10])
-        return datetime.combine(found, WORKDAY_ENDS, zone).isoformat()
+        return plan_deadline(date.fromisoformat(str(day).strip()[:10]), zone).isoformat()
 
     def waiting_on(element_id: str) -> list[str]:
         """Who still has to act on this instance's open tasks of `element_id` (assignees, else

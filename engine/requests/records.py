@@ -214,9 +214,12 @@ def _children(tx: Tx, found: list[dict]) -> None:
             record["items"] = select(tx, "action_item", "table_id = ?", (record["id"],), order="position")
 
 
-def _deadline(day: date, zone: ZoneInfo) -> datetime:
-    """The end of a planned end date: midnight after it, local time."""
-    return datetime.combine(day + timedelta(days=1), time(0), zone)
+WORKDAY_ENDS = time(18, 0)  # a plan date is kept when the work is in by the end of that working day
+
+
+def plan_deadline(day: date, zone: ZoneInfo) -> datetime:
+    """What a plan date means as a deadline: the end of that working day (18:00), local time."""
+    return datetime.combine(day, WORKDAY_ENDS, zone)
 
 
 def red_warnings(ctx: Services, instance_id: str) -> list[dict]:
@@ -226,7 +229,7 @@ def red_warnings(ctx: Services, instance_id: str) -> list[dict]:
     - "risk": its latest progress update reports a risk;
     - "needs_support": its latest update has status 待支持;
     - "deadline": its latest status is not 已完成 (no update counts as not done) and its planned
-      end, the end of the planned end date in the organisation's time zone, is 24 hours away or
+      end, the end of the planned end date's working day in the organisation's time zone, is 24 hours away or
       less, or past;
     - "stale": its latest status is 进行中 and that update is more than 24 hours old.
     Each red task: task_key, title, department_id, owner, planned_end, reasons, latest (the id
@@ -251,7 +254,7 @@ def red_warnings(ctx: Services, instance_id: str) -> list[dict]:
             reasons.append("risk")
         if status == "待支持":
             reasons.append("needs_support")
-        if status != "已完成" and _deadline(task["planned_end"], zone) - now <= DAY:
+        if status != "已完成" and plan_deadline(task["planned_end"], zone) - now <= DAY:
             reasons.append("deadline")
         if last and status == "进行中" and now - last["created_at"] > DAY:
             reasons.append("stale")

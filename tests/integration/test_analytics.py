@@ -310,10 +310,10 @@ def test_red_warnings_follow_progress_revisions_time_and_closing(ctx, clock):
     assert red() == []  # exactly 24 hours old
     clock.now = posted + timedelta(hours=24, microseconds=1)
     assert red() == [("T1", ["stale"])]
-    # T2 (功能说明) ends 27 November: 28 November 00:00 in Beijing, 27 November 16:00 UTC.
-    clock.now = datetime(2026, 11, 26, 15, 59, 59, 999999, tzinfo=UTC)
+    # T2 (功能说明) ends 27 November: at 18:00 in Beijing, the end of that working day, 10:00 UTC.
+    clock.now = datetime(2026, 11, 26, 9, 59, 59, 999999, tzinfo=UTC)
     assert red() == [("T1", ["deadline", "stale"])]
-    clock.now = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
+    clock.now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     assert red() == [("T1", ["deadline", "stale"]), ("T2", ["deadline"])]
     later = [{"task_key": key, "title": t["title"], "department_id": t["dept"], "owner": t["owner"],
               "planned_start": t["start"], "planned_end": end, "delivery_standard": t["standard"]}

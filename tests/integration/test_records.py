@@ -295,7 +295,7 @@ def test_a_plan_is_saved_as_versions_whose_tasks_keep_their_keys(ctx, req):
 
 def test_red_warnings_follow_the_rule_with_the_clock(ctx, req, clock):
     iid, _ = req
-    t0 = clock.now  # 30 Sep 17:00 Beijing; T2 ends on 1 Oct, that is at 2 Oct 00:00 Beijing = 1 Oct 16:00 UTC
+    t0 = clock.now  # 30 Sep 17:00 Beijing; T2 ends on 1 Oct, that is at the end of its working day, 18:00 Beijing
     _plan(ctx, iid)
 
     def red() -> list[tuple[str, list[str]]]:
@@ -308,9 +308,9 @@ def test_red_warnings_follow_the_rule_with_the_clock(ctx, req, clock):
     assert red() == [("T1", ["needs_support"])]
     post_progress(ctx, iid, "yangfan", plan_task_key="T1", status="进行中")
     assert red() == []
-    clock.now = t0 + timedelta(hours=6, minutes=59)
+    clock.now = t0 + timedelta(minutes=59)
     assert red() == []  # T2's end is 24 h and 1 minute away
-    clock.now = t0 + timedelta(hours=7)
+    clock.now = t0 + timedelta(hours=1)
     assert red_warnings(ctx, iid) == [{"task_key": "T2", "title": "商品选品", "department_id": "PRD",
                                        "owner": "qianyun", "planned_end": "2026-10-01", "reasons": ["deadline"],
                                        "latest": None}]
