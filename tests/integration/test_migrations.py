@@ -55,3 +55,25 @@ def test_notices_from_before_codes_keep_their_message_and_0024_goes_down_and_up(
                 "需求 XMBG-202611001 已受理"
     finally:
         db.dispose()
+
+
+def test_0026_marks_the_requests_with_plan_tasks_for_the_next_analytics_refresh(db_url):
+    """Their stored red-from moments were counted from midnight; the next refresh derives them again
+    from the end of the plan date's working day. A request without a plan is left as it is."""
+    db = Database(db_url)
+    try:
+        upgrade(db, "0025")
+        with db.engine.begin() as conn:  # plain SQL: the tables as revision 0025 left them
+            for iid in ("with-plan", "no-plan"):
+                conn.execute(text("INSERT INTO analytics_instance (instance_id, seq, step, status) "
+                                  "VALUES (:i, 40, 4, 'running')"), {"i": iid})
+            conn.execute(text(
+                "INSERT INTO analytics_plan_task (instance_id, task_key, request_no, request_title, position, title, "
+                "department_id, owner, planned_end, status, risk) VALUES ('with-plan', 'T1', 'XMBG-202611001', "
+                "'双十一', 0, '物料设计', 'MKT', 'songyu', '2026-11-20', '进行中', false)"))
+        upgrade(db)
+        with db.engine.connect() as conn:
+            seqs = dict(conn.execute(text("SELECT instance_id, seq FROM analytics_instance")).all())
+        assert seqs == {"with-plan": -1, "no-plan": 40}
+    finally:
+        db.dispose()
