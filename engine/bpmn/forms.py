@@ -19,6 +19,7 @@ COLUMN_TYPES = frozenset({"string", "text", "long", "double", "boolean", "date",
                           "department"})
 CONSTRAINTS = frozenset({"required", "readonly", "minlength", "maxlength", "min", "max", "pattern"})
 MULTI_TYPES = {"users", "departments", "files"}
+FILE_TYPES = ("file", "files")  # fields whose values are attachment ids
 # What a field's `record` property may name: the record its value is kept in, in the order a
 # completion writes them (a plan before the progress on it). The value is kept there instead of in
 # the task data. A field the process still reads (a gateway condition, a script, an assignment or

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from engine.bpmn.forms import FILE_TYPES
 from engine.db import chain as audit
 from engine.errors import InvalidInput
 from engine.knowledge import lessons
@@ -23,8 +24,6 @@ from engine.requests.attachments import check_upload, write_attachment
 from engine.requests.record_forms import form_records, store_form_records, task_data_values
 from engine.requests.record_rows import Origin
 from engine.workflow.reactions import Attaching, Completion, Reactions
-
-FILE_TYPES = ("file", "files")
 
 
 def store_records(c: Completion) -> None:
