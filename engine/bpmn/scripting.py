@@ -37,10 +37,10 @@ from typing import Any
 from RestrictedPython import Guards, compile_restricted, safe_builtins, utility_builtins
 from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer, copy_locations
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from engine.bpmn.script_clock import script_cpu, watch_collections
+from engine.bpmn.script_task import TaskScriptEngine
 from engine.sizes import data_size, resident_bytes
 
 MAX_ITEMS = 1_000_000
@@ -393,8 +393,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 def create_script_engine(
     time_limit: float = 1.0, services: dict[str, Any] | None = None, value_limit: int = MAX_VALUE_BYTES,
     memory_limit: int = MAX_MEMORY_BYTES,
-) -> PythonScriptEngine:
+) -> TaskScriptEngine:
     """SpiffWorkflow script engine running everything in the sandbox; ``services`` are callable by name."""
     watch_collections()
-    return PythonScriptEngine(environment=SandboxEnvironment(
+    return TaskScriptEngine(environment=SandboxEnvironment(
         time_limit=time_limit, services=services, value_limit=value_limit, memory_limit=memory_limit))

@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
+from engine.bpmn.script_task import attached_activity
 from engine.messages import MESSAGES, Msg, render
 
 KINDS = ("task", "return", "reminder", "urge", "escalation", "red_warning", "info")
@@ -50,8 +51,10 @@ def notify(recipients: Any, kind: str, message: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind '{kind}' (known: {', '.join(KINDS)})")
     people = [recipients] if isinstance(recipients, str) else list(recipients or [])
+    waiting = attached_activity()  # sent from a boundary event's path: about the activity it watches
+    about = {"task_id": str(waiting.id)} if waiting is not None else {}
     for person in dict.fromkeys(str(p) for p in people if p):
-        queued.append({"recipient": person, "kind": kind, "message": str(message)[:2000]})
+        queued.append({"recipient": person, "kind": kind, "message": str(message)[:2000], **about})
 
 
 def notify_new_task(recipients: list[str], message: Msg, task_id: str) -> None:

@@ -84,6 +84,17 @@ def test_an_owner_silent_for_24_hours_is_urged_with_their_superior(flow):
     assert sorted(flow.notifications()) == _urges("qianyun")
 
 
+def test_the_urge_opens_the_owners_task_where_progress_is_posted(flow):
+    to_execution(flow)
+    flow.advance(hours=24)
+    work = flow.task("execute_task", assignee="qianyun")
+    urged = [n for n in list_notifications(flow.ctx, "qianyun").items if n["kind"] == "urge"]
+    assert [(n["task_id"], n["task_open"]) for n in urged] == [(work["task_id"], True)]
+    superior = OWNER_SUPERIORS["qianyun"]  # the same task: the superior reads it, with its progress
+    assert [n["task_id"] for n in list_notifications(flow.ctx, superior).items
+            if n["kind"] == "urge" and "功能说明" in n["message"]] == [work["task_id"]]
+
+
 def test_progress_posted_within_24_hours_puts_the_urge_off(flow):
     to_plan(flow)
     flow.advance(hours=2)

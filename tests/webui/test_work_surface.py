@@ -248,3 +248,17 @@ def test_every_date_field_says_what_it_accepts(client, flow):
     rules = re.findall(r"<p class=\"help date-rule\" data-date-rule>([^<]+)</p>", plan)
     assert "计划开始：不早于今天" in rules
     assert "计划完成：不早于“计划开始”，不晚于“期望完成时间”（写明“晚于期望完成时间的原因”后可晚于）" in rules
+
+
+def test_the_no_progress_urge_links_to_the_progress_form_of_the_owners_task(client, flow):
+    steps.to_execution(flow)
+    owner = steps.PLAN[0]["owner"]
+    task = flow.task("execute_task", owner)
+    flow.advance(hours=24)
+    sign_in(client, owner)
+    html = _text(client.get("/notifications"))
+    link = re.search(r'<li data-notification="\d+" data-kind="urge"[^>]*>.*?<a href="([^"]+)" data-link="task">',
+                     html, re.S)
+    assert link and link.group(1) == f"/tasks/{task['task_id']}?report=1#progress-form"
+    page = _text(client.get(link.group(1).split("#")[0]))
+    assert re.search(r'id="progress-form" open', page)
