@@ -9,6 +9,13 @@ _OTHER = 64  # a date, a Decimal, ...: the serializer writes a small typed dict 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+def size_text(size: int) -> str:
+    """A byte count as people write a size: 20 MB, 21.3 MB, 512 KB."""
+    if size >= 1024 * 1024:
+        return f"{round(size / 1024 / 1024, 1):g} MB"
+    return f"{round(size / 1024, 1):g} KB"
+
+
 def data_size(value: Any, limit: int) -> int:
     """About the bytes `value` takes as JSON task data; stops early once past `limit`.
 

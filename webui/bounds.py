@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
 from engine.errors import InvalidInput
+from engine.sizes import size_text
 from webui.config import WebConfig
 
 # The largest id an INTEGER column holds on every database: 32 bits on PostgreSQL (64 on SQLite). Every
@@ -22,6 +23,9 @@ from webui.config import WebConfig
 ID_MAX = 2**31 - 1
 MAX_JSON_DEPTH = 32  # far beyond any form (a table in a task's data is four levels deep)
 UPLOAD_OVERHEAD = 1024 * 1024  # multipart framing and the form's other fields beside the files
+# A body may carry files up to this many times the limit of one: a file over the limit is then refused
+# by the form, by name, with everything else typed kept (no script needed); beyond it the body is 413.
+UPLOAD_FILES = 3
 
 
 class IdConverter(IntegerConverter):
@@ -86,11 +90,6 @@ class BoundedJSONProvider(DefaultJSONProvider):
         return value
 
 
-def size_text(limit: int) -> str:
-    """A byte count as people write a size limit: 20 MB, 512 KB."""
-    return f"{limit / 1024 / 1024:g} MB" if limit >= 1024 * 1024 else f"{limit / 1024:g} KB"
-
-
 def too_large_message() -> str:
     """The 413 text in the reader's language, naming the limit that applied."""
     config: WebConfig = current_app.extensions["xiezuo_config"]
@@ -103,7 +102,7 @@ def init_app(app: Flask, config: WebConfig) -> None:
     """Install the bounds; call before any blueprint is registered and before CSRF reads the form."""
     app.url_map.converters["int"] = IdConverter
     app.json = BoundedJSONProvider(app)
-    uploads = max(config.engine.attachment_max_bytes + UPLOAD_OVERHEAD, config.max_body_bytes)
+    uploads = max(UPLOAD_FILES * config.engine.attachment_max_bytes + UPLOAD_OVERHEAD, config.max_body_bytes)
     app.config.update(MAX_CONTENT_LENGTH=uploads, MAX_FORM_MEMORY_SIZE=min(config.max_body_bytes, 500_000))
 
     @app.before_request

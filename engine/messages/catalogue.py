@@ -206,7 +206,7 @@ MESSAGES: dict[str, str] = {
     "file.content_other": "文件“%(file)s”的内容是 %(found)s，不是 %(expected)s",
     "file.content_unknown": "文件“%(file)s”的内容不是 %(expected)s，也不是其他允许的类型",
     "file.empty": "文件“%(file)s”是空文件",
-    "file.too_large": "文件“%(file)s”有 %(size)s 字节，超过上限 %(limit)s 字节",
+    "file.too_large": "文件“%(file)s”大小 %(shown)s，超过每个文件的上限 %(most)s",
     "attachment.unknown": "附件 %(id)s 不存在",
     "attachment.corrupt": "附件 %(id)s 的内容与记录的 sha256 不符（已损坏或被改动）",
     "attachment.not_in_db": "附件 %(id)s 的内容不在数据库中",

@@ -201,7 +201,7 @@ ENGLISH: dict[str, str] = {
     "file.content_other": "The content of “%(file)s” is %(found)s, not %(expected)s",
     "file.content_unknown": "The content of “%(file)s” is not %(expected)s, nor another allowed type",
     "file.empty": "“%(file)s” is empty",
-    "file.too_large": "“%(file)s” has %(size)s bytes, more than the %(limit)s allowed",
+    "file.too_large": "“%(file)s” is %(shown)s, more than the %(most)s allowed per file",
     "attachment.unknown": "Attachment %(id)s does not exist",
     "attachment.corrupt": "The content of attachment %(id)s does not match its recorded sha256 (damaged or altered)",
     "attachment.not_in_db": "The content of attachment %(id)s is not in the database",

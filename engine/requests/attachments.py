@@ -37,6 +37,7 @@ from engine.messages import Msg
 from engine.requests.record_access import require_reader, require_writer
 from engine.requests.record_rows import Origin, insert, record_values, select
 from engine.requests.records import task_element
+from engine.sizes import size_text
 
 _OOXML = "application/vnd.openxmlformats-officedocument."
 # kind -> (content type, extensions, the message naming it)
@@ -206,7 +207,8 @@ def check_upload(ctx: Services, upload: Upload) -> CheckedFile:
     if not data:
         raise InvalidInput("file.empty", file=name)
     if len(data) > limit:
-        raise InvalidInput("file.too_large", file=name, size=len(data), limit=limit)
+        raise InvalidInput("file.too_large", file=name, size=len(data), limit=limit,
+                           shown=size_text(len(data)), most=size_text(limit))
     mime = TYPES[check_type(name, upload.content_type, data)][0]
     return CheckedFile(name, data, mime, hashlib.sha256(data).hexdigest())
 

@@ -21,6 +21,7 @@ from engine.org.importer import import_org, parse_yaml
 from engine.requests.attachments import add_attachment, attachment_content
 from engine.requests.records import list_records
 from engine.requests.requests import submit_request
+from engine.sizes import size_text
 from tests.conftest import fixture_files
 
 DEMO = Path(__file__).parents[2] / "demo" / "org.yaml"
@@ -106,8 +107,10 @@ def test_files_are_typed_by_their_bytes_and_read_back_exactly(ctx, iid):
             add_attachment(ctx, iid, "xiaowang", name, content, declared)
         assert err.value.message.startswith(message), err.value.message
     ctx.config.attachment_max_bytes = len(PDF) - 1
-    with pytest.raises(InvalidInput, match=f"文件“大.pdf”有 {len(PDF)} 字节，超过上限 {len(PDF) - 1} 字节"):
+    with pytest.raises(InvalidInput) as err:
         add_attachment(ctx, iid, "xiaowang", "大.pdf", PDF)
+    assert err.value.params["size"] == len(PDF) and err.value.params["limit"] == len(PDF) - 1
+    assert err.value.message == f"文件“大.pdf”大小 {size_text(len(PDF))}，超过每个文件的上限 {size_text(len(PDF) - 1)}"
     with pytest.raises(PermissionDenied):
         add_attachment(ctx, iid, "yangfan", "a.txt", b"hello")
     with pytest.raises(PermissionDenied):

@@ -21,8 +21,10 @@ PASSWORD = "xiezuo-demo"
 
 
 @pytest.fixture
-def app(db_url, clock, tmp_path):
-    config = WebConfig(engine=EngineConfig(database_url=db_url, clock=clock, script_time_limit=2.0),
+def app(db_url, clock, tmp_path, request):
+    # A test may set engine settings by parametrizing this fixture indirectly with a dict of them.
+    engine = EngineConfig(database_url=db_url, clock=clock, script_time_limit=2.0, **getattr(request, "param", {}))
+    config = WebConfig(engine=engine,
                        secret_key="test-secret", testing=True, instance_path=str(tmp_path / "instance"))
     app = create_app(config)
     ctx = app.extensions["xiezuo"]

@@ -69,7 +69,8 @@ ENGLISH = {
     "提交申请": "Submit the request",
     "保存草稿": "Save draft",
     "删除草稿": "Delete draft",
-    "文件“%(name)s”为空或超过 %(mb)s MB": "The file “%(name)s” is empty or larger than %(mb)s MB",
+    "文件“%(name)s”为空或超过每个文件的上限 %(size)s":
+        "The file “%(name)s” is empty or larger than the %(size)s allowed per file",
     "草稿已保存（附件不随草稿保存）。": "Draft saved (files are not kept in a draft).",
     "草稿太大，无法保存，请精简内容。": "The draft is too large to save; please shorten it.",
     "草稿已删除。": "Draft deleted.",

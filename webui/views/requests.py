@@ -38,8 +38,8 @@ from engine.requests.request_view import (
     request_page,
     takes_part,
 )
+from engine.sizes import size_text
 from webui import forms_render as fr
-from webui.bounds import size_text
 from webui.bpmn_messages import translate_names
 from webui.extensions import services
 from webui.i18n import message, messages, process_text, split_label

@@ -25,6 +25,7 @@ from engine.org.directory import directory, local_date
 from engine.requests.attachments import Upload, add_attachment, check_type, clean_filename
 from engine.requests.records import add_comment
 from engine.requests.requests import REQUEST_PROCESS, submit_request
+from engine.sizes import size_text
 from engine.tasks.operations import (
     cc_task,
     delegate_task,
@@ -96,7 +97,8 @@ def _uploads(form: Form) -> tuple[dict[str, list[tuple[str, bytes, str]]], dict[
                 continue
             content = upload.read()
             if not content or len(content) > limit:
-                errors[fld.id] = _("文件“%(name)s”为空或超过 %(mb)s MB", name=upload.filename, mb=limit // (1 << 20))
+                errors[fld.id] = _("文件“%(name)s”为空或超过每个文件的上限 %(size)s", name=upload.filename,
+                                   size=size_text(limit))
             try:
                 check_type(clean_filename(upload.filename), upload.mimetype, content)
             except InvalidInput as exc:
