@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import lazy_gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -14,6 +15,10 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "strong"
+# Flask-Login's own notice is English; it is flashed in the reader's language, rendered at the time.
+login_manager.login_message = lazy_gettext("请先登录后再访问此页面。")
+login_manager.login_message_category = "info"
+login_manager.localize_callback = str
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 

@@ -48,6 +48,15 @@ def test_the_reviewer_decides_with_the_request_and_the_heads_reasons_in_view(bro
     expect(tab.locator(f'tr[data-task="{task_id}"]')).to_contain_text("审核需求完整性与可行性")
     shot(tab, f"inbox-{width}")
     _no_sideways_scroll(tab)
+    urgency, toggle = tab.locator('select[name="urgency"]'), tab.locator('label[data-fold="filters"]')
+    if width < 600:  # on a phone only the search shows until the filters are unfolded
+        expect(tab.locator('input[name="text"]')).to_be_visible()
+        expect(urgency).to_be_hidden()
+        toggle.click()
+        expect(urgency).to_be_visible()
+    else:
+        expect(toggle).to_be_hidden()
+        expect(urgency).to_be_visible()
     tab.goto(f"{tab.base_url}/tasks/{task_id}")
     request = tab.locator('[data-story="request"]')
     expect(request).to_contain_text(LIVE_REQUEST["background"])

@@ -22,6 +22,14 @@ def test_sign_in_shows_the_inbox_and_sign_out_ends_the_session(client):
     assert client.get("/inbox").status_code == 302
 
 
+def test_the_sign_in_prompt_speaks_the_readers_language(app):
+    for language, prompt in (("zh-CN", "请先登录后再访问此页面。"), ("en", "Please sign in to open this page.")):
+        reader = app.test_client()
+        login = reader.get("/inbox", headers={"Accept-Language": language}, follow_redirects=True)
+        html = login.get_data(as_text=True)
+        assert prompt in html and "Please log in to access this page" not in html
+
+
 def _cookie(client) -> str:
     return next(c for c in client._cookies.values() if c.key == "session").value
 

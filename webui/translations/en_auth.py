@@ -4,6 +4,7 @@ records of the admin and audit areas."""
 
 ENGLISH = {
     # signing in
+    "请先登录后再访问此页面。": "Please sign in to open this page.",
     "此网络地址登录失败次数过多，请 %(minutes)s 分钟后再试。":
         "Too many failed sign-ins from this network address: please try again in %(minutes)s minutes.",
     "请 %(minutes)s 分钟后再试。": "Please try again in %(minutes)s minutes.",

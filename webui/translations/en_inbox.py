@@ -13,6 +13,7 @@ ENGLISH = {
     "任务名称或需求编号": "Task name or request no.",
     "仅看逾期": "Overdue only",
     "清除": "Clear",
+    "筛选与排序": "Filters and sort",
     "所属需求": "Request",
     "认领": "Claim",
     "释放": "Release",
