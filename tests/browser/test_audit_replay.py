@@ -53,6 +53,16 @@ def _slide(page, n: int) -> None:
     expect(page.locator("#replay")).to_have_attribute("data-step", str(n))
 
 
+def _in_view(page, element_id: str) -> bool:
+    """Whether the shape of `element_id` lies wholly inside the diagram's box, at a readable size (a
+    task 60 px wide or more: the whole collaboration diagram fitted to the box draws it far smaller)."""
+    box = page.locator("#diagram").bounding_box()
+    shape = page.locator(f'#diagram g.djs-element[data-element-id="{element_id}"]').bounding_box()
+    return (shape is not None and shape["width"] >= 60 and shape["x"] >= box["x"] and shape["y"] >= box["y"]
+            and shape["x"] + shape["width"] <= box["x"] + box["width"]
+            and shape["y"] + shape["height"] <= box["y"] + box["height"])
+
+
 def test_an_auditor_replays_a_disputed_request_step_by_step(page, server):
     _url, ctx = server
     instance_id = _disputed_request(ctx)
@@ -78,12 +88,15 @@ def test_an_auditor_replays_a_disputed_request_step_by_step(page, server):
     expect(diagram).to_have_class(re.compile(r"\bready\b"))
     expect(page.locator("#replay")).to_have_attribute("data-step", str(len(states) - 1))  # opens at the end
     expect(diagram).to_have_attribute("data-active", "write_plan")
+    assert _in_view(page, "write_plan")  # opens on the step, not fitted to a tiny whole
+    expect(page.locator("[data-zoom] [data-zoom-by=active]")).to_be_visible()
     expect(page.locator(".verification")).to_have_attribute("data-verified", "yes")
     expect(page.locator(".verification")).to_contain_text("已验证")
 
     # the beginning: filed, waiting for the head's sign-off
     _slide(page, 0)
     expect(diagram).to_have_attribute("data-active", "dept_head_signoff")
+    assert _in_view(page, "dept_head_signoff")  # the view follows a step out of it
     expect(page.locator("[data-field=what]")).to_have_text("提交需求")
     expect(page.locator("[data-field=actor]")).to_have_text("小王")
     # the return: the admin's review sends it back to the requester, one step on she revises it

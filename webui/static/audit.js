@@ -31,6 +31,7 @@
   var n = 0;
   var timer = null;
   var marked = [];
+  var current = [];  // the elements the shown step is at: what 当前环节 centres and the view follows
   var queue = Promise.resolve();
 
   function field(name) {
@@ -74,7 +75,23 @@
     return viewer.importXML(data.diagrams[pid].xml).then(function () {
       viewer.get('canvas').zoom('fit-viewport');
       holder.setAttribute('data-process', pid);
+      return true;
     });
+  }
+
+  // A new diagram opens on the step's elements; later steps move the view only when the step's
+  // elements are out of it, so a reader's own zoom and pan stay while they are in view.
+  function follow(opened) {
+    var registry = viewer.get('elementRegistry');
+    var box = viewer.get('canvas').viewbox();
+    var outside = current.some(function (id) {
+      var s = registry.get(id);
+      return s && (s.x < box.x || s.y < box.y || s.x + (s.width || 0) > box.x + box.width ||
+                   s.y + (s.height || 0) > box.y + box.height);
+    });
+    if (opened || outside) {
+      window.XiezuoDiagram.focus(viewer, current);
+    }
   }
 
   function mark(state) {
@@ -251,8 +268,14 @@
     showOpen(step);
     showData();
     showScopes();
-    queue = queue.then(showDiagram).then(function () {
-      mark(data.steps[n].scopes[scope]);
+    queue = queue.then(showDiagram).then(function (opened) {
+      var state = data.steps[n].scopes[scope];
+      mark(state);
+      current.length = 0;
+      (state && state.active.length ? state.active : (step.element_id ? [step.element_id] : [])).forEach(function (id) {
+        current.push(id);
+      });
+      follow(opened === true);
     }).catch(function () {
       window.XiezuoDiagram.fail(holder, labels.failed);
     });
@@ -332,6 +355,7 @@
   window.XiezuoDiagram.load(holder, root.getAttribute('data-source'), labels.failed, function (made, found) {
     data = found;
     viewer = made;
+    window.XiezuoDiagram.zoomBar(root.querySelector('[data-zoom]'), viewer, current);
     slider.max = String(data.steps.length - 1);
     slider.disabled = false;
     wire();
