@@ -20,7 +20,7 @@ from engine.bpmn.forms import Form, FormField, required_if
 from engine.org.directory import Directory, local_date
 from engine.requests.attachments import TYPES
 from webui.extensions import services
-from webui.i18n import message, process_text, split_label
+from webui.i18n import bracketed, message, process_text, split_label
 
 MULTI = frozenset({"users", "departments", "files"})
 FILES = frozenset({"file", "files"})
@@ -45,7 +45,7 @@ def choices(org: Directory) -> Choices:
     order = {did: n for n, (did, _dept) in enumerate(depts)}
     people = sorted(((uid, org.users[uid]) for uid in org.workers),
                     key=lambda p: (order.get(p[1]["department_id"], len(order)), p[1]["name"]))
-    users = [(uid, f"{u['name']}（{dept_names[u['department_id']]}）" if u["department_id"] in dept_names
+    users = [(uid, u["name"] + bracketed(dept_names[u["department_id"]]) if u["department_id"] in dept_names
               else u["name"]) for uid, u in people]
     return Choices(users, list(dept_names.items()), {uid: u["name"] for uid, u in org.users.items()}, dept_names)
 

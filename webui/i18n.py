@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
+from babel import dates as babel_dates
 from babel.dates import format_skeleton
 from flask import Flask, request, session
 from flask_babel import Babel, format_datetime, get_locale, get_timezone, gettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from engine.errors import XiezuoError
 from engine.messages import Msg
@@ -76,6 +79,8 @@ def init_app(app: Flask, config: WebConfig) -> None:
     app.add_template_filter(format_when, "when")
 
     app.add_template_filter(format_day, "day")
+    app.add_template_filter(bracketed, "paren")
+    app.add_template_global(actor_name, "who")
 
     app.add_template_filter(process_text, "bpmn_text")
     app.add_template_filter(message, "message")
@@ -101,6 +106,23 @@ def format_when(value) -> str:
         moment = moment.replace(tzinfo=ZoneInfo(services().config.timezone))
     local = moment.astimezone(get_timezone())
     return f"{_day_text(local.date())} {format_datetime(moment, 'HH:mm')}"
+
+
+def actor_name(names: dict, actor: str | None):
+    """Who did something, for a page: a person by name, the engine as 系统, and anyone else (an
+    operator of the command line, whose name is no account) by that name, marked as not a word."""
+    if not actor:
+        return "—"
+    if actor in names:
+        return names[actor]
+    if actor == "system":
+        return gettext("系统")
+    return Markup('{} <small class="muted" translate="no">{}</small>').format(gettext("命令行"), actor)
+
+
+def bracketed(value) -> str:
+    """A remark in the brackets of the reader's language: （市场部） / " (Marketing)"."""
+    return gettext("（%(text)s）", text=value)
 
 
 def format_day(value) -> str:
@@ -137,3 +159,37 @@ def label_text(label: str) -> str:
         return process_text(label)
     shown = process_text(text), process_text(guidance)
     return label if shown == (text, guidance) else f"{shown[0]} ({shown[1]})"
+
+
+# The zones people here choose from first; every other zone of a continent or an ocean follows.
+COMMON_ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "Europe/London",
+                "Europe/Berlin", "America/New_York", "America/Los_Angeles", "UTC")
+_REGIONS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/", "Pacific/")
+
+
+def zone_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """(IANA zone, its name in the reader's language with its offset from UTC now): 中国（上海）时间 · UTC+8.
+    Aliases that name the same place once more are left out, but never the reader's own zone."""
+    found = list(_zone_labels(str(get_locale() or "zh_CN")))
+    if current and current not in dict(found):
+        found.append((current, current))
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _zone_labels(locale: str) -> tuple[tuple[str, str], ...]:
+    others = sorted(z for z in available_timezones() if z.startswith(_REGIONS) and z not in COMMON_ZONES)
+    seen: set[str] = set()
+    found = []
+    for zone in (*COMMON_ZONES, *others):
+        place = (gettext("协调世界时") if zone == "UTC" else
+                 babel_dates.get_timezone_location(zone, locale=locale))
+        if place in seen:
+            continue
+        seen.add(place)
+        offset = datetime.now(ZoneInfo(zone)).utcoffset() or timedelta(0)
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "−"
+        hours, rest = divmod(abs(minutes), 60)
+        found.append((zone, f"{place} · UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")))
+    return tuple(found)

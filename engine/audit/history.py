@@ -115,12 +115,13 @@ class FormValues:
             for name, after in (data.get("data") or {}).items():
                 before = self.seen.get((who, name))
                 out.append({"field": name, "label": labels.get(name), "before": before, "after": after,
-                            "changed": before != after})
+                            "changed": before != after, "columns": self.specs.columns.get(name, {})})
                 self.seen[(who, name)] = self.seen[(None, name)] = after
             return out
         before, after = data.get("before"), data.get("after")
         if isinstance(before, dict) and isinstance(after, dict):
-            return [{"field": k, "label": None, "before": before.get(k), "after": after.get(k), "changed": True}
+            return [{"field": k, "label": None, "before": before.get(k), "after": after.get(k), "changed": True,
+                     "columns": {}}
                     for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
         return []
 
@@ -135,20 +136,22 @@ def _load_history(ctx: Services, instance_id: str) -> tuple[dict, list[dict]]:
         specs = version_specs(ctx, tx, found[0])
         events = tx.all("SELECT seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
                         "WHERE instance_id = ? ORDER BY seq", (str(instance_id),))
-        notes = tx.all("SELECT id, task_id, recipient, kind, message, created_at FROM notification "
+        notes = tx.all("SELECT id, task_id, recipient, kind, message, code, params, created_at FROM notification "
                        "WHERE instance_id = ? ORDER BY created_at, id", (str(instance_id),))
     names = Names(directory(ctx))
     values = FormValues(specs)
     elements: dict[str, str | None] = {}
     rows: list[dict] = []
-    pending = [(Tx.when(at), nid, task, who, kind, message) for nid, task, who, kind, message, at in notes]
+    pending = [(Tx.when(at), nid, task, who, kind, message, code, params)
+               for nid, task, who, kind, message, code, params, at in notes]
 
     def note_rows(until: datetime | None):
         while pending and (until is None or pending[0][0] < until):
-            at, nid, task, who, kind, message = pending.pop(0)
+            at, nid, task, who, kind, message, code, params = pending.pop(0)
             element = elements.get(task or "")
-            rows.append(_row(None, NOTIFIED, "system", at, element, task, {
-                "id": nid, "recipient": who, "recipient_name": names.user(who), "kind": kind, "message": message},
+            rows.append(_row(None, NOTIFIED, "system", at, element, task, {  # the code tells it in a reader's words
+                "id": nid, "recipient": who, "recipient_name": names.user(who), "kind": kind, "message": message,
+                "code": code, "params": json.loads(params) if params else None},
                 [], names, specs))
 
     for seq, kind, actor, at, element, task, data in events:

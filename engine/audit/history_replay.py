@@ -184,6 +184,7 @@ def replay(ctx: Services, instance_id: str, reader: str | None = None) -> dict:
     return {"instance_id": row.id, "request_no": row.business_key, "status": row.status,
             "process_id": row.process_id, "version": row.process_version, "scopes": scopes,
             "labels": {name: label for each in reversed(list(specs.labels.values())) for name, label in each.items()},
+            "columns": specs.columns,
             "diagrams": {pid: {"name": d["name"], "xml": d["xml"]} for pid, d in diagrams.items()}, "steps": out}
 
 

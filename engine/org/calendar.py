@@ -141,12 +141,13 @@ def list_days(ctx: Services, year: int) -> list[dict]:
 def year_view(ctx: Services, year: int) -> dict:
     """Every date of `year` as an admin reviews it: {year, known, warnings, days}. Each day: day, base
     (working day by the statutory calendar, or by weekends when `known` is False), holiday (its Chinese
-    name, also on a make-up working day), ruling (the admins' row or None) and workday (what counts)."""
+    name, also on a make-up working day; `holiday_en` its English one), ruling (the admins' row or None)
+    and workday (what counts)."""
     rulings = {r["day"]: r for r in list_days(ctx, year)}  # validates the year
     known = statutory_year_known(year)
     days, day = [], date(year, 1, 1)
     while day.year == year:
-        holiday = None
+        holiday = name = None
         if known:
             base = chinese_calendar.is_workday(day)
             name = chinese_calendar.get_holiday_detail(day)[1]
@@ -154,7 +155,7 @@ def year_view(ctx: Services, year: int) -> dict:
         else:
             base = day.weekday() < 5
         ruling = rulings.get(day.isoformat())
-        days.append({"day": day, "base": base, "holiday": holiday, "ruling": ruling,
+        days.append({"day": day, "base": base, "holiday": holiday, "holiday_en": name, "ruling": ruling,
                      "workday": ruling["workday"] if ruling else base})
         day += timedelta(days=1)
     return {"year": year, "known": known, "warnings": WorkCalendar(

@@ -47,8 +47,9 @@ class Names:
         found = self.org.departments.get(dept_id or "")
         return found["name"] if found else (dept_id or "—")
 
-    def depts(self, dept_ids) -> str:
-        return "、".join(self.dept(d) for d in dept_ids) or "—"
+    def depts(self, dept_ids, sep: str = "、") -> str:
+        """Departments' names, joined as the reader's language lists them (`sep`)."""
+        return sep.join(self.dept(d) for d in dept_ids) or "—"
 
     def value(self, value):
         """A form value as people read it: a user's or a department's name for its id."""

@@ -19,6 +19,7 @@ class VersionSpecs:
     names: dict[str, str] = field(default_factory=dict)  # element id -> name
     labels: dict[str, dict[str, str]] = field(default_factory=dict)  # element ("" = start form) -> field -> label
     forms: dict[str, Form] = field(default_factory=dict)  # element ("" = start form) -> its form, when it has fields
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table field -> column -> label
     multi: set[str] = field(default_factory=set)  # multi-instance elements
     process_of: dict[str, str] = field(default_factory=dict)  # element id -> process id holding it
 
@@ -39,10 +40,18 @@ def version_specs(ctx: Services, tx: Tx, version_id: int) -> VersionSpecs:
             if form is not None and getattr(form, "fields", None):
                 found.forms.setdefault(bpmn_id, form)
                 found.labels.setdefault(bpmn_id, {}).update({f.id: f.label for f in form.fields})
+                _columns(found, form)
             if isinstance(ts, MultiInstanceTask):
                 found.multi.add(bpmn_id)
     start = ctx.store.specs.start_form(tx, version_id)
     found.labels[""] = {f.id: f.label for f in start.fields}
+    _columns(found, start)
     if start.fields:
         found.forms[""] = start
     return found
+
+
+def _columns(found: VersionSpecs, form: Form) -> None:
+    for f in form.fields:
+        if f.columns:
+            found.columns.setdefault(f.id, {}).update({c.id: c.label for c in f.columns})

@@ -4,6 +4,8 @@ an older running request keeps the old one. Invalid diagrams are refused with th
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -32,14 +34,16 @@ def open_draft_of_latest(page) -> None:
     expect(page.locator("#modeller")).to_have_class("modeller ready", timeout=20000)
 
 
-def select(page, element_id: str) -> None:
+def select(page, element_id: str, kind: str = "用户任务") -> None:
     """Find an element with the modeller's search (Ctrl+F, its id, Enter): it is selected."""
-    page.locator("[data-role=canvas]").click(position={"x": 500, "y": 600})
+    canvas = page.locator("[data-role=canvas]")
+    box = canvas.bounding_box()  # a spot of the canvas (for its keyboard), within it on a phone too
+    canvas.click(position={"x": min(500, box["width"] - 10), "y": min(600, box["height"] - 10)})
     page.keyboard.press("Control+f")
     page.keyboard.type(element_id)
     expect(page.locator(f'.djs-search-result[data-result-id="{element_id}"]')).to_have_count(1)
     page.keyboard.press("Enter")
-    expect(page.locator(".bio-properties-panel-header-type")).to_have_text("User Task", ignore_case=True)
+    expect(page.locator(".bio-properties-panel-header-type")).to_have_text(kind, ignore_case=True)
 
 
 def field_input(page, index: int, what: str):
@@ -220,7 +224,7 @@ def test_the_panel_offers_only_what_the_engine_reads(page, server):
     page.keyboard.press("Control+f")
     page.keyboard.type("plan_conflict")
     page.locator('.djs-search-result[data-result-id="plan_conflict"]').click()
-    expect(page.locator(".bio-properties-panel-header-type")).to_have_text("Call Activity", ignore_case=True)
+    expect(page.locator(".bio-properties-panel-header-type")).to_have_text("引用流程")
     assert not UNREAD & set(_groups(page))
     assert _entries(page, "CamundaPlatform__CallActivity") == ["calledElementType", "calledElement"]
     expect(page.locator("#bio-properties-panel-calledElement")).to_have_value("conflict_resolution")
@@ -230,7 +234,36 @@ def test_the_panel_offers_only_what_the_engine_reads(page, server):
     page.keyboard.press("Control+f")
     page.keyboard.type("collaboration_request_participant")
     page.locator('.djs-search-result[data-result-id="collaboration_request_participant"]').click()
-    expect(page.locator(".bio-properties-panel-header-type")).to_have_text("Participant", ignore_case=True)
+    expect(page.locator(".bio-properties-panel-header-type")).to_have_text("池（参与者）")
     groups = _groups(page)
     assert "general" in groups and not UNREAD & set(groups), groups
     shot(page, "modeller-panel")
+
+
+@pytest.mark.parametrize(("language", "width", "words"), [
+    ("zh-CN", 1400, {"start": "创建开始事件", "type": "用户任务", "group": "通用", "lint": "个错误|个警告|没有问题"}),
+    ("en", 1400, {"start": "Create start event", "type": "User Task", "group": "General", "lint": "Errors|No Issues"}),
+    ("zh-CN", 390, {"start": "创建开始事件", "type": "用户任务", "group": "通用", "lint": "个错误|个警告|没有问题"}),
+])
+def test_the_modeller_speaks_the_pages_language_and_fills_the_window(browser, server, language, width, words):
+    context = browser.new_context(locale=language, timezone_id="Asia/Shanghai",
+                                  viewport={"width": width, "height": 900 if width > 600 else 844})
+    page = context.new_page()
+    page.base_url = server[0]
+    sign_in(page, OWNER)
+    open_draft_of_latest(page)
+    start_event = page.locator('.djs-palette [data-action="create.start-event"]')
+    expect(start_event).to_have_attribute("aria-label", words["start"])
+    expect(page.locator(".bjsl-button")).to_contain_text(re.compile(words["lint"]))
+    page.locator(".bjsl-button").hover()
+    select(page, TASK, words["type"])
+    expect(page.locator('[data-group-id="group-general"] .bio-properties-panel-group-header-title')).to_have_text(
+        words["group"])
+    canvas = page.locator("[data-role=canvas]").bounding_box()
+    if width > 600:  # the canvas takes the window's height below the header and the toolbar
+        assert canvas["height"] >= 900 - 260, canvas
+    else:  # the diagram above its properties, nothing wider than the phone
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert canvas["width"] <= width and canvas["height"] >= 400
+    shot(page, f"modeller-{language}-{width}")
+    context.close()

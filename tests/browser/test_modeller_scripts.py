@@ -26,14 +26,14 @@ MARKED = re.compile(r"\bxz-problem\b")
 NOTE = "notify(requester, 'info', '签批结果已记录：' + signoff_decision)"
 
 
-def select(page, element_id: str, kind: str = "User Task") -> None:
+def select(page, element_id: str, kind: str = "用户任务") -> None:
     """Find an element with the modeller's search (Ctrl+F, its id, Enter): it is selected."""
     page.locator("[data-role=canvas]").click(position={"x": 500, "y": 600})
     page.keyboard.press("Control+f")
     page.keyboard.type(element_id)
     expect(page.locator(f'.djs-search-result[data-result-id="{element_id}"]')).to_have_count(1)
     page.keyboard.press("Enter")
-    expect(page.locator(".bio-properties-panel-header-type")).to_have_text(kind, ignore_case=True)
+    expect(page.locator(".bio-properties-panel-header-type")).to_have_text(kind)
     expect(page.locator(".bio-properties-panel-header-label")).to_have_count(1)
 
 

@@ -16,6 +16,7 @@ import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
 import lintModule from "bpmn-js-bpmnlint";
 import lintConfig from "./lint-config.js";
 import ScriptsProviderModule from "./scripts-provider.js";
+import translateModule from "./translate.js";
 import spiffModdle from "./spiffworkflow.json";
 
 const PROBLEM = "xz-problem";
@@ -43,6 +44,7 @@ class Page {
     this.problems = root.querySelector("[data-role=problems]");
     this.marked = [];
     const editing = root.getAttribute("data-mode") === "edit";
+    const language = translateModule(document.documentElement.lang);
     const canvas = root.querySelector("[data-role=canvas]");
     this.modeler = editing
       ? new BpmnModeler({
@@ -55,13 +57,18 @@ class Page {
             CamundaBehaviorsModule,
             ScriptsProviderModule,
             lintModule,
+            language,
           ],
           moddleExtensions: { camunda: camundaModdle, spiffworkflow: spiffModdle },
           xiezuoScripts: { text: (key) => text(root, key) },
           linting: { bpmnlint: lintConfig, active: true },
           keyboard: { bind: true }, // Ctrl+F finds an element by name, Ctrl+Z undoes, ...
         })
-      : new NavigatedViewer({ container: canvas, moddleExtensions: { camunda: camundaModdle, spiffworkflow: spiffModdle } });
+      : new NavigatedViewer({
+          container: canvas,
+          additionalModules: [language],
+          moddleExtensions: { camunda: camundaModdle, spiffworkflow: spiffModdle },
+        });
     this.editing = editing;
   }
 

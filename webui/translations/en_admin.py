@@ -36,11 +36,13 @@ ENGLISH = {
     "（空缺）": "(vacant)",
     "还没有部门：请导入组织文件。": "No departments yet: import an organisation file.",
     "导入组织文件": "Import an organisation file",
-    "一个 YAML 文件（格式同 demo/org.yaml），或两个 CSV 文件：部门（id,name,parent,head,interface）与人员"
-    "（id,name,department,superior,email,phone,roles,groups）。导入只新增和更新，不删除；整个文件先检查，有任何问题则什么都不导入。":
-        "One YAML file (as demo/org.yaml), or two CSV files: departments (id,name,parent,head,interface) and "
-        "users (id,name,department,superior,email,phone,roles,groups). An import adds and updates, it never "
-        "deletes; the whole file is checked first and nothing is imported if there is any problem.",
+    "一个 YAML 文件（格式同演示组织文件），或两个 CSV 文件：部门与人员，首行是列名。"
+    "导入只新增和更新，不删除；整个文件先检查，有任何问题则什么都不导入。":
+        "One YAML file (as the demo organisation's), or two CSV files, departments and users, with the column "
+        "names in the first row. An import adds and updates, it never deletes; the whole file is checked first "
+        "and nothing is imported if there is any problem.",
+    "部门 CSV": "Departments CSV",
+    "命令行": "Command line",
     "文件中有 %(n)s 处问题，未导入任何内容：": "%(n)s problem(s) in the file; nothing was imported:",
     "YAML 文件": "YAML file",
     "或：部门 CSV": "or: departments CSV",
@@ -174,7 +176,7 @@ ENGLISH = {
     # knowledge review
     "搜索经验": "Search the lessons",
     "关键词（中文可不加空格，如：跨部门协作 数据共享）":
-        "Words (Chinese needs no spaces, e.g. 跨部门协作 数据共享)",
+        "Words (a Chinese text needs no spaces between its words)",
     "搜索": "Search",
     "关键词中没有可搜索的词。": "The query has no words to search for.",
     "没有找到已通过的经验。": "No approved lesson found.",

@@ -114,4 +114,6 @@ ENGLISH = {
     "导出需求": "the request export",
     "流程内部变量": "The diagram's own variables",
     "：": ": ",
+    "；": "; ",
+    "（%(text)s）": " (%(text)s)",
 }

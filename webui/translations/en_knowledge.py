@@ -6,7 +6,7 @@ ENGLISH = {
     "通讯录": "Directory",
     "经验与协作之星": "Lessons and stars",
     "经验案例": "Lessons and cases",
-    "关键词（中文可不加空格，如：数据共享 预算审批）": "Keywords (Chinese needs no spaces, e.g. 数据共享 预算审批)",
+    "关键词（中文可不加空格，如：数据共享 预算审批）": "Keywords (a Chinese text needs no spaces between its words)",
     "清除条件": "Clear",
     "分类浏览": "Browse by category",
     "没有符合条件的经验。": "No lessons match.",

@@ -8,9 +8,11 @@ ENGLISH = {
     "组织默认（Asia/Shanghai）": "The organisation's (Asia/Shanghai)",
     "保存": "Save",
     "设置已保存。": "Settings saved.",
+    "组织默认": "Organisation default",
+    "协调世界时": "Coordinated Universal Time",
     "个人 API 令牌": "Personal API tokens",
-    "脚本用令牌调用 /api/v1（请求头 Authorization: Bearer 令牌）。令牌只显示一次。":
-        "Scripts call /api/v1 with a token (header Authorization: Bearer TOKEN). A token is shown once.",
+    "脚本用令牌调用接口，令牌放在每个请求的请求头里；令牌只显示一次。":
+        "Scripts call the API with a token in the header of each request; a token is shown only once.",
     "新令牌：": "New token: ",
     "名称": "Name",
     "最近使用": "Last used",

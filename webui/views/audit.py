@@ -209,8 +209,8 @@ def history(instance_id):
     names = h.Names(directory(services()))
     for row in rows:
         for change in row["changes"]:
-            change["before_text"] = value_text(change["before"], names)
-            change["after_text"] = value_text(change["after"], names)
+            change["before_text"] = value_text(change["before"], names, change["columns"])
+            change["after_text"] = value_text(change["after"], names, change["columns"])
     actors = {r["actor"]: r["actor_name"] for r in every if r["actor"] != "system"}
     query = {k: v for k, v in request.args.items() if k in ("type", "actor", "since", "until") and v}
     return render_template("audit/history.html", h=header, rows=rows, total=len(every), f=f, query=query,
@@ -261,13 +261,14 @@ def replay_data(instance_id):
     found = history_replay.replay(services(), str(instance_id), reader=current_user.id)
     names = h.Names(directory(services()))
     for step in found["steps"]:
-        _readable(step, names, found["labels"])
+        _readable(step, names, found["labels"], found["columns"])
     return jsonify(found)
 
 
-def value_text(value, names) -> str:
+def value_text(value, names, columns: dict[str, str] | None = None) -> str:
     """A value of a request's data as people read it: names for people and departments, options and
-    diagram texts in the reader's language, moments in their time zone, table rows as `column: value`."""
+    diagram texts in the reader's language, moments in their time zone, table rows as `column: value`
+    by the columns' labels (`columns`, id -> label, as the form names them)."""
     if isinstance(value, str) and _MOMENT.match(value):
         try:
             return format_when(datetime.fromisoformat(value))
@@ -276,14 +277,18 @@ def value_text(value, names) -> str:
     if isinstance(value, str) and _DAY.fullmatch(value):
         return format_day(value)
     if isinstance(value, list):
-        return str(_("、")).join(value_text(v, names) for v in value)
+        rows = any(isinstance(v, dict) for v in value)
+        return str(_("；") if rows else _("、")).join(value_text(v, names, columns) for v in value)
     if isinstance(value, dict):
-        return "；".join(f"{str(FIELD_LABELS.get(k, k))}: {value_text(v, names)}" for k, v in value.items())
+        named = {k: process_text(columns[k]) if columns and k in columns else str(FIELD_LABELS.get(k, k))
+                 for k in value}
+        return str(_("，")).join(f"{named[k]}{_('：')}{value_text(v, names)}" for k, v in value.items())
     text = h.as_text(value, names, str(_("是")), str(_("否")))
     return process_text(text) if isinstance(text, str) else text
 
 
-def _data_rows(data: dict | None, labels: dict[str, str], names) -> list[dict] | None:
+def _data_rows(data: dict | None, labels: dict[str, str], names,
+               columns: dict[str, dict[str, str]] | None = None) -> list[dict] | None:
     """A step's data as labelled rows: the fields of the forms and what the engine adds, by label,
     then the diagram's own variables (`internal`), by name."""
     if data is None:
@@ -293,15 +298,17 @@ def _data_rows(data: dict | None, labels: dict[str, str], names) -> list[dict] |
         label = labels.get(key)
         shown = process_text(split_label(label)[0]) if label else (
             str(FIELD_LABELS[key]) if key in FIELD_LABELS else None)
-        rows.append({"key": key, "label": shown or key, "text": value_text(value, names), "internal": shown is None})
+        rows.append({"key": key, "label": shown or key, "text": value_text(value, names, (columns or {}).get(key)),
+                     "internal": shown is None})
     return sorted(rows, key=lambda r: (r["internal"], r["label"] if r["internal"] else ""))
 
 
-def _readable(step: dict, names, labels: dict[str, str] | None = None) -> None:
+def _readable(step: dict, names, labels: dict[str, str] | None = None,
+              columns: dict[str, dict[str, str]] | None = None) -> None:
     """What the replay page shows of a step, in the reader's language and zone."""
     step["label"] = str(TYPE_LABELS.get(step["type"], step["type"]))
     step["at_text"] = format_when(datetime.fromisoformat(step["at"]))
-    step["data_rows"] = _data_rows(step.get("data"), labels or {}, names)
+    step["data_rows"] = _data_rows(step.get("data"), labels or {}, names, columns)
     step["behalf_name"] = names.user(step["on_behalf_of"]) if step["on_behalf_of"] else None
     if step.get("element_name"):
         step["element_name"] = process_text(step["element_name"])
@@ -312,8 +319,8 @@ def _readable(step: dict, names, labels: dict[str, str] | None = None) -> None:
     for change in step["inputs"]:
         change["label"] = process_text(split_label(change["label"])[0]) if change["label"] else \
             str(FIELD_LABELS.get(change["field"], change["field"]))
-        change["before_text"] = value_text(change["before"], names)
-        change["after_text"] = value_text(change["after"], names)
+        change["before_text"] = value_text(change["before"], names, change["columns"])
+        change["after_text"] = value_text(change["after"], names, change["columns"])
     for task in step["open"]:
         task["name"] = process_text(task["name"])
         task["candidates"] = str(_("、")).join([names.user(u) for u in task["candidate_users"]]

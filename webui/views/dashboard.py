@@ -71,7 +71,7 @@ def _readable(figures: dict) -> dict:
     for row in figures["sla"]:
         row["label"] = str(URGENCY_LABELS.get(row["urgency"], row["urgency"]))
     for row in figures["red"]:
-        row["reason_text"] = "、".join(str(RED_LABELS.get(r, r)) for r in row["reasons"])
+        row["reason_text"] = str(_("、")).join(str(RED_LABELS.get(r, r)) for r in row["reasons"])
     return figures
 
 

@@ -4,8 +4,6 @@ head that department's group bot."""
 
 from __future__ import annotations
 
-from zoneinfo import available_timezones
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -18,20 +16,11 @@ from engine.org.directory import directory, list_absences, remove_substitute
 from webui import forms_render as fr
 from webui.auth import change_own_password, too_many_attempts
 from webui.extensions import limiter, services, web_config
-from webui.i18n import message, messages
+from webui.i18n import message, messages, zone_choices
 from webui.views.admin.absences import record_absence
 from webui.views.admin.org import KIND_LABELS, bot_context, save_bot, test_bot
 
 bp = Blueprint("settings", __name__)
-# The zones people here choose from first; every other IANA zone follows.
-COMMON_ZONES = ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "Europe/London",
-                "Europe/Berlin", "America/New_York", "America/Los_Angeles", "UTC"]
-
-
-def _zones() -> list[str]:
-    return COMMON_ZONES + sorted(z for z in available_timezones() if z not in COMMON_ZONES and "/" in z)
-
-
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def index():
@@ -61,7 +50,9 @@ def _page(new_token: str | None, absence: dict | None = None, absence_errors: di
     org = directory(ctx)
     prefs_values, prefs_errors = notices or (delivery_prefs.get_preferences(ctx, current_user.id).to_dict(), {})
     bots = {d: bot_context(d, *(bot[1:] if bot and bot[0] == d else ())) for d in _headed(org)}
-    return render_template("settings/index.html", zones=_zones(), tokens=list_tokens(ctx, current_user.id),
+    zones = zone_choices(current_user.timezone)
+    return render_template("settings/index.html", zones=zones, tokens=list_tokens(ctx, current_user.id),
+                           org_zone=dict(zones).get(ctx.config.timezone, ctx.config.timezone),
                            new_token=new_token, absences=list_absences(ctx, user_id=current_user.id),
                            names={u: p["name"] for u, p in org.users.items()}, choices=fr.choices(org),
                            absence=absence or {}, absence_errors=absence_errors or {},
