@@ -101,7 +101,10 @@ def format_when(value) -> str:
     organisation's zone."""
     if not value:
         return "—"
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)  # not a moment after all: as it was written
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(services().config.timezone))
     local = moment.astimezone(get_timezone())

@@ -116,8 +116,11 @@ def server(tmp_path):
 
 
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
+def page(browser, server, request):
+    # A desk's window; a test may ask for another width by parametrizing this fixture indirectly (390: a phone).
+    width = getattr(request, "param", 1280)
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
+                                  viewport={"width": width, "height": 900 if width > 600 else 844})
     tab = context.new_page()
     errors: list[str] = []
     # Script errors and Content-Security-Policy violations fail the test; an HTTP error status of a

@@ -79,7 +79,19 @@ def open_task(page, element: str, number: str, tab: str = "mine") -> str:
     meta = page.locator("p.meta[data-task]")
     expect(meta).to_have_attribute("data-element", element)
     expect(page.locator('[data-story="request"] [data-link="request"]')).to_have_text(number)
+    fits(page)
     return task_id
+
+
+WIDE = """(w) => [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > w + 1).slice(0, 8)
+    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
+def fits(page) -> None:
+    """The page is no wider than the window (on a phone: nothing to scroll sideways)."""
+    wide = page.evaluate(WIDE, page.viewport_size["width"])  # named in the failure
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"], (page.url, wide)
 
 
 def claim_and_open(page, element: str, number: str) -> str:
@@ -154,6 +166,13 @@ PLAN = [
 
 # ------------------------------------------------------------------------------------------- the test
 
+def snap(page, name: str) -> None:
+    """A screenshot of the walk: name.png at a desk, name-phone.png on a phone."""
+    fits(page)
+    shot(page, name if page.viewport_size["width"] > 600 else f"{name}-phone")
+
+
+@pytest.mark.parametrize("page", [1280, 390], indirect=True, ids=["desk", "phone"])
 def test_a_request_goes_through_all_six_steps_in_the_browser(page):
     page.set_default_timeout(10_000)
 
@@ -191,7 +210,7 @@ def test_a_request_goes_through_all_six_steps_in_the_browser(page):
     expect(row.locator(".request-title")).to_have_text("双十一大促跨部门协作")
     expect(row.locator(".urgency")).to_have_text("紧急")
     expect(page.locator("a[data-nav=inbox] .count")).to_have_text("1")
-    shot(page, "inbox")
+    snap(page, "inbox")
     open_task(page, "dept_head_signoff", number)
     choose(page, "signoff_decision", "同意")
     page.fill("#f-signoff_comment", "同意提交")
@@ -273,7 +292,7 @@ def test_a_request_goes_through_all_six_steps_in_the_browser(page):
     expect(first).to_contain_text("（产品部）")
     fill_row(page, "plan_tasks", 1, PLAN[1])
     page.fill("#f-risk_plan", "若产品部功能说明延迟，提前3天通知市场部调整宣传节奏")
-    shot(page, "task-form")
+    snap(page, "task-form")
     submit(page)
 
     become(page, "chenzongjian")
@@ -443,7 +462,7 @@ def test_a_request_goes_through_all_six_steps_in_the_browser(page):
     expect(timeline.filter(has_text=problem)).to_contain_text("退回修改")
     expect(page.locator("#timeline li[data-event=instance_completed]")).to_have_count(1)
     expect(page.locator("[data-satisfaction]")).to_have_attribute("data-satisfaction", "5")
-    shot(page, "request-page")
+    snap(page, "request-page")
 
 
 def test_a_meeting_time_typed_on_a_task_form_is_kept_to_the_minute(page):
