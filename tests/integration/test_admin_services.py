@@ -86,8 +86,9 @@ def test_a_year_view_has_the_statutory_base_the_holidays_and_the_rulings(people)
     ruled = by_day[date(2026, 10, 9)]
     assert (ruled["base"], ruled["workday"], ruled["ruling"]["note"], ruled["ruling"]["set_by"]) == (
         True, False, "公司周年庆", "admin")
-    assert by_day[date(2026, 10, 12)] | {"day": None} == {"day": None, "base": True, "holiday": None, "ruling": None,
-                                                          "workday": True}
+    assert by_day[date(2026, 10, 12)] | {"day": None} == {"day": None, "base": True, "holiday": None,
+                                                          "holiday_en": None, "ruling": None, "workday": True}
+    assert (national["holiday_en"], make_up["holiday_en"]) == ("National Day", "National Day")  # for English pages
 
 
 def test_a_year_chinese_calendar_does_not_know_is_counted_by_weekends_with_a_warning(people):

@@ -204,13 +204,15 @@ def test_a_users_page_lists_the_changes_of_their_department_superior_state_and_r
     assert client.post("/admin/users/songyu/active", data={"csrf_token": token, "active": "0"}).status_code == 302
     page = _text(client.get("/admin/users/songyu"))
     table = re.search(r'data-history="changes">(.*?)</table>', page, re.S).group(1)
-    rows = [re.findall(r"<td>([^<]*)</td>", r) for r in re.findall(r"<tr data-change[^>]*>(.*?)</tr>", table, re.S)]
+    rows = [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td>(.*?)</td>", r)]
+            for r in re.findall(r"<tr data-change[^>]*>(.*?)</tr>", table, re.S)]
     assert rows[0] == ["9月30日 19:00", "账号状态", "在职", "已停用", "李经理"]  # newest first
     assert sorted(rows[1:4]) == [["9月30日 18:00", "上级", "张总监", "陈总监", "李经理"],
                                  ["9月30日 18:00", "角色 审计员", "—", "有", "李经理"],
                                  ["9月30日 18:00", "部门", "市场部", "产品部", "李经理"]]
-    assert sorted((r[1], r[2], r[4]) for r in rows[4:]) == [("上级", "—", "setup"), ("账号状态", "—", "setup"),
-                                                           ("部门", "—", "setup")]  # the first import made 宋雨
+    # the first import made 宋雨, from the command line as "setup" (no account)
+    by = "命令行 setup"
+    assert sorted((r[1], r[2], r[4]) for r in rows[4:]) == [("上级", "—", by), ("账号状态", "—", by), ("部门", "—", by)]
     others = _text(client.get("/admin/users/wangzong")).split('data-section="changes"')[1]
     assert "账号状态" in others and "已停用" not in others and "陈总监" not in others  # 王总's own rows only
 
