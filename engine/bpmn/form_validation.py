@@ -91,6 +91,23 @@ def validate_submission(form: Form, data: dict[str, Any], zone: tzinfo | None = 
     return clean, errors
 
 
+def step_refusals(form: Form, data: dict[str, Any], current: dict[str, Any],
+                  request: Form | None = None) -> dict[str, Msg]:
+    """What a step's field permissions refuse in a submission: a read-only field sent with a value
+    other than the one it holds, a hidden field sent at all; each named by its label on the step's
+    form or the `request`'s (its start form), without the guidance in brackets, else by its id."""
+    labels = {f.id: f.label.split("（")[0].strip() or f.id
+              for f in [*(request.fields if request else []), *form.fields]}
+    readonly = {f.id for f in form.fields if f.readonly} | {k for k, v in form.access.items() if v == "readonly"}
+    found: dict[str, Msg] = {}
+    for key, value in data.items():
+        if key in form.hidden:
+            found[key] = Msg("field.hidden_here", field=labels.get(key, key))
+        elif key in readonly and value != current.get(key):
+            found[key] = Msg("field.read_only_here", field=labels.get(key, key))
+    return found
+
+
 def _check_dates(fld: FormField, value: Any, bounds: Bounds, values: dict, labels: dict) -> Msg | None:
     """A date outside its bounds, or a table cell breaking its column's limits, named."""
     if fld.type in ("date", "datetime"):

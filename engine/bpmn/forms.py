@@ -64,20 +64,37 @@ class FormField:
                       "columns": [cls.from_dict(c) for c in dct.get("columns", [])]})
 
 
+ACCESS = ("readonly", "hidden")  # what a step may make of a field besides letting it be edited
+
+
 @dataclass
 class Form:
-    """The fields a user task asks for, in order."""
+    """The fields a user task asks for, in order; `access`: the fields of the request (or of this
+    form) that this step shows read-only or hides, by id (the task's hiddenFields and readonlyFields)."""
 
     fields: list[FormField] = field(default_factory=list)
     key: str | None = None
+    access: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "fields": [f.to_dict() for f in self.fields]}
+        found = {"key": self.key, "fields": [f.to_dict() for f in self.fields]}
+        return {**found, "access": dict(self.access)} if self.access else found
 
     @classmethod
     def from_dict(cls, dct: dict | None) -> Form:
         dct = dct or {}
-        return cls([FormField.from_dict(f) for f in dct.get("fields", [])], dct.get("key"))
+        return cls([FormField.from_dict(f) for f in dct.get("fields", [])], dct.get("key"),
+                   dict(dct.get("access") or {}))
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """The fields this step never shows nor sends: not on its page, not in its data."""
+        return frozenset(k for k, v in self.access.items() if v == "hidden")
+
+    def without_hidden(self, data: dict[str, Any]) -> dict[str, Any]:
+        """`data` less what this step hides."""
+        hidden = self.hidden
+        return {k: v for k, v in data.items() if k not in hidden} if hidden else data
 
     def opening_values(self, data: dict[str, Any], reader: str | None = None) -> dict[str, Any]:
         """What the form shows when a task opens: each field's value in the task data, else nothing.

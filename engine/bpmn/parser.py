@@ -56,7 +56,31 @@ class UserTaskParser(SpiffUserTaskParser):
         )
 
     def read_form(self) -> tuple[Form, list[str]]:
-        return form_from_xml(self.node, self.nsmap["bpmn"], CAMUNDA_NS, self.node.get(f"{{{CAMUNDA_NS}}}formKey"))
+        form, problems = form_from_xml(self.node, self.nsmap["bpmn"], CAMUNDA_NS,
+                                       self.node.get(f"{{{CAMUNDA_NS}}}formKey"))
+        return form, problems + step_access(form, task_properties(self.node, self.nsmap["bpmn"]))
+
+
+def task_properties(node, bpmn_ns: str) -> dict[str, str]:
+    """A task's own Camunda extension properties (`<camunda:property name=... value=...>`), by name."""
+    path = f"{{{bpmn_ns}}}extensionElements/{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property"
+    return {p.get("name"): p.get("value") or "" for p in node.findall(path) if p.get("name")}
+
+
+def step_access(form: Form, properties: dict[str, str]) -> list[str]:
+    """Field permissions of a step from its `hiddenFields` and `readonlyFields` properties (comma lists
+    of field ids): recorded on the form; a read-only field of the form itself becomes read-only there.
+    The problems: a field both hidden and read-only, or one of the step's own fields hidden."""
+    hidden, readonly = split_list(properties.get("hiddenFields")), split_list(properties.get("readonlyFields"))
+    own = {f.id: f for f in form.fields}
+    problems = [f"field '{fid}' is both in hiddenFields and in readonlyFields" for fid in hidden if fid in readonly]
+    problems += [f"field '{fid}' is on this task's own form and cannot be hidden there: remove it from the form"
+                 for fid in hidden if fid in own]
+    form.access = {**{fid: "readonly" for fid in readonly}, **{fid: "hidden" for fid in hidden}}
+    for fid in readonly:
+        if fid in own:
+            own[fid].readonly = True
+    return problems
 
 
 class XiezuoParser(SpiffBpmnParser):

@@ -91,9 +91,23 @@ def parse_deployment(files: dict[str, bytes]) -> ParsedDeployment:
     for pid in executable:
         parsed.process_files[pid] = parser.get_process_parser(pid).filename
         problems.extend(_check_process(parsed, pid, where))
+    problems.extend(_check_field_access(parsed, where))
     if problems:
         raise InvalidProcess(_unique(problems))
     return parsed
+
+
+def _check_field_access(parsed: ParsedDeployment, where: _Where) -> list[Problem]:
+    """Each field a step hides or shows read-only is a field of the deployment: of a start form (the
+    request) or of a user task's form."""
+    tasks = [(each.file, ts) for spec, subs in parsed.specs.values() for each in (spec, *subs.values())
+             for ts in each.task_specs.values() if isinstance(ts, UserTask)]
+    known = {f.id for form in parsed.start_forms.values() for f in form.fields}
+    known |= {f.id for _file, ts in tasks for f in ts.form.fields}
+    return [where.problem(f"{'hiddenFields' if how == 'hidden' else 'readonlyFields'} names '{fid}', which is "
+                          f"no field of a form in these files (known: {', '.join(sorted(known)) or 'none'})",
+                          ts.bpmn_id, file)
+            for file, ts in tasks for fid, how in ts.form.access.items() if fid not in known]
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

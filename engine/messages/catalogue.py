@@ -253,6 +253,8 @@ MESSAGES: dict[str, str] = {
     "record.missing_user": "用户 %(names)s 不存在",
     "record.missing_department": "部门 %(names)s 不存在",
     "record.missing_attachment": "附件 %(names)s 不属于本需求",
+    "field.read_only_here": "此环节只能查看“%(field)s”，不能修改",
+    "field.hidden_here": "此环节不显示也不接收“%(field)s”",
     "field.required": "必填",
     "field.required_if": "“%(field)s”为“%(value)s”时必填",
     "field.unknown": "不是此表单的字段",

@@ -248,6 +248,8 @@ ENGLISH: dict[str, str] = {
     "record.missing_user": "User %(names)s does not exist",
     "record.missing_department": "Department %(names)s does not exist",
     "record.missing_attachment": "Attachment %(names)s does not belong to this request",
+    "field.read_only_here": "“%(field)s” is read-only at this step and cannot be changed",
+    "field.hidden_here": "“%(field)s” is hidden at this step and is not taken",
     "field.required": "Required",
     "field.required_if": "Required when “%(field)s” is “%(value)s”",
     "field.unknown": "Not a field of this form",

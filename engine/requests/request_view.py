@@ -19,7 +19,7 @@ from engine.db.models.requests import number_order, of_department, summary_condi
 from engine.db.tx import Tx
 from engine.errors import InvalidInput, NotFound
 from engine.messages import Msg
-from engine.org.directory import Directory, directory, local_date
+from engine.org.directory import ADMINS, AUDITORS, Directory, directory, local_date
 from engine.page import Page
 from engine.requests.attachments import AttachmentFile, attachment_content
 from engine.requests.diagram import shapes_of, version_source
@@ -150,7 +150,11 @@ def request_page(ctx: Services, instance_id: str, reader: str | None = None) -> 
         shapes.update(shapes_of(*version_source(tx, version_id[0])))
         events = tx.all("SELECT seq, event_type, actor, at, element_id, task_id, data FROM audit_event "
                         "WHERE instance_id = ? ORDER BY seq", (header["instance_id"],))
-        labels = version_specs(ctx, tx, version_id[0]).labels
+        specs = version_specs(ctx, tx, version_id[0])
+        labels = specs.labels
+        sees_all = reader is None or reader == header["initiator"] or bool(tx.one(
+            f"SELECT 1 FROM group_membership WHERE user_id = ? AND group_name IN ({tx.in_list(_SEE_ALL)})",
+            (reader, *_SEE_ALL)))
         waiting = [{"task_id": tid, "name": name, "element_id": element, "assignee": assignee,
                     "candidate_users": _split(users), "candidate_groups": _split(groups),
                     "since": Tx.when(created), "due_at": Tx.when(due), "delegated_by": delegated_by}
@@ -158,8 +162,10 @@ def request_page(ctx: Services, instance_id: str, reader: str | None = None) -> 
                        "SELECT task_id, task_name, element_id, assignee, candidate_users, candidate_groups, "
                        "created_at, due_at, delegated_by FROM inbox_task WHERE instance_id = ? "
                        "ORDER BY created_at, task_id", (header["instance_id"],))]
+    hidden = frozenset() if sees_all else _hidden_from(reader, specs, events, waiting)
     timeline = [{"seq": seq, "type": kind, "actor": actor, "at": Tx.when(at), "element_id": element,
-                 "element_name": shapes.get(element or "", element), "task_id": task, "data": json.loads(data)}
+                 "element_name": shapes.get(element or "", element), "task_id": task,
+                 "data": _without(json.loads(data), hidden)}
                 for seq, kind, actor, at, element, task, data in events]
     # The caller has decided that the reader may see the request; its records are read as its
     # initiator, who may always read them.
@@ -174,7 +180,25 @@ def request_page(ctx: Services, instance_id: str, reader: str | None = None) -> 
     note_read(ctx, header["instance_id"], reader, "request")
     return RequestPage(header, timeline, records, plan, names,
                        {a["id"]: a for a in records.get("attachment", [])}, titles,
-                       story(ctx, header["instance_id"]), waiting, labels)
+                       story(ctx, header["instance_id"]).without(hidden), waiting, labels)
+
+
+_SEE_ALL = (ADMINS, AUDITORS)  # with the requester, they see every field whatever a step hides
+
+
+def _hidden_from(reader: str, specs, events, waiting) -> frozenset[str]:
+    """What the request's page keeps from `reader`: every field a step hides that they worked on, or
+    have waiting, so the page does not show what the step's own page leaves out."""
+    worked = {element for _seq, kind, actor, _at, element, _task, _data in events
+              if kind == "task_completed" and actor == reader}
+    worked |= {w["element_id"] for w in waiting if w["assignee"] == reader or reader in w["candidate_users"]}
+    return frozenset().union(*(specs.forms[e].hidden for e in worked if e in specs.forms))
+
+
+def _without(data: dict, hidden: frozenset[str]) -> dict:
+    if hidden and isinstance(data.get("data"), dict):
+        return {**data, "data": {k: v for k, v in data["data"].items() if k not in hidden}}
+    return data
 
 
 # Where a plan task stands, beyond the owner's own progress status (未开始, 进行中, 待支持, 已完成):

@@ -10,7 +10,7 @@ element it does not name (another diagram), the latest step done is the one show
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from engine.bpmn.forms import FILE_TYPES, Form
@@ -81,6 +81,20 @@ class Story:
     steps: list[Done]
     multi: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
+
+    def without(self, hidden: frozenset[str]) -> Story:
+        """The story as a step that hides the fields `hidden` may tell it: those fields left out of
+        the request and of every step."""
+        if not hidden:
+            return self
+
+        def keep(form: Form) -> Form:
+            return Form([f for f in form.fields if f.id not in hidden], form.key, form.access)
+
+        steps = [replace(s, form=keep(s.form), values={k: v for k, v in s.values.items() if k not in hidden})
+                 for s in self.steps]
+        return replace(self, form=keep(self.form), filed={k: v for k, v in self.filed.items() if k not in hidden},
+                       steps=steps)
 
     def deciding(self, element_id: str) -> list[Done]:
         """The steps `element_id` decides on, oldest first: of each element it names, the latest

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from engine.bpmn.forms import Form
 from engine.context import Services
 from engine.db.models import Notification, RequestSummary
 from engine.db.tx import Tx
@@ -106,6 +107,8 @@ def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> Tas
         except PermissionDenied:
             raise NotFound("task.not_open", task=task_id) from None
     told = story(ctx, row["instance_id"])
+    if info is not None:  # the one who works this step sees the request as the step shows it
+        told = told.without(Form.from_dict(info["form"]).hidden)
     page = TaskPage(info, row, task_history(ctx, task_id, row["instance_id"]),
                     task_context(ctx, row["instance_id"], info["data"] if info else {}, row["initiator"]),
                     told.files, told)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from engine.bpmn.form_bounds import Bounds, names_people
-from engine.bpmn.form_validation import validate_submission
+from engine.bpmn.form_validation import step_refusals, validate_submission
 from engine.bpmn.forms import Form
 from engine.bpmn.runtime import XWorkflow, element_of
 from engine.context import Services
@@ -141,6 +141,9 @@ def complete_task(ctx: Services, task_id: str, user: str, data: dict | None = No
                 Attaching(ctx, tx, row, task_id, element_of(task), user, now, form, files, values))
         clean, errors = validate_submission(form, values, ZoneInfo(ctx.config.timezone),
                                             form_bounds(ctx, form, task.data))
+        if form.access or any(f.readonly for f in form.fields):  # this step's field permissions
+            errors.update(step_refusals(form, values, task.data,
+                                        ctx.store.specs.start_form(tx, row.process_version_id)))
         if errors or refused:
             raise FormInvalid({**errors, **refused})
         if keep_files is not None:
@@ -298,8 +301,8 @@ def task_form(ctx: Services, task_id: str, user: str, inbox: InboxRow | None = N
         wf = load_workflow(ctx, tx, row)
         try:
             task = ready_task(wf, task_id)
-            data = json.loads(json.dumps(task.data, default=str))
             form = task.task_spec.form
+            data = form.without_hidden(json.loads(json.dumps(task.data, default=str)))  # never sent
             return {"task_id": task_id, "element_id": element_of(task), "name": inbox.task_name,
                     "form": form.to_dict(), "data": data, "values": form.opening_values(data, user)}
         finally:

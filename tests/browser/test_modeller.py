@@ -267,3 +267,34 @@ def test_the_modeller_speaks_the_pages_language_and_fills_the_window(browser, se
         assert canvas["width"] <= width and canvas["height"] >= 400
     shot(page, f"modeller-{language}-{width}")
     context.close()
+
+
+def test_field_permissions_set_in_the_panel_are_deployed_and_kept_by_the_step(page, server):
+    ctx = server[1]
+    sign_in(page, OWNER)
+    open_draft_of_latest(page)
+    select(page, TASK)
+    group = page.locator('[data-group-id="group-Xiezuo__FieldAccess"]')
+    expect(group.locator(".bio-properties-panel-group-header-title")).to_have_text("字段权限")
+    group.locator(".bio-properties-panel-group-header").click()
+    contact = page.locator("#bio-properties-panel-xiezuoAccess-contact")
+    expect(contact.locator("option")).to_have_text(["可编辑", "只读", "隐藏"])
+    contact.select_option("hidden")
+    own = page.locator("#bio-properties-panel-xiezuoAccess-signoff_comment")  # its own field: not hideable
+    expect(own.locator("option")).to_have_text(["可编辑", "只读"])
+    own.select_option("readonly")
+    own.select_option("")  # and back: the property goes away again
+    expect(page.locator("#modeller")).to_have_attribute("data-dirty", "true")
+    shot(page, "modeller-field-access")
+    with page.expect_navigation():
+        page.click("[data-action=deploy]")
+    expect(page.locator("p.flash")).to_contain_text("已部署为版本 2")
+
+    newer = submit_request(ctx, "xiaowang", REQUEST)
+    assert describe_instance(ctx, newer.instance_id)["version"] == 2
+    become(page, "zhangzongjian")
+    task_page(page, ctx, newer.instance_id)
+    expect(page.locator('[data-story="request"]')).to_contain_text(REQUEST["goal"])
+    expect(page.locator('[data-story="request"] [data-field="contact"]')).to_have_count(0)
+    assert REQUEST["contact"] not in page.content()
+    expect(page.locator("#f-signoff_comment")).to_be_editable()

@@ -109,6 +109,9 @@ ENGLISH = {
     "流程变量": "Process variable",
     "参与者": "Participant",
     "脚本": "Scripts",
+    "字段权限": "Field permissions",
+    "可编辑": "editable",
+    "隐藏": "hidden",
     "前置脚本": "Pre-script",
     "环节开始前运行的 Python 脚本，可读写流程数据、调用 notify()；清空即删除。":
         "Python run before the step starts; it may read and set process data and call notify(). Clear it to remove it.",
