@@ -101,7 +101,13 @@ SCHEMAS = {
                                                      planned_end={**S, "format": "date"}, reasons=STRINGS,
                                                      latest={"type": ["integer", "null"]})}),
     "TaskForm": _obj(["task_id", "form", "data"], task_id=S, element_id=S, name=S,
-                     form=_obj(key=NULL_S, fields={"type": "array", "items": OBJECT}), data=OBJECT),
+                     form=_obj(key=NULL_S, fields={"type": "array", "items": OBJECT},
+                               access={"type": "object", "description": "field id -> readonly or hidden at this step",
+                                       "additionalProperties": {"enum": ["readonly", "hidden"]}},
+                               batch=_obj(["field", "value"], field=S, value=S, comment=S)), data=OBJECT),
+    "BatchResult": _obj(["results"], results={"type": "array", "items": _obj(
+        ["task_id", "ok"], task_id=S, ok=B, task=NULL_S, request=NULL_S,
+        error={**OBJECT, "description": "why this task was not done (code, message_code, params, message)"})}),
     "History": _obj(
         ["instance_id", "events", "verification"], instance_id=S, filter=OBJECT,
         verification=_obj(["verified", "problems"], verified=B, problems={"type": "array", "items": OBJECT},
@@ -250,6 +256,11 @@ PATHS = {
     "/tasks/{task_id}/complete": _task_op(
         "Complete the task; data (default {}) is checked against its form: 422 with one message per field",
         _obj(data={**OBJECT, "description": "the form's values by field id, as GET /tasks/{task_id} lists them"})),
+    "/tasks/batch-approve": {"post": _op(
+        "批量审批: complete each task (of a step that allows it) as the step's batch decision with one comment; "
+        "each is its own command, a refusal is reported for its task only", "BatchResult",
+        body=_obj(["task_ids"], task_ids={"type": "array", "minItems": 1, "maxItems": 100, "items": S},
+                  comment=_text(TEXT_LIMIT, required=False)), command=True)},
     "/tasks/{task_id}/claim": _task_op("Claim a task offered to the caller or their group", None),
     "/tasks/{task_id}/release": _task_op("Give a claimed task back to its candidates", None),
     "/tasks/{task_id}/transfer": _task_op("转办: the task becomes another user's", HAND_OVER),

@@ -75,16 +75,30 @@ class Form:
     fields: list[FormField] = field(default_factory=list)
     key: str | None = None
     access: dict[str, str] = field(default_factory=dict)
+    # 批量审批: the step may be done for several tasks at once with {field: value} as the decision and
+    # one comment into `comment` (the task's batchDecision "field=value" and batchComment "field")
+    batch: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         found = {"key": self.key, "fields": [f.to_dict() for f in self.fields]}
-        return {**found, "access": dict(self.access)} if self.access else found
+        if self.access:
+            found["access"] = dict(self.access)
+        if self.batch:
+            found["batch"] = dict(self.batch)
+        return found
 
     @classmethod
     def from_dict(cls, dct: dict | None) -> Form:
         dct = dct or {}
         return cls([FormField.from_dict(f) for f in dct.get("fields", [])], dct.get("key"),
-                   dict(dct.get("access") or {}))
+                   dict(dct.get("access") or {}), dict(dct.get("batch") or {}))
+
+    def batch_values(self, comment: str) -> dict[str, str]:
+        """What one task of a batch is completed with: the step's decision, and `comment`."""
+        values = {self.batch["field"]: self.batch["value"]}
+        if self.batch.get("comment"):
+            values[self.batch["comment"]] = comment
+        return values
 
     @property
     def hidden(self) -> frozenset[str]:

@@ -58,7 +58,8 @@ class UserTaskParser(SpiffUserTaskParser):
     def read_form(self) -> tuple[Form, list[str]]:
         form, problems = form_from_xml(self.node, self.nsmap["bpmn"], CAMUNDA_NS,
                                        self.node.get(f"{{{CAMUNDA_NS}}}formKey"))
-        return form, problems + step_access(form, task_properties(self.node, self.nsmap["bpmn"]))
+        properties = task_properties(self.node, self.nsmap["bpmn"])
+        return form, problems + step_access(form, properties) + step_batch(form, properties)
 
 
 def task_properties(node, bpmn_ns: str) -> dict[str, str]:
@@ -93,3 +94,22 @@ class XiezuoParser(SpiffBpmnParser):
 
     def __init__(self):
         super().__init__(namespaces={**DEFAULT_NSMAP, "camunda": CAMUNDA_NS})
+
+
+def step_batch(form: Form, properties: dict[str, str]) -> list[str]:
+    """批量审批 of a step from its `batchDecision` ("field=value": an option of one of its enum
+    fields) and `batchComment` (one of its text fields): recorded on the form; the problems found."""
+    decision, comment = properties.get("batchDecision", "").strip(), properties.get("batchComment", "").strip()
+    if not decision:
+        return ["batchComment is set without batchDecision"] if comment else []
+    name, _sep, value = (part.strip() for part in decision.partition("="))
+    own = {f.id: f for f in form.fields}
+    if name not in own or own[name].type != "enum":
+        return [f"batchDecision names '{name}', which is no choice field of this task's form"]
+    if value not in [option for option, _label in own[name].options]:
+        return [f"batchDecision gives '{value}', which is no option of '{name}' "
+                f"(options: {', '.join(o for o, _label in own[name].options)})"]
+    if comment and (comment not in own or own[comment].type not in ("string", "text")):
+        return [f"batchComment names '{comment}', which is no text field of this task's form"]
+    form.batch = {"field": name, "value": value, **({"comment": comment} if comment else {})}
+    return []

@@ -284,6 +284,13 @@ def test_field_permissions_set_in_the_panel_are_deployed_and_kept_by_the_step(pa
     expect(own.locator("option")).to_have_text(["可编辑", "只读"])
     own.select_option("readonly")
     own.select_option("")  # and back: the property goes away again
+    batch = page.locator('[data-group-id="group-Xiezuo__Batch"]')
+    batch.locator(".bio-properties-panel-group-header").click()
+    decision = page.locator("#bio-properties-panel-xiezuoBatchDecision")
+    expect(decision).to_have_value("signoff_decision=同意")  # the product diagram allows the batch
+    expect(page.locator("#bio-properties-panel-xiezuoBatchComment")).to_have_value("signoff_comment")
+    decision.select_option("")  # no batch for this step any more
+    expect(page.locator("#bio-properties-panel-xiezuoBatchComment")).to_have_count(0)
     expect(page.locator("#modeller")).to_have_attribute("data-dirty", "true")
     shot(page, "modeller-field-access")
     with page.expect_navigation():
@@ -298,3 +305,7 @@ def test_field_permissions_set_in_the_panel_are_deployed_and_kept_by_the_step(pa
     expect(page.locator('[data-story="request"] [data-field="contact"]')).to_have_count(0)
     assert REQUEST["contact"] not in page.content()
     expect(page.locator("#f-signoff_comment")).to_be_editable()
+    page.goto(f"{page.base_url}/inbox")  # its sign-off is no longer offered for a batch
+    expect(page.locator(f'tr:has(a[href*="{describe_instance(ctx, newer.instance_id)["open_tasks"][0]["task_id"]}"])'
+                        )).to_have_count(1)
+    expect(page.locator("label[data-batchable]")).to_have_count(0)

@@ -161,3 +161,29 @@ def test_a_file_over_the_limit_is_refused_before_sending_and_what_was_typed_stay
     expect(tab.locator("#f-background")).to_have_value("旺季库存不足")
     assert tab.errors == []
     context.close()
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_a_head_approves_two_requests_in_one_batch_from_the_inbox(browser, server, width):
+    ctx = server[1]
+    filed = [submit_request(ctx, "xiaowang", {**LIVE_REQUEST, "title": title}).instance_id
+             for title in ("海报设计", "渠道投放")]
+    context, tab = _context(browser, server, width)
+    sign_in(tab, "zhangzongjian")
+    picks = tab.locator("label[data-batchable]")
+    expect(picks).to_have_count(2)
+    expect(picks.first).to_contain_text("选入批量：同意")
+    for n in range(2):
+        picks.nth(n).locator("input").check()
+    tab.click("#batch-form summary")
+    tab.fill("#batch-comment", "同意提交")
+    _no_sideways_scroll(tab)
+    shot(tab, f"inbox-batch-{width}")
+    tab.click("[data-action=batch-approve]")
+    expect(tab.locator("p.flash")).to_contain_text("已批量办理 2 项任务。")
+    expect(picks).to_have_count(0)
+    for iid in filed:
+        (task,) = describe_instance(ctx, iid)["open_tasks"]
+        assert task["element_id"] == "admin_review"
+    assert tab.errors == []
+    context.close()

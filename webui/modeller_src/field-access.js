@@ -8,6 +8,7 @@ import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 
 export const ACCESS_GROUP_ID = "Xiezuo__FieldAccess";
+export const BATCH_GROUP_ID = "Xiezuo__Batch";
 const NAMES = { readonly: "readonlyFields", hidden: "hiddenFields" };
 
 function extensionValues(businessObject) {
@@ -71,8 +72,9 @@ export function accessOf(businessObject, fieldId) {
   return listed(businessObject, "readonly").includes(fieldId) ? "readonly" : "";
 }
 
-// The commands that give `fieldId` the access `how` ("" editable, "readonly", "hidden") at `element`.
-function accessCommands(element, fieldId, how, bpmnFactory) {
+// The commands that set the task's Camunda extension properties `changes` ({name: value}; an empty
+// value removes the property), creating what holds them when missing.
+function propertyCommands(element, changes, bpmnFactory) {
   const businessObject = getBusinessObject(element);
   const commands = [];
   const update = (moddleElement, properties) =>
@@ -90,24 +92,40 @@ function accessCommands(element, fieldId, how, bpmnFactory) {
     update(extensions, { values: [...extensions.get("values"), holder] });
   }
   let values = [...holder.get("values")];
-  Object.keys(NAMES).forEach((kind) => {
-    const ids = listed(businessObject, kind).filter((id) => id !== fieldId);
-    if (kind === how) {
-      ids.push(fieldId);
-    }
-    const existing = values.find((p) => p.get("name") === NAMES[kind]);
-    if (existing && ids.length) {
-      update(existing, { value: ids.join(",") });
+  Object.entries(changes).forEach(([name, value]) => {
+    const existing = values.find((p) => p.get("name") === name);
+    if (existing && value) {
+      update(existing, { value });
     } else if (existing) {
       values = values.filter((p) => p !== existing);
-    } else if (ids.length) {
-      const property = bpmnFactory.create("camunda:Property", { name: NAMES[kind], value: ids.join(",") });
+    } else if (value) {
+      const property = bpmnFactory.create("camunda:Property", { name, value });
       property.$parent = holder;
       values.push(property);
     }
   });
   update(holder, { values });
   return commands;
+}
+
+function propertyValue(businessObject, name) {
+  const properties = extensionValues(businessObject).find((value) => is(value, "camunda:Properties"));
+  const found = ((properties && properties.get("values")) || []).find((p) => p.get("name") === name);
+  return (found && found.get("value")) || "";
+}
+
+// The commands that give `fieldId` the access `how` ("" editable, "readonly", "hidden") at `element`.
+function accessCommands(element, fieldId, how, bpmnFactory) {
+  const businessObject = getBusinessObject(element);
+  const changes = {};
+  Object.keys(NAMES).forEach((kind) => {
+    const ids = listed(businessObject, kind).filter((id) => id !== fieldId);
+    if (kind === how) {
+      ids.push(fieldId);
+    }
+    changes[NAMES[kind]] = ids.join(",");
+  });
+  return propertyCommands(element, changes, bpmnFactory);
 }
 
 function AccessEntry(props) {
@@ -140,4 +158,47 @@ export function fieldAccessGroup(element, text) {
     isEdited: isSelectEntryEdited,
   }));
   return { id: ACCESS_GROUP_ID, label: text("field-access"), entries };
+}
+
+// 批量审批: which choice a batch gives this step (batchDecision "field=option") and which text field
+// takes the batch's one comment (batchComment); no decision, no batch.
+function BatchEntry(props) {
+  const { element, id, label, name, getOptions } = props;
+  const commandStack = useService("commandStack");
+  const bpmnFactory = useService("bpmnFactory");
+  const getValue = () => propertyValue(getBusinessObject(element), name);
+  const setValue = (value) => {
+    const changes = { [name]: value };
+    if (name === "batchDecision" && !value) {
+      changes.batchComment = ""; // no batch, no comment field
+    }
+    commandStack.execute("properties-panel.multi-command-executor", propertyCommands(element, changes, bpmnFactory));
+  };
+  return SelectEntry({ element, id, label, getValue, setValue, getOptions });
+}
+
+export function batchGroup(element, text) {
+  if (!is(element, "bpmn:UserTask")) {
+    return null;
+  }
+  const fields = formFields(getBusinessObject(element));
+  const short = (f) => (f.get("label") || f.get("id")).split(/[（(]/)[0].trim();
+  const decisions = () => [
+    { value: "", label: text("batch-none") },
+    ...fields.filter((f) => f.get("type") === "enum").flatMap((f) =>
+      (f.get("values") || []).map((v) => ({ value: f.get("id") + "=" + v.get("id"), label: short(f) + " = " + (v.get("name") || v.get("id")) }))),
+  ];
+  const comments = () => [
+    { value: "", label: text("batch-no-comment") },
+    ...fields.filter((f) => ["string", "text"].includes(f.get("type"))).map((f) => ({ value: f.get("id"), label: short(f) })),
+  ];
+  const entries = [
+    { id: "xiezuoBatchDecision", name: "batchDecision", label: text("batch-decision"), getOptions: decisions,
+      component: BatchEntry, isEdited: isSelectEntryEdited },
+  ];
+  if (propertyValue(getBusinessObject(element), "batchDecision")) {
+    entries.push({ id: "xiezuoBatchComment", name: "batchComment", label: text("batch-comment"), getOptions: comments,
+                   component: BatchEntry, isEdited: isSelectEntryEdited });
+  }
+  return { id: BATCH_GROUP_ID, label: text("batch"), entries };
 }

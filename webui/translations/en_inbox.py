@@ -14,6 +14,15 @@ ENGLISH = {
     "仅看逾期": "Overdue only",
     "清除": "Clear",
     "筛选与排序": "Filters and sort",
+    "批量审批": "Batch approval",
+    "选入批量：%(decision)s": "Add to batch: %(decision)s",
+    "勾选下面标有“选入批量”的任务：每项按其环节设定的决定办理，附上同一条意见；每项单独办理和记录，某项未能办理不影响其他各项。":
+        "Tick the tasks marked “Add to batch” below: each is done with the decision its step sets and the same "
+        "comment; each is done and recorded on its own, and one that cannot be done holds none of the others back.",
+    "审批意见": "Comment",
+    "批量办理所选": "Do the chosen tasks",
+    "已批量办理 %(n)s 项任务。": "%(n)s task(s) done in the batch.",
+    "%(task)s（%(request)s）未能办理：%(reason)s": "%(task)s (%(request)s) was not done: %(reason)s",
     "所属需求": "Request",
     "认领": "Claim",
     "释放": "Release",

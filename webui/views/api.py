@@ -31,6 +31,7 @@ from engine.org.accounts import create_token, list_tokens, revoke_token, token_a
 from engine.requests.records import add_comment
 from engine.requests.request_view import request_header
 from engine.requests.requests import REQUEST_PROCESS, submit_request
+from engine.tasks.batch import approve_batch
 from engine.tasks.operations import (
     cc_task,
     delegate_task,
@@ -49,7 +50,7 @@ from engine.workflow.instances import (
     task_form,
 )
 from webui.auth import WebUser
-from webui.errors import HTTP_CODES, http_headers, http_message
+from webui.errors import HTTP_CODES, error_body, http_headers, http_message
 from webui.extensions import csrf, login_manager, services
 from webui.idempotency import idempotent
 from webui.openapi import document
@@ -228,6 +229,20 @@ def complete(task_id: str):
         raise InvalidInput("data.not_object", what="data")
     with not_yours():
         return jsonify(_command(complete_task(services(), task_id, current_user.id, data)))
+
+
+@bp.post("/tasks/batch-approve")
+@login_required
+@idempotent
+def batch_approve():
+    """批量审批: each task done as its step's batch decision with one comment; a result per task."""
+    body = _body()
+    ids = body.get("task_ids")
+    if not isinstance(ids, list) or not all(isinstance(t, str) for t in ids):
+        raise InvalidInput("api.not_list", what="task_ids")
+    results = approve_batch(services(), current_user.id, ids, _text(body, "comment"))
+    return jsonify({"results": [{**{k: v for k, v in r.items() if k != "error"},
+                                 **({"error": error_body(r["error"])} if "error" in r else {})} for r in results]})
 
 
 @bp.post("/tasks/<task_id>/claim")

@@ -14,11 +14,12 @@ from flask_login import current_user, login_required
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.messages import Msg
 from engine.notify.notices import TABS, filter_options, inbox_listing, nav_counts
+from engine.tasks.batch import approve_batch, mark_batchable
 from engine.tasks.inbox import SORTS, InboxFilter
 from engine.tasks.operations import mark_cc_read
 from engine.workflow.instances import claim_task, release_task
 from webui.extensions import services
-from webui.i18n import process_text
+from webui.i18n import message, process_text
 
 bp = Blueprint("pages", __name__)
 
@@ -104,6 +105,8 @@ def inbox():
         sort = "due"
     f = inbox_filter(request.args)
     page = inbox_listing(services(), current_user.id, tab, f, sort, int_arg(request.args, "page", 1), PER_PAGE)
+    if tab == "mine":
+        mark_batchable(services(), page.items)
     kept = {k: v for k, v in request.args.items() if k in (
         "tab", "sort", "text", "request_type", "urgency", "department", "overdue") and v}
 
@@ -114,6 +117,23 @@ def inbox():
     return render_template("inbox.html", tab=tab, page=page, sort=sort, f=f, overdue=bool(f.overdue_at),
                            options=options, here=here, label=value_label,
                            pages=max(1, -(-page.total // page.per_page)))
+
+
+@bp.route("/inbox/batch", methods=["POST"])
+@login_required
+def batch():
+    """批量审批: the chosen tasks, each completed as its step's batch decision with one comment."""
+    results = approve_batch(services(), current_user.id, request.form.getlist("task_ids"),
+                            request.form.get("comment", ""))
+    done = [r for r in results if r["ok"]]
+    if done:
+        flash(_("已批量办理 %(n)s 项任务。", n=len(done)), "success")
+    for r in results:
+        if not r["ok"]:
+            what = process_text(r["task"]) if r["task"] else _("任务")
+            flash(_("%(task)s（%(request)s）未能办理：%(reason)s", task=what, request=r["request"] or "—",
+                    reason=message(r["error"])), "error")
+    return _back("mine")
 
 
 def _back(tab: str):
