@@ -48,7 +48,7 @@ USER_EVENTS = frozenset({
     "delegation_resolved", "task_copied", "task_urged", "request_withdrawn", "instance_cancelled",
     "instance_retried"})
 ENGINE_EVENTS = frozenset({"task_ready", "task_cancelled", "assignment_fallback", "instance_completed",
-                           "instance_errored"})
+                           "instance_errored", "task_auto_passed", "task_skipped"})
 # Filters by type: a category, `data` (events that changed data), or an event type itself.
 CATEGORIES = ("user", "engine", "timer", "notification", "record", "view")
 TYPES = (*CATEGORIES, "data")

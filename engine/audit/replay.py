@@ -43,13 +43,13 @@ from engine.errors import CommandTooLarge, InvalidInput, NotFound
 from engine.org.directory import AUDITORS, Directory
 from engine.org.history import History
 from engine.workflow.assignment import resolve
-from engine.workflow.step import completing, failed_tasks, retrying, start_data, take_step
+from engine.workflow.step import AUTO_PASSED, SKIPPED, completing, failed_tasks, retrying, start_data, take_step
 
 BATCH = 200
 
 # Events the engine writes as a consequence of a command; the replay produces them too.
 PRODUCED = ("timer_fired", "task_cancelled", "task_ready", "assignment_fallback", "instance_errored",
-            "instance_completed")
+            "instance_completed", AUTO_PASSED, SKIPPED)
 CANCELS = ("instance_cancelled", "request_withdrawn")
 # Events of the inputs that move a workflow (a command of a user); every other event is beside it.
 DRIVERS = ("instance_started", "task_completed", "instance_retried", *CANCELS)
@@ -190,7 +190,8 @@ class Replayer:
         if (mine.type, mine.element_id, mine.task_id) != (e.type, e.element_id, e.task_id):
             r.differ(f"event {e.seq}", f"the record has {_label(e)}, the replay writes {_label(mine)}")
             return
-        if e.type in ("task_ready", "assignment_fallback", "instance_errored", "instance_completed"):
+        if e.type in ("task_ready", "assignment_fallback", "instance_errored", "instance_completed", AUTO_PASSED,
+                      SKIPPED):
             for key, value in mine.data.items():
                 if not same(e.data.get(key), value):
                     r.differ(f"event {e.seq}", f"{e.type} {e.element_id}: {key} recorded {e.data.get(key)!r}, "
@@ -198,7 +199,7 @@ class Replayer:
         if e.type == "task_ready":
             r.inbox[e.task_id] = InboxEntry(e.element_id, e.data.get("assignee"),
                                             list(e.data.get("candidate_users") or []), e.at)
-        elif e.type == "task_cancelled":
+        elif e.type in ("task_cancelled", AUTO_PASSED, SKIPPED):
             r.inbox.pop(e.task_id, None)
 
     def _track(self, r: Replay, e: Event) -> None:
@@ -255,11 +256,12 @@ class Replayer:
         r.now = e.at
 
         def assign(task):
-            auditors = self.history.directory(e.at).members(AUDITORS)
-            return resolve(task, e.at, self.ctx.config.default_priority, self.ctx.config.fallback_group, auditors)
+            org = self.history.directory(e.at)
+            return resolve(task, e.at, self.ctx.config.default_priority, self.ctx.config.fallback_group,
+                           org.members(AUDITORS), superior=org.superior)
 
         try:
-            done = take_step(wf, step, assign, self.ctx.config.fallback_group, cancelled=cancelled)
+            done = take_step(wf, step, assign, self.ctx.config.fallback_group, cancelled=cancelled, actor=e.actor)
         except InvalidInput as exc:  # an assignment that cannot be resolved
             raise _Stop(exc.message) from None
         r.status, r.error = done.status, done.error

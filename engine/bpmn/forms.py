@@ -78,20 +78,23 @@ class Form:
     # 批量审批: the step may be done for several tasks at once with {field: value} as the decision and
     # one comment into `comment` (the task's batchDecision "field=value" and batchComment "field")
     batch: dict[str, str] = field(default_factory=dict)
+    # What the engine does by itself at this step (engine.workflow.step.automatic): `noAssignee`
+    # (admins, superior or skip) when nobody the diagram names can take it, `autoPass` (sameApprover)
+    # when its approver is the one who just completed the step before it.
+    rules: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         found = {"key": self.key, "fields": [f.to_dict() for f in self.fields]}
-        if self.access:
-            found["access"] = dict(self.access)
-        if self.batch:
-            found["batch"] = dict(self.batch)
+        for name in ("access", "batch", "rules"):
+            if getattr(self, name):
+                found[name] = dict(getattr(self, name))
         return found
 
     @classmethod
     def from_dict(cls, dct: dict | None) -> Form:
         dct = dct or {}
         return cls([FormField.from_dict(f) for f in dct.get("fields", [])], dct.get("key"),
-                   dict(dct.get("access") or {}), dict(dct.get("batch") or {}))
+                   dict(dct.get("access") or {}), dict(dct.get("batch") or {}), dict(dct.get("rules") or {}))
 
     def batch_values(self, comment: str) -> dict[str, str]:
         """What one task of a batch is completed with: the step's decision, and `comment`."""

@@ -59,7 +59,9 @@ class UserTaskParser(SpiffUserTaskParser):
         form, problems = form_from_xml(self.node, self.nsmap["bpmn"], CAMUNDA_NS,
                                        self.node.get(f"{{{CAMUNDA_NS}}}formKey"))
         properties = task_properties(self.node, self.nsmap["bpmn"])
-        return form, problems + step_access(form, properties) + step_batch(form, properties)
+        process = task_properties(self.process_parser.node, self.nsmap["bpmn"])
+        return form, (problems + step_access(form, properties) + step_batch(form, properties)
+                      + step_rules(form, properties, process))
 
 
 def task_properties(node, bpmn_ns: str) -> dict[str, str]:
@@ -113,3 +115,24 @@ def step_batch(form: Form, properties: dict[str, str]) -> list[str]:
         return [f"batchComment names '{comment}', which is no text field of this task's form"]
     form.batch = {"field": name, "value": value, **({"comment": comment} if comment else {})}
     return []
+
+
+NO_ASSIGNEE = ("admins", "superior", "skip")
+
+
+def step_rules(form: Form, properties: dict[str, str], process: dict[str, str]) -> list[str]:
+    """Approver rules of a step: its `noAssignee` (admins, the default; superior: the requester's
+    superior; skip: the step passes with a record) and its process's `autoPassSameApprover` (true:
+    a step whose approver just completed the step before passes by itself, with its batch decision)."""
+    problems = []
+    rule = properties.get("noAssignee", "").strip()
+    if rule and rule not in NO_ASSIGNEE:
+        problems.append(f"noAssignee is '{rule}'; it is one of {', '.join(NO_ASSIGNEE)}")
+    elif rule and rule != "admins":
+        form.rules["noAssignee"] = rule
+    auto = process.get("autoPassSameApprover", "").strip().lower()
+    if auto not in ("", "true", "false"):
+        problems.append(f"the process's autoPassSameApprover is '{auto}'; it is true or false")
+    elif auto == "true" and form.batch:
+        form.rules["autoPass"] = "sameApprover"
+    return problems

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +21,8 @@ class Assignment:
     candidate_groups: list[str]
     due_at: datetime | None
     priority: int
-    fallback: bool = False  # nobody was found; the fallback group got the task
+    fallback: bool = False  # nobody was found: the fallback group got the task, or its noAssignee rule
+    fallback_to: str | None = None  # that rule when not the group: superior (the assignee) or skip
     passed_over: list[str] = field(default_factory=list)  # auditors named by the diagram: they act on nothing
 
 
@@ -62,10 +63,13 @@ def _due(task, spec: UserTask, opened: datetime) -> datetime | None:
 
 
 def resolve(task, opened: datetime, default_priority: int, fallback_group: str,
-            auditors: Collection[str] = (), auditor_group: str = "auditors") -> Assignment:
+            auditors: Collection[str] = (), auditor_group: str = "auditors",
+            superior: Callable[[str | None], str | None] | None = None) -> Assignment:
     """Resolve a ready user task's assignment from its spec and the task data. `auditors` read
     everything and act on nothing: the diagram naming one (or their group) does not give them the
-    task; named alone, the task goes to the fallback group, with who was passed over."""
+    task; named alone, the task goes to the fallback group, with who was passed over. When nobody
+    can take it, the step's noAssignee rule decides: the fallback group (admins), the requester's
+    `superior` (at the step's time), or skip (the group holds it until the engine passes it)."""
     spec: UserTask = task.task_spec
     named = (_expand(task, spec.assignee) or [None])[0]
     assignee = None if named in auditors else named
@@ -77,11 +81,19 @@ def resolve(task, opened: datetime, default_priority: int, fallback_group: str,
     if not (assignee or users or groups) and spec.lane and not declared:
         groups = [spec.lane]  # the lane names the group only when the task names nobody itself
     fallback = not (assignee or users or groups)
+    fallback_to = None
     if fallback:
         groups = [fallback_group]
+        rule = spec.form.rules.get("noAssignee")
+        boss = superior(task.data.get("initiator")) if rule == "superior" and superior else None
+        if boss and boss not in auditors:
+            assignee, groups, fallback_to = boss, [], "superior"
+        elif rule == "skip":
+            fallback_to = "skip"
     priority = default_priority
     if spec.priority:
         raw = _expand(task, spec.priority)
         priority = int(raw[0]) if raw else default_priority
     return Assignment(assignee, list(dict.fromkeys(users)), list(dict.fromkeys(groups)),
-                      _due(task, spec, opened), priority, fallback, passed_over)
+                      _due(task, spec, opened), priority, fallback=fallback, fallback_to=fallback_to,
+                      passed_over=passed_over)

@@ -88,7 +88,8 @@ def assigner(ctx: Services, tx: Tx, now: datetime) -> Callable:
     auditors = cache(lambda: members(tx, AUDITORS))  # read once, and only when a task opens
 
     def assign(task):
-        return resolve(task, now, ctx.config.default_priority, ctx.config.fallback_group, auditors())
+        return resolve(task, now, ctx.config.default_priority, ctx.config.fallback_group, auditors(),
+                       superior=directory(ctx).superior)
 
     return assign
 
@@ -98,7 +99,8 @@ def advance(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: str,
     """Run `step` and the engine after it (or cancel the workflow), then store what it did."""
     wf.touched = True
     with running_instance(row.id):  # scripts and assignment expressions may ask about this instance
-        done = take_step(wf, step, assigner(ctx, tx, ctx.now()), ctx.config.fallback_group, cancelled=cancelled)
+        done = take_step(wf, step, assigner(ctx, tx, ctx.now()), ctx.config.fallback_group, cancelled=cancelled,
+                         actor=actor)
     return write_step(ctx, tx, row, wf, actor, done, max_bytes=None if cancelled else ctx.config.command_max_bytes)
 
 

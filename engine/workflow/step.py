@@ -137,22 +137,63 @@ def assignment(task, assign: Callable):
 
 def opened_events(task, who, fallback_group: str) -> list[Produced]:
     """The events of a user task that became ready: task_ready with its assignment, and
-    assignment_fallback when nobody the diagram named could take it."""
+    assignment_fallback when nobody the diagram named could take it (with the rule that applied when
+    it was not the fallback group)."""
     events = [Produced("task_ready", element_of(task), str(task.id), ready_data(who))]
     if who.fallback:
-        events.append(Produced("assignment_fallback", element_of(task), str(task.id), {"group": fallback_group}))
+        rule = {"rule": who.fallback_to} if who.fallback_to else {}
+        events.append(Produced("assignment_fallback", element_of(task), str(task.id),
+                               {"group": fallback_group, **rule}))
     return events
 
 
+AUTO_PASSED, SKIPPED = "task_auto_passed", "task_skipped"  # tasks the engine completes by itself
+_AUTO_ROUNDS = 50  # steps passed by themselves one after the other, at most, in one command
+
+
+def automatic(task, who, actor: str | None) -> tuple[str, dict, dict] | None:
+    """Whether the engine completes a task that just opened, by the step's approver rules: (event,
+    the values the task takes, what the event records), or None. A step whose approver is `actor`
+    (who completed the step before, in this command) passes with its batch decision when its process
+    allows (autoPassSameApprover); a step nobody can take passes with nothing when its noAssignee is skip."""
+    form = task.task_spec.form
+    if who.fallback_to == "skip":  # nobody answered: the step's fields are empty, for the gateways after it
+        return SKIPPED, {f.id: None for f in form.fields if not f.readonly}, {"rule": "noAssignee=skip"}
+    if form.rules.get("autoPass") == "sameApprover" and actor and who.assignee == actor:
+        values = form.batch_values("")  # the event says why: pages tell it in the reader's language
+        return AUTO_PASSED, values, {"rule": "autoPassSameApprover", "approver": actor, "data": values}
+    return None
+
+
 def take_step(wf: XWorkflow, step: Callable[[], None] | None, assign: Callable, fallback_group: str, *,
-              cancelled: bool = False) -> Outcome:
+              cancelled: bool = False, actor: str | None = None) -> Outcome:
     """Run one step (or cancel the workflow) and work out its events. `assign(task)` resolves a
-    task that became ready to its assignment (engine.workflow.assignment.resolve at the step's time)."""
+    task that became ready to its assignment (engine.workflow.assignment.resolve at the step's time).
+    Tasks the approver rules pass (`automatic`, `actor` being who moved the workflow) are completed
+    in the same step, each with its event, until none opens that the rules pass."""
     seen = before(wf)
     if cancelled:
         wf.cancel()
         return outcome(wf, seen, None, assign, fallback_group, cancelled=True)
-    return outcome(wf, seen, run_step(wf, step or (lambda: None)), assign, fallback_group, timers=True)
+    done = outcome(wf, seen, run_step(wf, step or (lambda: None)), assign, fallback_group, timers=True)
+    for _round in range(_AUTO_ROUNDS):
+        auto = [(task, found) for task, who in done.opened if (found := automatic(task, who, actor))]
+        if not auto or done.status != "running":
+            break
+        seen = before(wf)
+
+        def passing(auto=auto):
+            for task, (_kind, values, _data) in auto:
+                task.data.update(values)
+                task.run()
+
+        nxt = outcome(wf, seen, run_step(wf, passing), assign, fallback_group)
+        passed = {str(task.id) for task, _found in auto}
+        done = Outcome(done.events + [Produced(kind, element_of(task), str(task.id), data)
+                                      for task, (kind, _values, data) in auto] + nxt.events,
+                       [(t, w) for t, w in done.opened if str(t.id) not in passed] + nxt.opened,
+                       done.left + [t for t in nxt.left if t not in passed], nxt.status, nxt.error)
+    return done
 
 
 def outcome(wf: XWorkflow, seen: Before, error: dict | None, assign: Callable, fallback_group: str, *,

@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from engine.org.directory import set_post
 from engine.requests.requests import submit_request
 from engine.workflow.instances import describe_instance
 from tests.browser.conftest import LIVE_REQUEST as REQUEST
@@ -289,8 +290,15 @@ def test_field_permissions_set_in_the_panel_are_deployed_and_kept_by_the_step(pa
     decision = page.locator("#bio-properties-panel-xiezuoBatchDecision")
     expect(decision).to_have_value("signoff_decision=同意")  # the product diagram allows the batch
     expect(page.locator("#bio-properties-panel-xiezuoBatchComment")).to_have_value("signoff_comment")
-    decision.select_option("")  # no batch for this step any more
+    decision.select_option("")  # no batch: no comment field either
     expect(page.locator("#bio-properties-panel-xiezuoBatchComment")).to_have_count(0)
+    decision.select_option("signoff_decision=同意")
+    page.locator("#bio-properties-panel-xiezuoBatchComment").select_option("signoff_comment")
+    page.locator("#bio-properties-panel-xiezuoNoAssignee").select_option("superior")
+    select(page, "collaboration_request_participant", "池（参与者）")  # the process's own rule, on its pool
+    rules = page.locator('[data-group-id="group-Xiezuo__ApproverRules"]')
+    rules.locator(".bio-properties-panel-group-header").click()
+    rules.locator("#bio-properties-panel-xiezuoAutoPass").check()
     expect(page.locator("#modeller")).to_have_attribute("data-dirty", "true")
     shot(page, "modeller-field-access")
     with page.expect_navigation():
@@ -305,7 +313,11 @@ def test_field_permissions_set_in_the_panel_are_deployed_and_kept_by_the_step(pa
     expect(page.locator('[data-story="request"] [data-field="contact"]')).to_have_count(0)
     assert REQUEST["contact"] not in page.content()
     expect(page.locator("#f-signoff_comment")).to_be_editable()
-    page.goto(f"{page.base_url}/inbox")  # its sign-off is no longer offered for a batch
-    expect(page.locator(f'tr:has(a[href*="{describe_instance(ctx, newer.instance_id)["open_tasks"][0]["task_id"]}"])'
-                        )).to_have_count(1)
-    expect(page.locator("label[data-batchable]")).to_have_count(0)
+    # the head files one himself: his own sign-off passes by the process's rule
+    own = submit_request(ctx, "zhangzongjian", REQUEST)
+    assert [t["element_id"] for t in describe_instance(ctx, own.instance_id)["open_tasks"]] == ["admin_review"]
+    # with 市场部's head post empty, the sign-off goes to the requester's superior
+    set_post(ctx, "MKT", "head", None, "lijingli")
+    orphan = submit_request(ctx, "xiaowang", REQUEST)
+    (signoff,) = describe_instance(ctx, orphan.instance_id)["open_tasks"]
+    assert (signoff["element_id"], signoff["assignee"]) == ("dept_head_signoff", "zhangzongjian")

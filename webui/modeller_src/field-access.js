@@ -3,12 +3,13 @@
 // engine reads them from the task's Camunda extension properties `readonlyFields` and `hiddenFields`
 // (comma-separated field ids); a field of the task's own form can be made read-only, not hidden.
 // Changes go through the command stack (Ctrl+Z undoes them); a list left empty removes its property.
-import { isSelectEntryEdited, SelectEntry } from "@bpmn-io/properties-panel";
+import { CheckboxEntry, isCheckboxEntryEdited, isSelectEntryEdited, SelectEntry } from "@bpmn-io/properties-panel";
 import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 
 export const ACCESS_GROUP_ID = "Xiezuo__FieldAccess";
 export const BATCH_GROUP_ID = "Xiezuo__Batch";
+export const RULES_GROUP_ID = "Xiezuo__ApproverRules";
 const NAMES = { readonly: "readonlyFields", hidden: "hiddenFields" };
 
 function extensionValues(businessObject) {
@@ -74,8 +75,8 @@ export function accessOf(businessObject, fieldId) {
 
 // The commands that set the task's Camunda extension properties `changes` ({name: value}; an empty
 // value removes the property), creating what holds them when missing.
-function propertyCommands(element, changes, bpmnFactory) {
-  const businessObject = getBusinessObject(element);
+function propertyCommands(element, changes, bpmnFactory, target) {
+  const businessObject = target || getBusinessObject(element);
   const commands = [];
   const update = (moddleElement, properties) =>
     commands.push({ cmd: "element.updateModdleProperties", context: { element, moddleElement, properties } });
@@ -192,7 +193,14 @@ export function batchGroup(element, text) {
     { value: "", label: text("batch-no-comment") },
     ...fields.filter((f) => ["string", "text"].includes(f.get("type"))).map((f) => ({ value: f.get("id"), label: short(f) })),
   ];
+  const nobody = () => [
+    { value: "", label: text("no-assignee-admins") },
+    { value: "superior", label: text("no-assignee-superior") },
+    { value: "skip", label: text("no-assignee-skip") },
+  ];
   const entries = [
+    { id: "xiezuoNoAssignee", name: "noAssignee", label: text("no-assignee"), getOptions: nobody,
+      component: BatchEntry, isEdited: isSelectEntryEdited },
     { id: "xiezuoBatchDecision", name: "batchDecision", label: text("batch-decision"), getOptions: decisions,
       component: BatchEntry, isEdited: isSelectEntryEdited },
   ];
@@ -201,4 +209,38 @@ export function batchGroup(element, text) {
                    component: BatchEntry, isEdited: isSelectEntryEdited });
   }
   return { id: BATCH_GROUP_ID, label: text("batch"), entries };
+}
+
+// The process's own approver rule: a step whose approver just completed the step before passes.
+function processOf(element) {
+  const businessObject = getBusinessObject(element);
+  if (is(element, "bpmn:Participant")) {
+    return businessObject.get("processRef");
+  }
+  return is(element, "bpmn:Process") ? businessObject : null;
+}
+
+function AutoPassEntry(props) {
+  const { element, id, label, description } = props;
+  const commandStack = useService("commandStack");
+  const bpmnFactory = useService("bpmnFactory");
+  const process = processOf(element);
+  const getValue = () => propertyValue(process, "autoPassSameApprover") === "true";
+  const setValue = (value) => {
+    commandStack.execute("properties-panel.multi-command-executor",
+      propertyCommands(element, { autoPassSameApprover: value ? "true" : "" }, bpmnFactory, process));
+  };
+  return CheckboxEntry({ element, id, label, description, getValue, setValue });
+}
+
+export function processRulesGroup(element, text) {
+  if (!processOf(element)) {
+    return null;
+  }
+  return {
+    id: RULES_GROUP_ID,
+    label: text("approver-rules"),
+    entries: [{ id: "xiezuoAutoPass", label: text("auto-pass"), description: text("auto-pass-help"),
+                component: AutoPassEntry, isEdited: isCheckboxEntryEdited }],
+  };
 }

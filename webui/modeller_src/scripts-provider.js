@@ -9,7 +9,7 @@ import { CheckboxEntry, isCheckboxEntryEdited, isTextAreaEntryEdited, TextAreaEn
 import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 import { keepWhatTheEngineReads } from "./engine-groups.js";
-import { batchGroup, fieldAccessGroup } from "./field-access.js";
+import { batchGroup, fieldAccessGroup, processRulesGroup } from "./field-access.js";
 import { updateMultiInstanceGroup } from "./multi-instance.js";
 
 export const GROUP_ID = "Xiezuo__Scripts";
@@ -112,6 +112,10 @@ export class ScriptsPropertiesProvider {
   getGroups(element) {
     return (groups) => {
       keepWhatTheEngineReads(groups);
+      const rules = processRulesGroup(element, this.text);
+      if (rules) {
+        groups.push(rules); // the process's approver rule, on the process or its pool
+      }
       if (!is(element, "bpmn:Activity")) {
         return groups;
       }

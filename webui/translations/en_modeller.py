@@ -114,6 +114,15 @@ ENGLISH = {
     "不允许批量办理": "No batch",
     "批量意见写入": "The batch's comment goes to",
     "（不写意见）": "(no comment)",
+    "无人可派时": "When nobody can take it",
+    "交平台管理员（默认）": "the platform admins (default)",
+    "交发起人的上级": "the requester's superior",
+    "跳过并记录": "skip it, with a record",
+    "审批人规则": "Approver rules",
+    "同一审批人连续审批时自动通过": "Pass a step its approver just approved the step before",
+    "某环节的审批人正是刚完成上一环节的人时，该环节按其“批量办理时的决定”自动通过并记录。":
+        "When a step's approver is the one who just completed the step before, it passes by itself with its "
+        "batch decision, recorded.",
     "可编辑": "editable",
     "隐藏": "hidden",
     "前置脚本": "Pre-script",

@@ -155,4 +155,8 @@ ENGLISH = {
     "提交进度": "Post",
     "进度已更新。": "Progress posted.",
     "、": ", ",
+    "自动通过（与上一环节审批人相同）": "Passed by itself (the same approver as the step before)",
+    "无人可派，已跳过": "Nobody to take it: skipped",
+    "无人可派，转发起人上级": "Nobody to take it: to the requester's superior",
+    "无人可派，将跳过": "Nobody to take it: to be skipped",
 }

@@ -141,4 +141,6 @@ ENGLISH = {
     "不早于 %(day)s": "no earlier than %(day)s",
     "（写明“%(label)s”后可晚于）": " (later when “%(label)s” says why)",
     "，": ", ",
+    "自动通过": "passed by itself",
+    "跳过": "skipped",
 }

@@ -200,7 +200,8 @@ _EVENT_LABELS = {
     "task_delegated": lazy_gettext("委派"), "delegation_resolved": lazy_gettext("办完交回"),
     "task_copied": lazy_gettext("抄送"), "task_urged": lazy_gettext("催办"), "task_completed": lazy_gettext("完成"),
     "task_cancelled": lazy_gettext("取消"), "comment_added": lazy_gettext("评论"),
-    "attachment_added": lazy_gettext("上传附件"),
+    "attachment_added": lazy_gettext("上传附件"), "task_auto_passed": lazy_gettext("自动通过"),
+    "task_skipped": lazy_gettext("跳过"),
 }
 
 
