@@ -2,7 +2,8 @@
 
 One unit of work, `tick`, does everything that is due at the moment it runs:
 - the timer sweep (engine.workflow.timers.run_due_timers): every instance whose timer is due is
-  claimed and fired in its own transaction;
+  claimed and fired in its own transaction; then the steps' timeout actions due
+  (engine.tasks.timeouts.run_due_timeouts), each once under its instance's lock;
 - the notification sender: notices committed since the last look become deliveries by their
   recipients' preferences (delivery.dispatch_pending), and due deliveries are sent
   (delivery.deliver_due), with retries and rate limits;
@@ -37,6 +38,7 @@ from engine.audit import anchors as audit_anchors
 from engine.audit import verify as audit_verify
 from engine.context import Services
 from engine.db.tx import Tx
+from engine.tasks.timeouts import run_due_timeouts
 from engine.workflow import idempotency
 from engine.workflow.timers import run_due_timers
 
@@ -68,6 +70,7 @@ PERIODIC: tuple[Periodic, ...] = (
 @dataclass
 class TickResult:
     fired: list[str] = field(default_factory=list)  # instances whose timers fired
+    timed_out: list[str] = field(default_factory=list)  # tasks whose step's timeout action ran
     dispatched: int = 0  # notices turned into deliveries
     delivered: int = 0  # deliveries sent (or given up) in this tick
     jobs: list[str] = field(default_factory=list)  # periodic jobs run
@@ -75,7 +78,7 @@ class TickResult:
 
     @property
     def busy(self) -> bool:
-        return bool(self.fired or self.dispatched or self.delivered or self.jobs)
+        return bool(self.fired or self.timed_out or self.dispatched or self.delivered or self.jobs)
 
 
 def _guarded(result: TickResult, what: str, work: Callable[[], object]):
@@ -93,6 +96,7 @@ def tick(ctx: Services, now: datetime | None = None, periodic: tuple[Periodic, .
     now = now or ctx.now()
     result = TickResult()
     result.fired = _guarded(result, "timers", lambda: run_due_timers(ctx, now, limit=TIMERS_PER_TICK)) or []
+    result.timed_out = _guarded(result, "timeouts", lambda: run_due_timeouts(ctx, now, limit=TIMERS_PER_TICK)) or []
     result.dispatched = _guarded(result, "dispatch", lambda: delivery.dispatch_pending(ctx, now)) or 0
     result.delivered = _guarded(result, "delivery", lambda: delivery.deliver_due(ctx, now)) or 0
     for job in periodic:

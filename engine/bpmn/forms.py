@@ -96,6 +96,11 @@ class Form:
         return cls([FormField.from_dict(f) for f in dct.get("fields", [])], dct.get("key"),
                    dict(dct.get("access") or {}), dict(dct.get("batch") or {}), dict(dct.get("rules") or {}))
 
+    def unanswered(self) -> dict[str, Any]:
+        """The step's editable fields as left unanswered, for a task the engine passes by a rule: an
+        empty text for text fields (scripts may read them), nothing for the others."""
+        return {f.id: "" if f.type in ("string", "text") else None for f in self.fields if not f.readonly}
+
     def batch_values(self, comment: str) -> dict[str, str]:
         """What one task of a batch is completed with: the step's decision, and `comment`."""
         values = {self.batch["field"]: self.batch["value"]}

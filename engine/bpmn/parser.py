@@ -130,9 +130,43 @@ def step_rules(form: Form, properties: dict[str, str], process: dict[str, str]) 
         problems.append(f"noAssignee is '{rule}'; it is one of {', '.join(NO_ASSIGNEE)}")
     elif rule and rule != "admins":
         form.rules["noAssignee"] = rule
+    problems += step_timeout(form, properties)
     auto = process.get("autoPassSameApprover", "").strip().lower()
     if auto not in ("", "true", "false"):
         problems.append(f"the process's autoPassSameApprover is '{auto}'; it is true or false")
     elif auto == "true" and form.batch:
         form.rules["autoPass"] = "sameApprover"
     return problems
+
+
+TIMEOUT_ACTIONS = ("approve", "reject", "superior", "group")
+
+
+def step_timeout(form: Form, properties: dict[str, str]) -> list[str]:
+    """超时处理 of a step: `timeoutAfter` working days (the Chinese calendar) after the task opens,
+    `timeoutAction` approve (its batch decision), reject (`timeoutReject` "field=option"), superior
+    (transferred to the holder's superior) or group (offered to `timeoutGroup`)."""
+    action, after = properties.get("timeoutAction", "").strip(), properties.get("timeoutAfter", "").strip()
+    if not action and not after:
+        return []
+    if action not in TIMEOUT_ACTIONS:
+        return [f"timeoutAction is '{action}'; it is one of {', '.join(TIMEOUT_ACTIONS)}"]
+    if not after.isdigit() or not 0 < int(after) <= 365:
+        return [f"timeoutAfter is '{after}'; it is a number of working days from 1 to 365"]
+    rule = {"timeoutAction": action, "timeoutAfter": after}
+    if action == "approve" and not form.batch:
+        return ["timeoutAction approve needs the step's batchDecision: the decision it takes"]
+    if action == "reject":
+        name, _sep, value = (part.strip() for part in properties.get("timeoutReject", "").partition("="))
+        own = {f.id: f for f in form.fields}
+        if name not in own or own[name].type != "enum" or value not in [o for o, _label in own[name].options]:
+            return [f"timeoutReject is '{properties.get('timeoutReject', '')}'; it is field=option of one of "
+                    "the step's choice fields"]
+        rule["timeoutReject"] = f"{name}={value}"
+    if action == "group":
+        group = properties.get("timeoutGroup", "").strip()
+        if not group:
+            return ["timeoutAction group needs timeoutGroup: the group that is offered the task"]
+        rule["timeoutGroup"] = group
+    form.rules.update(rule)
+    return []

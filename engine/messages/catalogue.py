@@ -319,6 +319,7 @@ MESSAGES: dict[str, str] = {
     "notice.new_task_plain": "新任务：%(task)s",
     "notice.task_of_request": "「%(task)s」（需求 %(request)s）",
     "notice.task": "「%(task)s」",
+    "notice.timed_out_to_you": "%(what)s已超时，现转由您处理",
     "notice.transferred": "%(user)s 将任务%(what)s转办给你：%(reason)s",
     "notice.transferred_by_substitute": "你的代理人 %(user)s 已将任务%(what)s转办给 %(to)s：%(reason)s",
     "notice.delegated": "%(user)s 将任务%(what)s委派给你，处理后请交回：%(reason)s",

@@ -64,19 +64,20 @@ def inbox_entry(ctx: Services, task_id: str) -> dict | None:
 def _entry(tx: Tx, task_id: str) -> dict | None:
     found = tx.one("SELECT t.task_id, t.instance_id, t.process_id, t.process_version, t.business_key, t.task_name, "
                    "t.element_id, t.lane, t.assignee, t.candidate_users, t.candidate_groups, t.created_at, t.due_at, "
-                   "t.priority, t.delegated_by, p.initiator FROM inbox_task t "
+                   "t.priority, t.delegated_by, p.initiator, t.timeout_at FROM inbox_task t "
                    "JOIN process_instance p ON p.id = t.instance_id WHERE t.task_id = ?", (task_id,))
     if found is None:
         return None
     (tid, instance_id, process_id, version, key, name, element, lane, assignee, users, groups, created, due,
-     priority, delegated_by, initiator) = found
-    due_at = Tx.when(due)
+     priority, delegated_by, initiator, timeout) = found
+    due_at, timeout_at = Tx.when(due), Tx.when(timeout)
     return {"task_id": tid, "instance_id": instance_id, "process_id": process_id, "process_version": version,
             "business_key": key, "name": name, "element_id": element, "lane": lane, "assignee": assignee,
             "candidate_users": [u for u in users.split(",") if u],
             "candidate_groups": [g for g in groups.split(",") if g],
             "created_at": Tx.when(created).isoformat(), "due_at": due_at.isoformat() if due_at else None,
-            "priority": priority, "delegated_by": delegated_by, "initiator": initiator}
+            "priority": priority, "delegated_by": delegated_by, "initiator": initiator,
+            "timeout_at": timeout_at.isoformat() if timeout_at else None}
 
 
 def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> TaskPage:

@@ -28,6 +28,7 @@ from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, InstanceErrored, StaleInstance
 from engine.messages import Msg
 from engine.org import scope as org_scope
+from engine.org.calendar import load_calendar
 from engine.org.directory import AUDITORS, directory, local_date
 from engine.org.scope import org_snapshot
 from engine.workflow.access import members
@@ -144,13 +145,20 @@ def open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, who, now: date
         tid, row.id, row.process_id, row.process_version, row.business_key,
         task.task_spec.bpmn_name or element_of(task), element_of(task), task.task_spec.lane, who.assignee,
         ",".join(who.candidate_users), ",".join(who.candidate_groups), tx.stamp(now), tx.stamp(who.due_at),
-        who.priority, ctx.reactions.subject_of(task.data)))
+        who.priority, ctx.reactions.subject_of(task.data), tx.stamp(timeout_at(ctx, task, now))))
     for kind, names in (("user", who.candidate_users), ("group", who.candidate_groups)):
         for name in dict.fromkeys(names):
             tx.queue(CANDIDATE_INSERT, (tid, kind, name))
     name = task.task_spec.bpmn_name or element_of(task)
     notify_new_task(_told_of_task(ctx, tx, who, now), Msg("notice.new_task", task=name, request=row.business_key)
                     if row.business_key else Msg("notice.new_task_plain", task=name), tid)
+
+
+def timeout_at(ctx: Services, task, opened: datetime) -> datetime | None:
+    """When the step's timeout action falls due for a task that opened at `opened`: its
+    timeoutAfter working days later by the organisation's calendar, or None."""
+    after = task.task_spec.form.rules.get("timeoutAfter")
+    return load_calendar(ctx).add_working_days(opened, int(after)) if after else None
 
 
 def _told_of_task(ctx: Services, tx: Tx, who, now: datetime) -> list[str]:

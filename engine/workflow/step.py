@@ -158,7 +158,7 @@ def automatic(task, who, actor: str | None) -> tuple[str, dict, dict] | None:
     allows (autoPassSameApprover); a step nobody can take passes with nothing when its noAssignee is skip."""
     form = task.task_spec.form
     if who.fallback_to == "skip":  # nobody answered: the step's fields are empty, for the gateways after it
-        return SKIPPED, {f.id: None for f in form.fields if not f.readonly}, {"rule": "noAssignee=skip"}
+        return SKIPPED, form.unanswered(), {"rule": "noAssignee=skip"}
     if form.rules.get("autoPass") == "sameApprover" and actor and who.assignee == actor:
         values = form.batch_values("")  # the event says why: pages tell it in the reader's language
         return AUTO_PASSED, values, {"rule": "autoPassSameApprover", "approver": actor, "data": values}

@@ -295,6 +295,11 @@ def test_field_permissions_set_in_the_panel_are_deployed_and_kept_by_the_step(pa
     decision.select_option("signoff_decision=同意")
     page.locator("#bio-properties-panel-xiezuoBatchComment").select_option("signoff_comment")
     page.locator("#bio-properties-panel-xiezuoNoAssignee").select_option("superior")
+    timeout = page.locator('[data-group-id="group-Xiezuo__Timeout"]')
+    timeout.locator(".bio-properties-panel-group-header").click()
+    page.locator("#bio-properties-panel-xiezuoTimeoutAction").select_option("superior")
+    page.locator("#bio-properties-panel-xiezuoTimeoutAfter").fill("2")
+    page.locator("#bio-properties-panel-xiezuoTimeoutAfter").press("Tab")
     select(page, "collaboration_request_participant", "池（参与者）")  # the process's own rule, on its pool
     rules = page.locator('[data-group-id="group-Xiezuo__ApproverRules"]')
     rules.locator(".bio-properties-panel-group-header").click()
@@ -313,6 +318,7 @@ def test_field_permissions_set_in_the_panel_are_deployed_and_kept_by_the_step(pa
     expect(page.locator('[data-story="request"] [data-field="contact"]')).to_have_count(0)
     assert REQUEST["contact"] not in page.content()
     expect(page.locator("#f-signoff_comment")).to_be_editable()
+    expect(page.locator("p.notice.timeout")).to_contain_text("将转给处理人的上级")  # two working days on
     # the head files one himself: his own sign-off passes by the process's rule
     own = submit_request(ctx, "zhangzongjian", REQUEST)
     assert [t["element_id"] for t in describe_instance(ctx, own.instance_id)["open_tasks"]] == ["admin_review"]

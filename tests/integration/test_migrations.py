@@ -77,3 +77,25 @@ def test_0026_marks_the_requests_with_plan_tasks_for_the_next_analytics_refresh(
         assert seqs == {"with-plan": -1, "no-plan": 40}
     finally:
         db.dispose()
+
+
+def test_0027_gives_inbox_rows_a_timeout_indexed_for_the_sweep_and_goes_down_and_up(db_url):
+    """Rows opened before the revision have no timeout (their steps had no such setting): the column
+    is nullable and nothing is filled in."""
+    db = Database(db_url)
+    try:
+        upgrade(db, "0026")
+        assert "timeout_at" not in _columns(db, "inbox_task")
+        upgrade(db)
+        column = next(c for c in inspect(db.engine).get_columns("inbox_task") if c["name"] == "timeout_at")
+        assert column["nullable"]
+        assert "ix_inbox_task_timeout_at" in {i["name"] for i in inspect(db.engine).get_indexes("inbox_task")}
+        cfg = alembic_config(db.url)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0026")
+        assert "timeout_at" not in _columns(db, "inbox_task")
+        upgrade(db)
+        assert "timeout_at" in _columns(db, "inbox_task")
+    finally:
+        db.dispose()

@@ -3,13 +3,21 @@
 // engine reads them from the task's Camunda extension properties `readonlyFields` and `hiddenFields`
 // (comma-separated field ids); a field of the task's own form can be made read-only, not hidden.
 // Changes go through the command stack (Ctrl+Z undoes them); a list left empty removes its property.
-import { CheckboxEntry, isCheckboxEntryEdited, isSelectEntryEdited, SelectEntry } from "@bpmn-io/properties-panel";
+import {
+  CheckboxEntry,
+  isCheckboxEntryEdited,
+  isSelectEntryEdited,
+  isTextFieldEntryEdited,
+  SelectEntry,
+  TextFieldEntry,
+} from "@bpmn-io/properties-panel";
 import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 
 export const ACCESS_GROUP_ID = "Xiezuo__FieldAccess";
 export const BATCH_GROUP_ID = "Xiezuo__Batch";
 export const RULES_GROUP_ID = "Xiezuo__ApproverRules";
+export const TIMEOUT_GROUP_ID = "Xiezuo__Timeout";
 const NAMES = { readonly: "readonlyFields", hidden: "hiddenFields" };
 
 function extensionValues(businessObject) {
@@ -243,4 +251,57 @@ export function processRulesGroup(element, text) {
     entries: [{ id: "xiezuoAutoPass", label: text("auto-pass"), description: text("auto-pass-help"),
                 component: AutoPassEntry, isEdited: isCheckboxEntryEdited }],
   };
+}
+
+// 超时处理: what happens to a task left `timeoutAfter` working days (the Chinese calendar).
+function PropertyText(props) {
+  const { element, id, label, description, name } = props;
+  const commandStack = useService("commandStack");
+  const bpmnFactory = useService("bpmnFactory");
+  const debounce = useService("debounceInput");
+  const getValue = () => propertyValue(getBusinessObject(element), name);
+  const setValue = (value) => {
+    commandStack.execute("properties-panel.multi-command-executor",
+      propertyCommands(element, { [name]: (value || "").trim() }, bpmnFactory));
+  };
+  return TextFieldEntry({ element, id, label, description, getValue, setValue, debounce });
+}
+
+export function timeoutGroup(element, text) {
+  if (!is(element, "bpmn:UserTask")) {
+    return null;
+  }
+  const businessObject = getBusinessObject(element);
+  const action = propertyValue(businessObject, "timeoutAction");
+  const fields = formFields(businessObject);
+  const short = (f) => (f.get("label") || f.get("id")).split(/[（(]/)[0].trim();
+  const actions = () => [
+    { value: "", label: text("timeout-none") },
+    { value: "approve", label: text("timeout-approve") },
+    { value: "reject", label: text("timeout-reject") },
+    { value: "superior", label: text("timeout-superior") },
+    { value: "group", label: text("timeout-group") },
+  ];
+  const rejects = () => [
+    { value: "", label: "—" },
+    ...fields.filter((f) => f.get("type") === "enum").flatMap((f) =>
+      (f.get("values") || []).map((v) => ({ value: f.get("id") + "=" + v.get("id"), label: short(f) + " = " + (v.get("name") || v.get("id")) }))),
+  ];
+  const entries = [
+    { id: "xiezuoTimeoutAction", name: "timeoutAction", label: text("timeout-action"), getOptions: actions,
+      component: BatchEntry, isEdited: isSelectEntryEdited },
+  ];
+  if (action) {
+    entries.push({ id: "xiezuoTimeoutAfter", name: "timeoutAfter", label: text("timeout-after"),
+                   description: text("timeout-after-help"), component: PropertyText, isEdited: isTextFieldEntryEdited });
+  }
+  if (action === "reject") {
+    entries.push({ id: "xiezuoTimeoutReject", name: "timeoutReject", label: text("timeout-reject-with"),
+                   getOptions: rejects, component: BatchEntry, isEdited: isSelectEntryEdited });
+  }
+  if (action === "group") {
+    entries.push({ id: "xiezuoTimeoutGroup", name: "timeoutGroup", label: text("timeout-group-name"),
+                   component: PropertyText, isEdited: isTextFieldEntryEdited });
+  }
+  return { id: TIMEOUT_GROUP_ID, label: text("timeout"), entries };
 }

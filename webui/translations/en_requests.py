@@ -159,4 +159,6 @@ ENGLISH = {
     "无人可派，已跳过": "Nobody to take it: skipped",
     "无人可派，转发起人上级": "Nobody to take it: to the requester's superior",
     "无人可派，将跳过": "Nobody to take it: to be skipped",
+    "超时处理未执行：处理人没有上级": "Timeout action not taken: the holder has no superior",
+    "超时自动处理": "by the timeout rule",
 }

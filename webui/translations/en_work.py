@@ -142,5 +142,10 @@ ENGLISH = {
     "（写明“%(label)s”后可晚于）": " (later when “%(label)s” says why)",
     "，": ", ",
     "自动通过": "passed by itself",
+    "超时处理：%(when)s 仍未办理的，": "Timeout: if still open at %(when)s, ",
+    "将自动同意": "it is approved by itself",
+    "将自动退回": "it is rejected by itself",
+    "将转给处理人的上级": "it goes to the holder's superior",
+    "将转给%(group)s": "it goes to %(group)s",
     "跳过": "skipped",
 }

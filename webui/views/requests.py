@@ -69,6 +69,7 @@ EVENT_LABELS = {
     "instance_cancelled": _("流程取消"), "instance_retried": _("重试"),
     "assignment_fallback": _("无人可派，转平台管理员"), "progress_posted": _("更新进度"),
     "task_auto_passed": _("自动通过（与上一环节审批人相同）"), "task_skipped": _("无人可派，已跳过"),
+    "task_timeout_skipped": _("超时处理未执行：处理人没有上级"),
     "comment_added": _("发表评论"), "meeting_scheduled": _("预约会议"), "minutes_recorded": _("记录会议纪要"),
     "feedback_given": _("部门反馈"), "plan_saved": _("保存协调方案"), "action_items_added": _("问题解决行动表"),
     "retrospective_added": _("复盘"), "satisfaction_rated": _("满意度评价"), "deliverable_submitted": _("提交成果"),

@@ -40,7 +40,7 @@ from webui import forms_render as fr
 from webui.auth import safe_next
 from webui.extensions import services
 from webui.i18n import format_when, message, messages, process_text
-from webui.views.requests import PROGRESS_INPUTS, PROGRESS_LABELS, post_progress_of
+from webui.views.requests import GROUP_LABELS, PROGRESS_INPUTS, PROGRESS_LABELS, post_progress_of
 
 
 def _zone() -> ZoneInfo:
@@ -227,7 +227,7 @@ def _render_task(view: TaskPage, values: dict, errors: dict, op: tuple | None = 
         can_claim=bool(info) and not row["assignee"] and candidates,
         can_release=bool(info) and row["assignee"] == me and candidates,
         delegated_to_me=bool(info) and bool(row["delegated_by"]) and row["assignee"] == me,
-        is_requester=row["initiator"] == me, context=view.context,
+        is_requester=row["initiator"] == me, context=view.context, group_names=GROUP_LABELS,
         op_key=op[0] if op else None, op_values=op[1] if op else {}, op_errors=op[2] if op else {}), status
 
 

@@ -158,6 +158,7 @@ class InboxTask(Base):
     priority: Mapped[int] = mapped_column(Integer, default=50)
     delegated_by: Mapped[str | None] = mapped_column(String(64))  # 委派: the task goes back to this user
     subject: Mapped[str | None] = mapped_column(String(255))  # what one task of a multi-instance step is about
+    timeout_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)  # 超时处理 due
 
 
 class InboxCandidate(Base):
@@ -210,7 +211,7 @@ class TaskCc(Base):
 # --- the statements a command queues on these tables ----------------------------------------------
 INBOX_INSERT = insert_sql(InboxTask, "task_id", "instance_id", "process_id", "process_version", "business_key",
                           "task_name", "element_id", "lane", "assignee", "candidate_users", "candidate_groups",
-                          "created_at", "due_at", "priority", "subject")
+                          "created_at", "due_at", "priority", "subject", "timeout_at")
 CANDIDATE_INSERT = insert_sql(InboxCandidate, "task_id", "kind", "name")
 TASK_INSERT = insert_sql(InstanceTask, "instance_id", "task_id", "state", "body", "workflow_id", "seq")
 TASK_UPDATE = update_sql(InstanceTask, ("state", "body"), ("instance_id", "seq"))
