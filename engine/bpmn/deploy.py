@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from engine.bpmn.runtime import spec_to_dict
 from engine.bpmn.timers import use_instance_clock
 from engine.bpmn.validate import parse_deployment
+from engine.bpmn.voting import use_voting
 from engine.context import Services
 from engine.db import chain as audit
 from engine.db.models import BpmnSource, Deployment, ProcessVersion
@@ -62,6 +63,7 @@ def deploy(ctx: Services, files: dict[str, bytes], user: str) -> list[DeployedVe
                 results.append(DeployedVersion(pid, existing.version, existing.id, False))
                 continue
             use_instance_clock([spec, *subs.values()])
+            use_voting([spec, *subs.values()])
             last = s.scalar(select(func.max(ProcessVersion.version)).where(ProcessVersion.process_id == pid))
             row = ProcessVersion(
                 process_id=pid, version=(last or 0) + 1, name=spec.description or pid,

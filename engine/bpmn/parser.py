@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
+
 from SpiffWorkflow.bpmn.parser.node_parser import DEFAULT_NSMAP
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
@@ -60,8 +63,10 @@ class UserTaskParser(SpiffUserTaskParser):
                                        self.node.get(f"{{{CAMUNDA_NS}}}formKey"))
         properties = task_properties(self.node, self.nsmap["bpmn"])
         process = task_properties(self.process_parser.node, self.nsmap["bpmn"])
+        loop = self.node.find(f"{{{self.nsmap['bpmn']}}}multiInstanceLoopCharacteristics")
+        parallel = loop is not None and loop.get("isSequential", "false").lower() != "true"
         return form, (problems + step_access(form, properties) + step_batch(form, properties)
-                      + step_rules(form, properties, process))
+                      + step_rules(form, properties, process) + step_vote(form, properties, parallel))
 
 
 def task_properties(node, bpmn_ns: str) -> dict[str, str]:
@@ -169,4 +174,46 @@ def step_timeout(form: Form, properties: dict[str, str]) -> list[str]:
             return ["timeoutAction group needs timeoutGroup: the group that is offered the task"]
         rule["timeoutGroup"] = group
     form.rules.update(rule)
+    return []
+
+
+VOTE_RULES, REJECTIONS = ("all", "any", "ratio"), ("first", "counted")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def step_vote(form: Form, properties: dict[str, str], parallel: bool) -> list[str]:
+    """会签 / 或签 of a parallel multi-instance step (engine.bpmn.voting): voteRule, voteRatio,
+    voteAgree, voteRejection and voteResult, recorded on the form; the problems found."""
+    rule = properties.get("voteRule", "").strip()
+    if not rule:
+        return []
+    if not parallel:
+        return ["voteRule is for a parallel multi-instance task: make the task parallel multi-instance"]
+    if rule not in VOTE_RULES:
+        return [f"voteRule is '{rule}'; it is one of {', '.join(VOTE_RULES)}"]
+    found = {"voteRule": rule}
+    if rule == "ratio":
+        ratio = properties.get("voteRatio", "").strip()
+        try:
+            share = Fraction(ratio)
+        except (ValueError, ZeroDivisionError):
+            share = Fraction(-1)
+        if not 0 < share <= 1:
+            return [f"voteRatio is '{ratio}'; it is a share above 0 and at most 1, such as 2/3"]
+        found["voteRatio"] = ratio
+    name, _sep, value = (part.strip() for part in properties.get("voteAgree", "").partition("="))
+    own = {f.id: f for f in form.fields}
+    if name not in own or own[name].type != "enum" or value not in [o for o, _label in own[name].options]:
+        return [f"voteAgree is '{properties.get('voteAgree', '')}'; it is field=option of one of the step's "
+                "choice fields, the decision that counts as agreeing"]
+    found["voteAgree"] = f"{name}={value}"
+    rejection = properties.get("voteRejection", "counted").strip() or "counted"
+    if rejection not in REJECTIONS:
+        return [f"voteRejection is '{rejection}'; it is one of {', '.join(REJECTIONS)}"]
+    found["voteRejection"] = rejection
+    result = properties.get("voteResult", "vote_result").strip() or "vote_result"
+    if not _NAME.fullmatch(result):
+        return [f"voteResult is '{result}'; it is a variable name"]
+    found["voteResult"] = result
+    form.rules.update(found)
     return []

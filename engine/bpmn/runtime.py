@@ -28,11 +28,13 @@ from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import UserTaskConverter as SpiffUserTaskConverter
+from SpiffWorkflow.spiff.specs.defaults import ParallelMultiInstanceTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine.bpmn.parser import UserTask
 from engine.bpmn.timers import SWAPS
+from engine.bpmn.voting import VotingMultiInstance
 
 
 def utcnow() -> datetime:
@@ -296,6 +298,7 @@ def _registry():
     UserTaskConverter(UserTask, registry, typename="XiezuoUserTask")
     for base, swapped in SWAPS.items():
         config[base](swapped, registry, typename=f"Xiezuo{base.__name__}")
+    config[ParallelMultiInstanceTask](VotingMultiInstance, registry, typename="XiezuoVotingMultiInstance")
     BpmnWorkflowConverter(XWorkflow, registry, typename="BpmnWorkflow")
     BpmnSubWorkflowConverter(XSubWorkflow, registry, typename="BpmnSubWorkflow")
     XTaskConverter(XTask, registry, typename="Task")

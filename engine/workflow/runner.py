@@ -111,6 +111,8 @@ def write_step(ctx: Services, tx: Tx, row: InstanceRow, wf: XWorkflow, actor: st
     and opened (with their notices), the instance's status and its state."""
     now = ctx.now()
     result = CommandResult(row.id, row.status)
+    if done.withdrawn:  # a vote closed: those who had not decided need not any more, and are told so
+        _tell_withdrawn(ctx, tx, row, done.withdrawn, now)
     if done.left:
         tx.queue(f"DELETE FROM inbox_candidate WHERE task_id IN ({tx.in_list(done.left)})", done.left)
         tx.queue(f"DELETE FROM inbox_task WHERE task_id IN ({tx.in_list(done.left)})", done.left)
@@ -152,6 +154,14 @@ def open_inbox_row(ctx: Services, tx: Tx, row: InstanceRow, task, who, now: date
     name = task.task_spec.bpmn_name or element_of(task)
     notify_new_task(_told_of_task(ctx, tx, who, now), Msg("notice.new_task", task=name, request=row.business_key)
                     if row.business_key else Msg("notice.new_task_plain", task=name), tid)
+
+
+def _tell_withdrawn(ctx: Services, tx: Tx, row: InstanceRow, task_ids: list[str], now: datetime) -> None:
+    found = tx.all(f"SELECT task_id, task_name, assignee FROM inbox_task WHERE task_id IN ({tx.in_list(task_ids)})",
+                   task_ids)
+    write_notices(tx, row.id, [{"recipient": assignee, "kind": "info", "message": Msg(
+        "notice.vote_closed", task=name, request=row.business_key or row.id)} for _tid, name, assignee in found
+        if assignee], now)
 
 
 def timeout_at(ctx: Services, task, opened: datetime) -> datetime | None:

@@ -48,6 +48,7 @@ class Outcome:
     left: list[str]  # ids of the user tasks that are no longer ready (completed or cancelled)
     status: str  # running, completed, errored or cancelled
     error: dict | None = None
+    withdrawn: list[str] = field(default_factory=list)  # cancelled because their vote closed (会签/或签)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ def take_step(wf: XWorkflow, step: Callable[[], None] | None, assign: Callable, 
         done = Outcome(done.events + [Produced(kind, element_of(task), str(task.id), data)
                                       for task, (kind, _values, data) in auto] + nxt.events,
                        [(t, w) for t, w in done.opened if str(t.id) not in passed] + nxt.opened,
-                       done.left + [t for t in nxt.left if t not in passed], nxt.status, nxt.error)
+                       done.left + [t for t in nxt.left if t not in passed], nxt.status, nxt.error,
+                       done.withdrawn + nxt.withdrawn)
     return done
 
 
@@ -206,10 +208,13 @@ def outcome(wf: XWorkflow, seen: Before, error: dict | None, assign: Callable, f
     ready_now = user_tasks(wf, READY)
     left = [tid for tid, (state, task) in seen.states.items()
             if state == READY and isinstance(task.task_spec, UserTask) and tid not in ready_now]
+    withdrawn = []
     for tid in left:
         task = seen.states[tid][1]
         if task.state & (TaskState.CANCELLED | TaskState.ERROR) or wf.find_task(tid) is None:
             events.append(Produced("task_cancelled", element_of(task), str(tid), by_actor=True))
+            if task.task_spec.form.rules.get("voteRule"):
+                withdrawn.append(str(tid))
     opened = []
     for task in sorted((t for tid, t in ready_now.items() if seen.states.get(tid, (None,))[0] != READY),
                        key=lambda t: t.order):
@@ -229,7 +234,7 @@ def outcome(wf: XWorkflow, seen: Before, error: dict | None, assign: Callable, f
         events.append(Produced("instance_completed", end, None, {"end_event": end}, by_actor=True))
     else:
         status = "running"
-    return Outcome(events, opened, [str(t) for t in left], status, error)
+    return Outcome(events, opened, [str(t) for t in left], status, error, withdrawn)
 
 
 # --- the inputs that move a workflow, each built from what its event records ---------------------

@@ -20,6 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn.forms import Form
 from engine.bpmn.runtime import SERIALIZER, XWorkflow, spec_from_dict
 from engine.bpmn.timers import use_instance_clock
+from engine.bpmn.voting import use_voting
 from engine.db.models.workflow import TASK_INSERT, TASK_UPDATE
 from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, NotFound, StaleInstance
@@ -55,6 +56,7 @@ class SpecCache:
             spec = spec_from_dict(dct["spec"])
             subs = {name: spec_from_dict(sub) for name, sub in dct["subprocess_specs"].items()}
             use_instance_clock([spec, *subs.values()])
+            use_voting([spec, *subs.values()])
             found = (spec, subs, Form.from_dict(dct.get("start_form")))
             with self._lock:
                 self._specs[version_id] = found

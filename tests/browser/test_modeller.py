@@ -300,6 +300,15 @@ def test_field_permissions_set_in_the_panel_are_deployed_and_kept_by_the_step(pa
     page.locator("#bio-properties-panel-xiezuoTimeoutAction").select_option("superior")
     page.locator("#bio-properties-panel-xiezuoTimeoutAfter").fill("2")
     page.locator("#bio-properties-panel-xiezuoTimeoutAfter").press("Tab")
+    select(page, "approve_plan")  # the heads' plan approval: 会签, every one decides
+    vote = page.locator('[data-group-id="group-Xiezuo__Vote"]')
+    vote.locator(".bio-properties-panel-group-header").click()
+    expect(page.locator("#bio-properties-panel-xiezuoVoteRule")).to_have_value("all")
+    expect(page.locator("#bio-properties-panel-xiezuoVoteAgree")).to_have_value("approval_decision=同意")
+    expect(page.locator("#bio-properties-panel-xiezuoVoteRejection")).to_have_value("counted")
+    page.locator("#bio-properties-panel-xiezuoVoteRule").select_option("ratio")
+    page.locator("#bio-properties-panel-xiezuoVoteRatio").fill("2/3")
+    page.locator("#bio-properties-panel-xiezuoVoteRatio").press("Tab")
     select(page, "collaboration_request_participant", "池（参与者）")  # the process's own rule, on its pool
     rules = page.locator('[data-group-id="group-Xiezuo__ApproverRules"]')
     rules.locator(".bio-properties-panel-group-header").click()

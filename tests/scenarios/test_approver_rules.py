@@ -35,6 +35,12 @@ def _variant(process: dict | None = None, **tasks: dict) -> bytes:
         xml = xml[:opening.end()] + PROPERTIES.format("".join(_property(*p) for p in process.items())) + \
             xml[opening.end():]
     for element, props in tasks.items():
+        start = xml.index(f'<bpmn:userTask id="{element}"')
+        end = xml.index("</bpmn:userTask>", start)
+        block = xml[start:end]
+        for name in props:  # the diagram's own setting of that name gives way
+            block = re.sub(rf'\s*<camunda:property name="{name}" value="[^"]*"/>', "", block)
+        xml = xml[:start] + block + xml[end:]
         opening = re.search(rf'<bpmn:userTask id="{element}"[^>]*>\s*<bpmn:extensionElements>', xml)
         xml = xml[:opening.end()] + "<camunda:properties>" + "".join(_property(*p) for p in props.items()) + \
             "</camunda:properties>" + xml[opening.end():]

@@ -18,6 +18,7 @@ export const ACCESS_GROUP_ID = "Xiezuo__FieldAccess";
 export const BATCH_GROUP_ID = "Xiezuo__Batch";
 export const RULES_GROUP_ID = "Xiezuo__ApproverRules";
 export const TIMEOUT_GROUP_ID = "Xiezuo__Timeout";
+export const VOTE_GROUP_ID = "Xiezuo__Vote";
 const NAMES = { readonly: "readonlyFields", hidden: "hiddenFields" };
 
 function extensionValues(businessObject) {
@@ -304,4 +305,50 @@ export function timeoutGroup(element, text) {
                    component: PropertyText, isEdited: isTextFieldEntryEdited });
   }
   return { id: TIMEOUT_GROUP_ID, label: text("timeout"), entries };
+}
+
+// 会签 / 或签: how a parallel multi-instance approval closes (engine/bpmn/voting.py).
+function parallelLoop(businessObject) {
+  const loop = businessObject.get("loopCharacteristics");
+  return loop && is(loop, "bpmn:MultiInstanceLoopCharacteristics") && !loop.get("isSequential");
+}
+
+export function voteGroup(element, text) {
+  const businessObject = getBusinessObject(element);
+  if (!is(element, "bpmn:UserTask") || !parallelLoop(businessObject)) {
+    return null;
+  }
+  const rule = propertyValue(businessObject, "voteRule");
+  const fields = formFields(businessObject);
+  const short = (f) => (f.get("label") || f.get("id")).split(/[（(]/)[0].trim();
+  const rules = () => [
+    { value: "", label: text("vote-none") },
+    { value: "all", label: text("vote-all") },
+    { value: "any", label: text("vote-any") },
+    { value: "ratio", label: text("vote-ratio") },
+  ];
+  const agrees = () => [
+    { value: "", label: "—" },
+    ...fields.filter((f) => f.get("type") === "enum").flatMap((f) =>
+      (f.get("values") || []).map((v) => ({ value: f.get("id") + "=" + v.get("id"), label: short(f) + " = " + (v.get("name") || v.get("id")) }))),
+  ];
+  const rejections = () => [
+    { value: "counted", label: text("vote-counted") },
+    { value: "first", label: text("vote-first") },
+  ];
+  const entries = [
+    { id: "xiezuoVoteRule", name: "voteRule", label: text("vote-rule"), getOptions: rules,
+      component: BatchEntry, isEdited: isSelectEntryEdited },
+  ];
+  if (rule) {
+    if (rule === "ratio") {
+      entries.push({ id: "xiezuoVoteRatio", name: "voteRatio", label: text("vote-share"),
+                     description: text("vote-share-help"), component: PropertyText, isEdited: isTextFieldEntryEdited });
+    }
+    entries.push({ id: "xiezuoVoteAgree", name: "voteAgree", label: text("vote-agree"), getOptions: agrees,
+                   component: BatchEntry, isEdited: isSelectEntryEdited });
+    entries.push({ id: "xiezuoVoteRejection", name: "voteRejection", label: text("vote-rejection"),
+                   getOptions: rejections, component: BatchEntry, isEdited: isSelectEntryEdited });
+  }
+  return { id: VOTE_GROUP_ID, label: text("vote"), entries };
 }

@@ -9,7 +9,7 @@ import { CheckboxEntry, isCheckboxEntryEdited, isTextAreaEntryEdited, TextAreaEn
 import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 import { keepWhatTheEngineReads } from "./engine-groups.js";
-import { batchGroup, fieldAccessGroup, processRulesGroup, timeoutGroup } from "./field-access.js";
+import { batchGroup, fieldAccessGroup, processRulesGroup, timeoutGroup, voteGroup } from "./field-access.js";
 import { updateMultiInstanceGroup } from "./multi-instance.js";
 
 export const GROUP_ID = "Xiezuo__Scripts";
@@ -142,6 +142,10 @@ export class ScriptsPropertiesProvider {
         groups.push(access); // what this step may do with each field of the request and of its form
         groups.push(batchGroup(element, this.text)); // whether its tasks may be done several at once
         groups.push(timeoutGroup(element, this.text)); // what happens to a task left too long
+        const vote = voteGroup(element, this.text);
+        if (vote) {
+          groups.push(vote); // how a parallel approval by several people closes
+        }
       }
       const group = { id: GROUP_ID, label: this.text("scripts"), entries };
       groups.push(group); // last, after the form, the assignment and the other groups the engine reads
