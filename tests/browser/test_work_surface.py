@@ -11,6 +11,9 @@ from playwright.sync_api import expect
 from engine.requests.requests import submit_request
 from engine.workflow.instances import complete_task, describe_instance
 from tests.browser.conftest import LIVE_REQUEST, shot, sign_in
+from tests.scenarios import steps
+from tests.scenarios.driver import Flow
+from tests.scenarios.test_approver_rules import _deploy, _variant
 
 
 def _context(browser, server, width: int):
@@ -185,5 +188,33 @@ def test_a_head_approves_two_requests_in_one_batch_from_the_inbox(browser, serve
     for iid in filed:
         (task,) = describe_instance(ctx, iid)["open_tasks"]
         assert task["element_id"] == "admin_review"
+    assert tab.errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_or_sign_one_head_decides_and_the_others_task_is_withdrawn_with_a_notice(browser, server, width):
+    ctx = server[1]
+    _deploy(ctx, _variant(approve_plan={"voteRule": "any", "voteAgree": "approval_decision=同意"}))
+    flow = Flow(ctx, clock=None)
+    steps.to_plan(flow)
+    steps.write_plan(flow)
+    mine = flow.task("approve_plan", steps.HEADS["PRD"])["task_id"]
+    context, tab = _context(browser, server, width)
+    sign_in(tab, steps.HEADS["PRD"])
+    tab.goto(f"{tab.base_url}/tasks/{mine}")
+    expect(tab.locator('[data-story="deciding"]')).to_contain_text(steps.PLAN[0]["title"])  # the plan in view
+    tab.locator('input[name="approval_decision"][value="同意"]').check()
+    tab.fill("#f-approval_comment", "同意方案")
+    tab.click('form[data-form="complete"] button.primary')
+    expect(tab.locator("p.flash")).to_contain_text("已完成")
+    context.close()
+    context, tab = _context(browser, server, width)
+    sign_in(tab, steps.HEADS["SAL"])  # the other head: nothing left to decide, and told so
+    expect(tab.locator('tr[data-element="approve_plan"]')).to_have_count(0)
+    tab.goto(f"{tab.base_url}/notifications")
+    expect(tab.locator("li[data-kind=info]").first).to_contain_text("已撤回")
+    _no_sideways_scroll(tab)
+    shot(tab, f"vote-withdrawn-{width}")
     assert tab.errors == []
     context.close()
