@@ -147,6 +147,14 @@ def step_rules(form: Form, properties: dict[str, str], process: dict[str, str]) 
 TIMEOUT_ACTIONS = ("approve", "reject", "superior", "group")
 
 
+def _decision(form: Form, raw: str) -> str | None:
+    """A decision written "field=option" (an option of one of the step's own choice fields), tidied,
+    or None when it names no such option."""
+    name, _sep, value = (part.strip() for part in raw.partition("="))
+    found = next((f for f in form.fields if f.id == name and f.type == "enum"), None)
+    return f"{name}={value}" if found and value in [o for o, _label in found.options] else None
+
+
 def step_timeout(form: Form, properties: dict[str, str]) -> list[str]:
     """超时处理 of a step: `timeoutAfter` working days (the Chinese calendar) after the task opens,
     `timeoutAction` approve (its batch decision), reject (`timeoutReject` "field=option"), superior
@@ -162,12 +170,11 @@ def step_timeout(form: Form, properties: dict[str, str]) -> list[str]:
     if action == "approve" and not form.batch:
         return ["timeoutAction approve needs the step's batchDecision: the decision it takes"]
     if action == "reject":
-        name, _sep, value = (part.strip() for part in properties.get("timeoutReject", "").partition("="))
-        own = {f.id: f for f in form.fields}
-        if name not in own or own[name].type != "enum" or value not in [o for o, _label in own[name].options]:
+        decision = _decision(form, properties.get("timeoutReject", ""))
+        if decision is None:
             return [f"timeoutReject is '{properties.get('timeoutReject', '')}'; it is field=option of one of "
                     "the step's choice fields"]
-        rule["timeoutReject"] = f"{name}={value}"
+        rule["timeoutReject"] = decision
     if action == "group":
         group = properties.get("timeoutGroup", "").strip()
         if not group:
@@ -201,12 +208,11 @@ def step_vote(form: Form, properties: dict[str, str], parallel: bool) -> list[st
         if not 0 < share <= 1:
             return [f"voteRatio is '{ratio}'; it is a share above 0 and at most 1, such as 2/3"]
         found["voteRatio"] = ratio
-    name, _sep, value = (part.strip() for part in properties.get("voteAgree", "").partition("="))
-    own = {f.id: f for f in form.fields}
-    if name not in own or own[name].type != "enum" or value not in [o for o, _label in own[name].options]:
+    agree = _decision(form, properties.get("voteAgree", ""))
+    if agree is None:
         return [f"voteAgree is '{properties.get('voteAgree', '')}'; it is field=option of one of the step's "
                 "choice fields, the decision that counts as agreeing"]
-    found["voteAgree"] = f"{name}={value}"
+    found["voteAgree"] = agree
     rejection = properties.get("voteRejection", "counted").strip() or "counted"
     if rejection not in REJECTIONS:
         return [f"voteRejection is '{rejection}'; it is one of {', '.join(REJECTIONS)}"]

@@ -1,3 +1,17 @@
+// A field's label without the guidance in brackets.
+function short(field) {
+  return (field.get("label") || field.get("id")).split(/[（(]/)[0].trim();
+}
+
+// The options of a setting that names a decision "field=option" of the step's choice fields.
+function decisionOptions(fields, none) {
+  return [
+    { value: "", label: none },
+    ...fields.filter((f) => f.get("type") === "enum").flatMap((f) => (f.get("values") || []).map((v) => ({
+      value: f.get("id") + "=" + v.get("id"), label: short(f) + " = " + (v.get("name") || v.get("id")) }))),
+  ];
+}
+
 // The "字段权限" (field permissions) group of a user task: every form field of the diagram (the
 // request's start form and each task's form), each editable, read-only or hidden at this step. The
 // engine reads them from the task's Camunda extension properties `readonlyFields` and `hiddenFields`
@@ -192,12 +206,7 @@ export function batchGroup(element, text) {
     return null;
   }
   const fields = formFields(getBusinessObject(element));
-  const short = (f) => (f.get("label") || f.get("id")).split(/[（(]/)[0].trim();
-  const decisions = () => [
-    { value: "", label: text("batch-none") },
-    ...fields.filter((f) => f.get("type") === "enum").flatMap((f) =>
-      (f.get("values") || []).map((v) => ({ value: f.get("id") + "=" + v.get("id"), label: short(f) + " = " + (v.get("name") || v.get("id")) }))),
-  ];
+  const decisions = () => decisionOptions(fields, text("batch-none"));
   const comments = () => [
     { value: "", label: text("batch-no-comment") },
     ...fields.filter((f) => ["string", "text"].includes(f.get("type"))).map((f) => ({ value: f.get("id"), label: short(f) })),
@@ -275,7 +284,6 @@ export function timeoutGroup(element, text) {
   const businessObject = getBusinessObject(element);
   const action = propertyValue(businessObject, "timeoutAction");
   const fields = formFields(businessObject);
-  const short = (f) => (f.get("label") || f.get("id")).split(/[（(]/)[0].trim();
   const actions = () => [
     { value: "", label: text("timeout-none") },
     { value: "approve", label: text("timeout-approve") },
@@ -283,11 +291,7 @@ export function timeoutGroup(element, text) {
     { value: "superior", label: text("timeout-superior") },
     { value: "group", label: text("timeout-group") },
   ];
-  const rejects = () => [
-    { value: "", label: "—" },
-    ...fields.filter((f) => f.get("type") === "enum").flatMap((f) =>
-      (f.get("values") || []).map((v) => ({ value: f.get("id") + "=" + v.get("id"), label: short(f) + " = " + (v.get("name") || v.get("id")) }))),
-  ];
+  const rejects = () => decisionOptions(fields, "—");
   const entries = [
     { id: "xiezuoTimeoutAction", name: "timeoutAction", label: text("timeout-action"), getOptions: actions,
       component: BatchEntry, isEdited: isSelectEntryEdited },
@@ -320,18 +324,13 @@ export function voteGroup(element, text) {
   }
   const rule = propertyValue(businessObject, "voteRule");
   const fields = formFields(businessObject);
-  const short = (f) => (f.get("label") || f.get("id")).split(/[（(]/)[0].trim();
   const rules = () => [
     { value: "", label: text("vote-none") },
     { value: "all", label: text("vote-all") },
     { value: "any", label: text("vote-any") },
     { value: "ratio", label: text("vote-ratio") },
   ];
-  const agrees = () => [
-    { value: "", label: "—" },
-    ...fields.filter((f) => f.get("type") === "enum").flatMap((f) =>
-      (f.get("values") || []).map((v) => ({ value: f.get("id") + "=" + v.get("id"), label: short(f) + " = " + (v.get("name") || v.get("id")) }))),
-  ];
+  const agrees = () => decisionOptions(fields, "—");
   const rejections = () => [
     { value: "counted", label: text("vote-counted") },
     { value: "first", label: text("vote-first") },
