@@ -3,6 +3,7 @@ reading it; a stranger learns nothing, not even that the task exists."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -110,11 +111,28 @@ def task_page(ctx: Services, task_id: str, user: str, work: bool = False) -> Tas
     told = story(ctx, row["instance_id"])
     if info is not None:  # the one who works this step sees the request as the step shows it
         told = told.without(Form.from_dict(info["form"]).hidden)
-    page = TaskPage(info, row, task_history(ctx, task_id, row["instance_id"]),
-                    task_context(ctx, row["instance_id"], info["data"] if info else {}, row["initiator"]),
-                    told.files, told)
+    context = task_context(ctx, row["instance_id"], info["data"] if info else {}, row["initiator"])
+    rules = (info or {}).get("form", {}).get("rules", {})
+    if rules.get("voteRule"):
+        context["vote"] = vote_progress(ctx, row["instance_id"], row["element_id"], rules)
+    page = TaskPage(info, row, task_history(ctx, task_id, row["instance_id"]), context, told.files, told)
     note_read(ctx, row["instance_id"], user, "task")
     return page
+
+
+def vote_progress(ctx: Services, instance_id: str, element_id: str, rules: dict) -> dict:
+    """Where the vote of a 会签 / 或签 step stands in its current round: its rule, how many approvers
+    there are, how many decided and how many of those agreed (the round began when its tasks opened)."""
+    field, _sep, agree = rules["voteAgree"].partition("=")
+    with ctx.db.transaction(write=False) as tx:
+        opened = [Tx.when(at) for (at,) in tx.all(
+            "SELECT created_at FROM inbox_task WHERE instance_id = ? AND element_id = ?", (instance_id, element_id))]
+        decided = [json.loads(data).get("data", {}).get(field) for (data,) in tx.all(
+            "SELECT data FROM audit_event WHERE instance_id = ? AND element_id = ? AND event_type = 'task_completed' "
+            "AND at >= ?", (instance_id, element_id, tx.stamp(min(opened))))] if opened else []
+    return {"rule": rules["voteRule"], "ratio": rules.get("voteRatio"), "rejection": rules.get("voteRejection"),
+            "total": len(opened) + len(decided), "decided": len(decided),
+            "agreed": sum(1 for d in decided if d == agree)}
 
 
 def task_context(ctx: Services, instance_id: str, task_data: dict | None, initiator: str | None = None) -> dict:

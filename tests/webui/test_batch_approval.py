@@ -62,3 +62,17 @@ def test_the_api_reports_each_task_of_a_batch(app, ctx, clock):
     assert first.open_elements() == second.open_elements() == ["admin_review"]
     refused = app.test_client().post(f"{API}/tasks/batch-approve", headers=auth, json={"task_ids": "x"})
     assert refused.status_code == 400 and refused.get_json()["message"] == "“task_ids” must be a list of texts."
+
+
+def test_an_approvers_page_says_the_vote_rule_and_where_the_vote_stands(app, ctx, clock):
+    clock.now = MONDAY
+    flow = Flow(ctx, clock)
+    steps.to_plan(flow)
+    steps.write_plan(flow)  # the heads' plan approval: 会签, refusals counted, as the diagram sets it
+    flow.complete("approve_plan", steps.AGREE, assignee=steps.HEADS["PRD"])
+    waiting = flow.task("approve_plan", steps.HEADS["SAL"])
+    client = app.test_client()
+    sign_in(client, steps.HEADS["SAL"])
+    page = client.get(f"/tasks/{waiting['task_id']}").get_data(as_text=True)
+    vote = re.search(r'<p class="notice vote" data-vote="all">(.*?)</p>', page, re.S)
+    assert vote and "会签，全部同意才通过" in vote.group(1) and "已表决 1 / 2，其中同意 1" in vote.group(1)
