@@ -7,7 +7,7 @@ The step's settings (forms.Form.rules, from the task's extension properties):
 - voteAgree: "field=option", the decision that counts as agreeing;
 - voteRejection: first (one refusal decides: the step closes at once) or counted (refusals are
   counted: the step closes as soon as passing is certain, else when every approver decided);
-- voteResult: the variable the outcome goes to (default vote_result): 通过 or 不通过.
+- voteResult: the variable the outcome goes to (default vote_result): passed or failed.
 
 When the step closes early SpiffWorkflow cancels the approvers' tasks still open (task_cancelled
 events; their holders are told). The check runs inside the step, so replay repeats it.
@@ -21,7 +21,7 @@ from fractions import Fraction
 from SpiffWorkflow.spiff.specs.defaults import ParallelMultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 
-PASSED, FAILED = "通过", "不通过"  # the outcome's values, as the diagram's conditions compare them
+PASSED, FAILED = "passed", "failed"  # the outcome's values, as the diagram's conditions compare them
 
 
 class VotingMultiInstance(ParallelMultiInstanceTask):
@@ -31,7 +31,7 @@ class VotingMultiInstance(ParallelMultiInstanceTask):
         return _step_rules(self._wf_spec.task_specs.get(self.task_spec))
 
     def vote(self, my_task) -> str | None:
-        """The outcome once certain (通过 / 不通过), else None."""
+        """The outcome once certain (passed / failed), else None."""
         rules = self._rules()
         field, _sep, agree = rules["voteAgree"].partition("=")
         merged = set(my_task.internal_data.get("merged", []))

@@ -14,12 +14,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from engine.bpmn.forms import FILE_TYPES
+from engine.context import Services
 from engine.db import chain as audit
 from engine.errors import InvalidInput
 from engine.knowledge import lessons
 from engine.messages import Msg
+from engine.org.calendar import load_calendar
 from engine.requests.attachments import check_upload, write_attachment
 from engine.requests.record_forms import form_records, store_form_records, task_data_values
 from engine.requests.record_rows import Origin
@@ -79,6 +82,11 @@ def plan_task_subject(data: dict) -> str | None:
     return plan_task.get("title") if isinstance(plan_task, dict) else None
 
 
+def working_days(ctx: Services, start: datetime, n: int) -> datetime:
+    """n working days after `start` by the organisation's calendar (China's, with the admins' rulings)."""
+    return load_calendar(ctx).add_working_days(start, n)
+
+
 def reactions() -> Reactions:
     return Reactions(completed=(store_records, dispatched), task_data=task_data_values, attach=attach_files,
-                     subject=plan_task_subject)
+                     subject=plan_task_subject, working_days=working_days)

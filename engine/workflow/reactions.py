@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.bpmn.forms import Form
@@ -64,17 +64,22 @@ class Reactions:
     elsewhere; replay uses the same, so a replayed completion moves the same data); `attach` keeps
     the files sent with a completion (without it a completion takes no files); `subject` names what
     a task that opens is about, from its data (one plan task of a multi-instance step), for its
-    inbox row."""
+    inbox row; `working_days(ctx, start, n)` counts n working days on (the organisation's calendar:
+    a step's timeout; calendar days without it)."""
 
     completed: tuple[Callable[[Completion], None], ...] = ()
     task_data: Callable[[Form, dict], dict] | None = None
     # Stores the files of a completion: (errors by field id, the writes to do once the form is valid).
     attach: Callable[[Attaching], tuple[dict, Callable[[], None]]] | None = None
     subject: Callable[[dict], str | None] | None = None
+    working_days: Callable[[Any, datetime, int], datetime] | None = None
 
     def subject_of(self, data: dict) -> str | None:
         found = self.subject(data) if self.subject is not None else None
         return str(found)[:255] if found else None
+
+    def days_on(self, ctx: Any, start: datetime, n: int) -> datetime:
+        return self.working_days(ctx, start, n) if self.working_days is not None else start + timedelta(days=n)
 
     def data_of(self, form: Form, values: dict) -> dict:
         return self.task_data(form, values) if self.task_data is not None else dict(values)

@@ -28,7 +28,6 @@ from engine.db.tx import Tx
 from engine.errors import CommandTooLarge, InstanceErrored, StaleInstance
 from engine.messages import Msg
 from engine.org import scope as org_scope
-from engine.org.calendar import load_calendar
 from engine.org.directory import AUDITORS, directory, local_date
 from engine.org.scope import org_snapshot
 from engine.workflow.access import members
@@ -166,9 +165,9 @@ def _tell_withdrawn(ctx: Services, tx: Tx, row: InstanceRow, task_ids: list[str]
 
 def timeout_at(ctx: Services, task, opened: datetime) -> datetime | None:
     """When the step's timeout action falls due for a task that opened at `opened`: its
-    timeoutAfter working days later by the organisation's calendar, or None."""
+    timeoutAfter working days later (by the product's calendar), or None."""
     after = task.task_spec.form.rules.get("timeoutAfter")
-    return load_calendar(ctx).add_working_days(opened, int(after)) if after else None
+    return ctx.reactions.days_on(ctx, opened, int(after)) if after else None
 
 
 def _told_of_task(ctx: Services, tx: Tx, who, now: datetime) -> list[str]:

@@ -42,7 +42,7 @@ def test_or_sign_closes_on_the_first_decision_and_withdraws_the_other_task_with_
     assert withdrawn["task_id"] == open_tasks[steps.HEADS["SAL"]]
     told = [n for n in flow.notifications() if n[0] == steps.HEADS["SAL"]]
     assert told and "已撤回" in told[0][2] and told[0][1] == "info"
-    assert _outcome(flow) == {"通过"}
+    assert _outcome(flow) == {"passed"}
 
 
 def test_counter_sign_with_one_refusal_deciding_closes_at_the_first_refusal(flow):
@@ -50,14 +50,14 @@ def test_counter_sign_with_one_refusal_deciding_closes_at_the_first_refusal(flow
     flow.complete("approve_plan", DISAGREE, assignee=steps.HEADS["SAL"])
     assert "approve_plan" not in flow.open_elements()
     assert flow.open_elements() == ["classify_conflict"]  # the refusal goes to coordination, as before
-    assert _outcome(flow) == {"不通过"}
+    assert _outcome(flow) == {"failed"}
 
 
 def test_a_ratio_closes_as_soon_as_reaching_it_is_certain_or_impossible(flow):
     _to_approval(flow, voteRule="ratio", voteRatio="1/2")
     flow.complete("approve_plan", steps.AGREE, assignee=steps.HEADS["SAL"])  # 1 of 2 is enough
     assert "approve_plan" not in flow.open_elements()
-    assert _outcome(flow) == {"通过"}
+    assert _outcome(flow) == {"passed"}
 
 
 def test_counted_refusals_wait_for_every_approver_and_then_decide(flow):
@@ -66,7 +66,7 @@ def test_counted_refusals_wait_for_every_approver_and_then_decide(flow):
     assert flow.assignees("approve_plan") == [steps.HEADS["SAL"]]
     flow.complete("approve_plan", steps.AGREE, assignee=steps.HEADS["SAL"])
     assert "approve_plan" not in flow.open_elements()
-    assert _outcome(flow) == {"不通过"}  # 1 of 2, where every one had to agree
+    assert _outcome(flow) == {"failed"}  # 1 of 2, where every one had to agree
 
 
 def test_two_approvers_of_an_or_sign_deciding_at_once_give_one_outcome(flow):
