@@ -13,6 +13,7 @@ from engine.context import Services
 from engine.db.models import ProcessVersion
 from engine.errors import InvalidInput, XiezuoError
 from engine.messages import Msg
+from engine.tasks.operations import TEXT_LIMIT
 from engine.workflow.instances import complete_task, task_form
 
 BATCH_LIMIT = 100  # tasks in one batch
@@ -49,6 +50,8 @@ def approve_batch(ctx: Services, user: str, task_ids: list[str], comment: str = 
         raise InvalidInput("batch.too_many", most=BATCH_LIMIT)
     if not isinstance(comment, str):
         raise InvalidInput("text.not_text", what=Msg("what.comment"))
+    if len(comment.strip()) > TEXT_LIMIT:  # checked once, before any task: the whole batch is refused
+        raise InvalidInput("text.too_long", what=Msg("what.comment"), n=len(comment.strip()), most=TEXT_LIMIT)
     told = _told(ctx, ids)
     results = []
     for task_id in ids:

@@ -303,7 +303,7 @@ def test_the_openapi_document_says_what_the_server_enforces(app):
     assert comment["schema"]["properties"]["body"]["maxLength"] == 20_000
     commands = [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()
                 if method in ("post", "delete") and path != "/tokens"]
-    assert len(commands) == 12
+    assert len(commands) == 13  # batch-approve among them
     for path, method, op in commands:
         assert {"400", "401", "404", "409", "413", "422"} <= set(op["responses"]), (path, method)
         assert "Idempotency-Key" in [p["name"] for p in op["parameters"] if p["in"] == "header"], (path, method)
