@@ -320,6 +320,7 @@ MESSAGES: dict[str, str] = {
     "notice.task_of_request": "「%(task)s」（需求 %(request)s）",
     "notice.task": "「%(task)s」",
     "notice.vote_closed": "需求 %(request)s 的“%(task)s”已按表决规则得出结果，你的这项任务已撤回，无需再办理",
+    "notice.timed_out_decided": "%(what)s已超时，按环节规则自动处理为“%(value)s”",
     "notice.timed_out_to_you": "%(what)s已超时，现转由您处理",
     "notice.transferred": "%(user)s 将任务%(what)s转办给你：%(reason)s",
     "notice.transferred_by_substitute": "你的代理人 %(user)s 已将任务%(what)s转办给 %(to)s：%(reason)s",

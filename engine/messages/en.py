@@ -315,6 +315,7 @@ ENGLISH: dict[str, str] = {
     "notice.task_of_request": "“%(task)s” (request %(request)s)",
     "notice.task": "“%(task)s”",
     "notice.vote_closed": "“%(task)s” of request %(request)s has its outcome by its voting rule: your task was withdrawn and needs nothing more",
+    "notice.timed_out_decided": "%(what)s timed out and was decided “%(value)s” by the step's rule",
     "notice.timed_out_to_you": "%(what)s timed out and is now yours to handle",
     "notice.transferred": "%(user)s transferred the task %(what)s to you: %(reason)s",
     "notice.transferred_by_substitute": "Your substitute %(user)s transferred the task %(what)s to %(to)s: %(reason)s",

@@ -60,12 +60,17 @@ def apply_timeout(ctx: Services, task_id: str, now: datetime) -> CommandResult |
         element = inbox.element_id
         if rules["timeoutAction"] in ("approve", "reject"):
             if rules["timeoutAction"] == "approve":
-                values = {**form.unanswered(), form.batch["field"]: form.batch["value"]}
+                name, value = form.batch["field"], form.batch["value"]
             else:
                 name, _sep, value = rules["timeoutReject"].partition("=")
-                values = {**form.unanswered(), name: value}
+            values = {**form.unanswered(), name: value}
             audit.record(tx, row, "task_completed", "system", now, element, task_id,
                          {"data": values, "form": bool(form.fields), "timeout": rule})
+            holder = inbox.assignee or inbox.delegated_by
+            if holder:  # the one who held it learns the rule decided it
+                write_notices(tx, row.id, [{"recipient": holder, "kind": "info", "message": Msg(
+                    "notice.timed_out_decided", what=_label(row, inbox.task_name),
+                    value=value)}], now)
             for react in ctx.reactions.completed:
                 react(Completion(ctx, tx, row, task_id, element, "system", now, form, values, task.data))
             return row, wf, advance(ctx, tx, row, wf, "system", completing(task, ctx.reactions.data_of(form, values)))
@@ -92,11 +97,17 @@ def apply_timeout(ctx: Services, task_id: str, now: datetime) -> CommandResult |
                      {"from": before["assignee"], "to": after["assignee"], "group": groups[0] if groups else None,
                       "timeout": rule, "before": before, "after": after})
         told = [after["assignee"]] if after["assignee"] else list(directory(ctx).members(groups[0]))
-        label = Msg("notice.task_of_request", task=inbox.task_name, request=row.business_key) if row.business_key \
-            else Msg("notice.task", task=inbox.task_name)
         write_notices(tx, row.id, [{"recipient": p, "kind": "task", "task_id": task_id,
-                                    "message": Msg("notice.timed_out_to_you", what=label)} for p in told if p], now)
+                                    "message": Msg("notice.timed_out_to_you", what=_label(row, inbox.task_name))}
+                                   for p in told if p], now)
         row.updated_at = now
         return row, wf, CommandResult(row.id, row.status)
 
     return run_command(ctx, command)
+
+
+def _label(row, task_name: str) -> Msg:
+    """The task a notice names, with its request's number."""
+    if row.business_key:
+        return Msg("notice.task_of_request", task=task_name, request=row.business_key)
+    return Msg("notice.task", task=task_name)

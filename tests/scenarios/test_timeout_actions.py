@@ -29,6 +29,7 @@ def _filed_on_friday(flow, **rules) -> dict:
 
 def test_a_sign_off_left_two_working_days_is_approved_by_the_system_after_the_weekend(flow):
     task = _filed_on_friday(flow, timeoutAction="approve", timeoutAfter="2")
+    flow.notifications()
     flow.clock.now = beijing("2026-11-10 08:59")  # Saturday and Sunday do not count
     assert run_due_timeouts(flow.ctx) == [] and flow.open_elements() == ["dept_head_signoff"]
     flow.clock.now = beijing("2026-11-10 09:00")
@@ -38,6 +39,8 @@ def test_a_sign_off_left_two_working_days_is_approved_by_the_system_after_the_we
     assert done["actor"] == "system" and done["data"]["data"] == {"signoff_decision": "同意", "signoff_comment": ""}
     assert done["data"]["timeout"] == {"action": "approve", "after_working_days": 2}
     assert run_due_timeouts(flow.ctx) == []  # once
+    told = [n for n in flow.notifications() if n[0] == task["assignee"]]
+    assert told[0][1] == "info" and "已超时，按环节规则自动处理为“同意”" in told[0][2]
 
 
 def test_a_reject_rule_returns_the_request_to_its_requester(flow):
