@@ -19,7 +19,7 @@ ENGLISH = {
     "勾选下面标有“选入批量”的任务：每项按其环节设定的决定办理，附上同一条意见；每项单独办理和记录，某项未能办理不影响其他各项。":
         "Tick the tasks marked “Add to batch” below: each is done with the decision its step sets and the same "
         "comment; each is done and recorded on its own, and one that cannot be done holds none of the others back.",
-    "审批意见": "Comment",
+    "审批意见": "Approval note",
     "批量办理所选": "Do the chosen tasks",
     "已批量办理 %(n)s 项任务。": "%(n)s task(s) done in the batch.",
     "%(task)s（%(request)s）未能办理：%(reason)s": "%(task)s (%(request)s) was not done: %(reason)s",
