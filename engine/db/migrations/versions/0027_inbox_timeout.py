@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # Tasks opened before this revision have no timeout: their steps had no such setting.
-    op.add_column("inbox_task", sa.Column("timeout_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("inbox_task", sa.Column("timeout_at", sa.DateTime(), nullable=True))  # naive UTC, as every stamp
     op.create_index("ix_inbox_task_timeout_at", "inbox_task", ["timeout_at"])
 
 
