@@ -6,11 +6,8 @@ nothing else back."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, tuple_
-
 from engine.bpmn.forms import Form
 from engine.context import Services
-from engine.db.models import ProcessVersion
 from engine.errors import InvalidInput, XiezuoError
 from engine.messages import Msg
 from engine.tasks.operations import TEXT_LIMIT
@@ -25,11 +22,11 @@ def mark_batchable(ctx: Services, rows: list[dict]) -> None:
     versions = {(r["process_id"], r["process_version"]) for r in rows if r.get("process_id")}
     if not versions:
         return
-    with ctx.db.transaction(write=False) as tx:
-        with ctx.db.read() as s:
-            ids = {(pid, v): vid for vid, pid, v in s.execute(
-                select(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.version)
-                .where(tuple_(ProcessVersion.process_id, ProcessVersion.version).in_(list(versions))))}
+    processes = sorted({pid for pid, _v in versions})
+    with ctx.db.transaction(write=False) as tx:  # one connection: the version ids, then the cached specs
+        ids = {(pid, v): vid for vid, pid, v in tx.all(
+            f"SELECT id, process_id, version FROM process_version WHERE process_id IN ({tx.in_list(processes)})",
+            processes) if (pid, v) in versions}
         batches: dict[tuple, dict[str, dict]] = {}
         for key, vid in ids.items():
             spec, subs = ctx.store.specs.get(tx, vid)
